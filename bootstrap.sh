@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian bookworm machine (run as root, or with sudo):
+#   ./bootstrap.sh fixtures [ARGS...]  install what is missing, build (Release), run the fixtures report
+#   ./bootstrap.sh test                install, build with -Werror, run every test through ctest
+#   ./bootstrap.sh sanitize            install, build with ASan + UBSan, run every test through ctest
+#   ./bootstrap.sh bench               install, build with -march=native, run the benchmarks side by side
+# Nothing is downloaded except Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(cmake make g++ pkg-config libgtest-dev libgmock-dev librapidcheck-dev libboost-dev
+          libeigen3-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libbenchmark-dev
+          dataset-fashion-mnist)
+extra=()
+case "${1:-}" in
+  bench) extra=(python3-torch python3-numpy) ;;
+esac
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "bootstrap: installing ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+build() {  # build DIR [cmake options...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  fixtures)
+    install_missing "${packages[@]}"
+    build build
+    exec ./build/cli/gradcheck fixtures "$@"
+    ;;
+  test)
+    install_missing "${packages[@]}"
+    build build-test -DGRADCHECK_WERROR=ON
+    ctest --test-dir build-test --output-on-failure -j"$jobs" "$@"
+    ;;
+  sanitize)
+    install_missing "${packages[@]}"
+    build build-asan -DGRADCHECK_WERROR=ON -DGRADCHECK_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --test-dir build-asan --output-on-failure -j"$jobs" "$@"
+    ;;
+  bench)
+    install_missing "${packages[@]}" "${extra[@]}"
+    build build-bench -DGRADCHECK_NATIVE=ON
+    exec ./bench/run.sh build-bench "$@"
+    ;;
+  *)
+    sed -n '2,8p' "$0" >&2
+    exit 2
+    ;;
+esac

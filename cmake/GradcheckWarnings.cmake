@@ -1,0 +1,13 @@
+# Compiler flags applied to gradcheck's own targets (never propagated to consumers).
+add_library(gradcheck_warnings INTERFACE)
+target_compile_options(gradcheck_warnings INTERFACE -Wall -Wextra -Wpedantic)
+if(GRADCHECK_WERROR)
+  target_compile_options(gradcheck_warnings INTERFACE -Werror)
+endif()
+if(GRADCHECK_NATIVE)
+  target_compile_options(gradcheck_warnings INTERFACE -march=native)
+endif()
+if(GRADCHECK_SANITIZE)
+  target_compile_options(gradcheck_warnings INTERFACE -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(gradcheck_warnings INTERFACE -fsanitize=address,undefined)
+endif()

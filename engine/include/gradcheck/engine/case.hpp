@@ -1,0 +1,38 @@
+#pragma once
+// A case: one network, one batch of inputs and targets. The unit every check,
+// report and probe works on; its JSON form is documented in docs/case-format.md
+// and read/written by case_format.hpp.
+
+#include <gradcheck/engine/network.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradcheck {
+
+struct Case {
+  Network<double> network;
+  Matrix<double> inputs;   // features × samples (JSON: one row per sample)
+  Matrix<double> targets;  // outputs × samples  (JSON: one row per sample)
+
+  Index batch_size() const { return inputs.cols(); }
+};
+
+// Gradients claimed by an implementation under test (the reply format).
+struct LayerGradient {
+  Matrix<double> weights;  // dL/dW, the shape of the case's W (may differ: checked, not assumed)
+  Vector<double> biases;   // dL/db
+};
+
+struct Reply {
+  std::optional<std::string> error;          // {"error": "..."}: the implementation declines the case
+  std::vector<LayerGradient> layers;         // dL/dW, dL/db per layer
+  std::optional<double> loss;                // the implementation's loss, when sent
+  std::optional<Matrix<double>> outputs;     // outputs × samples, when sent
+  std::vector<std::string> non_finite_tokens;  // JSON paths of bare NaN/Infinity tokens read as values
+
+  bool declined() const { return error.has_value(); }
+};
+
+}  // namespace gradcheck

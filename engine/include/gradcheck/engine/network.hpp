@@ -1,0 +1,554 @@
+#pragma once
+// Network<Scalar>: a dense multilayer perceptron, its forward pass, its loss and
+// its analytic backward pass, written once for every scalar type.
+//
+// Definitions (the contract shared with the JSON case format, docs/case-format.md):
+//   layer l:  z_l = W_l a_{l-1} + b_l,  a_l = act_l(z_l),  a_0 = the input;
+//             W_l(j, i) is the weight from input i into unit j.
+//   activations: identity, sigmoid, tanh, relu (relu'(z) = 1 if z > 0 else 0),
+//             leaky_relu (slope 0.01 for z <= 0), softmax (last layer only).
+//   per-sample loss:  quadratic             ½ Σ_k (a_k − y_k)²
+//                     cross_entropy         −Σ_k y_k ln a_k        (terms with y_k = 0 count 0)
+//                     binary_cross_entropy  −Σ_k [y_k ln a_k + (1 − y_k) ln(1 − a_k)]
+//   reduction: mean (default) averages the per-sample losses over the batch; sum adds them.
+//
+// Batches are matrices with one column per sample (features × samples).
+//
+// How to use:
+//   Network<double> net = ...;                       // or read_case("case.json").network
+//   ForwardPass<double> fp;  forward(net, X, fp);    // keeps z and a of every layer
+//   double L = loss(net, fp, Y);
+//   Gradients<double> g;     backward(net, fp, Y, g);// dL/dW, dL/db, dL/dz, dL/dX
+//   auto net50 = net.cast<cpp_bin_float_50>();       // the same network in 50 digits
+
+#include <gradcheck/engine/errors.hpp>
+#include <gradcheck/engine/scalar.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gradcheck {
+
+enum class Activation { identity, sigmoid, tanh, relu, leaky_relu, softmax };
+enum class Loss { quadratic, cross_entropy, binary_cross_entropy };
+enum class Reduction { mean, sum };
+
+inline constexpr double leaky_relu_slope = 0.01;
+
+inline constexpr Activation all_activations[] = {Activation::identity, Activation::sigmoid,
+                                                 Activation::tanh,     Activation::relu,
+                                                 Activation::leaky_relu, Activation::softmax};
+inline constexpr Loss all_losses[] = {Loss::quadratic, Loss::cross_entropy,
+                                      Loss::binary_cross_entropy};
+
+inline const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::identity: return "identity";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::relu: return "relu";
+    case Activation::leaky_relu: return "leaky_relu";
+    case Activation::softmax: return "softmax";
+  }
+  return "?";
+}
+inline const char* to_string(Loss l) {
+  switch (l) {
+    case Loss::quadratic: return "quadratic";
+    case Loss::cross_entropy: return "cross_entropy";
+    case Loss::binary_cross_entropy: return "binary_cross_entropy";
+  }
+  return "?";
+}
+inline const char* to_string(Reduction r) { return r == Reduction::mean ? "mean" : "sum"; }
+
+inline std::optional<Activation> parse_activation(std::string_view s) {
+  for (Activation a : all_activations)
+    if (s == to_string(a)) return a;
+  return std::nullopt;
+}
+inline std::optional<Loss> parse_loss(std::string_view s) {
+  for (Loss l : all_losses)
+    if (s == to_string(l)) return l;
+  return std::nullopt;
+}
+inline std::optional<Reduction> parse_reduction(std::string_view s) {
+  if (s == "mean") return Reduction::mean;
+  if (s == "sum") return Reduction::sum;
+  return std::nullopt;
+}
+
+// Has a kink at z = 0 (derivative undefined there; see checks/ for how it is handled).
+inline bool has_kink(Activation a) {
+  return a == Activation::relu || a == Activation::leaky_relu;
+}
+
+// The loss needs outputs in (0, 1): only these output activations make it defined.
+inline bool output_supports(Loss loss, Activation out) {
+  if (loss == Loss::quadratic) return true;
+  return out == Activation::sigmoid || out == Activation::softmax;
+}
+
+template <class S>
+struct Layer {
+  Activation activation = Activation::sigmoid;
+  Matrix<S> weights;  // units × inputs
+  Vector<S> biases;   // units
+
+  Index units() const { return weights.rows(); }
+  Index inputs() const { return weights.cols(); }
+};
+
+// Largest layer width accepted anywhere (documented in docs/limits.md): a case
+// asking for more is refused before anything is allocated.
+inline constexpr Index max_layer_width = 1 << 20;
+
+template <class S>
+struct Network {
+  std::vector<Layer<S>> layers;
+  Loss loss = Loss::quadratic;
+  Reduction reduction = Reduction::mean;
+
+  Index input_size() const { return layers.empty() ? 0 : layers.front().inputs(); }
+  Index output_size() const { return layers.empty() ? 0 : layers.back().units(); }
+  Index parameter_count() const {
+    Index n = 0;
+    for (const auto& l : layers) n += l.weights.size() + l.biases.size();
+    return n;
+  }
+
+  // The same network in another scalar type (exact for double -> wider types).
+  template <class T>
+  Network<T> cast() const {
+    Network<T> out;
+    out.loss = loss;
+    out.reduction = reduction;
+    out.layers.reserve(layers.size());
+    for (const auto& l : layers) {
+      Layer<T> m;
+      m.activation = l.activation;
+      m.weights = l.weights.unaryExpr([](const S& x) -> T { return convert<T>(x); });
+      m.biases = l.biases.unaryExpr([](const S& x) -> T { return convert<T>(x); });
+      out.layers.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  template <class T>
+  static T convert(const S& x) {
+    if constexpr (detail::is_complex<S>::value && !detail::is_complex<T>::value)
+      return T(x.real());
+    else
+      return T(x);
+  }
+};
+
+// Structural validation: throws InputError("", "layers[l].field", problem).
+// Values (NaN/Inf) are checked where they are read (case_format.hpp).
+template <class S>
+void validate(const Network<S>& net) {
+  if (net.layers.empty()) throw InputError("", "layers", "must have at least one layer");
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const auto& layer = net.layers[l];
+    const std::string at = "layers[" + std::to_string(l) + "]";
+    if (layer.units() < 1) throw InputError("", at + ".weights", "has no rows (a layer needs at least one unit)");
+    if (layer.inputs() < 1) throw InputError("", at + ".weights", "has no columns (a layer needs at least one input)");
+    if (layer.units() > max_layer_width || layer.inputs() > max_layer_width)
+      throw InputError("", at + ".weights", "is wider than the limit of " + std::to_string(max_layer_width) + " units");
+    if (layer.biases.size() != layer.units())
+      throw InputError("", at + ".biases",
+                       "has " + std::to_string(layer.biases.size()) + " entries, expected " +
+                           std::to_string(layer.units()) + " (one per row of weights)");
+    if (l > 0 && layer.inputs() != net.layers[l - 1].units())
+      throw InputError("", at + ".weights",
+                       "rows have " + std::to_string(layer.inputs()) + " entries, expected " +
+                           std::to_string(net.layers[l - 1].units()) + " (the units of layers[" +
+                           std::to_string(l - 1) + "])");
+    if (layer.activation == Activation::softmax && l + 1 != net.layers.size())
+      throw InputError("", at + ".activation", "softmax is only supported on the last layer");
+    if (layer.activation == Activation::softmax && layer.units() < 2)
+      throw InputError("", at + ".activation",
+                       "softmax over a single unit is the constant 1 (use sigmoid for one output)");
+  }
+  const Activation out = net.layers.back().activation;
+  if (!output_supports(net.loss, out))
+    throw InputError("", "loss",
+                     std::string(to_string(net.loss)) + " needs a sigmoid or softmax output layer, got " +
+                         to_string(out));
+}
+
+// ---------------------------------------------------------------------------
+// Forward pass
+
+template <class S>
+struct ForwardPass {
+  std::vector<Matrix<S>> z;  // z[l]: pre-activations of layer l, units × batch
+  std::vector<Matrix<S>> a;  // a[0]: the input; a[l + 1] = act_l(z[l])
+
+  const Matrix<S>& output() const { return a.back(); }
+  Index batch_size() const { return a.empty() ? 0 : a.front().cols(); }
+};
+
+namespace detail {
+
+template <class S>
+void activate_in_place(Activation act, const Matrix<S>& z, Matrix<S>& a) {
+  switch (act) {
+    case Activation::identity: a = z; return;
+    case Activation::sigmoid:
+      a = z.unaryExpr([](const S& v) -> S { return sigmoid(v); });
+      return;
+    case Activation::tanh:
+      a = z.unaryExpr([](const S& v) -> S { return tanh_(v); });
+      return;
+    case Activation::relu:
+      a = z.unaryExpr([](const S& v) -> S { return re(v) > 0 ? v : S(0); });
+      return;
+    case Activation::leaky_relu:
+      a = z.unaryExpr([](const S& v) -> S { return re(v) > 0 ? v : S(S(leaky_relu_slope) * v); });
+      return;
+    case Activation::softmax:
+      a.resize(z.rows(), z.cols());
+      for (Index c = 0; c < z.cols(); ++c) {
+        // Subtract the entry of largest real part: exp never overflows, and the
+        // complex instantiation subtracts an analytic quantity.
+        Index m = 0;
+        for (Index k = 1; k < z.rows(); ++k)
+          if (re(z(k, c)) > re(z(m, c))) m = k;
+        const S zmax = z(m, c);
+        S total = S(0);
+        for (Index k = 0; k < z.rows(); ++k) {
+          a(k, c) = exp_(S(z(k, c) - zmax));
+          total += a(k, c);
+        }
+        for (Index k = 0; k < z.rows(); ++k) a(k, c) = S(a(k, c) / total);
+      }
+      return;
+  }
+}
+
+}  // namespace detail
+
+// Recomputes layers first..L-1 from fp.a[first] (which the caller may have changed).
+template <class S>
+void forward_from(const Network<S>& net, std::size_t first, ForwardPass<S>& fp) {
+  const std::size_t L = net.layers.size();
+  fp.z.resize(L);
+  fp.a.resize(L + 1);
+  for (std::size_t l = first; l < L; ++l) {
+    const auto& layer = net.layers[l];
+    fp.z[l].resize(layer.units(), fp.a[l].cols());
+    fp.z[l].noalias() = layer.weights * fp.a[l];
+    fp.z[l].colwise() += layer.biases;
+    detail::activate_in_place(layer.activation, fp.z[l], fp.a[l + 1]);
+  }
+}
+
+template <class S, class Derived>
+void forward(const Network<S>& net, const Eigen::MatrixBase<Derived>& inputs, ForwardPass<S>& fp) {
+  fp.a.resize(net.layers.size() + 1);
+  fp.a[0] = inputs;
+  forward_from(net, 0, fp);
+}
+
+template <class S, class Derived>
+ForwardPass<S> forward(const Network<S>& net, const Eigen::MatrixBase<Derived>& inputs) {
+  ForwardPass<S> fp;
+  forward(net, inputs, fp);
+  return fp;
+}
+
+// ---------------------------------------------------------------------------
+// Loss
+
+namespace detail {
+
+// One column of a softmax output, kept in the pieces that make 1 − a_k and
+// ln a_k accurate when one class dominates:
+//   e_k = exp(z_k − z_m) (m: the largest entry), S = Σ e_k,
+//   rest_k = S − e_k = Σ_{i≠k} e_i (summed directly for k = m, where S − e_m
+//   would cancel), so a_k = e_k / S and 1 − a_k = rest_k / S.
+template <class S>
+struct SoftmaxColumn {
+  Vector<S> e, rest;
+  S total;
+  Index m = 0;
+
+  template <class Col>
+  explicit SoftmaxColumn(const Col& z) {
+    const Index K = z.size();
+    for (Index k = 1; k < K; ++k)
+      if (re(z(k)) > re(z(m))) m = k;
+    e.resize(K);
+    total = S(0);
+    for (Index k = 0; k < K; ++k) total += e(k) = exp_(S(z(k) - z(m)));
+    rest.resize(K);
+    S others = S(0);
+    for (Index k = 0; k < K; ++k)
+      if (k != m) others += e(k);
+    for (Index k = 0; k < K; ++k) rest(k) = k == m ? others : S(total - e(k));
+  }
+  S a(Index k) const { return S(e(k) / total); }
+  S one_minus_a(Index k) const { return S(rest(k) / total); }
+  S log_total() const { return log_(total); }  // lse(z) − z_m
+};
+
+// ln(1 − a_k) of a softmax column given its logits: for the dominant class a
+// log-sum-exp over the other classes (never log 0 unless it truly is).
+template <class S, class Col>
+S softmax_log_one_minus(const Col& z, const SoftmaxColumn<S>& sc, Index k) {
+  if (k != sc.m) return log1p_(S(-sc.a(k)));
+  Index m2 = -1;  // largest logit among the others
+  for (Index i = 0; i < z.size(); ++i)
+    if (i != k && (m2 < 0 || re(z(i)) > re(z(m2)))) m2 = i;
+  S t = S(0);
+  for (Index i = 0; i < z.size(); ++i)
+    if (i != k) t += exp_(S(z(i) - z(m2)));
+  return S(z(m2) - z(k) + log_(t) - sc.log_total());
+}
+
+}  // namespace detail
+
+// Per-sample losses (one entry per column of targets), computed from the last
+// layer's z where that is more accurate than from a: log-sum-exp for softmax,
+// softplus for sigmoid.
+template <class S>
+Vector<S> sample_losses(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets) {
+  using detail::log_;
+  using detail::log1p_;
+  using detail::softplus;
+  const Matrix<S>& a = fp.a.back();
+  const Matrix<S>& z = fp.z.back();
+  const Activation out = net.layers.back().activation;
+  const Index N = a.cols(), K = a.rows();
+  Vector<S> losses(N);
+  for (Index c = 0; c < N; ++c) {
+    S sum = S(0);
+    if (net.loss == Loss::quadratic) {
+      for (Index k = 0; k < K; ++k) {
+        const S d = a(k, c) - targets(k, c);
+        sum += S(d * d);
+      }
+      losses(c) = S(sum / S(2));
+      continue;
+    }
+    std::optional<detail::SoftmaxColumn<S>> sc;
+    if (out == Activation::softmax) sc.emplace(z.col(c));
+    const auto ln_a = [&](Index k) -> S {
+      if (out == Activation::softmax) return S(z(k, c) - z(sc->m, c) - sc->log_total());
+      if (out == Activation::sigmoid) return S(-softplus(S(-z(k, c))));
+      return log_(a(k, c));
+    };
+    const auto ln_one_minus_a = [&](Index k) -> S {
+      if (out == Activation::softmax) return detail::softmax_log_one_minus(z.col(c), *sc, k);
+      if (out == Activation::sigmoid) return S(-softplus(z(k, c)));
+      return log1p_(S(-a(k, c)));
+    };
+    for (Index k = 0; k < K; ++k) {
+      const S& y = targets(k, c);
+      // 0 · ln 0 = 0: a term whose target weight is zero contributes nothing.
+      if (y != S(0)) sum -= S(y * ln_a(k));
+      if (net.loss == Loss::binary_cross_entropy && y != S(1)) sum -= S(S(S(1) - y) * ln_one_minus_a(k));
+    }
+    losses(c) = sum;
+  }
+  return losses;
+}
+
+template <class S>
+S reduce(Reduction r, const Vector<S>& per_sample) {
+  S total = per_sample.sum();
+  if (r == Reduction::mean) total = S(total / S(per_sample.size()));
+  return total;
+}
+
+template <class S>
+S loss(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets) {
+  return reduce(net.reduction, sample_losses(net, fp, targets));
+}
+
+// ---------------------------------------------------------------------------
+// Backward pass
+
+template <class S>
+struct Gradients {
+  std::vector<Matrix<S>> weights;  // dL/dW_l, shaped like W_l
+  std::vector<Vector<S>> biases;   // dL/db_l
+  std::vector<Matrix<S>> deltas;   // dL/dz_l, units × batch (reduction included)
+  Matrix<S> inputs;                // dL/d a_0, features × batch (empty unless asked for)
+};
+
+namespace detail {
+
+// delta ⊙= act'(z), for the elementwise activations (a = act(z) given).
+template <class S>
+void multiply_by_derivative(Activation act, const Matrix<S>& z, const Matrix<S>& a, Matrix<S>& delta) {
+  (void)a;
+  switch (act) {
+    case Activation::identity: return;
+    case Activation::sigmoid:
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * sigmoid_derivative(v)); });
+      return;
+    case Activation::tanh:
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * tanh_derivative(v)); });
+      return;
+    case Activation::relu:
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return re(v) > 0 ? d : S(0); });
+      return;
+    case Activation::leaky_relu:
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S {
+        return re(v) > 0 ? d : S(S(leaky_relu_slope) * d);
+      });
+      return;
+    case Activation::softmax: break;  // not elementwise: handled by the caller
+  }
+}
+
+// Softmax Jacobian-vector product of one column: dz_j = a_j (d_j − Σ_k a_k d_k).
+// For the dominant class the bracket is rewritten (1 − a_m) d_m − Σ_{k≠m} a_k d_k
+// so that it does not cancel when a_m rounds to 1.
+template <class S, class ZCol, class DCol>
+void softmax_backward_column(const ZCol& z, DCol delta) {
+  const SoftmaxColumn<S> sc(z);
+  const Index K = z.size();
+  S dot = S(0), others = S(0);
+  for (Index k = 0; k < K; ++k) {
+    const S t = S(sc.a(k) * delta(k));
+    dot += t;
+    if (k != sc.m) others += t;
+  }
+  const S bracket_m = S(sc.one_minus_a(sc.m) * delta(sc.m) - others);
+  for (Index k = 0; k < K; ++k) delta(k) = S(sc.a(k) * (k == sc.m ? bracket_m : S(delta(k) - dot)));
+}
+
+// softmax + binary_cross_entropy, fused (derived in docs/engine.md):
+//   dL/dz_j = a_j (Σy + 1 − y_j) − y_j − Σ_{k≠j} (1 − y_k) a_k e_j / rest_k
+// Every term is bounded by 1, unlike the general path's (1 − y)/(1 − a).
+template <class S, class ZCol, class YCol, class DCol>
+void softmax_bce_delta_column(const ZCol& z, const YCol& y, DCol delta) {
+  const SoftmaxColumn<S> sc(z);
+  const Index K = z.size();
+  const S ysum = y.sum();
+  for (Index j = 0; j < K; ++j) {
+    S d = S(sc.a(j) * S(ysum + S(1) - y(j)) - y(j));
+    if (sc.e(j) != S(0))
+      for (Index k = 0; k < K; ++k)
+        if (k != j) d -= S(S(S(1) - y(k)) * sc.a(k) * S(sc.e(j) / sc.rest(k)));
+    delta(j) = d;
+  }
+}
+
+// softmax + cross_entropy, a_j Σy − y_j, with the dominant class written
+// Σ_{k≠m} y_k − (1 − a_m) Σy so that it keeps its relative accuracy as a_m → 1.
+template <class S, class ZCol, class YCol, class DCol>
+void softmax_ce_delta_column(const ZCol& z, const YCol& y, DCol delta) {
+  const SoftmaxColumn<S> sc(z);
+  const S ysum = y.sum();
+  S others = S(0);
+  for (Index k = 0; k < z.size(); ++k) {
+    delta(k) = S(sc.a(k) * ysum - y(k));
+    if (k != sc.m) others += y(k);
+  }
+  delta(sc.m) = S(others - S(sc.one_minus_a(sc.m) * ysum));
+}
+
+// a − y, written (1 − y) − (1 − a) where a is near 1, with 1 − a computed
+// without cancellation (σ(−z) for sigmoid, rest/S for softmax's dominant class).
+template <class S>
+Matrix<S> output_minus_target(Activation out, const Matrix<S>& z, const Matrix<S>& a, const Matrix<S>& y) {
+  Matrix<S> d = a - y;
+  if (out == Activation::sigmoid) {
+    for (Index i = 0; i < d.size(); ++i)
+      if (re(z.data()[i]) > 0) d.data()[i] = S(S(S(1) - y.data()[i]) - sigmoid(S(-z.data()[i])));
+  } else if (out == Activation::softmax) {
+    for (Index c = 0; c < d.cols(); ++c) {
+      const SoftmaxColumn<S> sc(z.col(c));
+      d(sc.m, c) = S(S(S(1) - y(sc.m, c)) - sc.one_minus_a(sc.m));
+    }
+  }
+  return d;
+}
+
+}  // namespace detail
+
+// dL/dz of the output layer. The fused forms are exact where the general path
+// would divide by a or by 1 − a: softmax + cross_entropy: a·Σy − y; sigmoid +
+// binary_cross_entropy: a − y; sigmoid + cross_entropy: −y ⊙ σ(−z);
+// softmax + binary_cross_entropy: see softmax_bce_delta_column.
+template <class S>
+void output_delta(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
+                  Matrix<S>& delta) {
+  const Matrix<S>& a = fp.a.back();
+  const Matrix<S>& z = fp.z.back();
+  const Activation out = net.layers.back().activation;
+  const Matrix<S>& y = targets;
+  if (net.loss == Loss::cross_entropy && out == Activation::softmax) {
+    delta.resize(a.rows(), a.cols());
+    for (Index c = 0; c < a.cols(); ++c) detail::softmax_ce_delta_column<S>(z.col(c), y.col(c), delta.col(c));
+  } else if (net.loss == Loss::binary_cross_entropy && out == Activation::sigmoid) {
+    delta = detail::output_minus_target(out, z, a, y);
+  } else if (net.loss == Loss::cross_entropy && out == Activation::sigmoid) {
+    delta = y.binaryExpr(z, [](const S& t, const S& v) -> S { return S(-t * detail::sigmoid(S(-v))); });
+  } else if (net.loss == Loss::binary_cross_entropy && out == Activation::softmax) {
+    delta.resize(a.rows(), a.cols());
+    for (Index c = 0; c < a.cols(); ++c) detail::softmax_bce_delta_column<S>(z.col(c), y.col(c), delta.col(c));
+  } else {
+    switch (net.loss) {  // dL/da (cross-entropy losses only reach here on unvalidated networks)
+      case Loss::quadratic: delta = detail::output_minus_target(out, z, a, y); break;
+      case Loss::cross_entropy: delta = -(y.array() / a.array()).matrix(); break;
+      case Loss::binary_cross_entropy:
+        delta = ((S(1) - y.array()) / (S(1) - a.array()) - y.array() / a.array()).matrix();
+        break;
+    }
+    if (out == Activation::softmax)
+      for (Index c = 0; c < a.cols(); ++c) detail::softmax_backward_column<S>(z.col(c), delta.col(c));
+    else
+      detail::multiply_by_derivative(out, z, a, delta);
+  }
+  if (net.reduction == Reduction::mean) delta *= S(S(1) / S(a.cols()));
+}
+
+// Backpropagation: fills g with dL/dW, dL/db and dL/dz of every layer, and
+// dL/d(inputs) when input_gradient is set (training skips it).
+template <class S>
+void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
+              Gradients<S>& g, bool input_gradient = true) {
+  const std::size_t L = net.layers.size();
+  g.weights.resize(L);
+  g.biases.resize(L);
+  g.deltas.resize(L);
+  output_delta(net, fp, targets, g.deltas[L - 1]);
+  for (std::size_t l = L; l-- > 0;) {
+    const Matrix<S>& delta = g.deltas[l];
+    g.weights[l].resize(delta.rows(), fp.a[l].rows());
+    g.weights[l].noalias() = delta * fp.a[l].transpose();
+    g.biases[l] = delta.rowwise().sum();
+    if (l > 0) {
+      Matrix<S>& prev = g.deltas[l - 1];
+      prev.resize(net.layers[l].inputs(), delta.cols());
+      prev.noalias() = net.layers[l].weights.transpose() * delta;
+      detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
+    }
+  }
+  if (input_gradient) {
+    g.inputs.resize(net.input_size(), g.deltas[0].cols());
+    g.inputs.noalias() = net.layers[0].weights.transpose() * g.deltas[0];
+  } else {
+    g.inputs.resize(0, 0);
+  }
+}
+
+// Convenience: forward + backward on one batch.
+template <class S>
+Gradients<S> gradients(const Network<S>& net, const Matrix<S>& inputs, const Matrix<S>& targets) {
+  ForwardPass<S> fp;
+  forward(net, inputs, fp);
+  Gradients<S> g;
+  backward(net, fp, targets, g);
+  return g;
+}
+
+}  // namespace gradcheck

@@ -1,0 +1,108 @@
+#pragma once
+// Scalar support: the engine is written once and instantiated for
+//   double, long double, std::complex<double> (complex step) and
+//   boost::multiprecision::cpp_bin_float_50 (the ground truth).
+// Branches (relu, stable sigmoid, softmax's max) look at the real part only, so
+// the complex instantiation stays analytic and carries derivatives in its
+// imaginary part.
+
+#include <Eigen/Dense>
+#include <boost/multiprecision/cpp_bin_float.hpp>
+#include <boost/multiprecision/eigen.hpp>
+
+#include <cmath>
+#include <complex>
+#include <type_traits>
+
+namespace gradcheck {
+
+template <class S>
+using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+template <class S>
+using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+using Index = Eigen::Index;
+
+using boost::multiprecision::cpp_bin_float_50;
+
+namespace detail {
+
+template <class T>
+struct is_complex : std::false_type {};
+template <class T>
+struct is_complex<std::complex<T>> : std::true_type {};
+
+// Real part, used for every branch and comparison.
+template <class T>
+inline T re(const T& x) {
+  return x;
+}
+template <class T>
+inline T re(const std::complex<T>& x) {
+  return x.real();
+}
+
+template <class T>
+inline double to_double(const T& x) {
+  return static_cast<double>(re(x));
+}
+
+template <class S>
+inline S exp_(const S& x) {
+  using std::exp;
+  return S(exp(x));
+}
+template <class S>
+inline S log_(const S& x) {
+  using std::log;
+  return S(log(x));
+}
+template <class S>
+inline S tanh_(const S& x) {
+  using std::tanh;
+  return S(tanh(x));
+}
+// log(1 + x): accurate near 0 for real types; complex has no std::log1p, and the
+// imaginary part (all that complex step reads) is exact through log(1 + x).
+template <class S>
+inline S log1p_(const S& x) {
+  if constexpr (is_complex<S>::value) {
+    return std::log(S(1) + x);
+  } else {
+    using std::log1p;
+    return S(log1p(x));
+  }
+}
+
+// Stable logistic function: never evaluates exp of a large positive argument.
+template <class S>
+inline S sigmoid(const S& z) {
+  if (re(z) >= 0) return S(S(1) / S(S(1) + exp_(S(-z))));
+  const S e = exp_(z);
+  return S(e / S(S(1) + e));
+}
+
+// σ'(z) = σ(z)·σ(−z), from z: a·(1 − a) loses all relative accuracy once a rounds near 1.
+template <class S>
+inline S sigmoid_derivative(const S& z) {
+  const S t = re(z) >= 0 ? exp_(S(-z)) : exp_(z);  // e^{−|z|}
+  const S d = S(1) + t;
+  return S(t / S(d * d));
+}
+
+// tanh'(z) = sech²(z) = 4t/(1 + t)² with t = e^{−2|z|}, for the same reason.
+template <class S>
+inline S tanh_derivative(const S& z) {
+  const S t = re(z) >= 0 ? exp_(S(S(-2) * z)) : exp_(S(S(2) * z));
+  const S d = S(1) + t;
+  return S(S(4) * t / S(d * d));
+}
+
+// softplus(x) = log(1 + e^x), stable for both signs.
+template <class S>
+inline S softplus(const S& x) {
+  if (re(x) > 0) return S(x + log1p_(exp_(S(-x))));
+  return log1p_(exp_(x));
+}
+
+}  // namespace detail
+}  // namespace gradcheck

@@ -1,0 +1,40 @@
+#pragma once
+// Small builders shared by the engine's tests.
+#include <gradcheck/engine/network.hpp>
+
+#include <initializer_list>
+#include <vector>
+
+namespace gradcheck::testing {
+
+inline Matrix<double> matrix(std::initializer_list<std::initializer_list<double>> rows) {
+  Matrix<double> m(static_cast<Index>(rows.size()), static_cast<Index>(rows.begin()->size()));
+  Index r = 0;
+  for (const auto& row : rows) {
+    Index c = 0;
+    for (double v : row) m(r, c++) = v;
+    ++r;
+  }
+  return m;
+}
+
+inline Vector<double> vector(std::initializer_list<double> values) {
+  Vector<double> v(static_cast<Index>(values.size()));
+  Index i = 0;
+  for (double x : values) v(i++) = x;
+  return v;
+}
+
+// The 3-2-1 sigmoid network of the question (docs/fixtures.md, fixture 1).
+inline Network<double> net_321() {
+  Network<double> net;
+  net.loss = Loss::quadratic;
+  net.reduction = Reduction::mean;
+  net.layers.push_back({Activation::sigmoid, matrix({{0.1, 0.15, 0.2}, {0.3, 0.35, 0.4}}), vector({0.25, 0.45})});
+  net.layers.push_back({Activation::sigmoid, matrix({{0.5, 0.55}}), vector({0.6})});
+  return net;
+}
+inline Matrix<double> input_321() { return matrix({{0.0}, {0.5}, {1.0}}); }  // one column = one sample
+inline Matrix<double> target_321() { return matrix({{1.0}}); }
+
+}  // namespace gradcheck::testing
