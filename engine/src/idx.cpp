@@ -1,0 +1,271 @@
+// The IDX reader. zlib's gz* functions read gzip'd and plain files alike, so
+// there is one code path; what zlib reports (a cut stream, corrupt data, a read
+// error) is checked after every short read, before blaming the IDX layout.
+#include <gradcheck/engine/idx.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+namespace gradcheck::idx {
+namespace {
+
+constexpr std::uint8_t kUnsignedByteType = 0x08;
+// gzread takes an unsigned length and returns an int; stay well inside both.
+constexpr std::size_t kMaxChunk = std::size_t{1} << 24;
+// The first allocation for data, before any of it has been seen.
+constexpr std::size_t kFirstAllocation = std::size_t{1} << 16;
+
+std::string hex(std::uint32_t v, int digits) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%0*x", digits, static_cast<unsigned>(v));
+  return buf;
+}
+
+std::string join_dims(const std::vector<std::uint32_t>& dims) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? " × " : "") + std::to_string(dims[i]);
+  return s;
+}
+
+struct GzClose {
+  void operator()(gzFile_s* f) const { gzclose(f); }
+};
+using GzFile = std::unique_ptr<gzFile_s, GzClose>;
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : path_(path) {
+    errno = 0;
+    file_.reset(gzopen(path.c_str(), "rb"));
+    if (!file_) fail("", std::string("cannot open: ") + (errno ? std::strerror(errno) : "out of memory"));
+    // A larger buffer than zlib's 8 KiB default halves the system calls on the 26 MB file.
+    gzbuffer(file_.get(), 1U << 17);
+  }
+
+  // Reads up to n bytes; fewer only at the end of the data. Throws on what
+  // zlib reports as an error.
+  std::size_t read(std::uint8_t* out, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+      const auto chunk = static_cast<unsigned>(std::min(n - got, kMaxChunk));
+      const int r = gzread(file_.get(), out + got, chunk);
+      if (r < 0) check_stream();
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+      position_ += static_cast<std::uint64_t>(r);
+    }
+    if (got < n) check_stream();
+    return got;
+  }
+
+  // Counts what is left, up to `cap` bytes; 0 means the data ended where announced.
+  std::uint64_t count_rest(std::uint64_t cap) {
+    std::array<std::uint8_t, 1 << 16> sink;
+    std::uint64_t extra = 0;
+    while (extra <= cap) {
+      const std::size_t r = read(sink.data(), sink.size());
+      extra += r;
+      if (r < sink.size()) break;
+    }
+    return extra;
+  }
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw InputError(path_, field, problem);
+  }
+
+ private:
+  // zlib keeps a stream error (Z_BUF_ERROR: the input ended inside the gzip
+  // stream, including its trailer) without failing the read that met it, so
+  // this runs after every short read.
+  void check_stream() const {
+    int code = Z_OK;
+    const char* raw = gzerror(file_.get(), &code);
+    if (code == Z_OK || code == Z_STREAM_END) return;
+    std::string msg = raw ? raw : "";
+    // gzerror prefixes its message with the path given to gzopen.
+    const std::string prefix = path_ + ": ";
+    if (msg.compare(0, prefix.size(), prefix) == 0) msg.erase(0, prefix.size());
+    // zlib delivers everything before a cut, so the position is exact there; a
+    // data error discards the output of the read that met it, so no position.
+    const std::string zlib = " (zlib: " + msg + ")";
+    switch (code) {
+      case Z_BUF_ERROR:
+        fail("gzip", "stream cut short after " + std::to_string(position_) + " decompressed bytes" + zlib);
+      case Z_DATA_ERROR:
+        fail("gzip", "corrupt data" + zlib);
+      case Z_ERRNO:
+        fail("", "cannot read: " + msg);
+      case Z_MEM_ERROR:
+        fail("", "out of memory while reading");
+      default:
+        fail("gzip", "zlib error " + std::to_string(code) + zlib);
+    }
+  }
+
+  std::string path_;
+  GzFile file_;
+  std::uint64_t position_ = 0;
+};
+
+std::uint32_t big_endian(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+}
+
+std::string count_of(std::uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what;
+}
+
+// An Array built by hand (not by read) may disagree with itself; never index past its bytes.
+void check_consistent(const Array& array) {
+  std::uint64_t total = 1;
+  bool overflow = false;
+  for (std::uint32_t d : array.dims) overflow |= __builtin_mul_overflow(total, std::uint64_t{d}, &total);
+  if (overflow || total != array.bytes.size())
+    throw InputError(array.path, "data",
+                     "holds " + count_of(array.bytes.size(), "bytes") + ", the dimensions " + join_dims(array.dims) +
+                         " need " + (overflow ? "more than 2^64" : std::to_string(total)));
+}
+
+}  // namespace
+
+Array read(const std::string& path, const Limits& limits) {
+  Reader in(path);
+  Array out;
+  out.path = path;
+
+  std::uint8_t magic[4];
+  const std::size_t got_magic = in.read(magic, 4);
+  if (got_magic < 4)
+    in.fail("header", "truncated (" + std::to_string(got_magic) + " bytes; an IDX file starts with a 4-byte magic number)");
+  const std::uint32_t m = big_endian(magic);
+  if (magic[0] != 0 || magic[1] != 0)
+    in.fail("header", "magic " + hex(m, 8) + " is not an IDX file (its first two bytes must be zero)");
+  if (magic[2] != kUnsignedByteType)
+    in.fail("header", "magic " + hex(m, 8) + " is not an IDX file of unsigned bytes (type byte " + hex(magic[2], 2) +
+                          "; expected " + hex(kUnsignedByteType, 2) + ")");
+  const unsigned rank = magic[3];
+  if (rank == 0) in.fail("header", "magic " + hex(m, 8) + " announces rank 0; an IDX array needs at least one dimension");
+
+  std::vector<std::uint8_t> raw_dims(4 * std::size_t{rank});
+  const std::size_t got_dims = in.read(raw_dims.data(), raw_dims.size());
+  if (got_dims < raw_dims.size())
+    in.fail("header", "truncated (" + std::to_string(4 + got_dims) + " of " + std::to_string(4 + raw_dims.size()) +
+                          " header bytes)");
+  out.dims.resize(rank);
+  for (unsigned i = 0; i < rank; ++i) out.dims[i] = big_endian(&raw_dims[4 * i]);
+
+  // The product may overflow 64 bits (255 dimensions of 2^32); stop as soon as
+  // it passes the limit. A zero dimension makes everything else irrelevant.
+  std::uint64_t total = 1;
+  const bool empty = std::find(out.dims.begin(), out.dims.end(), 0U) != out.dims.end();
+  if (empty) total = 0;
+  for (std::size_t i = 0; i < out.dims.size() && !empty; ++i) {
+    if (out.dims[i] > limits.max_bytes / total)
+      in.fail("header", join_dims(out.dims) + " bytes exceeds the limit of " + std::to_string(limits.max_bytes) +
+                            " bytes (Limits::max_bytes, see docs/idx.md)");
+    total *= out.dims[i];
+  }
+
+  // Grow with the data actually read: a short file claiming the limit costs
+  // only what it holds (plus one doubling).
+  std::size_t have = 0;
+  while (have < total) {
+    const std::size_t want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(total, std::max<std::uint64_t>(kFirstAllocation, 2 * std::uint64_t{have})));
+    out.bytes.resize(want);
+    const std::size_t r = in.read(out.bytes.data() + have, want - have);
+    have += r;
+    if (have < want) break;
+  }
+  if (have < total) {
+    out.bytes.resize(have);
+    in.fail("data", "truncated: the header announces " + count_of(total, "bytes") + ", the file holds " +
+                        std::to_string(have));
+  }
+
+  // Surplus bytes mean the header and the data disagree. Counting them is capped
+  // so that a huge (or endless) tail is not read to its end.
+  const std::uint64_t cap = std::max<std::uint64_t>(limits.max_bytes, 1);
+  const std::uint64_t extra = in.count_rest(cap);
+  if (extra > cap)
+    in.fail("data", "more than " + std::to_string(cap) + " bytes beyond the " + std::to_string(total) +
+                        " the header announces");
+  if (extra > 0)
+    in.fail("data", std::to_string(extra) + " bytes beyond the " + std::to_string(total) + " the header announces");
+  return out;
+}
+
+Matrix<double> images(const Array& array, ByteReading reading, Index first) {
+  if (array.dims.size() != 3)
+    throw InputError(array.path, "header",
+                     "rank " + std::to_string(array.dims.size()) + " (" + join_dims(array.dims) +
+                         "); images need rank 3 (count × rows × cols)");
+  check_consistent(array);
+  const auto count = static_cast<Index>(array.dims[0]);
+  const Index features = Index{array.dims[1]} * Index{array.dims[2]};
+  if (first < -1) throw std::invalid_argument("idx::images: first is " + std::to_string(first) + ", expected -1 or >= 0");
+  if (first > count)
+    throw InputError(array.path, "header",
+                     "holds " + std::to_string(count) + " images, fewer than the " + std::to_string(first) + " asked for");
+  const Index n = first < 0 ? count : first;
+
+  // One table lookup per byte: the two readings differ only in the table.
+  std::array<double, 256> value{};
+  for (int b = 0; b < 256; ++b) {
+    const int v = (reading == ByteReading::signed_char && b > 127) ? b - 256 : b;
+    value[static_cast<std::size_t>(b)] = v / 255.0;
+  }
+  Matrix<double> x(features, n);
+  // Column-major features × count is exactly the file's byte order.
+  const std::size_t size = static_cast<std::size_t>(features) * static_cast<std::size_t>(n);
+  const std::uint8_t* src = array.bytes.data();
+  double* dst = x.data();
+  for (std::size_t i = 0; i < size; ++i) dst[i] = value[src[i]];
+  return x;
+}
+
+std::vector<int> labels(const Array& array) {
+  if (array.dims.size() != 1)
+    throw InputError(array.path, "header",
+                     "rank " + std::to_string(array.dims.size()) + " (" + join_dims(array.dims) +
+                         "); labels need rank 1 (count)");
+  check_consistent(array);
+  return std::vector<int>(array.bytes.begin(), array.bytes.end());
+}
+
+Dataset<double> load(const std::string& images_path, const std::string& labels_path, ByteReading reading,
+                     Index limit, int classes, const Limits& limits) {
+  if (classes < 1) throw std::invalid_argument("idx::load: classes is " + std::to_string(classes) + ", expected >= 1");
+  if (limit < -1) throw std::invalid_argument("idx::load: limit is " + std::to_string(limit) + ", expected -1 or >= 0");
+
+  const Array image_array = read(images_path, limits);
+  const Array label_array = read(labels_path, limits);
+  if (image_array.dims.size() != 3) (void)images(image_array, reading, 0);  // throws the rank error
+  std::vector<int> y = labels(label_array);
+  if (label_array.count() != image_array.count())
+    throw InputError(labels_path, "header",
+                     "holds " + count_of(label_array.count(), "labels") + ", but " + images_path + " holds " +
+                         count_of(image_array.count(), "images"));
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (y[i] >= classes)
+      throw InputError(labels_path, "data[" + std::to_string(i) + "]",
+                       "label " + std::to_string(y[i]) + " is outside 0.." + std::to_string(classes - 1));
+
+  Dataset<double> d;
+  d.inputs = images(image_array, reading, limit);
+  y.resize(static_cast<std::size_t>(d.inputs.cols()));
+  d.targets = one_hot<double>(y, classes);
+  d.labels = std::move(y);
+  return d;
+}
+
+}  // namespace gradcheck::idx
