@@ -5,6 +5,7 @@
 
 #include <gradcheck/engine/network.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 namespace gradcheck {
 
 struct Case {
+  std::string name;        // optional label ("" = none), e.g. the fixture or probe case it came from
   Network<double> network;
   Matrix<double> inputs;   // features × samples (JSON: one row per sample)
   Matrix<double> targets;  // outputs × samples  (JSON: one row per sample)
@@ -30,7 +32,11 @@ struct Reply {
   std::vector<LayerGradient> layers;         // dL/dW, dL/db per layer
   std::optional<double> loss;                // the implementation's loss, when sent
   std::optional<Matrix<double>> outputs;     // outputs × samples, when sent
-  std::vector<std::string> non_finite_tokens;  // JSON paths of bare NaN/Infinity tokens read as values
+  // Non-finite values read (bare NaN/Infinity tokens, null, numbers beyond the
+  // double range): their JSON paths, e.g. "layers[0].weights[1][0]", the first
+  // max_recorded_non_finite of them, and how many there were in all.
+  std::vector<std::string> non_finite_tokens;
+  std::size_t non_finite_count = 0;
 
   bool declined() const { return error.has_value(); }
 };
