@@ -36,9 +36,8 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    Dataset<double> training = bench::load_fashion_mnist(dir, "train");
+    const Dataset<double> training = bench::load_fashion_mnist(dir, "train", limit > 0 ? limit : -1);
     const Dataset<double> test = bench::load_fashion_mnist(dir, "t10k");
-    if (limit > 0 && limit < training.size()) training = training.slice(0, limit);
     std::stringstream list(seeds);
     for (std::string item; std::getline(list, item, ',');) {
       const auto seed = std::stoull(item);
