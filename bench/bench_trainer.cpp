@@ -9,6 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <numeric>
@@ -67,13 +68,19 @@ void BM_TrainStep(benchmark::State& state) {
   auto opt = bench_options();
   opt.optimizer = static_cast<Optimizer>(state.range(0));
   Trainer<double> trainer(net, opt);
-  std::vector<Index> batch(10);
-  Index next = 0;
+  // Batches of a shuffled order, as in an epoch: columns scattered over the set.
+  std::vector<Index> order(static_cast<std::size_t>(data.size())), batch(10);
+  std::iota(order.begin(), order.end(), Index(0));
+  Rng rng(1);
+  rng.shuffle(order.begin(), order.end());
+  std::size_t next = 0;
   trainer.step(data, batch);  // warm-up: sizes the workspaces
   const long before = allocations.load();
   for (auto _ : state) {
-    std::iota(batch.begin(), batch.end(), next);
-    next = (next + 10) % (data.size() - 10);
+    if (next + 10 > order.size()) next = 0;
+    std::copy(order.begin() + static_cast<std::ptrdiff_t>(next), order.begin() + static_cast<std::ptrdiff_t>(next + 10),
+              batch.begin());
+    next += 10;
     trainer.step(data, batch);
   }
   if (counting_allocations)

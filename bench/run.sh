@@ -79,7 +79,7 @@ if [ "$peers" = 1 ]; then
 fi
 
 echo
-echo "== one epoch, medians over seeds $seeds (seconds: training loop only)"
+echo "== one epoch, medians over seeds $seeds (training loop only; wall = elapsed, cpu = process CPU time)"
 awk '
   function median(list,   n, a, i, j, t) {
     n = split(list, a, " ")
@@ -87,24 +87,27 @@ awk '
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   /^RESULT / {
+    delete f
     for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
     impl = f["impl"]
-    if (!(impl in secs)) order[++n] = impl
-    secs[impl] = secs[impl] " " f["seconds"]
+    if (!(impl in wall)) order[++n] = impl
+    wall[impl] = wall[impl] " " f["seconds"]
+    cpu[impl] = cpu[impl] " " f["cpu"]
     accs[impl] = accs[impl] " " f["accuracy"]
     flag = (f["accuracy"] + 0 < 0.2) ? "*" : ""
     seedacc[impl] = seedacc[impl] sprintf(" %s:%s%s", f["seed"], f["accuracy"], flag)
     if (flag != "") stalled = 1
   }
   END {
-    if (!("gradcheck" in secs)) { print "no gradcheck result"; exit 1 }
-    ours = median(secs["gradcheck"])
-    printf "%-16s %10s %12s %10s  %s\n", "implementation", "s/epoch", "vs gradcheck", "accuracy", "accuracy per seed"
+    if (!("gradcheck" in wall)) { print "no gradcheck result"; exit 1 }
+    ours_w = median(wall["gradcheck"]); ours_c = median(cpu["gradcheck"])
+    printf "%-15s %8s %8s %8s %8s %9s  %s\n", "implementation", "wall s", "ratio", "cpu s", "ratio", "accuracy", "accuracy per seed"
     for (k = 1; k <= n; k++) {
-      impl = order[k]; s = median(secs[impl])
-      printf "%-16s %10.3f %11.1fx %10.4f %s\n", impl, s, s / ours, median(accs[impl]), seedacc[impl]
+      impl = order[k]; w = median(wall[impl]); c = median(cpu[impl])
+      printf "%-15s %8.3f %7.1fx %8.3f %7.1fx %9.4f %s\n", impl, w, w / ours_w, c, c / ours_c, median(accs[impl]), seedacc[impl]
     }
-    print "(vs gradcheck: that implementation'"'"'s median time / gradcheck'"'"'s; accuracy: median test accuracy after the epoch)"
+    print "ratio: that implementation'"'"'s median time / gradcheck'"'"'s (above 1: gradcheck is faster)"
+    print "accuracy: median test accuracy after the epoch, then seed:accuracy"
     if (stalled) print "* a seed that stalled near 10 % (N(0,1) sigmoid units start saturated; it happens in every implementation)"
   }' "$results"
 

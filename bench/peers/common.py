@@ -1,13 +1,15 @@
 """Shared by the peers: read Fashion-MNIST's gzip'd IDX files, print one result line.
 
 Each peer prints, per seed, one line that bench/run.sh collects:
-    RESULT impl=<name> seed=<s> seconds=<training time of the epoch> accuracy=<test accuracy>
+    RESULT impl=<name> seed=<s> seconds=<wall time> cpu=<process CPU time> accuracy=<test accuracy>
 Only the epoch's training loop is timed (not loading, not evaluation), as in the C++ bench.
+CPU time is the steadier number on a machine that other work shares.
 """
 import argparse
 import gzip
 import os
 import struct
+import time
 
 import numpy as np
 
@@ -41,5 +43,18 @@ def parse_args(description):
     return p.parse_args()
 
 
-def report(impl, seed, seconds, accuracy):
-    print(f"RESULT impl={impl} seed={seed} seconds={seconds:.6f} accuracy={accuracy:.4f}", flush=True)
+class Timer:
+    """Wall and process CPU time of a with-block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def report(impl, seed, timer, accuracy):
+    print(f"RESULT impl={impl} seed={seed} seconds={timer.wall:.6f} cpu={timer.cpu:.6f} accuracy={accuracy:.4f}",
+          flush=True)

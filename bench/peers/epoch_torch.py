@@ -8,8 +8,6 @@ the sample order reshuffled by torch.randperm. Gradients by autograd. Run with
 /usr/bin/python3 (Debian's python3-torch); bench/run.sh also runs it with
 OPENBLAS_CORETYPE=SkylakeX.
 """
-import time
-
 import torch
 
 import common
@@ -36,25 +34,24 @@ def main():
         for p in params:
             p.requires_grad_(True)
         w1, b1, w2, b2 = params
-        start = time.perf_counter()
-        order = torch.randperm(n, generator=g)
-        for i in range(0, n, m):
-            idx = order[i:i + m]
-            xb, yb = X[idx], Y[idx]
-            a1 = torch.sigmoid(xb @ w1.T + b1)
-            a2 = torch.sigmoid(a1 @ w2.T + b2)
-            loss = 0.5 * ((a2 - yb) ** 2).sum() / xb.shape[0]
-            for p in params:
-                p.grad = None
-            loss.backward()
-            with torch.no_grad():
+        with common.Timer() as timer:
+            order = torch.randperm(n, generator=g)
+            for i in range(0, n, m):
+                idx = order[i:i + m]
+                xb, yb = X[idx], Y[idx]
+                a1 = torch.sigmoid(xb @ w1.T + b1)
+                a2 = torch.sigmoid(a1 @ w2.T + b2)
+                loss = 0.5 * ((a2 - yb) ** 2).sum() / xb.shape[0]
                 for p in params:
-                    p -= eta * p.grad
-        seconds = time.perf_counter() - start
+                    p.grad = None
+                loss.backward()
+                with torch.no_grad():
+                    for p in params:
+                        p -= eta * p.grad
         with torch.no_grad():
             out = torch.sigmoid(torch.sigmoid(Xt @ w1.T + b1) @ w2.T + b2)
             accuracy = (out.argmax(1) == yt).double().mean().item()
-        common.report(impl, seed, seconds, accuracy)
+        common.report(impl, seed, timer, accuracy)
 
 
 if __name__ == "__main__":
