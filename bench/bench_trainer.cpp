@@ -19,7 +19,16 @@
 namespace {
 std::atomic<long> allocations{0};
 }
-#if defined(__GLIBC__)
+// Not under AddressSanitizer, which supplies its own malloc.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GRADCHECK_BENCH_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GRADCHECK_BENCH_ASAN 1
+#endif
+#if defined(__GLIBC__) && !defined(GRADCHECK_BENCH_ASAN)
 extern "C" void* __libc_malloc(std::size_t);
 extern "C" void* malloc(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
