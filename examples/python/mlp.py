@@ -186,6 +186,13 @@ def softmax_log_one_minus(z, sc, k):
     return m2 - z[k] + math.log(t) - math.log(sc.total)
 
 
+def share_without(z, j, k):
+    """e_j / sum_{i != k} e_i, in log space: both may underflow while the ratio is 1."""
+    others = [z[i] for i in range(len(z)) if i != k]
+    m = max(others)
+    return math.exp(z[j] - m - math.log(sum(math.exp(v - m) for v in others)))
+
+
 def output_delta(loss, out, z, a, y):
     """dL/dz of the output layer for one sample (columns z, a, y)."""
     K = len(z)
@@ -199,10 +206,9 @@ def output_delta(loss, out, z, a, y):
         d = []  # binary cross-entropy through softmax, fused (docs/engine.md)
         for j in range(K):
             dj = sc.a(j) * (ysum + 1.0 - y[j]) - y[j]
-            if sc.e[j] != 0:
-                for k in range(K):
-                    if k != j:
-                        dj -= (1.0 - y[k]) * sc.a(k) * (sc.e[j] / sc.rest[k])
+            for k in range(K):
+                if k != j:
+                    dj -= (1.0 - y[k]) * sc.a(k) * share_without(z, j, k)
             d.append(dj)
         return d
     if out == "sigmoid" and loss == "cross_entropy":
