@@ -424,6 +424,23 @@ void softmax_backward_column(const ZCol& z, DCol delta) {
   for (Index k = 0; k < K; ++k) delta(k) = S(sc.a(k) * (k == sc.m ? bracket_m : S(delta(k) - dot)));
 }
 
+// e_j / rest_k: the share of class j among the classes other than k. When e_j
+// underflows (its logit far below the largest) the share can still be 1 — j
+// may be the only class besides k that is not negligible — so it is then taken
+// in log space, exp(z_j − lse_{i≠k} z_i). (Found by `gradcheck probe` at huge
+// magnitudes: dropping the term gave dL/dz_j = 0 where it is −1.)
+template <class S, class ZCol>
+S share_without(const ZCol& z, const SoftmaxColumn<S>& sc, Index j, Index k) {
+  if (sc.e(j) != S(0)) return S(sc.e(j) / sc.rest(k));
+  Index m2 = -1;  // largest logit among the classes other than k
+  for (Index i = 0; i < z.size(); ++i)
+    if (i != k && (m2 < 0 || re(z(i)) > re(z(m2)))) m2 = i;
+  S t = S(0);
+  for (Index i = 0; i < z.size(); ++i)
+    if (i != k) t += exp_(S(z(i) - z(m2)));
+  return exp_(S(S(z(j) - z(m2)) - log_(t)));
+}
+
 // softmax + binary_cross_entropy, fused (derived in docs/engine.md):
 //   dL/dz_j = a_j (Σy + 1 − y_j) − y_j − Σ_{k≠j} (1 − y_k) a_k e_j / rest_k
 // Every term is bounded by 1, unlike the general path's (1 − y)/(1 − a).
@@ -434,9 +451,8 @@ void softmax_bce_delta_column(const ZCol& z, const YCol& y, DCol delta) {
   const S ysum = y.sum();
   for (Index j = 0; j < K; ++j) {
     S d = S(sc.a(j) * S(ysum + S(1) - y(j)) - y(j));
-    if (sc.e(j) != S(0))
-      for (Index k = 0; k < K; ++k)
-        if (k != j) d -= S(S(S(1) - y(k)) * sc.a(k) * S(sc.e(j) / sc.rest(k)));
+    for (Index k = 0; k < K; ++k)
+      if (k != j) d -= S(S(S(1) - y(k)) * sc.a(k) * share_without(z, sc, j, k));
     delta(j) = d;
   }
 }
