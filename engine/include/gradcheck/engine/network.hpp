@@ -199,7 +199,10 @@ void activate_in_place(Activation act, const Matrix<S>& z, Matrix<S>& a) {
   switch (act) {
     case Activation::identity: a = z; return;
     case Activation::sigmoid:
-      a = z.unaryExpr([](const S& v) -> S { return sigmoid(v); });
+      if constexpr (vectorised<S>)  // 1/(1 + e^{−z}) keeps its relative accuracy for both signs
+        a = (S(1) + (-z.array()).exp()).inverse().matrix();
+      else
+        a = z.unaryExpr([](const S& v) -> S { return sigmoid(v); });
       return;
     case Activation::tanh:
       a = z.unaryExpr([](const S& v) -> S { return tanh_(v); });
@@ -390,10 +393,20 @@ void multiply_by_derivative(Activation act, const Matrix<S>& z, const Matrix<S>&
   switch (act) {
     case Activation::identity: return;
     case Activation::sigmoid:
-      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * sigmoid_derivative(v)); });
+      if constexpr (vectorised<S>) {
+        const auto t = (-z.array().abs()).exp();  // the same formula as sigmoid_derivative
+        delta.array() *= t / (S(1) + t).square();
+      } else {
+        delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * sigmoid_derivative(v)); });
+      }
       return;
     case Activation::tanh:
-      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * tanh_derivative(v)); });
+      if constexpr (vectorised<S>) {
+        const auto t = (S(-2) * z.array().abs()).exp();  // the same formula as tanh_derivative
+        delta.array() *= S(4) * t / (S(1) + t).square();
+      } else {
+        delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * tanh_derivative(v)); });
+      }
       return;
     case Activation::relu:
       delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return re(v) > 0 ? d : S(0); });
@@ -474,8 +487,8 @@ void softmax_ce_delta_column(const ZCol& z, const YCol& y, DCol delta) {
 // a − y, written (1 − y) − (1 − a) where a is near 1, with 1 − a computed
 // without cancellation (σ(−z) for sigmoid, rest/S for softmax's dominant class).
 template <class S>
-Matrix<S> output_minus_target(Activation out, const Matrix<S>& z, const Matrix<S>& a, const Matrix<S>& y) {
-  Matrix<S> d = a - y;
+void output_minus_target(Activation out, const Matrix<S>& z, const Matrix<S>& a, const Matrix<S>& y, Matrix<S>& d) {
+  d = a - y;
   if (out == Activation::sigmoid) {
     for (Index i = 0; i < d.size(); ++i)
       if (re(z.data()[i]) > 0) d.data()[i] = S(S(S(1) - y.data()[i]) - sigmoid(S(-z.data()[i])));
@@ -485,7 +498,6 @@ Matrix<S> output_minus_target(Activation out, const Matrix<S>& z, const Matrix<S
       d(sc.m, c) = S(S(S(1) - y(sc.m, c)) - sc.one_minus_a(sc.m));
     }
   }
-  return d;
 }
 
 }  // namespace detail
@@ -505,7 +517,7 @@ void output_delta(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<
     delta.resize(a.rows(), a.cols());
     for (Index c = 0; c < a.cols(); ++c) detail::softmax_ce_delta_column<S>(z.col(c), y.col(c), delta.col(c));
   } else if (net.loss == Loss::binary_cross_entropy && out == Activation::sigmoid) {
-    delta = detail::output_minus_target(out, z, a, y);
+    detail::output_minus_target(out, z, a, y, delta);
   } else if (net.loss == Loss::cross_entropy && out == Activation::sigmoid) {
     delta = y.binaryExpr(z, [](const S& t, const S& v) -> S { return S(-t * detail::sigmoid(S(-v))); });
   } else if (net.loss == Loss::binary_cross_entropy && out == Activation::softmax) {
@@ -513,7 +525,7 @@ void output_delta(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<
     for (Index c = 0; c < a.cols(); ++c) detail::softmax_bce_delta_column<S>(z.col(c), y.col(c), delta.col(c));
   } else {
     switch (net.loss) {  // dL/da (cross-entropy losses only reach here on unvalidated networks)
-      case Loss::quadratic: delta = detail::output_minus_target(out, z, a, y); break;
+      case Loss::quadratic: detail::output_minus_target(out, z, a, y, delta); break;
       case Loss::cross_entropy: delta = -(y.array() / a.array()).matrix(); break;
       case Loss::binary_cross_entropy:
         delta = ((S(1) - y.array()) / (S(1) - a.array()) - y.array() / a.array()).matrix();

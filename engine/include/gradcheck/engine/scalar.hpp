@@ -26,6 +26,11 @@ using boost::multiprecision::cpp_bin_float_50;
 
 namespace detail {
 
+// Scalars for which Eigen has packet (SIMD) exp: the training hot path uses
+// array expressions for them, other scalars the per-element forms.
+template <class S>
+inline constexpr bool vectorised = std::is_same_v<S, double> || std::is_same_v<S, float>;
+
 template <class T>
 struct is_complex : std::false_type {};
 template <class T>
