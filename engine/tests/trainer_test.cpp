@@ -245,6 +245,41 @@ TEST(Trainer, ClippingRescalesAGradientLongerThanTheLimit) {
   EXPECT_TRUE(bitwise_equal(a, b));
 }
 
+TEST(Trainer, StepUpdatesOnTheChosenSamplesAndKeepsMomentumBetweenCalls) {
+  const auto data = small_set(6, 35);
+  auto net = small_net(36), ref = net;
+  auto opt = options(Optimizer::momentum, 0.2, 1, 1);
+  opt.momentum = 0.5;
+  Trainer<double> trainer(net, opt);
+  const std::vector<Index> first{4, 1}, second{0, 5, 2};
+  trainer.step(data, first);
+  trainer.step(data, second);
+  EXPECT_EQ(trainer.steps_taken(), 2);
+  std::vector<Matrix<double>> vw(ref.layers.size());
+  std::vector<Vector<double>> vb(ref.layers.size());
+  for (std::size_t l = 0; l < ref.layers.size(); ++l) {
+    vw[l] = Matrix<double>::Zero(ref.layers[l].units(), ref.layers[l].inputs());
+    vb[l] = Vector<double>::Zero(ref.layers[l].units());
+  }
+  for (const auto* batch : {&first, &second}) {
+    Matrix<double> x(3, static_cast<Index>(batch->size())), y(2, static_cast<Index>(batch->size()));
+    for (std::size_t c = 0; c < batch->size(); ++c) {
+      x.col(static_cast<Index>(c)) = data.inputs.col((*batch)[c]);
+      y.col(static_cast<Index>(c)) = data.targets.col((*batch)[c]);
+    }
+    const auto g = gradients(ref, x, y);
+    for (std::size_t l = 0; l < ref.layers.size(); ++l) {
+      vw[l] = 0.5 * vw[l] + g.weights[l];
+      vb[l] = 0.5 * vb[l] + g.biases[l];
+      ref.layers[l].weights -= 0.2 * vw[l];
+      ref.layers[l].biases -= 0.2 * vb[l];
+    }
+  }
+  for (std::size_t l = 0; l < ref.layers.size(); ++l)
+    for (Index k = 0; k < ref.layers[l].weights.size(); ++k)
+      EXPECT_NEAR(net.layers[l].weights.data()[k], ref.layers[l].weights.data()[k], 1e-15) << "layer " << l << " weight " << k;
+}
+
 TEST(TrainerObserver, SeesEveryStepWithItsBatchLossAndGradients) {
   const auto data = small_set(10, 15);
   auto net = small_net(16);
@@ -500,6 +535,9 @@ TEST(TrainerInput, RejectsUnusableOptionsAndMismatchedData) {
   EXPECT_EQ(message([&] { train(net, wide, options(Optimizer::sgd, 0.1, 1, 1)); }),
             "training.inputs: has 5 features, the network takes 3");
   EXPECT_EQ(message([&] { evaluate(net, wide); }), "dataset.inputs: has 5 features, the network takes 3");
+  Trainer<double> trainer(net, options(Optimizer::sgd, 0.1, 1, 1));
+  EXPECT_EQ(message([&] { trainer.step(data, {0, 4}); }), "samples[1]: is 4, expected 0..3");
+  EXPECT_EQ(trainer.steps_taken(), 0);
   EXPECT_FALSE(parse_optimizer("rmsprop").has_value());
   for (Optimizer o : all_optimizers) EXPECT_EQ(parse_optimizer(to_string(o)), o);
 }

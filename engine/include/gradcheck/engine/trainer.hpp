@@ -41,6 +41,7 @@
 #include <gradcheck/engine/network.hpp>
 #include <gradcheck/engine/random.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -206,6 +207,7 @@ int predicted_class(const Col& a) {
 template <class S>
 Evaluation evaluate(const Network<S>& net, const Dataset<S>& data, Index chunk = 1000) {
   detail::check_dataset(net, data, "dataset");
+  chunk = std::max<Index>(chunk, 1);
   Evaluation e;
   e.samples = data.size();
   if (e.samples == 0) return e;
@@ -304,6 +306,11 @@ class Trainer {
 
   // One update on data's columns `samples` (one batch, whatever their number).
   Control step(const Dataset<S>& data, const std::vector<Index>& samples) {
+    detail::check_dataset(net_, data, "dataset");
+    for (std::size_t k = 0; k < samples.size(); ++k)
+      if (samples[k] < 0 || samples[k] >= data.size())
+        throw InputError("", "samples[" + std::to_string(k) + "]",
+                         "is " + std::to_string(samples[k]) + ", expected 0.." + std::to_string(data.size() - 1));
     return run_step(data, samples.data(), static_cast<Index>(samples.size()), 0).control;
   }
 
