@@ -78,7 +78,9 @@ std::string render_junit(const Document& doc) {
           os << "/>\n";
         } else {
           // Notes on a passing testcase stay visible to whoever opens it.
-          os << ">\n      <system-out>" << xml_escape(c.message.empty() ? c.details : c.message + "\n" + c.details)
+          os << ">\n      <system-out>" << xml_escape(c.message.empty()   ? c.details
+                                                  : c.details.empty() ? c.message
+                                                                      : c.message + "\n" + c.details)
              << "</system-out>\n    </testcase>\n";
         }
         break;
