@@ -28,6 +28,7 @@ const char* to_string(Severity s) noexcept {
 
 const char* to_string(Verdict v) noexcept {
   switch (v) {
+    case Verdict::unchecked: return "unchecked";
     case Verdict::none: return "";
     case Verdict::agree: return "agree";
     case Verdict::note: return "note";
@@ -91,17 +92,20 @@ Heatmap max_pool(const Heatmap& h, std::size_t max_rows, std::size_t max_cols) {
     for (std::size_t j = 0; j < pc; ++j) {
       const std::size_t c0 = block_start(h.cols, pc, j), c1 = block_start(h.cols, pc, j + 1);
       double m = -HUGE_VAL;
-      Verdict v = Verdict::none;
+      Verdict v = Verdict::unchecked;
+      bool any = false;
       for (std::size_t r = r0; r < r1; ++r)
         for (std::size_t c = c0; c < c1; ++c) {
+          v = worst(v, h.verdict(r, c));
+          if (h.verdict(r, c) == Verdict::unchecked) continue;
           const double x = h.value(r, c);
+          any = true;
           if (std::isnan(x) || std::isnan(m))
             m = std::nan("");
           else
             m = std::max(m, x);
-          v = worst(v, h.verdict(r, c));
         }
-      p.value(i, j) = m;
+      p.value(i, j) = any ? m : std::nan("");
       p.verdicts[i * pc + j] = v;
     }
   }

@@ -56,6 +56,7 @@ table.sortable thead th[aria-sort="descending"]::after { content: " \25BC"; font
 td.v-agree { background: #e6f4ea; } td.v-note { background: #e8f0fb; }
 td.v-inconclusive-kink { background: #fff1cc; } td.v-disagree { background: #fbd3cf; font-weight: 600; }
 td.v-non-finite { background: #ead7ee; font-weight: 600; }
+td.v-unchecked { color: var(--muted); }
 p.omitted { color: var(--muted); font-style: italic; margin-top: -6px; }
 figure { margin: 12px 0 18px; }
 figcaption { margin-bottom: 4px; }

@@ -16,6 +16,7 @@ namespace gradcheck::reports::detail {
 
 const char* verdict_colour(Verdict v) noexcept {
   switch (v) {
+    case Verdict::unchecked: return "#e6e6e6";
     case Verdict::none: return "#5b6b7c";
     case Verdict::agree: return "#1a9850";
     case Verdict::note: return "#4575b4";
@@ -62,6 +63,7 @@ std::pair<const char*, const char*> ramp_of(Verdict v) {
     case Verdict::disagree: return {"#fcbba1", "#67000d"};
     case Verdict::non_finite: return {"#762a83", "#762a83"};
     case Verdict::note:
+    case Verdict::unchecked:
     case Verdict::none: break;
   }
   return {"#eef3fa", "#08306b"};
@@ -242,9 +244,10 @@ std::string threshold_text(const std::string& label, double threshold) {
 double verdict_legend(Svg& svg, const std::set<Verdict>& present, double x, double y) {
   for (Verdict v : present) {
     if (v == Verdict::none) continue;
+    const std::string name = v == Verdict::unchecked ? "not checked" : to_string(v);
     svg.rect(x, y - 9, 10, 10, verdict_colour(v), "legend-swatch");
-    svg.text(x + 14, y, to_string(v));
-    x += 14 + text_chars(to_string(v)) * char_width + 16;
+    svg.text(x + 14, y, name);
+    x += 14 + text_chars(name) * char_width + 16;
   }
   return x;
 }
@@ -261,10 +264,18 @@ std::string svg_bar_chart(const BarChart& c) {
   Range r;
   for (double v : c.values) r.add(v, c.log_scale);
   if (c.threshold) r.add(*c.threshold, c.log_scale);
+  for (double t : c.bar_thresholds) r.add(t, c.log_scale);
+  bool any_bar_threshold = false;
+  for (double t : c.bar_thresholds) any_bar_threshold = any_bar_threshold || (std::isfinite(t) && !(c.log_scale && t <= 0));
   std::set<Verdict> present;
   std::size_t longest = 1;
+  // A bar's verdict: its own, except that a value that is not finite is drawn as such.
+  auto bar_verdict = [&](std::size_t i) {
+    const Verdict v = verdict(i);
+    return v == Verdict::unchecked || std::isfinite(c.values[i]) ? v : Verdict::non_finite;
+  };
   for (std::size_t i = 0; i < n; ++i) {
-    present.insert(std::isfinite(c.values[i]) ? verdict(i) : Verdict::non_finite);
+    present.insert(bar_verdict(i));
     longest = std::max(longest, std::min<std::size_t>(text_chars(label(i)), 28));
   }
 
@@ -283,6 +294,11 @@ std::string svg_bar_chart(const BarChart& c) {
   if (c.threshold) {
     svg.line(lx, 10, lx + 22, 10, "#222", " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"");
     svg.text(lx + 26, 14, threshold_text(c.threshold_label, *c.threshold), "start", " class=\"threshold-label\"");
+    lx += 26 + text_chars(threshold_text(c.threshold_label, *c.threshold)) * char_width + 16;
+  }
+  if (any_bar_threshold) {
+    svg.line(lx, 10, lx + 22, 10, "#111", " stroke-width=\"2.5\"");
+    svg.text(lx + 26, 14, c.threshold_label.empty() ? "threshold" : c.threshold_label, "start", " class=\"threshold-label\"");
   }
   y_axis(svg, s, left, width - right, c.y_label, 16);
 
@@ -291,12 +307,15 @@ std::string svg_bar_chart(const BarChart& c) {
   for (std::size_t i = 0; i < n; ++i) {
     const double v = c.values[i];
     const double cx = left + slot * (static_cast<double>(i) + 0.5);
-    const Verdict vd = std::isfinite(v) ? verdict(i) : Verdict::non_finite;
-    std::string tip = label(i) + ": " + format_number(v, 6);
-    if (vd != Verdict::none) tip += std::string(" (") + to_string(vd) + ")";
+    const Verdict vd = bar_verdict(i);
+    std::string tip = label(i) + ": " + (vd == Verdict::unchecked ? std::string("not checked") : format_number(v, 6));
+    if (vd != Verdict::none && vd != Verdict::unchecked) tip += std::string(" (") + to_string(vd) + ")";
     double y0, y1;  // top and bottom of the bar
     std::string shown = value_text(v);
-    if (!std::isfinite(v)) {
+    if (vd == Verdict::unchecked) {
+      y0 = base - 2, y1 = base;
+      shown = "not checked";
+    } else if (!std::isfinite(v)) {
       y0 = s.p1, y1 = s.p0;
       shown = nonfinite_word(v);
     } else if (c.log_scale && v <= 0) {
@@ -311,7 +330,7 @@ std::string svg_bar_chart(const BarChart& c) {
               << "\" fill=\"" << verdict_colour(vd) << "\"";
     if (!std::isfinite(v)) svg.out() << " fill-opacity=\"0.85\"";
     svg.out() << "><title>" << xml_escape(tip) << "</title></rect>";
-    if (!std::isfinite(v))  // inside the full-height bar, which leaves no room above it
+    if (vd == Verdict::non_finite && !std::isfinite(v))  // inside the full-height bar: no room above it
       svg.text(cx, y0 + 14, shown, "middle", " class=\"bar-value\" font-size=\"10\" fill=\"#fff\" font-weight=\"bold\"");
     else if (n <= 40)
       svg.text(cx, y0 - 4, shown, "middle", " class=\"bar-value\" font-size=\"10\"");
@@ -326,6 +345,16 @@ std::string svg_bar_chart(const BarChart& c) {
   }
   svg.line(left, base, width - right, base, "#333");
   if (c.threshold) threshold_line(svg, s, *c.threshold, c.threshold_label, left, width - right);
+  // Per-bar thresholds: a solid mark across the bar's slot, over the bar.
+  for (std::size_t i = 0; i < std::min(n, c.bar_thresholds.size()); ++i) {
+    const double t = c.bar_thresholds[i];
+    if (!std::isfinite(t) || (c.log_scale && t <= 0)) continue;
+    const double cx = left + slot * (static_cast<double>(i) + 0.5), y = s.px(t);
+    const double half = std::min(slot * 0.45, bar_w / 2 + 8);
+    svg.out() << "<line class=\"bar-threshold\" x1=\"" << coord(cx - half) << "\" y1=\"" << coord(y) << "\" x2=\""
+              << coord(cx + half) << "\" y2=\"" << coord(y) << "\" stroke=\"#111\" stroke-width=\"2.5\"><title>"
+              << xml_escape(label(i) + ": " + threshold_text(c.threshold_label, t)) << "</title></line>";
+  }
   return svg.finish();
 }
 
@@ -336,18 +365,24 @@ std::string svg_heatmap(const Heatmap& h) {
 
   Range r;
   std::set<Verdict> ramps;
-  bool any_nonfinite = false;
+  bool any_nonfinite = false, any_unchecked = false;
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j) {
       const double v = h.value(i, j);
-      r.add(v, h.log_scale);
       const Verdict vd = h.verdict(i, j);
+      if (vd == Verdict::unchecked) {
+        any_unchecked = true;
+        continue;
+      }
+      r.add(v, h.log_scale);
       if (!std::isfinite(v) || vd == Verdict::non_finite)
         any_nonfinite = true;
       else
         ramps.insert(vd);
     }
   if (h.threshold) r.add(*h.threshold, h.log_scale);
+  if (h.scale_min) r.add(*h.scale_min, h.log_scale);
+  if (h.scale_max) r.add(*h.scale_max, h.log_scale);
   Scale s = scale_for(r, h.log_scale, /*include_zero=*/false);
 
   const double cell = std::clamp(std::floor(std::min(600.0 / std::max<std::size_t>(cols, 1),
@@ -368,7 +403,7 @@ std::string svg_heatmap(const Heatmap& h) {
   const double legend_top = top + grid_h + col_label_h + col_title_h + 22;
   const std::size_t n_ramps = ramps.empty() ? 1 : ramps.size();
   const double ramp_w = 320, ramp_h = 10, ramp_gap = 16;
-  const double legend_h = 18 + n_ramps * ramp_gap + 22 + (any_nonfinite ? 18 : 0);
+  const double legend_h = 18 + n_ramps * ramp_gap + 22 + (any_nonfinite || any_unchecked ? 18 : 0);
   const double width = std::max(left + grid_w + 16, left + ramp_w + 170);
   const double height = legend_top + legend_h;
 
@@ -379,11 +414,13 @@ std::string svg_heatmap(const Heatmap& h) {
     for (std::size_t j = 0; j < cols; ++j) {
       const double v = h.value(i, j);
       Verdict vd = h.verdict(i, j);
-      if (!std::isfinite(v)) vd = Verdict::non_finite;
-      const std::string fill = vd == Verdict::non_finite ? verdict_colour(vd) : ramp_colour(vd, fraction(v));
+      if (!std::isfinite(v) && vd != Verdict::unchecked) vd = Verdict::non_finite;
+      const std::string fill = vd == Verdict::non_finite || vd == Verdict::unchecked ? verdict_colour(vd)
+                                                                                      : ramp_colour(vd, fraction(v));
       std::string tip = (h.row_title.empty() ? "row" : h.row_title) + " " + row_label(i) + ", " +
-                        (h.col_title.empty() ? "col" : h.col_title) + " " + col_label(j) + ": " + format_number(v, 6);
-      if (vd != Verdict::none) tip += std::string(" (") + to_string(vd) + ")";
+                        (h.col_title.empty() ? "col" : h.col_title) + " " + col_label(j) + ": " +
+                        (vd == Verdict::unchecked ? std::string("not checked") : format_number(v, 6));
+      if (vd != Verdict::none && vd != Verdict::unchecked) tip += std::string(" (") + to_string(vd) + ")";
       svg.out() << "<rect class=\"cell\" data-verdict=\"" << to_string(vd) << "\" x=\"" << coord(left + j * cell)
                 << "\" y=\"" << coord(top + i * cell) << "\" width=\"" << coord(cell) << "\" height=\"" << coord(cell)
                 << "\" fill=\"" << fill << '"';
@@ -447,9 +484,15 @@ std::string svg_heatmap(const Heatmap& h) {
     svg.line(x, ramps_top - 3, x, ramps_bottom + 3, "#111", " stroke-width=\"2\" class=\"threshold\"");
   }
   y = ramps_bottom + 22;
+  double sx = lx;
   if (any_nonfinite) {
-    svg.rect(lx, y + 2, 10, 10, verdict_colour(Verdict::non_finite), "legend-swatch");
-    svg.text(lx + 14, y + 11, "non-finite (NaN or inf)");
+    svg.rect(sx, y + 2, 10, 10, verdict_colour(Verdict::non_finite), "legend-swatch");
+    svg.text(sx + 14, y + 11, "non-finite (NaN or inf)");
+    sx += 14 + 23 * char_width + 16;
+  }
+  if (any_unchecked) {
+    svg.rect(sx, y + 2, 10, 10, verdict_colour(Verdict::unchecked), "legend-swatch", "", " stroke=\"#999\" stroke-width=\"0.5\"");
+    svg.text(sx + 14, y + 11, "not checked");
   }
   return svg.finish();
 }

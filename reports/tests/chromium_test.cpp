@@ -1,9 +1,11 @@
 // The HTML report in a real browser: headless Chromium (Debian package `chromium`) loads
 // it from a file, runs its script, and we read the DOM it ends with and every console
 // message it logged. Skips only where /usr/bin/chromium is absent.
+#include "check_results.hpp"
 #include "sample_document.hpp"
 #include "xml_check.hpp"
 
+#include <gradcheck/reports/check_section.hpp>
 #include <gradcheck/reports/write.hpp>
 
 #include <gtest/gtest.h>
@@ -150,6 +152,27 @@ TEST(HtmlInChromium, LoadsWithoutConsoleMessagesAndShowsEveryChart) {
   EXPECT_EQ(count_of(dom, "class=\"cell\""), 24u);
   EXPECT_EQ(count_of(dom, "class=\"series\""), 2u);
   EXPECT_NE(dom.find("Worst relative error per tensor"), std::string::npos);
+}
+
+TEST(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  Report report;
+  report.document.title = "gradcheck check";
+  add(report, test::compare_tensors(test::asker_321()));
+  add(report, test::large_check(30, 784, 5, [](Index, Index) { return true; }), {"Gradients of [784, 30]"});
+  const WrittenReport w = write_report(dir.path(), report);
+  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string& dom = run.out;
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 2u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 3u);  // 2 × 3, 1 × 2, 30 × 784 pooled to 30 × 64
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 4u + 2u);
+  EXPECT_EQ(count_of(dom, "class=\"bar-threshold\""), 4u + 2u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u + 30u * 64u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 4u + 2u + 5u);
 }
 
 // The control: the same run reports a script error, a bad SVG attribute and a fetch that

@@ -41,8 +41,10 @@ enum class Status {
 
 enum class Severity { info, note, warning, failure };
 
-// What a number means, for colouring a bar, a heatmap cell or a table cell.
+// What a number means, for colouring a bar, a heatmap cell or a table cell. Ordered by
+// how much it matters when cells are pooled (worst() keeps the later one).
 enum class Verdict {
+  unchecked,          // no data: the entry was not compared (sampled out); its value is ignored
   none,               // plain data: no colour
   agree,
   note,               // agrees, with a note
@@ -56,11 +58,11 @@ enum class Outcome { pass, fail, skip, error };
 
 const char* to_string(Status s) noexcept;    // "pass", "notes", "fail", "error"
 const char* to_string(Severity s) noexcept;  // "info", "note", "warning", "failure"
-const char* to_string(Verdict v) noexcept;   // "", "agree", "note", "inconclusive-kink", "disagree", "non-finite"
+const char* to_string(Verdict v) noexcept;   // "unchecked", "", "agree", "note", "inconclusive-kink", "disagree", "non-finite"
 const char* to_string(Outcome o) noexcept;   // "pass", "fail", "skip", "error"
 
 // The worse of two: error > fail > notes > pass, and
-// non_finite > disagree > inconclusive_kink > note > agree > none.
+// non_finite > disagree > inconclusive_kink > note > agree > none > unchecked.
 Status worst(Status a, Status b) noexcept;
 Verdict worst(Verdict a, Verdict b) noexcept;
 
@@ -106,6 +108,9 @@ struct BarChart {
   std::vector<Verdict> verdicts;  // one per bar, or empty (all Verdict::none)
   bool log_scale = false;
   std::optional<double> threshold;  // a horizontal line, e.g. the tolerance
+  // Or one threshold per bar (NaN: none for that bar), drawn as a mark across its bar:
+  // a tolerance that differs from tensor to tensor.
+  std::vector<double> bar_thresholds;
   std::string threshold_label;
 };
 
@@ -123,6 +128,9 @@ struct Heatmap {
   std::string row_title, col_title;     // what rows and columns are ("unit", "input")
   bool log_scale = true;
   std::optional<double> threshold;  // marked on the colour scale
+  // The colour scale's range; by default that of the values. Set it to compare the colours
+  // of several heatmaps (e.g. every weight matrix of one check).
+  std::optional<double> scale_min, scale_max;
 
   Heatmap() = default;
   Heatmap(std::size_t r, std::size_t c) : rows(r), cols(c), values(r * c, 0.0), verdicts(r * c, Verdict::none) {}
@@ -134,8 +142,9 @@ struct Heatmap {
 };
 
 // A presentation step, not a computation on results: a heatmap with at most max_rows ×
-// max_cols cells, each the maximum of a block of the original (NaN wins, verdict: the
-// worst in the block). Labels become ranges "0–3". Returns `h` unchanged when it fits.
+// max_cols cells, each the maximum of a block of the original (NaN wins, unchecked cells
+// are ignored; verdict: the worst in the block). Labels become ranges "0–3". Returns `h`
+// unchanged when it fits.
 // The caller says so in the caption (pooled_caption() words it).
 Heatmap max_pool(const Heatmap& h, std::size_t max_rows, std::size_t max_cols);
 // "Each cell is the maximum over a block of 4 × 13 entries (30 × 784 shown as 8 × 61)."
