@@ -229,11 +229,11 @@ void y_axis(Svg& svg, const Scale& s, double left, double right, const std::stri
   }
 }
 
-void threshold_line(Svg& svg, const Scale& s, double threshold, const std::string& label, double left, double right) {
+// The line only: its name and value are in the legend, where they cannot cover a bar.
+void threshold_line(Svg& svg, const Scale& s, double threshold, double left, double right) {
   if (!std::isfinite(threshold) || (s.log && threshold <= 0)) return;
   const double y = s.px(threshold);
   svg.line(left, y, right, y, "#222", " stroke-width=\"1.2\" stroke-dasharray=\"6 4\" class=\"threshold\"");
-  (void)label;  // named in the legend, where it cannot cover a bar
 }
 
 std::string threshold_text(const std::string& label, double threshold) {
@@ -344,7 +344,7 @@ std::string svg_bar_chart(const BarChart& c) {
     }
   }
   svg.line(left, base, width - right, base, "#333");
-  if (c.threshold) threshold_line(svg, s, *c.threshold, c.threshold_label, left, width - right);
+  if (c.threshold) threshold_line(svg, s, *c.threshold, left, width - right);
   // Per-bar thresholds: a solid mark across the bar's slot, over the bar.
   for (std::size_t i = 0; i < std::min(n, c.bar_thresholds.size()); ++i) {
     const double t = c.bar_thresholds[i];
@@ -527,7 +527,7 @@ std::string svg_line_chart(const LineChart& c) {
   }
   svg.line(left, top + plot_h, width - right, top + plot_h, "#333");
   if (!c.x_label.empty()) svg.text((left + width - right) / 2, height - 8, c.x_label, "middle", " class=\"axis-title\"");
-  if (c.threshold) threshold_line(svg, ys, *c.threshold, c.threshold_label, left, width - right);
+  if (c.threshold) threshold_line(svg, ys, *c.threshold, left, width - right);
 
   double legend_y = top + 8;
   if (c.threshold && std::isfinite(*c.threshold)) {

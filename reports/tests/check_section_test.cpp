@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace gradcheck::reports {
 namespace {
 
@@ -333,6 +335,41 @@ TEST(EntryName, FollowsTheCaseFilesPaths) {
   EXPECT_EQ(entry_name(e), "x[1]");
   e.tensor = TensorKind::loss;
   EXPECT_EQ(entry_name(e), "loss");
+}
+
+}  // namespace
+}  // namespace gradcheck::reports
+
+namespace gradcheck::reports {
+namespace {
+
+TEST(CheckJson, ReportJsonPutsTheSchemaFirstAndEachEntryOnItsOwnLine) {
+  Report report;
+  const CheckResult r = test::compare_tensors(test::asker_321());
+  add(report, r);
+  const std::string text = render_json(report);
+  std::vector<std::string> lines;
+  std::istringstream is(text);
+  for (std::string line; std::getline(is, line);) lines.push_back(line);
+  ASSERT_GT(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "{");
+  EXPECT_EQ(lines[1], "  \"schema\": 1,");
+  std::size_t entry_lines = 0;
+  for (const Entry& e : r.entries) {
+    const std::string start = "        {\"name\":\"" + entry_name(e) + "\",";
+    for (const auto& line : lines)
+      if (line.rfind(start, 0) == 0 && (line.back() == '}' || line.substr(line.size() - 2) == "},")) {
+        ++entry_lines;
+        const auto one = nlohmann::json::parse(line.back() == ',' ? line.substr(0, line.size() - 1) : line);
+        EXPECT_EQ(one.at("name"), entry_name(e));
+        break;
+      }
+  }
+  EXPECT_EQ(entry_lines, r.entries.size());
+  // "entries", the largest array, comes last in its result.
+  const auto entries_at = text.find("\"entries\": [");
+  ASSERT_NE(entries_at, std::string::npos);
+  for (const char* key : {"\"summary\"", "\"tensors\"", "\"findings\"", "\"directions\""}) EXPECT_LT(text.find(key), entries_at) << key;
 }
 
 }  // namespace
