@@ -13,6 +13,7 @@ packages=(cmake make g++ pkg-config libgtest-dev libgmock-dev librapidcheck-dev 
           dataset-fashion-mnist)
 extra=()
 case "${1:-}" in
+  test) extra=(chromium) ;;   # the HTML report is loaded in headless Chromium (reports/tests)
   bench) extra=(python3-torch python3-numpy) ;;
 esac
 
@@ -45,7 +46,7 @@ case "$cmd" in
     exec ./build/cli/gradcheck fixtures "$@"
     ;;
   test)
-    install_missing "${packages[@]}"
+    install_missing "${packages[@]}" "${extra[@]}"
     build build-test -DGRADCHECK_WERROR=ON
     ctest --test-dir build-test --output-on-failure -j"$jobs" "$@"
     ;;

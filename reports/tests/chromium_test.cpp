@@ -1,0 +1,220 @@
+// The HTML report in a real browser: headless Chromium (Debian package `chromium`) loads
+// it from a file, runs its script, and we read the DOM it ends with and every console
+// message it logged. Skips only where /usr/bin/chromium is absent.
+#include "check_results.hpp"
+#include "sample_document.hpp"
+#include "xml_check.hpp"
+
+#include <gradcheck/reports/check_section.hpp>
+#include <gradcheck/reports/write.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gradcheck::reports {
+namespace {
+
+namespace fs = std::filesystem;
+using test::count_of;
+
+constexpr const char* chromium = "/usr/bin/chromium";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "gradcheck-chromium-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+struct BrowserRun {
+  int exit_code = -1;
+  bool timed_out = false;
+  std::string out;                   // --dump-dom: the DOM after the page's scripts ran
+  std::vector<std::string> console;  // console messages and uncaught errors, one per line
+};
+
+// Runs Chromium on `page` in its own process group with a fresh profile; kills the group
+// on timeout or when done (the browser's helper processes included).
+BrowserRun run_chromium(const fs::path& page, const std::vector<std::string>& mode_args) {
+  TempDir profile;
+  const fs::path out_file = profile.path() / "stdout", err_file = profile.path() / "stderr";
+  std::vector<std::string> args = {chromium,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--user-data-dir=" + (profile.path() / "profile").string(),
+                                   "--enable-logging=stderr",
+                                   "--v=0"};
+  args.insert(args.end(), mode_args.begin(), mode_args.end());
+  args.push_back("file://" + fs::absolute(page).string());
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (out < 0 || err < 0 || null < 0) ::_exit(126);
+    ::dup2(null, 0), ::dup2(out, 1), ::dup2(err, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(chromium, argv.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also from here, so that the group exists before we may kill it
+  BrowserRun run;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      run.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(-pid, SIGKILL);  // helper processes still in the group, if any
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = slurp(out_file);
+  std::istringstream err(slurp(err_file));
+  for (std::string line; std::getline(err, line);)
+    if (line.find("CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos)
+      run.console.push_back(line);
+  return run;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+#define SKIP_WITHOUT_CHROMIUM()                                                                          \
+  do {                                                                                                   \
+    if (::access(chromium, X_OK) != 0)                                                                   \
+      GTEST_SKIP() << chromium << " not found: install the Debian package chromium to run this test"; \
+  } while (0)
+
+TEST(HtmlInChromium, LoadsWithoutConsoleMessagesAndShowsEveryChart) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  const WrittenReport w = write_report(dir.path(), test::sample_report());
+  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_FALSE(run.timed_out);
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string& dom = run.out;
+  // The script ran to its last line (it throws nowhere before it).
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos) << dom.substr(0, 300);
+  // The sorting script made every header of the sortable table focusable.
+  EXPECT_EQ(count_of(dom, "aria-sort=\"none\""), 5u);
+  // The charts, as the browser parsed them.
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 1u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 1u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart line-chart\""), 1u);
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 5u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 24u);
+  EXPECT_EQ(count_of(dom, "class=\"series\""), 2u);
+  EXPECT_NE(dom.find("Worst relative error per tensor"), std::string::npos);
+}
+
+TEST(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  Report report;
+  report.document.title = "gradcheck check";
+  add(report, test::compare_tensors(test::asker_321()));
+  add(report, test::large_check(30, 784, 5, [](Index, Index) { return true; }), {"Gradients of [784, 30]"});
+  const WrittenReport w = write_report(dir.path(), report);
+  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string& dom = run.out;
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 2u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 3u);  // 2 × 3, 1 × 2, 30 × 784 pooled to 30 × 64
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 4u + 2u);
+  EXPECT_EQ(count_of(dom, "class=\"bar-threshold\""), 4u + 2u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u + 30u * 64u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 4u + 2u + 5u);
+}
+
+// The control: the same run reports a script error, a bad SVG attribute and a fetch that
+// the page's Content-Security-Policy blocks, so a clean run above means something.
+TEST(HtmlInChromium, TheConsoleCheckCatchesErrorsAndBlockedFetches) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  std::string html = render_html(test::sample_document());
+  const std::string bad = "<img src=\"https://example.invalid/x.png\" alt=\"\"><svg><rect width=\"10/\"/></svg>"
+                          "<script>null.property;</script>";
+  html.insert(html.find("</body>"), bad);
+  const fs::path page = dir.path() / "broken.html";
+  std::ofstream(page) << html;
+  const BrowserRun run = run_chromium(page, {"--dump-dom"});
+  ASSERT_EQ(run.exit_code, 0);
+  const std::string console = joined(run.console);
+  EXPECT_NE(console.find("Uncaught TypeError"), std::string::npos) << console;
+  EXPECT_NE(console.find("Content Security Policy"), std::string::npos) << console;
+  EXPECT_NE(console.find("attribute width"), std::string::npos) << console;
+  // Our own script, which comes before the injected markup, still ran to its end.
+  EXPECT_NE(run.out.find("data-ready=\"1\""), std::string::npos);
+}
+
+TEST(HtmlInChromium, RendersAScreenshotOfTheRequestedSize) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  const WrittenReport w = write_report(dir.path(), test::sample_report());
+  const fs::path png = dir.path() / "report.png";
+  const BrowserRun run = run_chromium(w.html, {"--hide-scrollbars", "--window-size=1000,1400", "--screenshot=" + png.string()});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string data = slurp(png);
+  ASSERT_GT(data.size(), 24u);
+  EXPECT_EQ(data.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  auto be32 = [&](std::size_t at) {
+    return (static_cast<unsigned char>(data[at]) << 24) | (static_cast<unsigned char>(data[at + 1]) << 16) |
+           (static_cast<unsigned char>(data[at + 2]) << 8) | static_cast<unsigned char>(data[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 1000u);  // IHDR width
+  EXPECT_EQ(be32(20), 1400u);  // IHDR height
+  EXPECT_GT(data.size(), 20000u) << "a blank page compresses to almost nothing";
+}
+
+}  // namespace
+}  // namespace gradcheck::reports
