@@ -14,7 +14,7 @@ packages=(cmake make g++ pkg-config libgtest-dev libgmock-dev librapidcheck-dev 
 extra=()
 case "${1:-}" in
   test) extra=(chromium) ;;   # the HTML report is loaded in headless Chromium (reports/tests)
-  bench) extra=(python3-torch python3-numpy) ;;
+  bench) extra=(python3-torch python3-numpy libopenblas0-pthread) ;;  # OpenBLAS: what libtorch recommends
 esac
 
 install_missing() {
