@@ -1,6 +1,7 @@
 #pragma once
 // Internals shared by the checks' sources (not installed).
 #include <gradcheck/checks/detail/line.hpp>
+#include <gradcheck/checks/detail/roundoff.hpp>
 #include <gradcheck/checks/result.hpp>
 #include <gradcheck/engine/case.hpp>
 
@@ -73,7 +74,8 @@ inline void validate_case(const Case& c) {
 // (`dz`, per layer), from the problem's conditioning: the change of the
 // gradient under random relative perturbations of 4 ulps of every weight, bias
 // and input (computed in long double, so the perturbation is not lost in the
-// computation's own rounding), ×2, plus N·u·Σ_n |δ||a| for the final sums.
+// computation's own rounding): the largest of 4 samples ×3, plus (N + 4 + 2·Σ widths above)·u·Σ_n |δ||a|
+// for the final sums and the rounding of their terms.
 struct Conditioning {
   std::vector<Matrix<double>> roundoff;
   std::vector<Matrix<double>> dz;
@@ -91,9 +93,6 @@ template <class S>
 void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
                           Gradients<S>& g, bool input_gradient, const std::vector<SlopeOverride>& overrides);
 
-// Per-sample round-off of the loss evaluation: u·(|ℓ_n| + Σ_l Σ_j |dℓ_n/dz_l(j)|·(|W_l||a| + |b|)(j)),
-// the first-order effect of rounding every pre-activation (unreduced).
-Vector<double> loss_noise(const Case& c, const ForwardPass<double>& fp, const Gradients<double>& g);
 
 inline unsigned thread_count(unsigned requested) {
   if (requested > 0) return requested;

@@ -384,7 +384,10 @@ Entry judge_numeric(double a, const NumericEntry& n, double roundoff, double flo
       return std::isfinite(s) && compare(a, s, n.error, roundoff, floor, tol).verdict == Verdict::agree;
     };
     const bool fwd = matches(k.forward_slope), bwd = matches(k.backward_slope);
-    e.verdict = (fwd || bwd || n.exact_count > 1) ? Verdict::inconclusive_kink : Verdict::disagree;
+    // Only a single pre-activation at 0, with both one-sided slopes known, pins
+    // the possible values down to those two slopes; otherwise undecided.
+    const bool decided = n.exact_count == 1 && std::isfinite(k.forward_slope) && std::isfinite(k.backward_slope);
+    e.verdict = (fwd || bwd || !decided) ? Verdict::inconclusive_kink : Verdict::disagree;
     e.note = "z = 0 exactly at the kink of " + kink_name(k) +
              ": the derivative is undefined (the engine uses relu'(0) = 0, leaky 0.01: the slope of the side "
              "where the unit is off); one-sided slopes: forward " + format_number(k.forward_slope) + ", backward " +

@@ -13,21 +13,7 @@ namespace gradcheck {
 namespace {
 
 using testing::non_agreeing;
-
-// Engine bug found by these properties (reported, engine/ is not ours): with a
-// softmax output and binary cross-entropy, the fused delta drops the term
-// a_k e_j / rest_k when e_j and rest_k both underflow (a logit gap past ≈ 745),
-// so dL/dz_j is off by up to 1. Cases that reach it are discarded here and the
-// divergence itself is asserted by CheckNetwork.ReportsTheSoftmaxBceDeltaLostToUnderflow.
-bool reaches_softmax_bce_underflow(const Case& c) {
-  if (c.network.loss != Loss::binary_cross_entropy || c.network.layers.back().activation != Activation::softmax)
-    return false;
-  const auto fp = forward(c.network, c.inputs);
-  const Matrix<double>& z = fp.z.back();
-  for (Index n = 0; n < z.cols(); ++n)
-    if (z.col(n).maxCoeff() - z.col(n).minCoeff() > 700) return true;
-  return false;
-}
+using testing::reaches_softmax_bce_underflow;
 
 CheckOptions options(Method m) {
   CheckOptions o;

@@ -11,8 +11,8 @@
 //   roundoff   ε_a: how far a CORRECT double-precision implementation may be from the
 //              exact gradient, estimated from the problem's conditioning (the gradient's
 //              change under random relative perturbations of 4 ulps of every weight,
-//              bias and input, computed in long double, ×2, plus the summation bound
-//              N·u·Σ_n |δ||a|; docs/comparison-rule.md)
+//              bias and input, computed in long double, largest of 4 samples ×3, plus the summation bound
+//              (N + 4 + 2·Σ widths above)·u·Σ_n |δ||a|; docs/comparison-rule.md)
 //   kinks      relu/leaky_relu pre-activations whose side of 0 is not decided: exactly
 //              0, or within the round-off a double computation of z makes. For each, the
 //              gradient with that unit's derivative on the other side is computed; an
