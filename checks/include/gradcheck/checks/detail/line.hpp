@@ -19,6 +19,7 @@
 #include <gradcheck/engine/network.hpp>
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace gradcheck::detail {
@@ -52,6 +53,23 @@ int side_of(const S& z) {
   return r > 0 ? 1 : (r < 0 ? -1 : 0);
 }
 
+// The activation as LineLoss computes it: the engine's, except the sigmoid in
+// double, vectorised (Eigen's packet exp on e^{−|z|}, then the same two
+// stable branches as the engine): the sigmoid's exp dominated the full
+// check's profile. Every value LineLoss differences comes from this one
+// function, so its last-bit differences from the engine's cancel out.
+template <class S>
+void line_activate(Activation act, const Matrix<S>& z, Matrix<S>& a) {
+  if constexpr (std::is_same_v<S, double>) {
+    if (act == Activation::sigmoid) {
+      const auto e = (-z.array().abs()).exp().eval();
+      a = (z.array() >= 0).select(1.0 / (1.0 + e), e / (1.0 + e)).matrix();
+      return;
+    }
+  }
+  detail::activate_in_place(act, z, a);
+}
+
 template <class S>
 class LineLoss {
  public:
@@ -61,6 +79,15 @@ class LineLoss {
   // With the forward pass at θ already computed (it must be forward(net, inputs)).
   LineLoss(const Network<S>& net, const Matrix<S>& inputs, const Matrix<S>& targets, ForwardPass<S> base)
       : net_(net), x_(inputs), y_(targets), base_(std::move(base)) {
+    if constexpr (std::is_same_v<S, double>) {  // the base pass with line_activate's sigmoid
+      for (std::size_t l = 0; l < net_.layers.size(); ++l) {
+        if (l > 0) {
+          base_.z[l].noalias() = net_.layers[l].weights * base_.a[l];
+          base_.z[l].colwise() += net_.layers[l].biases;
+        }
+        line_activate(net_.layers[l].activation, base_.z[l], base_.a[l + 1]);
+      }
+    }
     base_losses_ = sample_losses(net_, base_, y_);
     const std::size_t L = net_.layers.size();
     sides_.resize(L);
@@ -108,31 +135,33 @@ class LineLoss {
     const std::size_t L = net_.layers.size();
     const Index m = static_cast<Index>(cols.size());
     if (p.tensor == TensorKind::inputs) {
-      Matrix<S> z = base_.z[0].col(p.col);
-      z += t * net_.layers[0].weights.col(p.row);
-      return finish_from(0, z, cols, crossing);
+      z_ = base_.z[0].col(p.col);
+      z_ += t * net_.layers[0].weights.col(p.row);
+      return finish_from(0, z_, cols, crossing);
     }
-    // The changed row of z_l.
-    Matrix<S> zrow(1, m);
+    // The changed row of z_l (workspaces are members: no allocation per call
+    // once their sizes have settled).
+    Matrix<S>& zrow = zrow_;
+    zrow.resize(1, m);
     for (Index k = 0; k < m; ++k) {
       const S dz = p.tensor == TensorKind::biases ? t : S(t * base_.a[l](p.col, cols[k]));
       zrow(0, k) = base_.z[l](p.row, cols[k]) + dz;
     }
+    Matrix<S>& z = z_;
     if (l + 1 == L) {  // output layer: the whole column of z_L, row j replaced
-      Matrix<S> z(base_.z[l].rows(), m);
+      z.resize(base_.z[l].rows(), m);
       for (Index k = 0; k < m; ++k) z.col(k) = base_.z[l].col(cols[k]);
       z.row(p.row) = zrow;
       check_sides(l, z, cols, p.row, crossing);
       return output_loss(z, cols);
     }
     check_sides(l, zrow, cols, p.row, crossing);
-    Matrix<S> arow;
-    detail::activate_in_place(net_.layers[l].activation, zrow, arow);
+    line_activate(net_.layers[l].activation, zrow, arow_);
     // Rank-one update of z_{l+1}: cached + W_{l+1}(:, j) · Δa_l(j, :).
-    Matrix<S> z(base_.z[l + 1].rows(), m);
+    z.resize(base_.z[l + 1].rows(), m);
     const auto w = net_.layers[l + 1].weights.col(p.row);
     for (Index k = 0; k < m; ++k) {
-      const S da = arow(0, k) - base_.a[l + 1](p.row, cols[k]);
+      const S da = arow_(0, k) - base_.a[l + 1](p.row, cols[k]);
       z.col(k) = base_.z[l + 1].col(cols[k]) + w * da;
     }
     return finish_from(l + 1, z, cols, crossing);
@@ -142,16 +171,16 @@ class LineLoss {
   // i.e. the loss along a direction supported on layer l's weights or biases.
   S eval_layer_shift(std::size_t l, const Matrix<S>& dz, Crossing* crossing) {
     if (crossing) *crossing = {};
-    Matrix<S> z = base_.z[l] + dz;
-    return finish_from(l, z, all_columns(), crossing);
+    z_ = base_.z[l] + dz;
+    return finish_from(l, z_, all_columns(), crossing);
   }
 
   // Σ_n ℓ_n of another network of the same shape (whole-network directions).
   S eval_network(const Network<S>& other, Crossing* crossing) {
     if (crossing) *crossing = {};
-    Matrix<S> z = other.layers[0].weights * x_;
-    z.colwise() += other.layers[0].biases;
-    return finish_from(0, z, all_columns(), crossing, &other);
+    z_.noalias() = other.layers[0].weights * x_;
+    z_.colwise() += other.layers[0].biases;
+    return finish_from(0, z_, all_columns(), crossing, &other);
   }
 
   const std::vector<Index>& all_columns() {
@@ -164,28 +193,35 @@ class LineLoss {
 
  private:
   // z = the new z_l on the columns cols; forward to the loss.
-  S finish_from(std::size_t l, Matrix<S> z, const std::vector<Index>& cols, Crossing* crossing,
+  S finish_from(std::size_t l, const Matrix<S>& z_l, const std::vector<Index>& cols, Crossing* crossing,
                 const Network<S>* other = nullptr) {
     const Network<S>& net = other ? *other : net_;
     const std::size_t L = net.layers.size();
-    Matrix<S> a;
-    for (;; ++l) {
+    check_sides(l, z_l, cols, -1, crossing);
+    if (l + 1 == L) return output_loss(z_l, cols, &net);
+    Matrix<S>& z = z2_;
+    Matrix<S>& a = a_;
+    line_activate(net.layers[l].activation, z_l, a);
+    for (++l;; ++l) {
+      z.resize(net.layers[l].units(), a.cols());
+      z.noalias() = net.layers[l].weights * a;
+      z.colwise() += net.layers[l].biases;
       check_sides(l, z, cols, -1, crossing);
       if (l + 1 == L) return output_loss(z, cols, &net);
-      detail::activate_in_place(net.layers[l].activation, z, a);
-      z.resize(net.layers[l + 1].units(), a.cols());
-      z.noalias() = net.layers[l + 1].weights * a;
-      z.colwise() += net.layers[l + 1].biases;
+      line_activate(net.layers[l].activation, z, a);
     }
   }
 
   S output_loss(const Matrix<S>& z, const std::vector<Index>& cols, const Network<S>* net = nullptr) {
     const Network<S>& n = net ? *net : net_;
     scratch_.z.back() = z;
-    detail::activate_in_place(n.layers.back().activation, z, scratch_.a.back());
-    Matrix<S> y(y_.rows(), static_cast<Index>(cols.size()));
-    for (std::size_t k = 0; k < cols.size(); ++k) y.col(static_cast<Index>(k)) = y_.col(cols[k]);
-    const Vector<S> losses = sample_losses(n, scratch_, y);
+    line_activate(n.layers.back().activation, z, scratch_.a.back());
+    const bool all = static_cast<Index>(cols.size()) == y_.cols();
+    if (!all) {
+      ycols_.resize(y_.rows(), static_cast<Index>(cols.size()));
+      for (std::size_t k = 0; k < cols.size(); ++k) ycols_.col(static_cast<Index>(k)) = y_.col(cols[k]);
+    }
+    const Vector<S> losses = sample_losses(n, scratch_, all ? y_ : ycols_);
     S s = S(0);
     for (Index k = 0; k < losses.size(); ++k) s += losses(k);
     return s;
@@ -230,6 +266,7 @@ class LineLoss {
   ForwardPass<S> scratch_;
   std::vector<Index> all_;
   bool tolerate_exact_ = false;
+  Matrix<S> zrow_, arow_, z_, z2_, a_, ycols_;  // workspaces
 };
 
 }  // namespace gradcheck::detail
