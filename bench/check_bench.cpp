@@ -1,0 +1,133 @@
+// The checks' benchmark (issue 3): [784,30,10] sigmoid + quadratic, batch 10.
+//   full   central differences on all 23,860 parameters (every entry, all cores)
+//   fast   fast mode (Ridders directions, 4 per tensor + 1 whole-network)
+//   ref    the 50-digit reference gradient (analytic backward in cpp_bin_float_50),
+//          alone and with its cross-check sample
+// Prints the median of several runs of each, and writes the case as JSON
+// (the case format of ARCHITECTURE.md) for bench/peers/gradcheck_torch.py.
+//
+//   check_bench [--case-out FILE] [--repeat N] [--threads T]
+#include <gradcheck/checks/network_check.hpp>
+#include <gradcheck/checks/reference.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace gradcheck;
+
+namespace {
+
+Case mnist_sized_case() {
+  std::mt19937_64 rng(2024);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto init = [&](Index rows, Index cols) {  // N(0, 1/fan_in), as in Nielsen's network.py
+    Matrix<double> m(rows, cols);
+    for (Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng) / std::sqrt(static_cast<double>(cols));
+    return m;
+  };
+  Case c;
+  c.network.loss = Loss::quadratic;
+  c.network.reduction = Reduction::mean;
+  c.network.layers.push_back({Activation::sigmoid, init(30, 784), init(30, 1).col(0)});
+  c.network.layers.push_back({Activation::sigmoid, init(10, 30), init(10, 1).col(0)});
+  c.inputs.resize(784, 10);  // dense pixels in [0, 1]: no zero to skip
+  for (Index i = 0; i < c.inputs.size(); ++i) c.inputs.data()[i] = unit(rng);
+  c.targets = Matrix<double>::Zero(10, 10);
+  for (Index n = 0; n < 10; ++n) c.targets(n % 10, n) = 1.0;
+  return c;
+}
+
+nlohmann::json to_json(const Case& c) {
+  auto rows = [](const Matrix<double>& m) {
+    nlohmann::json out = nlohmann::json::array();
+    for (Index r = 0; r < m.rows(); ++r) {
+      nlohmann::json row = nlohmann::json::array();
+      for (Index k = 0; k < m.cols(); ++k) row.push_back(m(r, k));
+      out.push_back(row);
+    }
+    return out;
+  };
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : c.network.layers) {
+    nlohmann::json b = nlohmann::json::array();
+    for (Index j = 0; j < l.biases.size(); ++j) b.push_back(l.biases(j));
+    layers.push_back({{"activation", to_string(l.activation)}, {"weights", rows(l.weights)}, {"biases", b}});
+  }
+  return {{"network", {{"layers", layers}, {"loss", to_string(c.network.loss)}, {"reduction", "mean"}}},
+          {"inputs", rows(c.inputs.transpose())},
+          {"targets", rows(c.targets.transpose())}};
+}
+
+double median_seconds(int repeat, const std::function<void()>& run) {
+  std::vector<double> t;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string case_out;
+  int repeat = 5;
+  unsigned threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--case-out") && i + 1 < argc) case_out = argv[++i];
+    else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = static_cast<unsigned>(std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: check_bench [--case-out FILE] [--repeat N] [--threads T]\n");
+      return 2;
+    }
+  }
+  const Case c = mnist_sized_case();
+  if (!case_out.empty()) std::ofstream(case_out) << to_json(c).dump();
+
+  CheckOptions full;
+  full.method = Method::central;
+  full.threads = threads;
+  CheckResult r;
+  const double t_full = median_seconds(repeat, [&] { r = check_network(c, full); });
+  std::printf("gradcheck full central check: %ld parameters, %zu agree, %zu disagree, %u threads: median %.4f s\n",
+              static_cast<long>(r.summary.parameters), r.summary.counts.agree, r.summary.counts.disagree,
+              r.summary.threads, t_full);
+  CheckOptions one = full;
+  one.threads = 1;
+  const double t_full1 = median_seconds(std::max(1, repeat / 2), [&] { r = check_network(c, one); });
+  std::printf("gradcheck full central check, 1 thread: median %.4f s\n", t_full1);
+
+  CheckOptions fast;
+  fast.method = Method::ridders;
+  fast.mode = Mode::fast;
+  const double t_fast = median_seconds(repeat * 4, [&] { r = check_network(c, fast); });
+  std::printf("gradcheck fast mode (Ridders, %d directions x %zu tensors + %d whole): passed %d: median %.5f s\n",
+              fast.directions_per_tensor, r.tensors.size(), fast.whole_network_directions, r.summary.passed ? 1 : 0,
+              t_fast);
+  std::printf("  %s\n", r.summary.escape_statement.c_str());
+
+  ReferenceOptions bare;
+  bare.cross_check_all_up_to = 0;
+  bare.cross_check_per_tensor = 0;
+  Reference ref;
+  const double t_ref = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, bare); });
+  std::printf("gradcheck 50-digit reference gradient (with round-off and kink analysis): median %.4f s\n", t_ref);
+  ReferenceOptions sampled;  // the default: 3 entries per tensor cross-checked by 50-digit differences
+  const double t_ref_x = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, sampled); });
+  std::printf("gradcheck 50-digit reference + cross-check of %ld entries: median %.4f s (%zu findings)\n",
+              static_cast<long>(ref.cross_checked), t_ref_x, ref.findings.size());
+  return 0;
+}
