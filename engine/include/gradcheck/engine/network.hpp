@@ -199,10 +199,15 @@ void activate_in_place(Activation act, const Matrix<S>& z, Matrix<S>& a) {
   switch (act) {
     case Activation::identity: a = z; return;
     case Activation::sigmoid:
-      if constexpr (vectorised<S>)  // 1/(1 + e^{−z}) keeps its relative accuracy for both signs
-        a = (S(1) + (-z.array()).exp()).inverse().matrix();
-      else
-        a = z.unaryExpr([](const S& v) -> S { return sigmoid(v); });
+      // 1/(1 + e^{−z}) keeps its relative accuracy for both signs, as long as
+      // σ(z) is not subnormal (z < −700), where the packet exp is not exact.
+      if constexpr (vectorised<S>) {
+        if (!(z.array() < S(-packet_exp_limit)).any()) {
+          a = (S(1) + (-z.array()).exp()).inverse().matrix();
+          return;
+        }
+      }
+      a = z.unaryExpr([](const S& v) -> S { return sigmoid(v); });
       return;
     case Activation::tanh:
       a = z.unaryExpr([](const S& v) -> S { return tanh_(v); });
@@ -394,19 +399,23 @@ void multiply_by_derivative(Activation act, const Matrix<S>& z, const Matrix<S>&
     case Activation::identity: return;
     case Activation::sigmoid:
       if constexpr (vectorised<S>) {
-        const auto t = (-z.array().abs()).exp();  // the same formula as sigmoid_derivative
-        delta.array() *= t / (S(1) + t).square();
-      } else {
-        delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * sigmoid_derivative(v)); });
+        if (!(z.array().abs() > S(packet_exp_limit)).any()) {
+          const auto t = (-z.array().abs()).exp();  // the same formula as sigmoid_derivative
+          delta.array() *= t / (S(1) + t).square();
+          return;
+        }
       }
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * sigmoid_derivative(v)); });
       return;
     case Activation::tanh:
       if constexpr (vectorised<S>) {
-        const auto t = (S(-2) * z.array().abs()).exp();  // the same formula as tanh_derivative
-        delta.array() *= S(4) * t / (S(1) + t).square();
-      } else {
-        delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * tanh_derivative(v)); });
+        if (!(z.array().abs() > S(packet_exp_limit / 2)).any()) {
+          const auto t = (S(-2) * z.array().abs()).exp();  // the same formula as tanh_derivative
+          delta.array() *= S(4) * t / (S(1) + t).square();
+          return;
+        }
       }
+      delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return S(d * tanh_derivative(v)); });
       return;
     case Activation::relu:
       delta = delta.binaryExpr(z, [](const S& d, const S& v) -> S { return re(v) > 0 ? d : S(0); });

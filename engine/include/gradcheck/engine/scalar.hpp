@@ -30,6 +30,11 @@ namespace detail {
 // array expressions for them, other scalars the per-element forms.
 template <class S>
 inline constexpr bool vectorised = std::is_same_v<S, double> || std::is_same_v<S, float>;
+// Eigen's packet exp is exact to an ulp or two only while its result is a normal
+// number (e^{−708} ≈ DBL_MIN); a batch holding an argument beyond this bound
+// takes the per-element path (found by CheckProperty's huge magnitudes: tanh'
+// of z = 356 came out 10× too large).
+inline constexpr double packet_exp_limit = 700.0;
 
 template <class T>
 struct is_complex : std::false_type {};
