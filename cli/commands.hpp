@@ -12,8 +12,10 @@ namespace gradcheck::cli {
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_divergence = 1;
 inline constexpr int exit_usage = 2;
+inline constexpr int exit_interrupted = 130;  // SIGINT/SIGTERM with nothing failed so far (128 + SIGINT)
 
 // Registration functions, one per subcommand file (cli/<name>_cmd.cpp).
 void add_fixtures_command(CLI::App& app, int& exit_code);
+void add_probe_command(CLI::App& app, int& exit_code);
 
 }  // namespace gradcheck::cli

@@ -1,0 +1,335 @@
+// `gradcheck probe [options] -- CMD [ARGS...]`: property-based testing of
+// another implementation over JSON lines (docs/probe.md). A thin layer over
+// gradcheck::probe: options in, result out, files written, exit code set.
+// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
+// another branch), this file compiles to nothing; it needs no change when verify lands.
+#if __has_include(<gradcheck/checks/verify.hpp>) && __has_include("report_options.hpp")
+#include "commands.hpp"
+#include "report_options.hpp"
+
+#include <gradcheck/checks/probe.hpp>
+#include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/engine/errors.hpp>
+#include <gradcheck/reports/probe_section.hpp>
+#include <gradcheck/reports/render.hpp>
+#include <gradcheck/reports/write.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace gradcheck::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> stop_flag{false};
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "set from a signal handler");
+
+extern "C" void on_stop_signal(int sig) {
+  stop_signal.store(sig);
+  stop_flag.store(true);
+}
+
+// SIGINT/SIGTERM raise the probe's interrupt flag for the duration of a run;
+// the previous handlers come back afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    stop_flag.store(false);
+    stop_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+struct Args {
+  int cases = ProbeOptions{}.cases;
+  std::optional<std::uint64_t> seed;
+  double timeout_seconds = 10;
+  std::size_t max_reply_bytes = ProbeOptions{}.max_reply_bytes;
+  int max_shrink_steps = ProbeOptions{}.max_shrink_steps;
+  int max_failures = ProbeOptions{}.max_failures;
+  bool no_determinism = false;
+  std::vector<std::string> activations, losses, reductions, magnitudes;
+  int max_layers = CaseSpace{}.max_layers, max_width = CaseSpace{}.max_width, max_batch = CaseSpace{}.max_batch;
+  std::string save_dir;
+  ReportOptions report;
+  std::vector<std::string> command;
+};
+
+std::string names_of_activations() {
+  std::string s;
+  for (Activation a : all_activations) s += std::string(s.empty() ? "" : ", ") + to_string(a);
+  return s;
+}
+std::string names_of_losses() {
+  std::string s;
+  for (Loss l : all_losses) s += std::string(s.empty() ? "" : ", ") + to_string(l);
+  return s;
+}
+
+const char* to_string_magnitude(Magnitude m) {
+  switch (m) {
+    case Magnitude::unit: return "unit";
+    case Magnitude::tiny: return "tiny";
+    case Magnitude::large: return "large";
+    case Magnitude::huge: return "huge";
+  }
+  return "?";
+}
+
+template <class T, class Parse>
+std::vector<T> parse_list(const std::vector<std::string>& names, const char* option, Parse parse,
+                          const std::string& choices) {
+  std::vector<T> out;
+  for (const auto& n : names) {
+    const std::optional<T> v = parse(n);
+    if (!v) throw InputError("command line", option, "unknown value '" + n + "' (one of " + choices + ")");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+ProbeOptions to_options(const Args& a) {
+  ProbeOptions o;
+  o.cases = a.cases;
+  o.seed = a.seed;
+  if (!(a.timeout_seconds > 0) || a.timeout_seconds > 86400)
+    throw InputError("command line", "--timeout", "must be between 0 and 86400 seconds");
+  o.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(a.timeout_seconds * 1000)));
+  o.max_reply_bytes = a.max_reply_bytes;
+  o.max_shrink_steps = a.max_shrink_steps;
+  o.max_failures = a.max_failures;
+  o.check_determinism = !a.no_determinism;
+  if (!a.activations.empty())
+    o.space.activations = parse_list<Activation>(a.activations, "--activations",
+                                                 [](const std::string& s) { return parse_activation(s); },
+                                                 names_of_activations());
+  if (!a.losses.empty())
+    o.space.losses = parse_list<Loss>(a.losses, "--losses", [](const std::string& s) { return parse_loss(s); },
+                                      names_of_losses());
+  if (!a.reductions.empty())
+    o.space.reductions = parse_list<Reduction>(
+        a.reductions, "--reductions", [](const std::string& s) { return parse_reduction(s); }, "mean, sum");
+  if (!a.magnitudes.empty())
+    o.space.magnitudes = parse_list<Magnitude>(
+        a.magnitudes, "--magnitudes",
+        [](const std::string& s) -> std::optional<Magnitude> {
+          for (Magnitude m : {Magnitude::unit, Magnitude::tiny, Magnitude::large, Magnitude::huge})
+            if (s == to_string_magnitude(m)) return m;
+          return std::nullopt;
+        },
+        "unit, tiny, large, huge");
+  o.space.max_layers = a.max_layers;
+  o.space.max_width = a.max_width;
+  o.space.max_batch = a.max_batch;
+  return o;
+}
+
+std::string quote(const std::string& s) {
+  if (!s.empty() && s.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;#~") == std::string::npos) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + quote(a);
+  return s;
+}
+
+// "2 layers 3 → 2 sigmoid → 1 softmax, cross_entropy (mean), batch 1"
+std::string describe(const Case& c) {
+  std::ostringstream os;
+  const auto& layers = c.network.layers;
+  os << layers.size() << (layers.size() == 1 ? " layer " : " layers ") << c.network.input_size();
+  for (const auto& l : layers) os << " -> " << l.units() << " " << to_string(l.activation);
+  os << ", " << to_string(c.network.loss) << " (" << to_string(c.network.reduction) << "), batch "
+     << c.batch_size();
+  return os.str();
+}
+
+std::string indent_lines(const std::string& text, const std::string& pad) {
+  std::string out = pad;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\n' && i + 1 < text.size()) out += pad;
+  }
+  return out;
+}
+
+std::string last_lines(const std::string& text, int n) {
+  std::size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (int i = 0; i < n && pos > 0; ++i) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  std::string s = text.substr(pos == 0 ? 0 : pos + 1);
+  if (s.size() > 1000) s = "..." + s.substr(s.size() - 1000);
+  return s;
+}
+
+void print_text(const ProbeResult& r, const Args& a, const fs::path& dir, std::ostream& os) {
+  os << "gradcheck probe: " << joined(r.command) << "\n";
+  os << "seed " << r.seed << " (replay with --seed " << r.seed << ")\n";
+  os << "cases: " << r.cases_sent << " of " << r.cases_requested << " sent; " << r.agreed << " agree, " << r.noted
+     << " with notes, " << r.declined << " declined, " << r.diverged << " diverge; " << r.repeats
+     << " repeated bitwise-identical checks; " << r.restarts << " restarts; " << std::fixed;
+  os.precision(1);
+  os << r.elapsed.count() << " s\n";
+  os.unsetf(std::ios::fixed);
+  for (const auto& m : r.declined_messages) os << "  declined: " << m << "\n";
+  for (const auto& n : r.notes)
+    for (const auto& s : n.notes) os << "  note on case " << n.case_index << ": " << to_string(s.kind) << ": " << s.finding << "\n";
+  if (r.stderr_bytes > 0) os << "stderr: " << r.stderr_bytes << " bytes written by the implementation\n";
+
+  if (const auto& cx = r.counterexample) {
+    os << "\nDIVERGENCE on case " << cx->case_index << ": " << describe(cx->original) << "\n";
+    os << "shrunk in " << cx->shrinks << " steps (" << cx->shrink_queries << " queries"
+       << (cx->shrink_capped ? ", stopped at --max-shrink-steps" : "")
+       << (cx->shrink_misbehaved ? ", " + std::to_string(cx->shrink_misbehaved) + " candidates failed otherwise" : "")
+       << ") to: " << describe(cx->minimal) << "\n";
+    const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
+    std::ostringstream verified;
+    print_verify_text(verified, cx->minimal_result, {case_file.string(), reply_file.string()});
+    os << indent_lines(verified.str(), "  ");
+    os << "  case:   " << case_file.string() << "\n  reply:  " << reply_file.string() << "\n";
+    os << "  replay: gradcheck verify " << quote(case_file.string()) << " " << quote(reply_file.string()) << "\n";
+    os << "          gradcheck probe --seed " << r.seed << " --cases " << cx->case_index + 1 << " ... -- "
+       << joined(r.command) << "\n";
+  }
+  if (!r.failures.empty()) {
+    os << "\nIMPLEMENTATION FAILURES (" << r.failures.size() << (r.stopped_at_max_failures ? ", stopped at --max-failures" : "")
+       << "):\n";
+    for (std::size_t i = 0; i < r.failures.size(); ++i) {
+      const Failure& f = r.failures[i];
+      os << "  case " << f.case_index << ": " << to_string(f.kind) << ": " << f.message << "\n";
+      os << "    case: " << describe(f.input) << " -> " << (dir / ("failure-" + std::to_string(i + 1) + ".case.json")).string() << "\n";
+      if (!f.reply_excerpt.empty()) os << "    reply: " << f.reply_excerpt << "\n";
+      if (!f.second_reply_excerpt.empty()) os << "    again: " << f.second_reply_excerpt << "\n";
+      if (!f.stderr_tail.empty()) os << "    stderr (last lines):\n" << indent_lines(last_lines(f.stderr_tail, 5), "      ") << "\n";
+    }
+  }
+  if (r.interrupted) os << "\nINTERRUPTED: the results above are partial (" << r.cases_sent << " cases)\n";
+  const bool ok = r.passed(a.report.strict);
+  os << (ok ? "PASS" : "FAIL") << (r.interrupted ? " (partial)" : "") << "\n";
+}
+
+reports::Report make_report(const ProbeResult& r, const Args& a, const fs::path& dir) {
+  reports::Report report;
+  report.document.title = "gradcheck probe " + joined(r.command);
+  report.document.facts.rows = {{"command", joined(r.command)},
+                                {"seed", std::to_string(r.seed)},
+                                {"cases", std::to_string(a.cases)}};
+  if (r.counterexample) report.document.facts.rows.push_back({"counterexample", (dir / "counterexample.case.json").string()});
+  reports::add(report, r, a.report.strict);
+  if (r.interrupted) report.mark_interrupted(stop_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT");
+  return report;
+}
+
+int run(const Args& a) {
+  ProbeOptions options = to_options(a);
+  StopSignals signals;
+  options.interrupt = &stop_flag;
+  ProbeResult r;
+  try {
+    r = probe(a.command, options);
+  } catch (const SpawnError& e) {
+    throw InputError("command", "", e.what());
+  }
+
+  // The counterexample and the failing cases go where the user looks: --save,
+  // else next to the report, else the current directory.
+  const fs::path dir = !a.save_dir.empty() ? fs::path(a.save_dir)
+                       : !a.report.report_dir.empty() ? fs::path(a.report.report_dir)
+                                                      : fs::path(".");
+  if (r.counterexample || !r.failures.empty()) fs::create_directories(dir);
+  if (const auto& cx = r.counterexample) {
+    reports::write_file_atomically(dir / "counterexample.case.json", case_to_json(cx->minimal, 2) + "\n");
+    reports::write_file_atomically(dir / "counterexample.reply.json", cx->minimal_reply + "\n");
+  }
+  for (std::size_t i = 0; i < r.failures.size(); ++i)
+    reports::write_file_atomically(dir / ("failure-" + std::to_string(i + 1) + ".case.json"),
+                                   case_to_json(r.failures[i].input, 2) + "\n");
+
+  const reports::Report report = make_report(r, a, dir);
+  if (!a.report.report_dir.empty()) reports::write_report(a.report.report_dir, report);
+  if (a.report.format == "json") std::cout << reports::render_json(report);
+  else print_text(r, a, dir, std::cout);
+  std::cout.flush();
+
+  if (!r.passed(a.report.strict)) return exit_divergence;
+  if (r.interrupted) return exit_interrupted;
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_probe_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("probe",
+                                 "Probe another implementation: send it random cases as JSON lines, verify every "
+                                 "reply, shrink the first divergence to a minimal counterexample (docs/probe.md)");
+  cmd->footer(
+      "The implementation reads one case per line on stdin and writes one reply per line on stdout;\n"
+      "{\"error\": \"...\"} declines a case. Exit codes: 0 all agree (notes allowed), 1 a divergence or a\n"
+      "failing implementation, 2 usage or input error, 130 interrupted with nothing failed so far.\n"
+      "Example: gradcheck probe --cases 50 --seed 1 -- python3 examples/python/mlp.py");
+  cmd->add_option("--cases", args->cases, "Random cases to send (default 100, at most 100000)");
+  cmd->add_option("--seed", args->seed, "Seed of the case generator (default: random, printed for replay)");
+  cmd->add_option("--timeout", args->timeout_seconds, "Seconds to wait for each reply before killing it (default 10)");
+  cmd->add_option("--max-reply-bytes", args->max_reply_bytes, "Longest reply line accepted (default 67108864, 64 MiB)");
+  cmd->add_option("--max-shrink-steps", args->max_shrink_steps,
+                  "Replies requested while shrinking a divergence (default 1000)");
+  cmd->add_option("--max-failures", args->max_failures,
+                  "Stop after this many implementation failures (crash, timeout, ...; default 5)");
+  cmd->add_flag("--no-determinism", args->no_determinism, "Do not send each case twice");
+  cmd->add_option("--activations", args->activations, "Only these activations (comma-separated; " + names_of_activations() + ")")
+      ->delimiter(',');
+  cmd->add_option("--losses", args->losses, "Only these losses (comma-separated; " + names_of_losses() + ")")->delimiter(',');
+  cmd->add_option("--reductions", args->reductions, "Only these reductions (mean, sum)")->delimiter(',');
+  cmd->add_option("--magnitudes", args->magnitudes,
+                  "Only these magnitudes of weights and inputs (unit ±2, tiny ±1e-6, large ±30, huge ±1000)")
+      ->delimiter(',');
+  cmd->add_option("--max-layers", args->max_layers, "At most this many layers (default 5)");
+  cmd->add_option("--max-width", args->max_width, "At most this many inputs/units per layer (default 8)");
+  cmd->add_option("--max-batch", args->max_batch, "At most this many samples per case (default 8)");
+  cmd->add_option("--save", args->save_dir,
+                  "Directory for counterexample.case.json, counterexample.reply.json and failure-N.case.json "
+                  "(default: the --report directory, else the current directory)");
+  add_report_options(*cmd, args->report);
+  cmd->add_option("command", args->command, "The implementation to probe, after --")->required();
+  cmd->callback([args, &exit_code] { exit_code = run(*args); });
+}
+
+}  // namespace gradcheck::cli
+#else
+#include "commands.hpp"
+
+namespace gradcheck::cli {
+// Without verify there is nothing to judge replies with: no `probe` subcommand.
+void add_probe_command(CLI::App&, int&) {}
+}  // namespace gradcheck::cli
+#endif  // __has_include(<gradcheck/checks/verify.hpp>) && __has_include("report_options.hpp")

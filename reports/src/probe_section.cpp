@@ -1,0 +1,194 @@
+// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
+// another branch), this file compiles to nothing; it needs no change when verify lands.
+#if __has_include(<gradcheck/checks/verify.hpp>)
+#include <gradcheck/reports/probe_section.hpp>
+
+#include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/reports/format.hpp>
+
+#include <string>
+
+namespace gradcheck::reports {
+namespace {
+
+nlohmann::json exit_json(const std::optional<ExitStatus>& e) {
+  if (!e) return nullptr;
+  return {{"signaled", e->signaled},
+          {"code", e->code},
+          {"signal", e->signal},
+          {"killed_by_gradcheck", e->killed_by_us},
+          {"description", e->describe()}};
+}
+
+nlohmann::json signatures_json(const std::vector<Signature>& signatures) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : signatures) {
+    nlohmann::json evidence = nlohmann::json::array();
+    for (const auto& e : s.evidence) evidence.push_back({{"label", e.label}, {"value", json_number(e.value)}});
+    out.push_back({{"kind", to_string(s.kind)},
+                   {"severity", to_string(s.severity)},
+                   {"finding", s.finding},
+                   {"evidence", evidence},
+                   {"layers", s.layers}});
+  }
+  return out;
+}
+
+// "2 layers 3 -> 2 sigmoid -> 1 softmax, cross_entropy (mean), batch 1"
+std::string describe(const Case& c) {
+  const auto& layers = c.network.layers;
+  std::string s = std::to_string(layers.size()) + (layers.size() == 1 ? " layer " : " layers ") +
+                  std::to_string(c.network.input_size());
+  for (const auto& l : layers) s += " -> " + std::to_string(l.units()) + " " + to_string(l.activation);
+  return s + ", " + to_string(c.network.loss) + " (" + to_string(c.network.reduction) + "), batch " +
+         std::to_string(c.batch_size());
+}
+
+std::string command_line(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const ProbeResult& r) {
+  nlohmann::json j = {
+      {"type", "probe"},
+      {"command", r.command},
+      {"seed", r.seed},
+      {"cases_requested", r.cases_requested},
+      {"cases_sent", r.cases_sent},
+      {"agreed", r.agreed},
+      {"noted", r.noted},
+      {"declined", r.declined},
+      {"diverged", r.diverged},
+      {"repeats", r.repeats},
+      {"restarts", r.restarts},
+      {"interrupted", r.interrupted},
+      {"stopped_at_max_failures", r.stopped_at_max_failures},
+      {"elapsed_seconds", r.elapsed.count()},
+      {"stderr_bytes", r.stderr_bytes},
+      {"stderr_tail", r.stderr_tail},
+      {"final_exit", exit_json(r.final_exit)},
+      {"declined_messages", r.declined_messages},
+      {"passed", r.passed(false)},
+      {"passed_strict", r.passed(true)},
+  };
+  if (const auto& cx = r.counterexample) {
+    j["counterexample"] = {
+        {"case_index", cx->case_index},
+        {"original_case", to_json(cx->original)},
+        {"original_reply", cx->original_reply},
+        {"minimal_case", to_json(cx->minimal)},
+        {"minimal_reply", cx->minimal_reply},
+        {"shrinks", cx->shrinks},
+        {"shrink_queries", cx->shrink_queries},
+        {"shrink_capped", cx->shrink_capped},
+        {"shrink_misbehaved", cx->shrink_misbehaved},
+        {"status", to_string(cx->minimal_result.status)},
+        {"origin_layer", cx->minimal_result.origin_layer ? nlohmann::json(*cx->minimal_result.origin_layer)
+                                                          : nlohmann::json(nullptr)},
+        {"fault", to_string(cx->minimal_result.fault)},
+        {"signatures", signatures_json(cx->minimal_result.signatures)},
+    };
+  } else {
+    j["counterexample"] = nullptr;
+  }
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : r.failures)
+    failures.push_back({{"kind", to_string(f.kind)},
+                        {"case_index", f.case_index},
+                        {"case", to_json(f.input)},
+                        {"message", f.message},
+                        {"exit", exit_json(f.exit)},
+                        {"reply_excerpt", f.reply_excerpt},
+                        {"second_reply_excerpt", f.second_reply_excerpt},
+                        {"stderr_tail", f.stderr_tail}});
+  j["failures"] = failures;
+  nlohmann::json notes = nlohmann::json::array();
+  for (const auto& n : r.notes) notes.push_back({{"case_index", n.case_index}, {"notes", signatures_json(n.notes)}});
+  j["notes"] = notes;
+  return j;
+}
+
+Section probe_section(const ProbeResult& r, bool strict) {
+  Section s;
+  s.heading = "Probe: " + command_line(r.command);
+  s.status = !r.passed(strict) ? Status::fail : r.noted > 0 ? Status::notes : Status::pass;
+  s.summary = std::to_string(r.cases_sent) + " of " + std::to_string(r.cases_requested) + " cases: " +
+              std::to_string(r.agreed) + " agree, " + std::to_string(r.noted) + " with notes, " +
+              std::to_string(r.declined) + " declined, " + std::to_string(r.diverged) + " diverge, " +
+              std::to_string(r.failures.size()) + " implementation failures";
+
+  KeyValues facts;
+  facts.caption = "Run";
+  facts.rows = {{"command", command_line(r.command)},
+                {"seed", std::to_string(r.seed) + " (replay with --seed " + std::to_string(r.seed) + ")"},
+                {"cases sent", std::to_string(r.cases_sent) + " of " + std::to_string(r.cases_requested)},
+                {"agree", std::to_string(r.agreed)},
+                {"with notes", std::to_string(r.noted)},
+                {"declined", std::to_string(r.declined)},
+                {"diverge", std::to_string(r.diverged)},
+                {"repeated, bitwise identical", std::to_string(r.repeats)},
+                {"restarts", std::to_string(r.restarts)},
+                {"stderr", std::to_string(r.stderr_bytes) + " bytes"}};
+  if (r.final_exit) facts.rows.push_back({"at the end", r.final_exit->describe()});
+  s.add(std::move(facts));
+  if (r.interrupted)
+    s.add(Paragraph{Severity::warning, "Interrupted after " + std::to_string(r.cases_sent) +
+                                           " cases: these results are partial."});
+  for (const auto& m : r.declined_messages) s.add(Paragraph{Severity::info, "Declined: " + m});
+  for (const auto& n : r.notes)
+    for (const auto& sig : n.notes)
+      s.add(Paragraph{Severity::note, "Case " + std::to_string(n.case_index) + ": " + to_string(sig.kind) + ": " +
+                                          sig.finding});
+
+  TestCase cases{"probe", "cases", Outcome::pass, "", "", r.elapsed.count()};
+  if (const auto& cx = r.counterexample) {
+    s.add(Paragraph{Severity::failure,
+                    "Case " + std::to_string(cx->case_index) + " diverged (" + describe(cx->original) +
+                        "); shrunk in " + std::to_string(cx->shrinks) + " steps (" +
+                        std::to_string(cx->shrink_queries) + " queries" +
+                        (cx->shrink_capped ? ", stopped at the cap on shrink steps" : "") + ") to " +
+                        describe(cx->minimal) + "."});
+    for (const auto& sig : cx->minimal_result.signatures)
+      s.add(Paragraph{sig.severity == gradcheck::Severity::note ? Severity::note : Severity::failure,
+                      std::string(to_string(sig.kind)) + ": " + sig.finding});
+    const std::string case_text = case_to_json(cx->minimal, 2);
+    s.add(Preformatted{"Minimal counterexample (counterexample.case.json)", case_text, "json"});
+    s.add(Preformatted{"The implementation's reply to it (counterexample.reply.json)", cx->minimal_reply, "json"});
+    cases.outcome = Outcome::fail;
+    cases.message = "case " + std::to_string(cx->case_index) + " diverged; minimal counterexample: " +
+                    describe(cx->minimal);
+    cases.details = case_text + "\nreply: " + cx->minimal_reply;
+  }
+  s.testcases.push_back(std::move(cases));
+
+  if (!r.failures.empty()) {
+    Table t;
+    t.caption = "Implementation failures" +
+                std::string(r.stopped_at_max_failures ? " (stopped at the cap on failures)" : "");
+    t.header = {"case", "kind", "what happened", "case shape", "stderr (tail)"};
+    for (std::size_t i = 0; i < r.failures.size(); ++i) {
+      const Failure& f = r.failures[i];
+      std::string tail = f.stderr_tail.size() > 600 ? "..." + f.stderr_tail.substr(f.stderr_tail.size() - 600)
+                                                    : f.stderr_tail;
+      t.rows.push_back({Cell(std::to_string(f.case_index)), Cell(to_string(f.kind), Verdict::disagree),
+                        Cell(f.message + (f.reply_excerpt.empty() ? "" : "; it sent: " + f.reply_excerpt)),
+                        Cell(describe(f.input)), Cell(tail)});
+      s.testcases.push_back({"probe.failures", "failure " + std::to_string(i + 1) + ": " + to_string(f.kind),
+                             Outcome::fail, f.message, case_to_json(f.input, 2) + "\nstderr:\n" + f.stderr_tail, 0});
+    }
+    s.add(std::move(t));
+  }
+  return s;
+}
+
+void add(Report& report, const ProbeResult& result, bool strict) {
+  report.add_section(probe_section(result, strict));
+  report.add_result(to_json(result));
+}
+
+}  // namespace gradcheck::reports
+#endif  // __has_include(<gradcheck/checks/verify.hpp>)
