@@ -116,3 +116,18 @@ if [ "$gbench" = 1 ] && [ -x "$bench_bin" ]; then
   echo "== Google Benchmark (allocs/step: heap allocations per training step)"
   "$bench_bin" --benchmark_min_time=0.2
 fi
+
+check_bin=$build/bench/gradcheck_check_bench
+if [ -x "$check_bin" ]; then
+  echo
+  echo "== gradient checks (issue 3): [784,30,10] sigmoid/quadratic, batch 10, all 23,860 parameters"
+  echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
+  check_case=$(mktemp --suffix=.json)
+  "$check_bin" --case-out "$check_case" --repeat 7
+  if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
+    "$py" "$here/peers/gradcheck_torch.py" "$check_case" --repeat 3
+  else
+    echo "  (torch not importable by $py: torch.autograd.gradcheck left out)"
+  fi
+  rm -f "$check_case"
+fi

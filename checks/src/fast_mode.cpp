@@ -245,10 +245,19 @@ CheckResult fast_check(const Case& c, const std::vector<LayerGradient>& analytic
       if (o.input_gradients) {
         dc.note = "whole-network directions leave the inputs fixed";
       }
+      // Layer 0 moves linearly in t: its shift V_0 X + v_b0 is computed once.
+      Matrix<double> d0 = Matrix<double>::Zero(fp.z[0].rows(), fp.z[0].cols());
+      for (std::size_t k = 0; k < ids.size(); ++k)
+        if (ids[k].layer == 0 && ids[k].tensor != TensorKind::inputs) d0 += shift_of(c.network, fp, ids[k], vs[k]);
+      Matrix<std::complex<double>> cd0;
+      if (cline) cd0 = d0.cast<std::complex<double>>();
       std::string note;
       dc.numeric = derivative(
-          [&](double t, Crossing* cr) { return line.eval_network(moved(c.network, t), cr); },
-          [&](double h) { return cline->eval_network(moved(cnet, std::complex<double>(0.0, h)), nullptr).imag(); },
+          [&](double t, Crossing* cr) { return line.eval_network(moved(c.network, t), Matrix<double>(t * d0), cr); },
+          [&](double h) {
+            const std::complex<double> t(0.0, h);
+            return cline->eval_network(moved(cnet, t), Matrix<std::complex<double>>(t * cd0), nullptr).imag();
+          },
           std::max(theta_max, 1.0), dc.error_estimate, note);
       if (!note.empty()) dc.note = note;
       if (o.method == Method::complex_step) dc.error_estimate = dc.roundoff;

@@ -278,7 +278,7 @@ class EntryNumerics {
         d.ok = false;
       }
     } else if (method_ == Method::central) {
-      d = central_difference(f, h, eps_f);
+      d = central_difference_3(f, h, f0, eps_f);
     } else {
       d = ridders(f, h, eps_f);
       // Ridders' tableau can converge on a wrong value when its first steps are

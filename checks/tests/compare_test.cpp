@@ -47,7 +47,7 @@ TEST(CompareRule, ErrorEstimatesWidenTheToleranceByKappa) {
   EXPECT_EQ(compare(1.0 + 3e-6, 1.0, 1e-6, 0, floor, tol).verdict, Verdict::agree);  // κ = 4
   EXPECT_EQ(compare(1.0 + 3e-6, 1.0, 0.5e-6, 0, floor, tol).verdict, Verdict::disagree);
   EXPECT_EQ(compare(1.0 + 3e-6, 1.0, 0, 3.5e-6, floor, tol).verdict, Verdict::agree);  // κ_a = 1
-  EXPECT_DOUBLE_EQ(compare(1.0, 1.0, 1e-6, 2e-6, floor, tol).tolerance, 1e-8 + 4e-6 + 2e-6);
+  EXPECT_DOUBLE_EQ(compare(1.0, 1.0, 1e-6, 2e-6, floor, tol).tolerance, 1e-290 + 1e-8 + 4e-6 + 2e-6);
 }
 
 TEST(CompareRule, NonFiniteValuesEqualOnlyThemselves) {

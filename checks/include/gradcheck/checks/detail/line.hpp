@@ -18,6 +18,8 @@
 #include <gradcheck/checks/result.hpp>
 #include <gradcheck/engine/network.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -54,12 +56,15 @@ int side_of(const S& z) {
 }
 
 // The activation as LineLoss computes it: the engine's, except the sigmoid in
-// double, vectorised (Eigen's packet exp on e^{−|z|}, then the same two
-// stable branches as the engine): the sigmoid's exp dominated the full
-// check's profile. Every value LineLoss differences comes from this one
-// function, so its last-bit differences from the engine's cancel out.
+// double where 4-wide SIMD is available (AVX: -DGRADCHECK_NATIVE=ON), which
+// is vectorised (Eigen's packet exp on e^{−|z|}, then the engine's two stable
+// branches): the sigmoid's exp is the full check's profile. With 2-wide SSE2
+// Eigen's packet exp measured slower than the scalar exp, so the engine's
+// scalar path is kept there. Values may differ from the engine's in the last
+// bit; the loss noise ε_f covers that where f(0) enters a difference.
 template <class S>
 void line_activate(Activation act, const Matrix<S>& z, Matrix<S>& a) {
+#if defined(EIGEN_VECTORIZE_AVX)
   if constexpr (std::is_same_v<S, double>) {
     if (act == Activation::sigmoid) {
       const auto e = (-z.array().abs()).exp().eval();
@@ -67,6 +72,7 @@ void line_activate(Activation act, const Matrix<S>& z, Matrix<S>& a) {
       return;
     }
   }
+#endif
   detail::activate_in_place(act, z, a);
 }
 
@@ -175,11 +181,12 @@ class LineLoss {
     return finish_from(l, z_, all_columns(), crossing);
   }
 
-  // Σ_n ℓ_n of another network of the same shape (whole-network directions).
-  S eval_network(const Network<S>& other, Crossing* crossing) {
+  // Σ_n ℓ_n of another network of the same shape (whole-network directions),
+  // whose first layer's pre-activations are base z_0 + dz0 (for θ + t v:
+  // dz0 = t (V_0 X + v_b0), computed once per direction by the caller).
+  S eval_network(const Network<S>& other, const Matrix<S>& dz0, Crossing* crossing) {
     if (crossing) *crossing = {};
-    z_.noalias() = other.layers[0].weights * x_;
-    z_.colwise() += other.layers[0].biases;
+    z_ = base_.z[0] + dz0;
     return finish_from(0, z_, all_columns(), crossing, &other);
   }
 
