@@ -72,20 +72,15 @@ enum class VerifyStatus {
 };
 const char* to_string(VerifyStatus s);
 
-// One forward quantity: an output entry ("outputs[0][1]", sample 0, unit 1) or "loss".
-struct ForwardEntry {
-  std::string what;
-  double claimed = 0;
-  double reference = 0;
-  Comparison comparison;
-};
-
 struct ForwardCheck {
   bool outputs_sent = false;
   bool loss_sent = false;
   // Set when the reply's outputs do not have the case's shape (then not compared).
   std::optional<std::string> outputs_shape_problem;
-  std::vector<ForwardEntry> entries;  // outputs (sample-major), then the loss
+  // Rows in the checks' format (result.hpp): tensor outputs (row = unit, col =
+  // sample) then loss (row = col = 0), layer = the output layer; analytic is
+  // the claimed value, numeric the 50-digit reference.
+  std::vector<Entry> entries;
   Matrix<double> reference_outputs;   // outputs × samples, the 50-digit forward rounded to double
   double reference_loss = 0;
   // Worst verdict over the entries (agree when nothing was sent).
@@ -95,58 +90,79 @@ struct ForwardCheck {
   double worst_relative_error = 0;
 };
 
-// Consistency of one claimed layer with gradients predicted from a delta.
+// Consistency of one claimed layer with gradients predicted from a delta
+// (normwise relative errors ‖claimed − predicted‖ / max(‖claimed‖, ‖predicted‖)).
 struct LayerConsistency {
   std::size_t layer = 0;
-  double weights_error = 0;  // normwise relative error ‖claimed − predicted‖ / ‖predicted‖
+  double weights_error = 0;
   double biases_error = 0;
-  bool consistent = false;   // both ≤ match_tolerance
+  double tolerance = 0;             // match_tolerance × the condition of the δ recovery
+  bool weights_consistent = false;  // weights_error ≤ tolerance
+  bool biases_consistent = false;
+  bool consistent() const { return weights_consistent && biases_consistent; }
 };
 
-// How δ of a layer was recovered from that layer's claimed gradients.
+// How δ_l was recovered from layer l's own claimed gradients.
 enum class DeltaRecovery {
   exact,         // batch 1: δ = db
-  solved,        // batch N: [dW, db] = δ [a_prevᵀ, 1] has a unique least-squares solution
-  undetermined,  // more samples than equations (N > inputs + 1) or degenerate activations
+  solved,        // [dW, db] = δ [a_{l−1}ᵀ, 1] determines δ (least squares, unique)
+  from_weights,  // db is zero or missing: dW = δ a_{l−1}ᵀ alone determines δ
+  undetermined,  // more samples than equations, or samples with the same activations
   unavailable,   // shapes differ or values are not finite
 };
 const char* to_string(DeltaRecovery r);
 
+struct RecoveredDelta {
+  std::size_t layer = 0;
+  DeltaRecovery how = DeltaRecovery::unavailable;
+  Matrix<double> delta;  // units × batch, empty unless recovered
+  // Condition number of the linear system δ was solved from (1 for batch 1).
+  // Errors in the reply are amplified up to this much in δ, so consistency
+  // is judged at match_tolerance × condition; above 1e3 δ counts as undetermined.
+  double condition = 1;
+  // How well δ reproduces the layer's own [dW, db] (normwise relative), when
+  // there are more equations than unknowns (residual_tested). Large: dW and db
+  // are not consistent with ANY δ under the reference activations (dW built
+  // from z, say). For batch 1 it tests dW = db a_{l−1}ᵀ.
+  bool residual_tested = false;
+  double weights_residual = 0;
+  double biases_residual = 0;
+};
+
 struct ChainConsistency {
   enum class Status {
     not_applicable,  // a single layer: there is no earlier layer to test
-    undetermined,    // δ_L cannot be recovered from the output layer (see recovery)
+    undetermined,    // δ_L cannot be recovered from the output layer (see output.how)
     consistent,      // every earlier layer follows from the implementation's own δ_L
     inconsistent,    // some earlier layer does not
   };
   Status status = Status::not_applicable;
-  DeltaRecovery recovery = DeltaRecovery::unavailable;
-  Matrix<double> claimed_output_delta;    // δ_L recovered from the reply (units × batch)
+  RecoveredDelta output;                  // δ_L recovered from the reply's output layer
   Matrix<double> reference_output_delta;  // δ_L of the reference
-  // How well the recovered δ_L reproduces the reply's own output-layer [dW, db]
-  // (normwise relative). Large: dW_L and db_L are not consistent with ANY δ_L
-  // under the reference activations (e.g. dW built from z, or db dropped).
-  double recovery_residual = 0;
-  // Earlier layers predicted from claimed_output_delta, from the output down.
+  // Earlier layers predicted from output.delta through the reference forward
+  // pass, from layer L−2 down to 0.
   std::vector<LayerConsistency> layers;
-  // One backward step at a time: δ_l recovered from claimed layer l, propagated
-  // one step and compared with claimed layer l − 1 (entry l − 1 in `steps` is
-  // the step from layer l to layer l − 1; absent when δ_l was not recoverable).
+  // One backward step at a time, from the output down: δ_l recovered from
+  // claimed layer l (recovered[k] is layer L−1−k), propagated one step and
+  // compared with claimed layer l − 1 (steps[k] tests layer L−2−k; nullopt
+  // when δ_l was not recoverable).
+  std::vector<RecoveredDelta> recovered;
   std::vector<std::optional<LayerConsistency>> steps;
-  // The layer l whose backward step (δ_l → δ_{l−1}, through W_l and act'_{l−1})
-  // is the first wrong one walking back from the output.
-  std::optional<std::size_t> first_wrong_step;
 };
 const char* to_string(ChainConsistency::Status s);
 
 // Where the fault is, from the origin layer and the chain test.
 enum class FaultLocation {
-  none,               // nothing diverges
-  forward,            // the forward pass itself differs
-  output_error_term,  // earlier layers follow from the implementation's own δ_L: δ_L is wrong
-  output_layer,       // dW_L and db_L are not consistent with one δ_L
-  backward_step,      // a step δ_l → δ_{l−1} is wrong (ChainConsistency::first_wrong_step)
-  unknown,            // the numbers do not say (undetermined δ_L, shapes, non-finite values)
+  none,               // nothing diverges (notes allowed)
+  forward,            // the forward pass itself differs (outputs or loss)
+  output_error_term,  // every layer follows from the implementation's own δ_L: δ_L is wrong
+  backward_step,      // the step δ_l → δ_{l−1} (through W_l and act'_{l−1}) is wrong, l = fault_layer
+  weight_gradient,    // dW of fault_layer is not δ a_{l−1}ᵀ for the δ its own db gives (batch 1),
+                      // or is wrong while db follows from the layer above
+  bias_gradient,      // db of fault_layer is not δ·1 for the δ its own dW gives, or is wrong
+                      // while dW follows from the layer above
+  layer_gradients,    // dW and db of fault_layer are not consistent with any one δ (batch N)
+  undetermined,       // the numbers do not say (δ not recoverable, shapes, non-finite values)
 };
 const char* to_string(FaultLocation f);
 
@@ -178,6 +194,9 @@ struct UpdateEffect {
 struct VerifyResult {
   VerifyStatus status = VerifyStatus::agree;
   std::optional<std::string> declined_message;  // the reply's "error"
+  // Set when the reply could not be read at all (not JSON, not a reply): the
+  // implementation failed and nothing else is filled in (malformed_reply()).
+  std::optional<std::string> malformed;
   ForwardCheck forward;
   // Entry by entry (one row per entry of every tensor whose shape matches);
   // tensors whose shape differs are listed in a shape_mismatch signature.
@@ -187,8 +206,12 @@ struct VerifyResult {
   std::optional<std::size_t> origin_layer;
   ChainConsistency chain;
   FaultLocation fault = FaultLocation::none;
+  std::optional<std::size_t> fault_layer;
   std::vector<TensorRatio> ratios;     // layer by layer, weights then biases
   std::vector<Signature> signatures;   // divergences first, then notes
+  // Indices into gradients.entries of the worst entries, largest relative
+  // error first (non-finite first of all), at most VerifyOptions::worst_entries.
+  std::vector<std::size_t> worst;
   UpdateEffect update;
 
   bool has_notes() const;
@@ -201,5 +224,9 @@ struct VerifyResult {
 // non-finite values are results. Throws InputError only for an invalid case
 // (validate(case.network) fails, or inputs/targets do not fit the network).
 VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions& options = {});
+
+// The result for a reply that could not be parsed (status diverge), e.g. from
+// the InputError of parse_reply: a failure of the implementation, not of gradcheck.
+VerifyResult malformed_reply(std::string message);
 
 }  // namespace gradcheck
