@@ -17,5 +17,7 @@ inline constexpr int exit_interrupted = 130;  // SIGINT/SIGTERM with nothing fai
 // Registration functions, one per subcommand file (cli/<name>_cmd.cpp).
 void add_fixtures_command(CLI::App& app, int& exit_code);
 void add_probe_command(CLI::App& app, int& exit_code);
+void add_check_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
 
 }  // namespace gradcheck::cli

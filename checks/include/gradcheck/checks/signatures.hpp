@@ -1,0 +1,62 @@
+#pragma once
+// Bug signatures: known ways a hand-written backward pass goes wrong, each
+// recognised from the numbers of a reply and reported with the evidence that
+// supports it (docs/verify.md lists every kind with an example).
+//
+// Most kinds are recognised by recomputing the gradients the way the bug would
+// (a hypothesis: σ'(a) for σ'(z), dW from z, ...) on the case's own forward pass
+// and finding the reply equal to that hypothesis, tensor by tensor, while the
+// hypothesis differs from the reference. Scales are fitted per tensor
+// (VerifyResult::ratios) and named when one ratio fits every tensor. A kind is
+// claimed only when the numbers show it; the evidence says how closely.
+//
+// Signatures are produced by verify_reply (verify.hpp); this header defines
+// what they carry.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace gradcheck {
+
+enum class SignatureKind {
+  shape_mismatch,              // a tensor or the layer count differs from the case
+  non_finite,                  // NaN or ±Inf in the reply (bare NaN tokens included)
+  sign_flip,                   // every tensor is −1 × the reference
+  constant_scale,              // every tensor is c × the reference, c = N, 1/N, 2, ½ (or their negatives)
+  bias_zero,                   // bias gradients all zero where the reference's are not
+  bias_missing,                // bias gradients absent from the reply
+  derivative_at_output_value,  // act'(a) used where act'(z) belongs
+  output_missing_derivative,   // δ_L = dL/da without the output activation's derivative
+  z_instead_of_a,              // dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ
+  softmax_derivative_on_fused, // softmax Jacobian applied on top of the fused softmax + CE delta a − y
+  output_error_term,           // δ_L wrong in a form not listed above (evidence: implied dL/da)
+  backward_step,               // a step δ_l → δ_{l−1} is wrong in a form not listed above
+  precision,                   // every difference at float32 level (or at the digits printed): a note
+  kink_convention,             // relu'(0) / leaky_relu'(0) taken differently at an exact kink: a note
+};
+const char* to_string(SignatureKind k);
+
+enum class Severity {
+  divergence,  // a bug: fails the verification
+  note,        // not a bug (precision, a convention): passes unless strict
+};
+const char* to_string(Severity s);
+
+// One number of evidence, e.g. {"layers[1].biases[0] claimed", 0.11470326}.
+struct Evidence {
+  std::string label;
+  double value = 0;
+};
+
+struct Signature {
+  SignatureKind kind = SignatureKind::output_error_term;
+  Severity severity = Severity::divergence;
+  // One plain sentence with the key numbers, e.g. "every tensor is −1.000000 ×
+  // the reference (fit residual 2e-16)". Renderers print it as is.
+  std::string finding;
+  std::vector<Evidence> evidence;
+  std::vector<std::size_t> layers;  // the layers it concerns (empty: the whole network)
+};
+
+}  // namespace gradcheck

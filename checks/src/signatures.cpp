@@ -1,0 +1,1075 @@
+// Bug signatures (signatures.hpp): hypotheses recomputed on the case's forward
+// pass, matched tensor by tensor against the reply, plus the kinds read
+// directly from the numbers (shapes, non-finite values, scales, zeros,
+// precision).
+#include "verify_detail.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+
+namespace gradcheck {
+
+const char* to_string(SignatureKind k) {
+  switch (k) {
+    case SignatureKind::shape_mismatch: return "shape-mismatch";
+    case SignatureKind::non_finite: return "non-finite";
+    case SignatureKind::sign_flip: return "sign-flip";
+    case SignatureKind::constant_scale: return "constant-scale";
+    case SignatureKind::bias_zero: return "bias-zero";
+    case SignatureKind::bias_missing: return "bias-missing";
+    case SignatureKind::derivative_at_output_value: return "derivative-at-a";
+    case SignatureKind::output_missing_derivative: return "output-missing-derivative";
+    case SignatureKind::z_instead_of_a: return "z-instead-of-a";
+    case SignatureKind::softmax_derivative_on_fused: return "softmax-derivative-on-fused-delta";
+    case SignatureKind::output_error_term: return "output-error-term";
+    case SignatureKind::backward_step: return "backward-step";
+    case SignatureKind::precision: return "precision";
+    case SignatureKind::kink_convention: return "kink-convention";
+  }
+  return "?";
+}
+
+const char* to_string(Severity s) { return s == Severity::divergence ? "divergence" : "note"; }
+
+namespace detail {
+
+bool Usable::any() const {
+  for (std::size_t l = 0; l < weights.size(); ++l)
+    if (weights[l] || biases[l]) return true;
+  return false;
+}
+
+namespace {
+
+template <class A, class B>
+double distance_impl(const A& x, const B& y) {
+  const double nx = x.norm(), ny = y.norm();
+  const double d = (x - y).norm();
+  const double scale = std::max(nx, ny);
+  if (scale == 0) return 0;
+  return d / scale;
+}
+
+}  // namespace
+
+double tensor_distance(const Matrix<double>& x, const Matrix<double>& y) { return distance_impl(x, y); }
+double tensor_distance(const Vector<double>& x, const Vector<double>& y) { return distance_impl(x, y); }
+
+double max_distance(const Grads& x, const Grads& y, const Usable& u) {
+  double worst = 0;
+  for (std::size_t l = 0; l < u.weights.size(); ++l) {
+    if (u.weights[l]) worst = std::max(worst, tensor_distance(x[l].weights, y[l].weights));
+    if (u.biases[l]) worst = std::max(worst, tensor_distance(x[l].biases, y[l].biases));
+  }
+  return worst;
+}
+
+double activation_derivative(Activation act, double v, std::optional<double> kink) {
+  switch (act) {
+    case Activation::identity: return 1;
+    case Activation::sigmoid: return sigmoid_derivative(v);
+    case Activation::tanh: return tanh_derivative(v);
+    case Activation::relu:
+      if (v == 0 && kink) return *kink;
+      return v > 0 ? 1 : 0;
+    case Activation::leaky_relu:
+      if (v == 0 && kink) return *kink;
+      return v > 0 ? 1 : leaky_relu_slope;
+    case Activation::softmax: break;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+Matrix<double> loss_derivative(Loss loss, const Matrix<double>& a, const Matrix<double>& y) {
+  switch (loss) {
+    case Loss::quadratic: return a - y;
+    case Loss::cross_entropy: return -(y.array() / a.array()).matrix();
+    case Loss::binary_cross_entropy:
+      return ((1 - y.array()) / (1 - a.array()) - y.array() / a.array()).matrix();
+  }
+  return a - y;
+}
+
+Matrix<double> backward_step(const Network<double>& net, const ForwardPass<double>& fp, std::size_t l,
+                             const Matrix<double>& delta) {
+  Matrix<double> prev = net.layers[l].weights.transpose() * delta;
+  multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
+  return prev;
+}
+
+namespace {
+
+// Jacobian-vector product of softmax at a (one column per sample): a ⊙ (d − aᵀd).
+Matrix<double> softmax_jvp(const Matrix<double>& a, const Matrix<double>& d) {
+  Matrix<double> out(d.rows(), d.cols());
+  for (Index c = 0; c < d.cols(); ++c) {
+    const double dot = a.col(c).dot(d.col(c));
+    out.col(c) = (a.col(c).array() * (d.col(c).array() - dot)).matrix();
+  }
+  return out;
+}
+
+Matrix<double> derivative_at(Activation act, const Matrix<double>& v, std::optional<double> kink) {
+  return v.unaryExpr([&](double x) { return activation_derivative(act, x, kink); });
+}
+
+// The derivative of a kinked activation on the other side of 0 from z.
+double other_side(Activation act, double z) {
+  const double negative = act == Activation::leaky_relu ? leaky_relu_slope : 0.0;
+  return z > 0 ? negative : 1.0;
+}
+
+void apply_flips(const Variant& v, std::size_t layer, Activation act, const Matrix<double>& z, Matrix<double>& d) {
+  for (const KinkSite& k : v.flipped)
+    if (k.layer == layer) d(k.unit, k.sample) = other_side(act, z(k.unit, k.sample));
+}
+
+}  // namespace
+
+std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v) {
+  const Network<double>& net = c.network;
+  const std::size_t L = net.layers.size();
+  const Activation out = net.layers.back().activation;
+  const Matrix<double>& aL = fp.a.back();
+  const Matrix<double>& zL = fp.z.back();
+  const Matrix<double>& y = c.targets;
+  const double scale = net.reduction == Reduction::mean ? 1.0 / static_cast<double>(aL.cols()) : 1.0;
+
+  Matrix<double> delta;
+  if (v.output_missing_derivative) {
+    if (out == Activation::identity) return std::nullopt;  // nothing to miss
+    delta = loss_derivative(net.loss, aL, y) * scale;
+  } else if (v.output_derivative_at_a) {
+    if (out == Activation::softmax) return std::nullopt;
+    delta = loss_derivative(net.loss, aL, y).cwiseProduct(derivative_at(out, aL, v.kink_derivative)) * scale;
+  } else if (v.softmax_on_fused) {
+    if (out != Activation::softmax || net.loss != Loss::cross_entropy) return std::nullopt;
+    Matrix<double> fused;
+    output_delta(net, fp, y, fused);  // a Σy − y, reduction included
+    delta = softmax_jvp(aL, fused);
+  } else if ((v.kink_derivative || !v.flipped.empty()) && has_kink(out)) {
+    Matrix<double> d = derivative_at(out, zL, v.kink_derivative);
+    apply_flips(v, L - 1, out, zL, d);
+    delta = loss_derivative(net.loss, aL, y).cwiseProduct(d) * scale;
+  } else {
+    output_delta(net, fp, y, delta);
+  }
+
+  Grads g(L);
+  for (std::size_t l = L; l-- > 0;) {
+    const Matrix<double>& prev_a = v.z_instead_of_a && l > 0 ? fp.z[l - 1] : fp.a[l];
+    g[l].weights = delta * prev_a.transpose();
+    g[l].biases = delta.rowwise().sum();
+    if (l == 0) break;
+    Matrix<double> prev = net.layers[l].weights.transpose() * delta;
+    const Activation act = net.layers[l - 1].activation;
+    const Matrix<double>& at = v.hidden_derivative_at_a ? fp.a[l] : fp.z[l - 1];
+    Matrix<double> d = derivative_at(act, at, v.kink_derivative);
+    if (has_kink(act)) apply_flips(v, l - 1, act, fp.z[l - 1], d);
+    delta = prev.cwiseProduct(d);
+  }
+  return g;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.8g", v);
+  return buf;
+}
+
+std::string err(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
+  return buf;
+}
+
+std::string entry_path(std::size_t layer, bool biases, Index row, Index col) {
+  std::string s = "layers[" + std::to_string(layer) + "]." + (biases ? "biases[" : "weights[") + std::to_string(row) + "]";
+  if (!biases) s += "[" + std::to_string(col) + "]";
+  return s;
+}
+
+namespace {
+
+constexpr double float32_epsilon = 1.1920928955078125e-07;  // 2^-23
+constexpr double float32_min_normal = 1.1754943508222875e-38;  // 2^-126
+// float32's unit round-off over double's: 2^-24 / 2^-53.
+constexpr double float32_over_double = 536870912.0;  // 2^29
+// Float32 library functions and accumulation run a few ulps beyond the
+// conditioning estimate: measured up to 2.6× on random cases, hence 8.
+constexpr double float32_slack = 8;
+constexpr double ill_conditioned_cap = 1e-2;
+// A relu/leaky_relu z within this many float32 roundings of its terms' size
+// may land on either side of 0 in a float32 implementation.
+constexpr double near_kink_factor = 64;
+constexpr std::size_t max_kink_sites = 32;
+
+// A hypothesis distinct from the reference must differ by far more than the
+// matching tolerance, or the reply could match both.
+constexpr double distinct_factor = 100;
+
+const char* derivative_name(Activation a) {
+  switch (a) {
+    case Activation::sigmoid: return "σ'";
+    case Activation::tanh: return "tanh'";
+    case Activation::relu: return "relu'";
+    case Activation::leaky_relu: return "leaky_relu'";
+    default: return "act'";
+  }
+}
+
+// The entry where two gradient sets differ most (absolute), over usable tensors.
+struct WorstEntry {
+  bool found = false;
+  std::size_t layer = 0;
+  bool biases = false;
+  Index row = 0, col = 0;
+  double difference = -1;
+};
+
+WorstEntry worst_difference(const Grads& x, const Grads& y, const Usable& u) {
+  WorstEntry w;
+  for (std::size_t l = 0; l < u.weights.size(); ++l) {
+    for (int t = 0; t < 2; ++t) {
+      const bool b = t == 1;
+      if (!(b ? u.biases[l] : u.weights[l])) continue;
+      const Matrix<double> dx = b ? Matrix<double>(x[l].biases) : x[l].weights;
+      const Matrix<double> dy = b ? Matrix<double>(y[l].biases) : y[l].weights;
+      for (Index i = 0; i < dx.rows(); ++i)
+        for (Index j = 0; j < dx.cols(); ++j) {
+          const double d = std::abs(dx(i, j) - dy(i, j));
+          if (d > w.difference) w = {true, l, b, i, j, d};
+        }
+    }
+  }
+  return w;
+}
+
+double value_at(const Grads& g, const WorstEntry& w) {
+  return w.biases ? g[w.layer].biases(w.row) : g[w.layer].weights(w.row, w.col);
+}
+
+// How a difference between a claimed value and a target (the reference, or a
+// hypothesis) reads at float32 precision.
+struct PrecisionTally {
+  bool within = true;
+  double worst_scaled = 0;  // largest |a − t| / max(|t|, max_T |t|) among the plain ones
+  std::size_t plain = 0, negligible = 0, underflows = 0, conditioned = 0;
+
+  std::size_t total() const { return plain + negligible + underflows + conditioned; }
+
+  // a: claimed, t: target, max_abs: the target tensor's largest |entry|.
+  void add(const VerifyContext& ctx, double loss, const Entry& e, double a, double t, double max_abs) {
+    const double diff = std::abs(a - t);
+    if (!std::isfinite(a) || !std::isfinite(t)) {
+      within = false;
+      return;
+    }
+    const double scale = std::max(std::abs(t), max_abs);
+    const double scaled = scale > 0 ? diff / scale : std::numeric_limits<double>::infinity();
+    if (scaled <= ctx.options.precision_limit) {
+      ++plain;
+      worst_scaled = std::max(worst_scaled, scaled);
+      return;
+    }
+    // Too small to move the loss at float32's resolution: changing θ by its own
+    // size (or 1) would change L by less than ε₃₂·|L|.
+    if (e.tensor == TensorKind::weights || e.tensor == TensorKind::biases) {
+      const auto& layer = ctx.c.network.layers[static_cast<std::size_t>(e.layer)];
+      const double theta = e.tensor == TensorKind::weights ? layer.weights(e.row, e.col) : layer.biases(e.row);
+      if (diff * std::max(std::abs(theta), 1.0) <= float32_epsilon * std::abs(loss)) {
+        ++negligible;
+        return;
+      }
+    }
+    // Below float32's normal range both values are at the mercy of underflow.
+    if (std::abs(t) <= 2 * float32_min_normal && std::abs(a) <= 2 * float32_min_normal) {
+      ++underflows;
+      return;
+    }
+    // An ill-conditioned entry: the reference's own estimate of the round-off of
+    // a correct double computation, scaled to float32's unit round-off — never
+    // at a kink (where that estimate spans the jump of the derivative) and
+    // never beyond 1 % of the tensor's scale.
+    if (!e.kink && e.roundoff > 0 && diff <= float32_slack * float32_over_double * e.roundoff &&
+        scaled <= ill_conditioned_cap) {
+      ++conditioned;
+      return;
+    }
+    within = false;
+  }
+};
+
+// ", all by at most 3e-06 of their tensor's largest entry; 2 more ..." for a finding.
+std::string precision_clause(const PrecisionTally& t, const VerifyResult& r) {
+  std::string s;
+  if (t.plain > 0)
+    s += ", " + (t.plain == t.total() ? std::string("all") : std::to_string(t.plain)) + " by at most " +
+         err(t.worst_scaled) + " of their tensor's largest entry";
+  if (t.conditioned)
+    s += "; " + std::to_string(t.conditioned) + " more within float32's share of the reference's own round-off "
+         "estimate (ill-conditioned entries)";
+  if (t.underflows)
+    s += "; " + std::to_string(t.underflows) + " below float32's smallest normal number (1.2e-38), where it underflows";
+  if (t.negligible)
+    s += "; " + std::to_string(t.negligible) + " too small to change the loss (" + err(r.forward.reference_loss) +
+         ") at float32's resolution";
+  return s;
+}
+
+double max_abs_of(const VerifyResult& r, const Entry& e) {
+  for (const TensorSummary& t : r.gradients.tensors)
+    if (t.layer == e.layer && t.tensor == e.tensor) return t.max_abs_reference;
+  return 0;
+}
+
+// x against a target, entry by entry, at float32 precision (the positions and
+// the round-off estimates are those of the compared entries).
+PrecisionTally precision_between(const VerifyContext& ctx, const VerifyResult& r, const Grads& x, const Grads& target) {
+  PrecisionTally tally;
+  std::vector<double> max_abs(2 * target.size(), 0.0);
+  for (std::size_t l = 0; l < target.size(); ++l) {
+    max_abs[2 * l] = target[l].weights.cwiseAbs().maxCoeff();
+    max_abs[2 * l + 1] = target[l].biases.cwiseAbs().maxCoeff();
+  }
+  for (const Entry& e : r.gradients.entries) {
+    if (e.tensor != TensorKind::weights && e.tensor != TensorKind::biases) continue;
+    const auto l = static_cast<std::size_t>(e.layer);
+    const bool b = e.tensor == TensorKind::biases;
+    const double t = b ? target[l].biases(e.row) : target[l].weights(e.row, e.col);
+    const double a = b ? x[l].biases(e.row) : x[l].weights(e.row, e.col);
+    if (a == t) continue;
+    tally.add(ctx, r.forward.reference_loss, e, a, t, max_abs[2 * l + (b ? 1 : 0)]);
+  }
+  return tally;
+}
+
+struct HypothesisTest {
+  bool matched = false;
+  double to_claimed = 0;    // max tensor distance reply ↔ hypothesis
+  double to_reference = 0;  // max tensor distance hypothesis ↔ reference
+  Grads gradients;
+};
+
+std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& r, const Variant& v) {
+  auto h = variant_gradients(ctx.c, ctx.fp, v);
+  if (!h) return std::nullopt;
+  // A mistake whose whole effect is at float32's noise level (underflowed or
+  // negligible gradients) cannot be told from precision, so it is not claimed.
+  if (precision_between(ctx, r, *h, ctx.baseline).within) return std::nullopt;
+  HypothesisTest t;
+  // Distinct from the correct gradients computed the same way (in double, on
+  // the same forward pass): in extreme cases the double computation itself
+  // loses digits, and a hypothesis must not be credited with that.
+  t.to_reference = max_distance(*h, ctx.reference, ctx.usable);
+  if (!(max_distance(*h, ctx.baseline, ctx.usable) > distinct_factor * ctx.options.match_tolerance))
+    return std::nullopt;
+  t.to_claimed = max_distance(ctx.reply.layers, *h, ctx.usable);
+  t.matched = t.to_claimed <= ctx.options.match_tolerance;
+  t.gradients = std::move(*h);
+  return t;
+}
+
+// Evidence common to every matched hypothesis: how close the reply is to it,
+// how far it is from the reference, and the entry where that shows most.
+void add_hypothesis_evidence(const VerifyContext& ctx, const HypothesisTest& t, Signature& s,
+                             const std::string& noun = "this mistake") {
+  s.evidence.push_back({"largest tensor distance, reply vs " + noun, t.to_claimed});
+  s.evidence.push_back({"largest tensor distance, " + noun + " vs reference", t.to_reference});
+  const WorstEntry w = worst_difference(t.gradients, ctx.reference, ctx.usable);
+  if (!w.found) return;
+  const std::string at = entry_path(w.layer, w.biases, w.row, w.col);
+  s.evidence.push_back({at + " claimed", value_at(ctx.reply.layers, w)});
+  s.evidence.push_back({at + " with " + noun, value_at(t.gradients, w)});
+  s.evidence.push_back({at + " reference", value_at(ctx.reference, w)});
+}
+
+std::string example_clause(const VerifyContext& ctx, const HypothesisTest& t, const char* noun = "this mistake") {
+  const WorstEntry w = worst_difference(t.gradients, ctx.reference, ctx.usable);
+  if (!w.found) return "";
+  return "; e.g. " + entry_path(w.layer, w.biases, w.row, w.col) + " = " + num(value_at(ctx.reply.layers, w)) +
+         " (" + noun + " gives " + num(value_at(t.gradients, w)) + ", the reference " +
+         num(value_at(ctx.reference, w)) + ")";
+}
+
+std::string matches(double distance) {
+  return distance == 0 ? "matches it exactly" : "matches it to " + err(distance) + " (normwise)";
+}
+
+std::vector<std::size_t> all_layers(const VerifyContext& ctx) {
+  std::vector<std::size_t> v;
+  for (std::size_t l = 0; l < ctx.c.network.layers.size(); ++l) v.push_back(l);
+  return v;
+}
+
+bool all_zero(const Vector<double>& v) { return v.size() > 0 && (v.array() == 0).all(); }
+bool all_zero(const Matrix<double>& m) { return m.size() > 0 && (m.array() == 0).all(); }
+
+// ---------------------------------------------------------------------------
+// Shapes, missing tensors, non-finite values
+
+std::string shape(Index r, Index c) { return std::to_string(r) + "×" + std::to_string(c); }
+
+void shape_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  const auto& net = ctx.c.network;
+  const auto& claimed = ctx.reply.layers;
+  const std::size_t L = net.layers.size();
+  Signature s;
+  s.kind = SignatureKind::shape_mismatch;
+  std::vector<std::string> problems;
+  if (claimed.size() != L) {
+    problems.push_back("the reply has " + std::to_string(claimed.size()) + " layers, the case has " + std::to_string(L));
+    s.evidence.push_back({"layers in the reply", static_cast<double>(claimed.size())});
+    s.evidence.push_back({"layers in the case", static_cast<double>(L)});
+  } else {
+    bool reversed = L > 1;
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& o = net.layers[L - 1 - l].weights;
+      if (claimed[l].weights.rows() != o.rows() || claimed[l].weights.cols() != o.cols()) reversed = false;
+    }
+    bool any = false;
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& w = net.layers[l].weights;
+      const auto& cw = claimed[l].weights;
+      if (cw.rows() != w.rows() || cw.cols() != w.cols()) {
+        any = true;
+        s.layers.push_back(l);
+        std::string p = "layers[" + std::to_string(l) + "].weights is " + shape(cw.rows(), cw.cols()) + ", expected " +
+                        shape(w.rows(), w.cols());
+        if (cw.rows() == w.cols() && cw.cols() == w.rows() && w.rows() != w.cols()) {
+          const double d = tensor_distance(Matrix<double>(cw.transpose()), ctx.reference[l].weights);
+          p += d <= ctx.options.match_tolerance ? " (transposed: once transposed it agrees with the reference)"
+                                                : " (transposed)";
+          s.evidence.push_back({"layers[" + std::to_string(l) + "].weights transposed, distance to reference", d});
+        }
+        problems.push_back(p);
+        s.evidence.push_back({"layers[" + std::to_string(l) + "].weights rows", static_cast<double>(cw.rows())});
+        s.evidence.push_back({"layers[" + std::to_string(l) + "].weights columns", static_cast<double>(cw.cols())});
+      }
+      const auto& cb = claimed[l].biases;
+      if (cb.size() != 0 && cb.size() != net.layers[l].biases.size()) {
+        any = true;
+        if (std::find(s.layers.begin(), s.layers.end(), l) == s.layers.end()) s.layers.push_back(l);
+        problems.push_back("layers[" + std::to_string(l) + "].biases has " + std::to_string(cb.size()) +
+                           " entries, expected " + std::to_string(net.layers[l].biases.size()));
+        s.evidence.push_back({"layers[" + std::to_string(l) + "].biases entries", static_cast<double>(cb.size())});
+      }
+    }
+    if (any && reversed) problems.push_back("the layers are listed from the output back to the input");
+  }
+  if (r.forward.outputs_shape_problem) problems.push_back(*r.forward.outputs_shape_problem);
+  if (problems.empty()) return;
+  for (std::size_t i = 0; i < problems.size(); ++i) s.finding += (i ? "; " : "") + problems[i];
+  out.push_back(std::move(s));
+}
+
+void bias_missing_signature(const VerifyContext& ctx, std::vector<Signature>& out) {
+  const auto& net = ctx.c.network;
+  const auto& claimed = ctx.reply.layers;
+  if (claimed.size() != net.layers.size()) return;
+  Signature s;
+  s.kind = SignatureKind::bias_missing;
+  for (std::size_t l = 0; l < claimed.size(); ++l)
+    if (claimed[l].biases.size() == 0) s.layers.push_back(l);
+  if (s.layers.empty()) return;
+  std::string which;
+  for (std::size_t l : s.layers) {
+    which += (which.empty() ? "" : ", ") + std::string("layers[") + std::to_string(l) + "]";
+    s.evidence.push_back({"layers[" + std::to_string(l) + "].biases entries sent", 0});
+    s.evidence.push_back({"layers[" + std::to_string(l) + "].biases largest |reference|",
+                          ctx.reference[l].biases.cwiseAbs().maxCoeff()});
+  }
+  s.finding = "no bias gradients in " + which + " (the reference's are not zero)";
+  out.push_back(std::move(s));
+}
+
+void non_finite_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  const auto& claimed = ctx.reply.layers;
+  std::size_t count = 0;
+  std::vector<std::string> where;
+  for (std::size_t l = 0; l < claimed.size(); ++l) {
+    for (int t = 0; t < 2; ++t) {
+      const bool b = t == 1;
+      const Matrix<double> m = b ? Matrix<double>(claimed[l].biases) : claimed[l].weights;
+      for (Index i = 0; i < m.rows(); ++i)
+        for (Index j = 0; j < m.cols(); ++j)
+          if (!std::isfinite(m(i, j))) {
+            ++count;
+            if (where.size() < 3) where.push_back(entry_path(l, b, i, j) + " = " + num(m(i, j)));
+          }
+    }
+  }
+  std::size_t forward_bad = 0;
+  for (const Entry& e : r.forward.entries)
+    if (!std::isfinite(e.analytic)) ++forward_bad;
+  if (count == 0 && forward_bad == 0 && ctx.reply.non_finite_count == 0) return;
+
+  Signature s;
+  s.kind = SignatureKind::non_finite;
+  s.evidence.push_back({"non-finite gradient entries", static_cast<double>(count)});
+  s.evidence.push_back({"non-finite outputs or loss", static_cast<double>(forward_bad)});
+  s.evidence.push_back({"non-finite values written in the reply (NaN/Infinity/null)", static_cast<double>(ctx.reply.non_finite_count)});
+  s.finding = std::to_string(count) + " gradient entr" + (count == 1 ? "y is" : "ies are") + " NaN or infinite";
+  if (!where.empty()) {
+    s.finding += " (";
+    for (std::size_t i = 0; i < where.size(); ++i) s.finding += (i ? ", " : "") + where[i];
+    s.finding += count > where.size() ? ", ...)" : ")";
+  }
+  if (forward_bad) s.finding += "; " + std::to_string(forward_bad) + " of the outputs/loss too: the forward pass already failed";
+  if (ctx.reply.non_finite_count) {
+    s.finding += "; the reply wrote " + std::to_string(ctx.reply.non_finite_count) + " non-finite value" +
+                 (ctx.reply.non_finite_count == 1 ? "" : "s") + " (bare NaN/Infinity or null, not valid JSON numbers";
+    if (!ctx.reply.non_finite_tokens.empty()) s.finding += ", first at " + ctx.reply.non_finite_tokens.front();
+    s.finding += ")";
+  }
+  // The classic cause: exp of a large logit. Say so only when the case has one.
+  double largest_z = 0;
+  for (const auto& z : ctx.fp.z) largest_z = std::max(largest_z, z.cwiseAbs().maxCoeff());
+  s.evidence.push_back({"largest |z| in the reference forward pass", largest_z});
+  constexpr double exp_overflow = 709.782712893384;  // ln(DBL_MAX)
+  if (largest_z > exp_overflow) {
+    s.finding += "; the case has pre-activations up to |z| = " + num(largest_z) +
+                 ", past exp's overflow at 709.78: an exp(z) without the usual shift (softmax without "
+                 "subtracting the largest logit, a naive sigmoid) gives Inf and then NaN there";
+  }
+  s.finding += "; the reference is finite everywhere";
+  out.push_back(std::move(s));
+}
+
+// ---------------------------------------------------------------------------
+// Scales and zeros
+
+struct ConstantRatio {
+  bool constant = false;
+  double ratio = 0;
+  double spread = 0;        // largest |r_t − r̄| / |r̄|
+  double worst_residual = 0;
+  std::size_t tensors = 0;
+};
+
+ConstantRatio constant_ratio(const VerifyResult& r, double tol) {
+  ConstantRatio c;
+  double sum = 0;
+  for (const TensorRatio& t : r.ratios)
+    if (t.defined) {
+      sum += t.ratio;
+      ++c.tensors;
+      c.worst_residual = std::max(c.worst_residual, t.residual);
+    }
+  if (c.tensors == 0) return c;
+  c.ratio = sum / static_cast<double>(c.tensors);
+  if (c.ratio == 0) return c;
+  for (const TensorRatio& t : r.ratios)
+    if (t.defined) c.spread = std::max(c.spread, std::abs(t.ratio - c.ratio) / std::abs(c.ratio));
+  c.constant = c.worst_residual <= tol && c.spread <= tol;
+  return c;
+}
+
+void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  const double tol = ctx.options.match_tolerance;
+  const ConstantRatio c = constant_ratio(r, tol);
+  if (!c.constant || std::abs(c.ratio - 1) <= tol) return;
+  const double N = static_cast<double>(ctx.c.batch_size());
+  const bool mean = ctx.c.network.reduction == Reduction::mean;
+  struct Factor {
+    double value;
+    std::string why;
+  };
+  std::vector<Factor> factors;
+  if (N > 1) {
+    factors.push_back({N, mean ? "×N, N = " + num(N) + " the batch size: per-sample gradients summed where the loss is "
+                                                       "averaged (mean reduction)"
+                               : "×N, N = " + num(N) + " the batch size"});
+    factors.push_back({1 / N, mean ? "÷N, N = " + num(N) + " the batch size"
+                                   : "÷N, N = " + num(N) + " the batch size: averaged where the loss is summed "
+                                                           "(sum reduction)"});
+  }
+  factors.push_back({2, "×2 (e.g. the derivative of (a − y)² where the loss is ½(a − y)², or a term counted twice)"});
+  factors.push_back({0.5, "×½ (e.g. a ½ that belongs to the loss, not to its derivative)"});
+
+  Signature s;
+  s.layers = all_layers(ctx);
+  s.evidence.push_back({"fitted ratio claimed / reference (mean over tensors)", c.ratio});
+  s.evidence.push_back({"largest spread of the per-tensor ratios (relative)", c.spread});
+  s.evidence.push_back({"largest fit residual of a tensor", c.worst_residual});
+  s.evidence.push_back({"tensors fitted", static_cast<double>(c.tensors)});
+  const std::string fit = " (" + std::to_string(c.tensors) + " tensors; their ratios agree to " + err(c.spread) +
+                          ", each tensor fits its ratio to " + err(c.worst_residual) + ")";
+  if (std::abs(c.ratio + 1) <= tol) {
+    s.kind = SignatureKind::sign_flip;
+    s.finding = "every tensor is −1 × the reference" + fit + ": the sign is flipped (a − y written y − a, or a step "
+                "that adds the gradient)";
+    out.push_back(std::move(s));
+    return;
+  }
+  for (const Factor& f : factors) {
+    if (std::abs(std::abs(c.ratio) - f.value) > tol * f.value) continue;
+    s.kind = SignatureKind::constant_scale;
+    s.evidence.push_back({"recognised factor", c.ratio < 0 ? -f.value : f.value});
+    s.finding = "every tensor is " + num(c.ratio) + " × the reference" + fit + ": " + f.why +
+                (c.ratio < 0 ? ", and the sign is flipped" : "");
+    out.push_back(std::move(s));
+    return;
+  }
+}
+
+void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  Signature s;
+  s.kind = SignatureKind::bias_zero;
+  std::string which;
+  for (std::size_t l = 0; l < ctx.usable.biases.size(); ++l) {
+    if (!ctx.usable.biases[l]) continue;
+    const auto& cb = ctx.reply.layers[l].biases;
+    const auto& rb = ctx.reference[l].biases;
+    if (!all_zero(cb) || rb.cwiseAbs().maxCoeff() == 0) continue;
+    // Bias gradients too small to move the loss at float32 resolution (or to be
+    // held by a float32 at all) read as 0 in a correct float32 implementation.
+    const double effect =
+        (rb.cwiseAbs().array() * ctx.c.network.layers[l].biases.cwiseAbs().cwiseMax(1.0).array()).maxCoeff();
+    if (rb.cwiseAbs().maxCoeff() <= 2 * float32_min_normal ||
+        effect <= float32_epsilon * std::abs(r.forward.reference_loss))
+      continue;
+    // A reply of zeros everywhere is not "bias dropped" (unless the weights' gradients are zero anyway).
+    if (ctx.usable.weights[l] && all_zero(ctx.reply.layers[l].weights) &&
+        ctx.reference[l].weights.cwiseAbs().maxCoeff() > 0)
+      continue;
+    s.layers.push_back(l);
+    which += (which.empty() ? "" : ", ") + std::string("layers[") + std::to_string(l) + "]";
+    s.evidence.push_back({"layers[" + std::to_string(l) + "].biases largest |reference|", rb.cwiseAbs().maxCoeff()});
+    if (ctx.usable.weights[l])
+      s.evidence.push_back({"layers[" + std::to_string(l) + "].weights distance to reference",
+                            tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights)});
+  }
+  if (s.layers.empty()) return;
+  bool weights_agree = true;
+  for (std::size_t l : s.layers)
+    if (!ctx.usable.weights[l] ||
+        tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) > ctx.options.match_tolerance)
+      weights_agree = false;
+  s.finding = "the bias gradients of " + which + " are all exactly 0 where the reference's are not (largest |db| " +
+              num(ctx.reference[s.layers.front()].biases.cwiseAbs().maxCoeff()) + ")" +
+              (weights_agree ? "; the weight gradients of the same layers agree: db = Σ δ over the batch was left out"
+                             : "");
+  out.push_back(std::move(s));
+}
+
+// ---------------------------------------------------------------------------
+// Generic localised findings, when no known mistake explains them
+
+// A "round" number: at most 2 significant decimal digits (0.1, 1, 0.25, 30).
+std::optional<double> round_value(double v, double tolerance) {
+  if (std::abs(v) <= tolerance) return 0.0;
+  const double e = std::floor(std::log10(std::abs(v)));
+  const double unit = std::pow(10.0, e - 1);
+  const double r = std::round(v / unit) * unit;
+  if (std::abs(v - r) <= tolerance) return r;
+  return std::nullopt;
+}
+
+void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  const auto& net = ctx.c.network;
+  const Matrix<double>& claimed = r.chain.output.delta;
+  const Matrix<double>& ref = r.chain.reference_output_delta;
+  if (claimed.size() == 0 || claimed.rows() != ref.rows() || claimed.cols() != ref.cols()) return;
+  const std::size_t L = net.layers.size();
+  Signature s;
+  s.kind = SignatureKind::output_error_term;
+  s.layers = {L - 1};
+  // The entry of δ_L that is most wrong.
+  Index wi = 0, wj = 0;
+  (claimed - ref).cwiseAbs().maxCoeff(&wi, &wj);
+  const double c = claimed(wi, wj), d = ref(wi, wj);
+  const std::string at = "δ_L[" + std::to_string(wi) + "] of sample " + std::to_string(wj);
+  s.evidence.push_back({at + " claimed", c});
+  s.evidence.push_back({at + " reference", d});
+  s.finding = "the output error term is wrong: " + at + " = " + num(c) + " where the reference is " + num(d);
+  if (d != 0) {
+    const double ratio = c / d;
+    s.evidence.push_back({at + " ratio claimed / reference", ratio});
+    if (ratio < 0)
+      s.finding += " (opposite sign, " + [&] {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.3g", -ratio);
+        return std::string(b);
+      }() + "× the magnitude)";
+    else
+      s.finding += " (" + err(ratio) + "× the reference)";
+  }
+  const ConstantRatio cr = constant_ratio(r, ctx.options.match_tolerance);
+  if (cr.constant && cr.tensors > 1)
+    s.finding += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
+
+  // For an elementwise output activation, divide out its derivative: what the
+  // implementation used as dL/da. For the quadratic loss dL/da = a − y, which
+  // names the target it subtracted.
+  const Activation act = net.layers.back().activation;
+  if (act == Activation::softmax) {
+    out.push_back(std::move(s));
+    return;
+  }
+  const double N = net.reduction == Reduction::mean ? static_cast<double>(ctx.c.batch_size()) : 1.0;
+  const double z = ctx.fp.z.back()(wi, wj), a = ctx.fp.a.back()(wi, wj), y = ctx.c.targets(wi, wj);
+  const double slope = activation_derivative(act, z);
+  const Matrix<double> dlda_ref = loss_derivative(net.loss, ctx.fp.a.back(), ctx.c.targets);
+  if (slope != 0 && act != Activation::identity) {
+    const double implied = c * N / slope;
+    s.evidence.push_back({at + " ÷ " + derivative_name(act) + "(z)" + (N != 1 ? " × N" : ""), implied});
+    s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
+    s.finding += "; divided by " + std::string(derivative_name(act)) + "(z_L) = " + num(slope) +
+                 (N != 1 ? " (and × N)" : "") + " it is " + num(implied) + " where dL/da" +
+                 (net.loss == Loss::quadratic ? " = a − y" : "") + " = " + num(dlda_ref(wi, wj));
+    if (net.loss == Loss::quadratic) {
+      const double target = a - implied;
+      s.evidence.push_back({"implied target a − (that)", target});
+      s.evidence.push_back({"case target", y});
+      // Only a round implied target is worth naming: any number is a − something.
+      const auto rv = round_value(target, 1e-6 * std::max(std::abs(implied), std::abs(target)));
+      if (rv && *rv != y)
+        s.finding += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
+                     num(y);
+    }
+  } else if (act == Activation::identity) {
+    s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
+  }
+  out.push_back(std::move(s));
+}
+
+void localised_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  if (!r.fault_layer) return;
+  const std::size_t l = *r.fault_layer;
+  Signature s;
+  s.kind = SignatureKind::backward_step;
+  s.layers = {l};
+  const std::string layer = "layers[" + std::to_string(l) + "]";
+  if (r.fault == FaultLocation::backward_step && l > 0) {
+    // steps[k] tests layer L−2−k from layer L−1−k.
+    const std::size_t L = ctx.c.network.layers.size();
+    const std::size_t k = L - 1 - l;
+    if (k < r.chain.steps.size() && r.chain.steps[k]) {
+      const LayerConsistency& st = *r.chain.steps[k];
+      s.evidence.push_back({"layers[" + std::to_string(l - 1) + "].weights distance to the step's prediction", st.weights_error});
+      s.evidence.push_back({"layers[" + std::to_string(l - 1) + "].biases distance to the step's prediction", st.biases_error});
+      s.finding = "layers[" + std::to_string(l - 1) + "] does not follow from " + layer +
+                  "'s own δ through W_" + std::to_string(l) + "ᵀ and the derivative of layer " + std::to_string(l - 1) +
+                  " (distance " + err(std::max(st.weights_error, st.biases_error)) +
+                  "): the backward step through " + layer + " is wrong";
+    }
+  } else if (r.fault == FaultLocation::weight_gradient || r.fault == FaultLocation::bias_gradient) {
+    const RecoveredDelta* rd = nullptr;
+    for (const auto& x : r.chain.recovered)
+      if (x.layer == l) rd = &x;
+    if (rd && rd->residual_tested) {
+      s.evidence.push_back({layer + ".weights residual against δ a_prevᵀ", rd->weights_residual});
+      s.evidence.push_back({layer + ".biases residual against δ·1", rd->biases_residual});
+    }
+    s.finding = r.fault == FaultLocation::weight_gradient
+                    ? layer + ".weights are not δ a_prevᵀ for the δ its own biases give: the weight gradient is "
+                              "built from something other than the previous layer's activations"
+                    : layer + ".biases are not the batch sums of the δ its own weights give";
+  }
+  if (!s.finding.empty()) out.push_back(std::move(s));
+}
+
+}  // namespace
+
+
+std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyResult& r) {
+  std::vector<double> rel;
+  PrecisionTally tally;
+  bool all_within = true;
+  auto consider = [&](const Entry& e, double max_abs_reference) {
+    if (e.verdict == Verdict::non_finite) all_within = false;
+    if (e.verdict != Verdict::disagree) return;
+    rel.push_back(e.relative_error);
+    tally.add(ctx, r.forward.reference_loss, e, e.analytic, e.numeric, max_abs_reference);
+  };
+  double out_scale = 0;
+  for (const Entry& e : r.forward.entries)
+    if (e.tensor == TensorKind::outputs) out_scale = std::max(out_scale, std::abs(e.numeric));
+  // The loss is computed from the output layer's z (log-sum-exp, softplus) and
+  // carries float32's error at their size, not at its own (a good fit has a
+  // loss far smaller than its logits): the scale of its terms is Σ_s max_k |z|.
+  const Matrix<double>& zL = ctx.fp.z.back();
+  double loss_terms = 0;
+  for (Index c = 0; c < zL.cols(); ++c) loss_terms += zL.col(c).cwiseAbs().maxCoeff();
+  if (ctx.c.network.reduction == Reduction::mean) loss_terms /= static_cast<double>(zL.cols());
+  // An output a = act(z) carries float32's error at |z| × its size (σ, softmax
+  // and tanh have condition numbers up to |z|): scale the outputs' tensor by
+  // the sample's largest |z|.
+  for (const Entry& e : r.forward.entries) {
+    if (e.tensor == TensorKind::loss) {
+      consider(e, std::max(std::abs(e.numeric), loss_terms));
+    } else {
+      const double z = e.col < zL.cols() ? zL.col(e.col).cwiseAbs().maxCoeff() : 0.0;
+      consider(e, out_scale * std::max(1.0, z));
+    }
+  }
+  for (const Entry& e : r.gradients.entries) consider(e, max_abs_of(r, e));
+  if (rel.empty() || !all_within || !tally.within || !r.gradients.findings.empty()) return std::nullopt;
+  std::sort(rel.begin(), rel.end());
+  const double worst = rel.back(), median = rel[rel.size() / 2];
+  const std::size_t total = r.gradients.entries.size() + r.forward.entries.size();
+  Signature s;
+  s.kind = SignatureKind::precision;
+  s.severity = Severity::note;
+  s.evidence.push_back({"entries that differ", static_cast<double>(rel.size())});
+  s.evidence.push_back({"entries compared", static_cast<double>(total)});
+  s.evidence.push_back({"largest relative error (comparison rule)", worst});
+  s.evidence.push_back({"median relative error of those", median});
+  s.evidence.push_back({"largest error relative to its tensor's largest |reference|", tally.worst_scaled});
+  s.evidence.push_back({"entries within float32's share of the round-off estimate", static_cast<double>(tally.conditioned)});
+  s.evidence.push_back({"entries below float32's normal range", static_cast<double>(tally.underflows)});
+  s.evidence.push_back({"entries too small to change the loss at float32 resolution", static_cast<double>(tally.negligible)});
+  s.evidence.push_back({"float32 machine epsilon", float32_epsilon});
+  s.evidence.push_back({"precision limit", ctx.options.precision_limit});
+  s.finding = std::to_string(rel.size()) + " of " + std::to_string(total) + " values differ" + precision_clause(tally, r) +
+              " (median relative error " + err(median) + "): ";
+  if (tally.worst_scaled >= 0.1 * float32_epsilon || tally.plain == 0)
+    s.finding += "float32 level (float32 carries " + err(float32_epsilon) + " per operation) — precision, not logic";
+  else
+    s.finding += "about " + std::to_string(static_cast<int>(std::floor(-std::log10(tally.worst_scaled)))) +
+                 " significant digits, as if the values were printed short — precision, not logic";
+  return s;
+}
+
+std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r) {
+  if (!ctx.usable.all || !ctx.claimed_finite) return std::nullopt;
+  const auto& net = ctx.c.network;
+  // Kinks in the double forward pass (what an implementation sees): exactly at 0,
+  // or within the rounding a float32 computation of z makes (|z| ≤ 64 ε₃₂ (Σ|W a| + |b|)
+  // + 2 × float32's smallest normal number).
+  struct Site {
+    KinkSite at;
+    double z, closeness;  // |z| / bound
+  };
+  std::vector<Site> exact, near;
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const auto& layer = net.layers[l];
+    if (!has_kink(layer.activation)) continue;
+    const Matrix<double> magnitude = layer.weights.cwiseAbs() * ctx.fp.a[l].cwiseAbs();
+    const auto& z = ctx.fp.z[l];
+    for (Index s = 0; s < z.cols(); ++s)
+      for (Index j = 0; j < z.rows(); ++j) {
+        // Plus float32's underflow: a z held by no float32 reads as 0 there.
+        const double bound = near_kink_factor * float32_epsilon * (magnitude(j, s) + std::abs(layer.biases(j))) +
+                             2 * float32_min_normal;
+        if (z(j, s) == 0) exact.push_back({{l, j, s}, 0.0, 0.0});
+        if (std::abs(z(j, s)) <= bound) near.push_back({{l, j, s}, z(j, s), bound > 0 ? std::abs(z(j, s)) / bound : 0});
+      }
+  }
+  if (near.empty()) return std::nullopt;
+  const auto site_name = [](const Site& k) {
+    return "layer " + std::to_string(k.at.layer) + " unit " + std::to_string(k.at.unit) + " sample " +
+           std::to_string(k.at.sample);
+  };
+
+  // A convention at every exact kink (a double implementation's z >= 0 test, say).
+  if (!exact.empty()) {
+    for (double d : {1.0, 0.5}) {
+      Variant v;
+      v.kink_derivative = d;
+      const auto t = test_hypothesis(ctx, r, v);
+      if (!t || !t->matched) continue;
+      Signature s;
+      s.kind = SignatureKind::kink_convention;
+      s.severity = Severity::note;
+      s.evidence.push_back({"pre-activations exactly at 0", static_cast<double>(exact.size())});
+      s.evidence.push_back({"derivative at 0 the reply matches", d});
+      add_hypothesis_evidence(ctx, *t, s, "that convention");
+      s.finding = std::to_string(exact.size()) + " relu/leaky_relu pre-activation" + (exact.size() == 1 ? " is" : "s are") +
+                  " exactly 0 (first: " + site_name(exact.front()) +
+                  "), where the derivative is not defined; the reply takes it as " + num(d) +
+                  " and gradcheck's reference as relu'(0) = 0, leaky_relu'(0) = 0.01 — a convention, not a bug" +
+                  example_clause(ctx, *t, "that convention");
+      return s;
+    }
+  }
+
+  // Some of them on the other side, as float32 rounding of z puts them: greedily
+  // flip the sites (closest to 0 first) that bring the reply's gradients nearer.
+  std::sort(near.begin(), near.end(), [](const Site& x, const Site& y) { return x.closeness < y.closeness; });
+  if (near.size() > max_kink_sites) near.resize(max_kink_sites);
+  // The objective sums the tensors' distances, so that a flip that fixes one
+  // tensor counts while another is at float32 noise.
+  const auto summed = [&](const Grads& g) {
+    double d = 0;
+    for (std::size_t l = 0; l < g.size(); ++l)
+      d += tensor_distance(ctx.reply.layers[l].weights, g[l].weights) +
+           tensor_distance(ctx.reply.layers[l].biases, g[l].biases);
+    return d;
+  };
+  Variant v;
+  Grads best_gradients = ctx.baseline;
+  double best = summed(best_gradients);
+  std::vector<Site> flipped;
+  for (const Site& k : near) {
+    v.flipped.push_back(k.at);
+    Grads g = *variant_gradients(ctx.c, ctx.fp, v);
+    const double d = summed(g);
+    if (d < best) {
+      best = d;
+      best_gradients = std::move(g);
+      flipped.push_back(k);
+    } else {
+      v.flipped.pop_back();
+    }
+  }
+  if (flipped.empty()) return std::nullopt;
+  // What is left must be precision, by the same rules as the precision note.
+  const PrecisionTally left = precision_between(ctx, r, ctx.reply.layers, best_gradients);
+  if (!left.within) return std::nullopt;
+  auto t = test_hypothesis(ctx, r, v);
+  if (!t) return std::nullopt;
+  const bool all_exact = std::all_of(flipped.begin(), flipped.end(), [](const Site& k) { return k.z == 0; });
+  Signature s;
+  s.kind = all_exact ? SignatureKind::kink_convention : SignatureKind::precision;
+  s.severity = Severity::note;
+  double largest = 0;
+  for (const Site& k : flipped) largest = std::max(largest, std::abs(k.z));
+  s.evidence.push_back({"pre-activations taken on the other side of 0", static_cast<double>(flipped.size())});
+  s.evidence.push_back({"of those within float32 rounding of 0", static_cast<double>(near.size())});
+  s.evidence.push_back({"largest |z| among them", largest});
+  add_hypothesis_evidence(ctx, *t, s, "those sides");
+  const std::string n = std::to_string(flipped.size());
+  if (all_exact)
+    s.finding = n + " of " + std::to_string(exact.size()) + " relu/leaky_relu pre-activations that are exactly 0 (first: " +
+                site_name(flipped.front()) + ") are taken with the derivative of the positive side (1) by the reply, where "
+                "gradcheck's reference takes relu'(0) = 0, leaky_relu'(0) = 0.01 — as a float32 computation of z that "
+                "rounds to ±tiny does; a convention at the kink, not a bug" + example_clause(ctx, *t, "those sides");
+  else
+    s.finding = n + " relu/leaky_relu pre-activation" + (flipped.size() == 1 ? " lies" : "s lie") +
+                " within float32 rounding of 0 (|z| ≤ " + err(largest) + "; first: " + site_name(flipped.front()) +
+                ") and the reply takes " + (flipped.size() == 1 ? "it" : "them") +
+                " on the other side of the kink, as float32 rounding of z does; with those sides the reply agrees" +
+                (left.total() ? precision_clause(left, r) : std::string(" exactly")) + " — precision, not logic" +
+                example_clause(ctx, *t, "those sides");
+  return s;
+}
+
+namespace {
+
+struct Explained {
+  bool output = false, step = false, bias = false;
+};
+
+// The catalogue: hypotheses, scales and zeroed biases.
+void known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out, Explained& ex) {
+  const std::size_t L = ctx.c.network.layers.size();
+  const Activation out_act = ctx.c.network.layers.back().activation;
+  bool output_explained = false, step_explained = false;
+
+  // act'(a) for act'(z): everywhere, only in hidden layers, only at the output.
+  {
+    struct Where {
+      bool hidden, output;
+      const char* text;
+    };
+    // Narrowest first: where the hidden layers' derivative cannot tell a from z
+    // (relu, identity), "every layer" would match too but say more than is shown.
+    for (const Where w : {Where{false, true, "at the output layer"}, Where{true, false, "in the hidden layers"},
+                          Where{true, true, "in every layer"}}) {
+      Variant v;
+      v.hidden_derivative_at_a = w.hidden;
+      v.output_derivative_at_a = w.output;
+      const auto t = test_hypothesis(ctx, r, v);
+      if (!t || !t->matched) continue;
+      Signature s;
+      s.kind = SignatureKind::derivative_at_output_value;
+      s.layers = all_layers(ctx);
+      add_hypothesis_evidence(ctx, *t, s);
+      s.finding = "the activation derivative is evaluated at the activation a instead of the pre-activation z " +
+                  std::string(w.text) + " (e.g. σ'(a) = σ(a)(1 − σ(a)) where σ'(z) = a(1 − a) belongs); the reply " +
+                  matches(t->to_claimed) + example_clause(ctx, *t);
+      out.push_back(std::move(s));
+      output_explained = output_explained || w.output;
+      step_explained = step_explained || w.hidden;
+      break;
+    }
+  }
+  {
+    Variant v;
+    v.output_missing_derivative = true;
+    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
+      Signature s;
+      s.kind = SignatureKind::output_missing_derivative;
+      s.layers = {L - 1};
+      add_hypothesis_evidence(ctx, *t, s);
+      s.finding = std::string("the output delta is dL/da without the output activation's derivative (δ_L = ") +
+                  (ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da") + " instead of (" +
+                  (ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da") + ") ⊙ " + derivative_name(out_act) +
+                  "(z)); the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
+      out.push_back(std::move(s));
+      output_explained = true;
+    }
+  }
+  {
+    Variant v;
+    v.softmax_on_fused = true;
+    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
+      Signature s;
+      s.kind = SignatureKind::softmax_derivative_on_fused;
+      s.layers = {L - 1};
+      add_hypothesis_evidence(ctx, *t, s);
+      s.finding = "the softmax derivative is applied on top of the fused softmax + cross-entropy delta: δ_L = "
+                  "J_softmax(a − y) where a − y already is dL/dz; the reply " + matches(t->to_claimed) +
+                  example_clause(ctx, *t);
+      out.push_back(std::move(s));
+      output_explained = true;
+    }
+  }
+  {
+    Variant v;
+    v.z_instead_of_a = true;
+    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
+      Signature s;
+      s.kind = SignatureKind::z_instead_of_a;
+      for (std::size_t l = 1; l < L; ++l) s.layers.push_back(l);
+      add_hypothesis_evidence(ctx, *t, s);
+      s.finding = "the weight gradients use the previous layer's pre-activations z where its activations a belong "
+                  "(dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ); the bias gradients are right; the reply " +
+                  matches(t->to_claimed) + example_clause(ctx, *t);
+      out.push_back(std::move(s));
+      step_explained = true;
+    }
+  }
+  const std::size_t before_scale = out.size();
+  scale_signatures(ctx, r, out);
+  if (out.size() > before_scale) output_explained = true;
+  bias_zero_signature(ctx, r, out);
+  ex.bias = !out.empty() && out.back().kind == SignatureKind::bias_zero;
+  ex.output = output_explained;
+  ex.step = step_explained;
+}
+
+}  // namespace
+
+bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r) {
+  if (!ctx.usable.any() || !ctx.claimed_finite) return false;
+  std::vector<Signature> out;
+  Explained ex;
+  known_mistakes(ctx, r, out, ex);
+  return !out.empty();
+}
+
+std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const VerifyResult& r) {
+  std::vector<Signature> out;
+  shape_signatures(ctx, r, out);
+  non_finite_signature(ctx, r, out);
+  bias_missing_signature(ctx, out);
+  if (!ctx.usable.any() || !ctx.claimed_finite) return out;
+  Explained ex;
+  known_mistakes(ctx, r, out, ex);
+  const bool output_explained = ex.output, step_explained = ex.step, bias_explained = ex.bias;
+
+  if (r.fault == FaultLocation::output_error_term && !output_explained) output_error_term_signature(ctx, r, out);
+  if (r.fault == FaultLocation::backward_step && !step_explained) localised_signature(ctx, r, out);
+  if (r.fault == FaultLocation::weight_gradient && !step_explained) localised_signature(ctx, r, out);
+  if (r.fault == FaultLocation::bias_gradient && !bias_explained) localised_signature(ctx, r, out);
+  return out;
+}
+
+}  // namespace detail
+}  // namespace gradcheck

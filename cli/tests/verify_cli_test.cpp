@@ -1,0 +1,188 @@
+// `gradcheck verify` and `gradcheck check` as a user runs them: exit codes and
+// the lines they print.
+#include "run_gradcheck.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gradcheck::testing {
+namespace {
+
+const std::string fixtures = std::string(GRADCHECK_SOURCE_DIR) + "/fixtures/321/";
+const std::string case_321 = fixtures + "case.json";
+
+TEST(VerifyCli, TheAskersGradientsFailWithTheFindingsOfTheFixture) {
+  const auto r = run_gradcheck({"verify", case_321, fixtures + "asker-reply.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ASSERT_FALSE(r.lines().empty());
+  // The verdict first, then forward, origin, chain, signatures, worst entries, update.
+  EXPECT_EQ(r.lines()[0].rfind("DIVERGES:", 0), 0u) << r.out;
+  EXPECT_NE(r.lines()[0].find("output error term"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.has_line_starting("forward: output agrees: 0.78900331")) << r.out;
+  EXPECT_TRUE(r.contains("origin layer: layers[1] (the output layer)")) << r.out;
+  EXPECT_TRUE(r.contains("layers[1].biases[0] = 0.11470326 where the reference is -0.0351261147 (opposite sign, "
+                         "3.27× the magnitude)"))
+      << r.out;
+  EXPECT_TRUE(r.has_line_starting("chain consistency: CONSISTENT")) << r.out;
+  EXPECT_TRUE(r.contains("the backward steps are right, the fault is in the output error term")) << r.out;
+  EXPECT_TRUE(r.contains("output-error-term: ")) << r.out;
+  EXPECT_TRUE(r.contains("target 0.1")) << r.out;
+  EXPECT_TRUE(r.contains("with your gradients:   output 0.78900331 → 0.74862305, loss 0.0222598 → 0.0315952 "
+                         "(the loss RISES)"))
+      << r.out;
+  EXPECT_TRUE(r.contains("with the correct ones: output 0.78900331 → 0.80043469")) << r.out;
+  const auto pos = [&](const std::string& s) { return r.out.find(s); };
+  EXPECT_LT(pos("forward:"), pos("origin layer:"));
+  EXPECT_LT(pos("origin layer:"), pos("chain consistency:"));
+  EXPECT_LT(pos("chain consistency:"), pos("signatures:"));
+  EXPECT_LT(pos("signatures:"), pos("worst entries:"));
+  EXPECT_LT(pos("worst entries:"), pos("update effect"));
+}
+
+TEST(VerifyCli, ACorrectReplyAgreesWithExitCodeZero) {
+  const auto r = run_gradcheck({"verify", case_321, fixtures + "correct-reply.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("AGREE: ")) << r.out;
+  EXPECT_TRUE(r.has_line_starting("forward: loss agrees")) << r.out;
+}
+
+TEST(VerifyCli, ADeclinedReplyIsDeclinedNotAFailure) {
+  const auto dir = temp_dir("declined");
+  write_text(dir / "reply.json", R"({"error": "sigmoid outputs are not supported"})");
+  const auto r = run_gradcheck({"verify", case_321, (dir / "reply.json").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("DECLINED: ")) << r.out;
+  EXPECT_TRUE(r.contains("sigmoid outputs are not supported")) << r.out;
+}
+
+TEST(VerifyCli, AMalformedReplyIsAFailingImplementationExitCodeOne) {
+  const auto dir = temp_dir("malformed");
+  write_text(dir / "reply.json", R"({"layers": [{"weights": [[0.1, 0.2)");
+  const auto r = run_gradcheck({"verify", case_321, (dir / "reply.json").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("DIVERGES: the reply is malformed: ")) << r.out;
+}
+
+TEST(VerifyCli, BareNaNTokensAreReportedAsNonFinite) {
+  const auto dir = temp_dir("nan");
+  write_text(dir / "reply.json", R"({"layers": [
+    {"weights": [[0.0, NaN, -0.004101587823812827], [0.0, -0.0018771637035869947, -0.0037543274071739894]],
+     "biases": [-0.004101587823812827, -0.0037543274071739894]},
+    {"weights": [[-0.022070306505962322, -0.025850902329430134]], "biases": [-0.03512611471278415]}]})");
+  const auto r = run_gradcheck({"verify", case_321, (dir / "reply.json").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(r.contains("non-finite: 1 gradient entry is NaN or infinite (layers[0].weights[0][1] = nan)")) << r.out;
+  EXPECT_TRUE(r.contains("non-finite value (bare NaN/Infinity or null")) << r.out;
+}
+
+// The correct gradients rounded to float32 (printed with 9 digits).
+const char* float32_reply = R"({"layers": [
+    {"weights": [[0.0, -0.00205079396, -0.00410158793], [0.0, -0.00187716365, -0.00375432731]],
+     "biases": [-0.00410158793, -0.00375432731]},
+    {"weights": [[-0.0220703073, -0.0258509032]], "biases": [-0.0351261161]}],
+    "outputs": [[0.789003313]]})";
+
+TEST(VerifyCli, Float32LevelDifferencesAreANoteThatFailsOnlyWhenStrict) {
+  const auto dir = temp_dir("float32");
+  write_text(dir / "reply.json", float32_reply);
+  const auto r = run_gradcheck({"verify", case_321, (dir / "reply.json").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("AGREE WITH NOTES: ")) << r.out;
+  EXPECT_TRUE(r.contains("precision (note): ")) << r.out;
+  EXPECT_TRUE(r.contains("float32 level")) << r.out;
+  const auto strict = run_gradcheck({"verify", "--strict", case_321, (dir / "reply.json").string()});
+  EXPECT_EQ(strict.exit_code, 1) << strict.out;
+}
+
+TEST(VerifyCli, ABadCaseIsAnInputErrorOnOneLineWithExitCodeTwo) {
+  const auto dir = temp_dir("badcase");
+  write_text(dir / "case.json", R"({"network": {"layers": [
+      {"activation": "sigmoid", "weights": [[0.1, 0.15, 0.2], [0.3, 0.35, 0.4]], "biases": [0.25, 0.45]},
+      {"activation": "sigmoid", "weights": [[0.5, 0.55, 0.1]], "biases": [0.6]}],
+    "loss": "quadratic"}, "inputs": [[0.0, 0.5, 1.0]], "targets": [[1.0]]})");
+  write_text(dir / "reply.json", R"({"error": "never read"})");
+  const auto r = run_gradcheck({"verify", "case.json", "reply.json"}, dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.err, "gradcheck: case.json: network.layers[1].weights: row 0 has 3 entries, expected 2\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(VerifyCli, AMissingReplyFileIsAUsageErrorWithExitCodeTwo) {
+  const auto r = run_gradcheck({"verify", case_321, "/nonexistent/reply.json"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.err.rfind("gradcheck: /nonexistent/reply.json: cannot open", 0), 0u) << r.err;
+}
+
+TEST(VerifyCli, MissingArgumentsAreAUsageError) {
+  const auto r = run_gradcheck({"verify", case_321});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("REPLY"), std::string::npos) << r.err;
+}
+
+TEST(VerifyCli, HelpDocumentsEveryOption) {
+  const auto r = run_gradcheck({"verify", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"CASE", "REPLY", "--report", "--format", "--strict", "--learning-rate",
+                             "--match-tolerance", "--precision-limit", "Exit code"})
+    EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
+}
+
+TEST(VerifyCli, JsonFormatPrintsTheReportDocument) {
+  const auto r = run_gradcheck({"verify", "--format", "json", case_321, fixtures + "asker-reply.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc.at("status"), "fail");
+  const auto& v = doc.at("results").at(0);
+  EXPECT_EQ(v.at("type"), "verify");
+  EXPECT_EQ(v.at("status"), "diverge");
+  EXPECT_EQ(v.at("fault"), "output-error-term");
+  EXPECT_EQ(v.at("origin_layer"), 1);
+  EXPECT_EQ(v.at("chain").at("status"), "consistent");
+  EXPECT_NEAR(v.at("update").at("loss_after_claimed").get<double>(), 0.0315952, 5e-8);
+}
+
+TEST(VerifyCli, ReportDirectoryGetsAllFourFiles) {
+  const auto dir = temp_dir("report");
+  const auto r = run_gradcheck({"verify", "--report", (dir / "out").string(), case_321, fixtures + "asker-reply.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  for (const char* f : {"report.json", "report.md", "report.html", "junit.xml"})
+    EXPECT_TRUE(std::filesystem::exists(dir / "out" / f)) << f;
+  const std::string md = read_text(dir / "out" / "report.md");
+  EXPECT_NE(md.find("output error term"), std::string::npos) << md;
+  EXPECT_NE(md.find("0.11470326"), std::string::npos) << md;
+  const auto doc = nlohmann::json::parse(read_text(dir / "out" / "report.json"));
+  EXPECT_EQ(doc.at("results").at(0).at("type"), "verify");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckCli, TheEnginesOwnGradientsOfThe321CaseAgree) {
+  const auto r = run_gradcheck({"check", case_321});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("AGREE: ")) << r.out;
+  EXPECT_TRUE(r.contains("11 entries: 11 agree, 0 disagree")) << r.out;
+}
+
+TEST(CheckCli, FastModeAndAnotherMethodRunToo) {
+  const auto r = run_gradcheck({"check", "--mode", "fast", "--method", "ridders", "--seed", "7", case_321});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.contains("method: ridders, mode fast")) << r.out;
+}
+
+TEST(CheckCli, AnUnknownMethodIsAUsageError) {
+  const auto r = run_gradcheck({"check", "--method", "guess", case_321});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(CheckCli, HelpDocumentsEveryOption) {
+  const auto r = run_gradcheck({"check", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"CASE", "--method", "--mode", "--relative-step", "--seed", "--threads",
+                             "--input-gradients", "--atol", "--rtol", "--report", "--format", "--strict"})
+    EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
+}
+
+}  // namespace
+}  // namespace gradcheck::testing
