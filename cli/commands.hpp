@@ -15,5 +15,6 @@ inline constexpr int exit_usage = 2;
 
 // Registration functions, one per subcommand file (cli/<name>_cmd.cpp).
 void add_fixtures_command(CLI::App& app, int& exit_code);
+void add_train_command(CLI::App& app, int& exit_code);
 
 }  // namespace gradcheck::cli

@@ -729,7 +729,10 @@ Result Watch::State::finalised() const {
     for (const EpochStats& e : out.epochs) {
       if (l >= e.layers.size()) continue;
       const LayerStats& ls = e.layers[l];
-      if (ls.dead_fraction >= opt.dead_warning && (!dead || ls.dead_fraction > dead->layers[l].dead_fraction)) dead = &e;
+      // A unit silent on a couple of batches is not dead yet: judge epochs of 10 statistics steps or more.
+      const bool enough = e.steps >= 10 * opt.stats_every;
+      if (enough && ls.dead_fraction >= opt.dead_warning && (!dead || ls.dead_fraction > dead->layers[l].dead_fraction))
+        dead = &e;
       if (ls.saturated_fraction >= opt.saturated_warning &&
           (!saturated || ls.saturated_fraction > saturated->layers[l].saturated_fraction))
         saturated = &e;
@@ -808,10 +811,11 @@ Result Watch::State::finalised() const {
       f.severity = Severity::warning;
       f.epoch = last_test->epoch;
       f.message = "test accuracy after epoch " + std::to_string(last_test->epoch) + " is " + percent(acc) +
-                  ", chance level for " + num(classes) + " classes is " + percent(chance) +
-                  ": nothing the network learned carries over to the test set";
-      f.fix = "check that the training and test inputs are read and scaled the same way (the input findings), "
-              "then the learning rate and the initialisation";
+                  ", at chance level for " + num(classes) + " classes (" + percent(chance) +
+                  "): the network predicts the test set no better than guessing";
+      f.fix = "if the training loss fell, the training and test inputs differ: check that both are read and "
+              "scaled the same way (the input findings); if it did not, see the other findings (learning rate, "
+              "initialisation, dead or saturated units)";
       f.evidence = {{"test accuracy", acc},
                     {"chance accuracy", chance},
                     {"test samples", static_cast<double>(last_test->test->samples)},

@@ -225,7 +225,7 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
          {"features beyond the ratio", static_cast<double>(wild)}});
   }
 
-  if (s.constant_features > 0) {
+  if (s.constant_features > 0 && s.samples > 1) {  // with one sample every feature is constant
     const Index f = s.first_constant_feature;
     add(Kind::constant_features, Severity::info,
         std::to_string(s.constant_features) + " of " + std::to_string(s.features) +

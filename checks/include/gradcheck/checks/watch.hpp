@@ -333,7 +333,8 @@ struct Options {
   double saturation_sigmoid = 6.0;  // |z| beyond which a sigmoid unit is saturated: σ'(6) = 0.0025 = 1 % of σ'(0)
   double saturation_tanh = 3.0;     // ... a tanh unit: tanh'(3) = 0.0099 = 1 % of tanh'(0)
   double dead_warning = 0.10;       // warn when ≥ 10 % of a relu layer's units are dead in an epoch ...
-  Index dead_window = 100;          // ... i.e. not active on any sample of its last 100 statistics steps (all, if fewer)
+  Index dead_window = 100;          // ... i.e. not active on any sample of its last 100 statistics steps (all, if fewer;
+                                    // epochs of fewer than 10 statistics steps are not judged)
   double saturated_warning = 0.50;  // warn when ≥ 50 % of a sigmoid/tanh layer's pre-activations are saturated (epoch mean)
   double update_ratio_warning = 0.1;// warn when a layer's median update/weight ratio over an epoch exceeds this
   Index loss_window = 50;           // steps per loss window (plateau and divergence compare window means)
