@@ -142,8 +142,9 @@ class Progress {
     std::fflush(stdout);
   }
 
+  // A terminal's bar is erased (ANSI "erase line"): the epoch's line replaces it.
   void end_line() {
-    if (open_) std::printf("\n");
+    if (open_) std::printf("\r\033[K");
     open_ = false;
   }
 

@@ -107,10 +107,9 @@ void compute(const Network<double>& net, const Matrix<double>& x, const Matrix<d
   if (naive_loss_applies(net, n)) {
     t.sample_losses.resize(y.cols());
     for (Index c = 0; c < y.cols(); ++c) t.sample_losses(c) = naive_sample_loss(net.loss, t.fp.a[L], y, c);
-  } else if (naive_softmax_applies(net, n) && net.loss == Loss::quadratic) {
-    t.sample_losses = sample_losses(net, t.fp, y);  // quadratic reads a: the naive one
   } else {
-    t.sample_losses = sample_losses(net, t.fp, y);  // from z: unaffected by the softmax form
+    // Quadratic reads a (the naive one, when emulated); cross-entropy reads z (log-sum-exp).
+    t.sample_losses = sample_losses(net, t.fp, y);
   }
   t.batch_loss = reduce(net.reduction, t.sample_losses);
   if (n.engine()) {
