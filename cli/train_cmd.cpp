@@ -13,6 +13,9 @@
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/engine/trainer.hpp>
+#include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/train_section.hpp>
+#include <gradcheck/reports/write.hpp>
 
 #include <unistd.h>
 
@@ -170,7 +173,7 @@ void print_findings(const w::Result& r) {
   }
 }
 
-int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given) {
+int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, const std::string& command_line) {
   // Everything that can be refused is refused before data is read or memory allocated.
   const std::vector<Index> sizes = parse_sizes(a.net);
   const Activation hidden = parse_name<Activation>(a.activation, "--activation", parse_activation,
@@ -265,9 +268,28 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given) {
 
   const w::Result result = watch.result();
   print_findings(result);
-  if (sig)
-    std::printf("interrupted by %s after %ld steps: the results are partial\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                static_cast<long>(history.steps));
+  const char* by = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  if (sig) std::printf("interrupted by %s after %ld steps: the results are partial\n", by, static_cast<long>(history.steps));
+  if (!a.report.empty()) {
+    reports::Report report;
+    report.document.title = "gradcheck train " + a.net;
+    report.document.facts.rows = {
+        {"command", command_line},
+        {"training set", a.images + " (" + std::to_string(training.size()) + " images, " + a.byte_reading + ")"},
+        {"test set", test ? a.test_images + " (" + std::to_string(test->size()) + " images)" : "none"},
+        {"network", a.net + ", " + to_string(hidden) + " hidden, " + to_string(output) + " output"},
+        {"loss", to_string(loss)},
+        {"initialisation", std::string(to_string(init)) + ", seed " + std::to_string(a.seed)},
+        {"optimiser", std::string(to_string(optimizer)) + ", η = " + reports::format_number(opt.learning_rate) +
+                          (optimizer == Optimizer::momentum ? ", μ = " + reports::format_number(opt.momentum) : "") +
+                          (opt.clip_norm > 0 ? ", clip " + reports::format_number(opt.clip_norm) : "")},
+        {"batch, epochs", std::to_string(opt.batch_size) + ", " + std::to_string(opt.epochs)},
+        {"watch", a.watch}};
+    reports::add(report, result);
+    if (sig) report.mark_interrupted(by);
+    reports::write_report(a.report, report);
+    std::printf("%sreport written to %s\n", sig ? "partial " : "", a.report.c_str());
+  }
   if (sig == SIGINT) return exit_interrupted_sigint;
   if (sig) return exit_interrupted_sigterm;
   return result.worst() == w::Severity::error ? exit_divergence : exit_ok;
@@ -306,8 +328,16 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--naive-softmax", args->naive_softmax, "also watch for what a softmax without max subtraction would do");
   cmd->add_flag("--naive-cross-entropy", args->naive_cross_entropy, "also watch for −Σ y ln a computed from the outputs");
   cmd->add_option("--report", args->report, "write report.json, report.md, report.html and junit.xml here");
-  cmd->callback([args, momentum, optimizer, &exit_code] {
-    exit_code = run_train(*args, momentum->count() > 0, optimizer->count() > 0);
+  cmd->callback([cmd, args, momentum, optimizer, &exit_code] {
+    // The command line as given (for the report's facts), option by option.
+    std::string line = "gradcheck train";
+    for (const CLI::Option* o : cmd->get_options()) {
+      if (o->count() == 0 || o->get_name() == "--help") continue;
+      line += " " + o->get_name();
+      if (o->get_items_expected_max() > 0)
+        for (const std::string& v : o->results()) line += " " + v;
+    }
+    exit_code = run_train(*args, momentum->count() > 0, optimizer->count() > 0, line);
   });
 }
 
