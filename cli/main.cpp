@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::add_probe_command(app, exit_code);
   cli::add_check_command(app, exit_code);
   cli::add_verify_command(app, exit_code);
+  cli::add_train_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,4 +6,5 @@
 #include <gradcheck/reports/format.hpp>
 #include <gradcheck/reports/render.hpp>
 #include <gradcheck/reports/report.hpp>
+#include <gradcheck/reports/train_section.hpp>
 #include <gradcheck/reports/write.hpp>

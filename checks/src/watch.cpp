@@ -1,0 +1,879 @@
+// The training watch: per-step checks and statistics on the trainer's callbacks,
+// and the end-of-run analysis (plateau, divergence, per-layer findings).
+#include "watch_detail.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gradcheck::watch {
+
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::error: return "error";
+  }
+  return "?";
+}
+
+const char* to_string(Kind k) {
+  switch (k) {
+    case Kind::non_finite_inputs: return "non-finite-inputs";
+    case Kind::signed_bytes: return "signed-bytes";
+    case Kind::unscaled_inputs: return "unscaled-inputs";
+    case Kind::feature_scales: return "feature-scales";
+    case Kind::constant_features: return "constant-features";
+    case Kind::non_finite: return "non-finite";
+    case Kind::divergence: return "divergence";
+    case Kind::plateau: return "plateau";
+    case Kind::dead_units: return "dead-units";
+    case Kind::saturated_units: return "saturated-units";
+    case Kind::large_updates: return "large-updates";
+    case Kind::chance_accuracy: return "chance-accuracy";
+  }
+  return "?";
+}
+
+const char* to_string(Pass p) {
+  switch (p) {
+    case Pass::forward: return "forward";
+    case Pass::loss: return "loss";
+    case Pass::backward: return "backward";
+    case Pass::update: return "update";
+  }
+  return "?";
+}
+
+const char* to_string(Quantity q) {
+  switch (q) {
+    case Quantity::input: return "input";
+    case Quantity::target: return "target";
+    case Quantity::z: return "z";
+    case Quantity::a: return "a";
+    case Quantity::loss: return "loss";
+    case Quantity::delta: return "dL/dz";
+    case Quantity::weight_gradient: return "dL/dW";
+    case Quantity::bias_gradient: return "dL/db";
+    case Quantity::weights: return "weights";
+    case Quantity::biases: return "biases";
+  }
+  return "?";
+}
+
+const char* to_string(Operation o) {
+  switch (o) {
+    case Operation::exp_overflow: return "exp overflow";
+    case Operation::log_of_zero: return "log(0)";
+    case Operation::inf_minus_inf: return "inf − inf";
+    case Operation::zero_times_inf: return "0 · inf";
+    case Operation::zero_over_zero: return "0 / 0";
+    case Operation::overflow: return "overflow";
+    case Operation::division_by_zero: return "division by zero";
+    case Operation::non_finite_operand: return "non-finite operand";
+  }
+  return "?";
+}
+
+const char* to_string(Site s) {
+  switch (s) {
+    case Site::data: return "data";
+    case Site::parameters: return "parameters";
+    case Site::matrix_product: return "W·a";
+    case Site::bias_add: return "W·a + b";
+    case Site::activation: return "activation";
+    case Site::softmax: return "softmax";
+    case Site::loss: return "loss";
+    case Site::output_error: return "output error";
+    case Site::backprop_product: return "Wᵀ·δ";
+    case Site::activation_derivative: return "act'(z)";
+    case Site::weight_gradient: return "δ·aᵀ";
+    case Site::bias_gradient: return "Σ δ";
+    case Site::weight_update: return "update";
+  }
+  return "?";
+}
+
+const char* to_string(Cadence c) { return c == Cadence::step ? "step" : "epoch"; }
+
+std::optional<Severity> Result::worst() const {
+  std::optional<Severity> w;
+  for (const Finding& f : findings)
+    if (!w || static_cast<int>(f.severity) > static_cast<int>(*w)) w = f.severity;
+  return w;
+}
+
+std::size_t Result::count(Severity s) const {
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(), [s](const Finding& f) { return f.severity == s; }));
+}
+
+const Finding* Result::find(Kind k) const {
+  for (const Finding& f : findings)
+    if (f.kind == k) return &f;
+  return nullptr;
+}
+
+namespace {
+
+using detail::num;
+using detail::percent;
+
+bool is_saturating(Activation a) { return a == Activation::sigmoid || a == Activation::tanh; }
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return nan;
+  auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// Per layer, over one epoch's statistics steps.
+struct LayerAccumulator {
+  double activation = 0, gradient = 0, weight = 0, saturated = 0, max_abs_z = 0;
+  std::vector<double> ratios;
+  std::vector<Index> last_active;  // relu: the statistics step (1-based count n) at which unit j last had z > 0; 0: never
+  Index n = 0;
+};
+
+std::string fix_for(const NonFinite& nf, const std::optional<TrainOptions>& training) {
+  const std::string rate = training ? " (η = " + num(training->learning_rate) + "; try " +
+                                          num(training->learning_rate / 10) + ")"
+                                    : "";
+  switch (nf.operation) {
+    case Operation::exp_overflow:
+    case Operation::zero_over_zero:
+      if (nf.site == Site::softmax)
+        return "subtract the largest logit before exp (the stable softmax), or fuse softmax and cross-entropy "
+               "into log-sum-exp; the logits grew this large because of the learning rate" + rate;
+      break;
+    case Operation::log_of_zero:
+    case Operation::zero_times_inf:
+      if (nf.site == Site::loss)
+        return "compute cross-entropy from the logits (log-sum-exp / log_softmax) instead of log(softmax(z)), "
+               "and skip terms whose target is 0 (0 · ln 0 = 0)";
+      break;
+    case Operation::division_by_zero:
+      return "fuse the output activation with the loss: for softmax + cross-entropy dL/dz = a − y, never −y / a";
+    case Operation::non_finite_operand:
+      if (nf.site == Site::data) return "clean the data: check_inputs lists the non-finite values";
+      if (nf.site == Site::parameters) return "initialise the network with finite weights (init.hpp)";
+      break;
+    default: break;
+  }
+  return "the values are growing without bound: lower the learning rate" + rate +
+         ", clip the gradient norm (TrainOptions::clip_norm), or initialise to the fan-in (he for relu, xavier "
+         "for sigmoid/tanh)";
+}
+
+Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions>& training) {
+  Finding f;
+  f.kind = Kind::non_finite;
+  f.severity = Severity::error;
+  f.layer = nf.layer;
+  f.epoch = nf.epoch;
+  f.step = nf.step;
+  std::string where = std::string(to_string(nf.quantity)) + " of " + detail::layer_name(nf.layer);
+  switch (nf.quantity) {
+    case Quantity::loss:
+      where += nf.col >= 0 ? " (sample " + std::to_string(nf.col) + (nf.row >= 0 ? ", output unit " + std::to_string(nf.row) : "") + ")"
+                           : " (the batch)";
+      break;
+    case Quantity::weights:
+    case Quantity::weight_gradient:
+      where += " (unit " + std::to_string(nf.row) + ", input " + std::to_string(nf.col) + ")";
+      break;
+    case Quantity::biases:
+    case Quantity::bias_gradient: where += " (unit " + std::to_string(nf.row) + ")"; break;
+    default:
+      where += " (unit " + std::to_string(nf.row) + ", sample " + std::to_string(nf.col) + ")";
+      break;
+  }
+  f.message = std::string(nf.emulated ? "with the emulated numerics, the first" : "the first") + " non-finite value (" +
+              detail::num(nf.value) + ") appears at step " + std::to_string(nf.step) + " (epoch " +
+              std::to_string(nf.epoch) + ") in " + where + ", " + to_string(nf.pass) + ": " + nf.cause +
+              (nf.produced ? "" : " (passed on, not produced here)") + " — " + nf.detail;
+  // The growth before it, for the layer concerned.
+  const auto& h = nf.history;
+  if (h.size() >= 2 && static_cast<std::size_t>(nf.layer) < h.front().layers.size()) {
+    const auto& first = h.front().layers[static_cast<std::size_t>(nf.layer)];
+    const auto& last = h.back().layers[static_cast<std::size_t>(nf.layer)];
+    const double steps = static_cast<double>(h.back().step - h.front().step);
+    const auto growth = [&](double a, double b) { return steps > 0 && a > 0 ? std::pow(b / a, 1.0 / steps) : nan; };
+    f.message += "; over the " + std::to_string(h.size()) + " steps before, its weight norm went from " +
+                 num(first.weight_norm) + " to " + num(last.weight_norm) + " (× " +
+                 num(growth(first.weight_norm, last.weight_norm), 3) + " per step), its gradient norm from " +
+                 num(first.gradient_norm) + " to " + num(last.gradient_norm) + ", its activation norm from " +
+                 num(first.activation_norm) + " to " + num(last.activation_norm);
+    f.evidence.push_back({"weight norm, " + std::to_string(h.size()) + " steps before", first.weight_norm});
+    f.evidence.push_back({"weight norm at the step", last.weight_norm});
+    f.evidence.push_back({"weight norm growth per step", growth(first.weight_norm, last.weight_norm)});
+    f.evidence.push_back({"gradient norm, " + std::to_string(h.size()) + " steps before", first.gradient_norm});
+    f.evidence.push_back({"gradient norm at the step", last.gradient_norm});
+    f.evidence.push_back({"activation norm, " + std::to_string(h.size()) + " steps before", first.activation_norm});
+    f.evidence.push_back({"activation norm at the step", last.activation_norm});
+  }
+  for (const Evidence& e : nf.operands) f.evidence.push_back(e);
+  f.fix = fix_for(nf, training);
+  return f;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct Watch::State {
+  Options opt;
+  std::optional<TrainOptions> training;
+  Result r;
+  bool initialised = false;
+  bool done = false;  // the first non-finite value was found
+  std::deque<StepStats> ring;
+  Network<double> before;                // the parameters before this step's update (when copied)
+  std::optional<StepStats> pending;  // this step's statistics, awaiting the update ratio
+  int epoch = -1;
+  Index epoch_steps = 0;
+  double epoch_loss_sum = 0, epoch_samples = 0;  // Σ per-sample loss and samples, for an interrupted epoch
+  std::vector<LayerAccumulator> acc;
+  double window_sum = 0;
+  Index window_steps = 0, window_first = 0;
+
+  // Bounds that let most steps skip reading the large tensors (dL/dW and the
+  // updated parameters, O(parameters) each) while still guaranteeing that no
+  // non-finite value goes unseen: when a bound is below `safe` the tensor is
+  // finite; otherwise it is read. The small tensors (z, a, δ: units × batch)
+  // are always read.
+  static constexpr double safe = 1e300;  // DBL_MAX = 1.8e308: 8 orders of magnitude of rounding headroom
+  bool bounded = false;                  // TrainOptions known, optimiser boundable, watched from step 0
+  std::vector<double> param_bound;       // B_l ≥ max |θ_l| (weights and biases of layer l)
+  std::vector<double> velocity_bound;    // momentum: V_l ≥ max |v_l|
+  std::vector<double> next_velocity;     // this step's V_l, committed after the update
+  std::vector<double> grad_bound;        // this step's G_l ≥ max |dL/dθ_l|
+  std::vector<double> growth;            // this step's bound on max |Δθ_l|
+  std::vector<char> risky;               // layer l's update might overflow: read it after the update
+  std::vector<char> grad_read;           // G_l came from reading dL/dθ_l (not from the bound)
+  bool snapshot_taken = false;           // `before` holds this step's parameters
+  long updates = 0;                      // updates applied (Adam's t)
+
+  explicit State(Options o, std::optional<TrainOptions> t) : opt(std::move(o)), training(std::move(t)) {
+    if (opt.stats_every < 1) opt.stats_every = 1;
+    if (opt.loss_window < 1) opt.loss_window = 1;
+    if (opt.history < 0) opt.history = 0;
+    r.options = opt;
+  }
+
+  void initialise(const Network<double>& net) {
+    initialised = true;
+    for (const auto& l : net.layers) r.activations.push_back(l.activation);
+    r.outputs = net.output_size();
+  }
+
+  void begin_epoch(int e, const Network<double>& net) {
+    epoch = e;
+    epoch_steps = 0;
+    epoch_loss_sum = 0;
+    epoch_samples = 0;
+    acc.assign(net.layers.size(), LayerAccumulator{});
+    for (std::size_t l = 0; l < net.layers.size(); ++l)
+      if (net.layers[l].activation == Activation::relu)
+        acc[l].last_active.assign(static_cast<std::size_t>(net.layers[l].units()), 0);
+  }
+
+  // ‖x‖₂ without overflow or underflow of the squares (those scale; the common case is one pass).
+  template <class M>
+  static double norm(const M& m) {
+    const double sq = m.squaredNorm();
+    if (std::isfinite(sq) && (sq > 1e-280 || sq == 0)) return std::sqrt(sq);
+    return m.stableNorm();
+  }
+  template <class A, class B>
+  static double norm(const A& a, const B& b) {
+    return std::hypot(norm(a), norm(b));
+  }
+
+  StepStats statistics(const Step<double>& s) {
+    StepStats st;
+    st.epoch = s.epoch;
+    st.step = s.step;
+    st.clip_scale = s.clip_scale;
+    const double m = static_cast<double>(std::max<Index>(s.inputs.cols(), 1));
+    st.loss = s.network.reduction == Reduction::sum ? s.loss / m : s.loss;
+    for (std::size_t l = 0; l < s.network.layers.size(); ++l) {
+      const auto& layer = s.network.layers[l];
+      const Matrix<double>& z = s.forward.z[l];
+      const Matrix<double>& a = s.forward.a[l + 1];
+      LayerStats ls;
+      ls.activation_norm = norm(a) / std::sqrt(m);
+      ls.gradient_norm = norm(s.gradients.weights[l], s.gradients.biases[l]);
+      ls.weight_norm = norm(layer.weights, layer.biases);
+      ls.max_abs_z = z.size() ? z.cwiseAbs().maxCoeff() : 0.0;
+      if (z.size() && z.hasNaN()) ls.max_abs_z = nan;
+      LayerAccumulator& ac = acc[l];
+      if (layer.activation == Activation::relu) {
+        Index dead = 0;
+        for (Index j = 0; j < z.rows(); ++j) {
+          const bool active = (z.row(j).array() > 0).any();
+          dead += active ? 0 : 1;
+          if (active) ac.last_active[static_cast<std::size_t>(j)] = ac.n + 1;  // commit() counts this step as n + 1
+        }
+        ls.dead_fraction = static_cast<double>(dead) / static_cast<double>(z.rows());
+      }
+      if (is_saturating(layer.activation)) {
+        const double t = layer.activation == Activation::sigmoid ? opt.saturation_sigmoid : opt.saturation_tanh;
+        ls.saturated_fraction = static_cast<double>((z.array().abs() > t).count()) / static_cast<double>(z.size());
+      }
+      st.layers.push_back(ls);
+    }
+    return st;
+  }
+
+  // Adds a completed step's statistics to the ring, the step series and the epoch.
+  void commit(StepStats st) {
+    for (std::size_t l = 0; l < st.layers.size() && l < acc.size(); ++l) {
+      const LayerStats& ls = st.layers[l];
+      LayerAccumulator& ac = acc[l];
+      ac.activation += ls.activation_norm;
+      ac.gradient += ls.gradient_norm;
+      ac.weight += ls.weight_norm;
+      if (!std::isnan(ls.saturated_fraction)) ac.saturated += ls.saturated_fraction;
+      ac.max_abs_z = std::max(ac.max_abs_z, ls.max_abs_z);
+      ac.ratios.push_back(ls.update_ratio);
+      ++ac.n;
+    }
+    if (opt.history > 0) {
+      ring.push_back(st);
+      while (ring.size() > static_cast<std::size_t>(opt.history)) ring.pop_front();
+    }
+    if (opt.cadence == Cadence::step) r.steps.push_back(std::move(st));
+  }
+
+  void add_loss(const Step<double>& s) {
+    const double m = static_cast<double>(std::max<Index>(s.inputs.cols(), 1));
+    const double loss = s.network.reduction == Reduction::sum ? s.loss / m : s.loss;
+    epoch_loss_sum += loss * m;
+    epoch_samples += m;
+    if (window_steps == 0) window_first = s.step;
+    window_sum += loss;
+    if (++window_steps == opt.loss_window) {
+      r.loss_windows.push_back({window_first, window_steps, window_sum / static_cast<double>(window_steps)});
+      window_sum = 0;
+      window_steps = 0;
+    }
+  }
+
+  EpochStats epoch_stats(double train_loss, std::optional<Evaluation> test, double seconds) const {
+    EpochStats e;
+    e.epoch = epoch;
+    e.steps = epoch_steps;
+    e.train_loss = train_loss;
+    e.test = std::move(test);
+    e.seconds = seconds;
+    for (std::size_t l = 0; l < acc.size(); ++l) {
+      const LayerAccumulator& ac = acc[l];
+      LayerStats ls;
+      const double n = static_cast<double>(ac.n);
+      if (ac.n > 0) {
+        ls.activation_norm = ac.activation / n;
+        ls.gradient_norm = ac.gradient / n;
+        ls.weight_norm = ac.weight / n;
+        ls.max_abs_z = ac.max_abs_z;
+        ls.update_ratio = median(ac.ratios);
+        if (is_saturating(r.activations[l])) ls.saturated_fraction = ac.saturated / n;
+        if (!ac.last_active.empty()) {
+          // Dead: not active in any of the epoch's last dead_window statistics steps.
+          const Index since = ac.n - std::min<Index>(opt.dead_window, ac.n);
+          const auto dead = std::count_if(ac.last_active.begin(), ac.last_active.end(),
+                                          [since](Index last) { return last <= since; });
+          ls.dead_fraction = static_cast<double>(dead) / static_cast<double>(ac.last_active.size());
+        }
+      }
+      e.layers.push_back(ls);
+    }
+    return e;
+  }
+
+  void record(NonFinite nf, const Step<double>& s) {
+    nf.epoch = s.epoch;
+    nf.step = s.step;
+    nf.history.assign(ring.begin(), ring.end());
+    r.findings.push_back(non_finite_finding(nf, training));
+    r.first_non_finite = std::move(nf);
+    done = true;
+  }
+
+  // The largest |x| of a tensor (NaN-free by the caller's check).
+  static double max_abs(const Matrix<double>& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0; }
+  static double max_abs(const Vector<double>& v) { return v.size() ? v.cwiseAbs().maxCoeff() : 0.0; }
+
+  // Whether the engine's tensors of this step are all finite. The gradients
+  // dL/dW_l = δ_l a_lᵀ and dL/db_l = Σ δ_l are bounded by max_j ‖δ_l(j, ·)‖₁ ·
+  // max(1, max |a_l|) and read only when that bound is not below `safe`.
+  bool step_finite(const Step<double>& s) {
+    using detail::all_finite;
+    if (!std::isfinite(s.loss) || !all_finite(s.inputs) || !all_finite(s.targets)) return false;
+    const std::size_t L = s.network.layers.size();
+    for (std::size_t l = 0; l < L; ++l)
+      if (!all_finite(s.forward.z[l]) || !all_finite(s.forward.a[l + 1]) || !all_finite(s.gradients.deltas[l]))
+        return false;
+    grad_bound.assign(L, 0.0);
+    grad_read.assign(L, 0);
+    for (std::size_t l = 0; l < L; ++l) {
+      const Matrix<double>& d = s.gradients.deltas[l];
+      const double row_l1 = d.size() ? d.cwiseAbs().rowwise().sum().maxCoeff() : 0.0;
+      const double g = row_l1 * std::max(1.0, max_abs(s.forward.a[l]));
+      if (g < safe) {
+        grad_bound[l] = g;
+        continue;
+      }
+      if (!all_finite(s.gradients.weights[l]) || !all_finite(s.gradients.biases[l])) return false;
+      grad_bound[l] = std::max(max_abs(s.gradients.weights[l]), max_abs(s.gradients.biases[l]));
+      grad_read[l] = 1;
+    }
+    return true;
+  }
+
+  // Adam's |m̂ / √v̂| ≤ R_t (Cauchy–Schwarz over the moments' weights; R_1 = 1):
+  //   R_t = (1 − β1)/(1 − β1^t) · √((1 − β2^t)/(1 − β2)) · √((1 − r^t)/(1 − r)),  r = β1²/β2 < 1.
+  double adam_ratio_bound(long t) const {
+    const double b1 = training->beta1, b2 = training->beta2, r = b1 * b1 / b2;
+    const double td = static_cast<double>(t);
+    return (1 - b1) / (1 - std::pow(b1, td)) * std::sqrt((1 - std::pow(b2, td)) / (1 - b2)) *
+           std::sqrt(r == 0 ? 1.0 : (1 - std::pow(r, td)) / (1 - r));
+  }
+
+  void start_bounds(const Step<double>& s) {
+    const std::size_t L = s.network.layers.size();
+    bounded = training && s.step == 0;
+    if (bounded && training->optimizer == Optimizer::adam)
+      bounded = training->beta2 > 0 && training->beta1 * training->beta1 < training->beta2;
+    param_bound.assign(L, 0.0);
+    velocity_bound.assign(L, 0.0);
+    for (std::size_t l = 0; l < L; ++l)
+      param_bound[l] = std::max(max_abs(s.network.layers[l].weights), max_abs(s.network.layers[l].biases));
+  }
+
+  // Which layers' updates might overflow, from the bounds.
+  void plan_update(const Step<double>& s) {
+    const std::size_t L = s.network.layers.size();
+    risky.assign(L, 1);
+    growth.assign(L, 0.0);
+    next_velocity = velocity_bound;
+    if (!bounded) return;
+    const double eta = training->learning_rate, scale = s.clip_scale;
+    for (std::size_t l = 0; l < L; ++l) {
+      switch (training->optimizer) {
+        case Optimizer::sgd: growth[l] = eta * scale * grad_bound[l]; break;
+        case Optimizer::momentum:
+          next_velocity[l] = training->momentum * velocity_bound[l] + scale * grad_bound[l];
+          growth[l] = eta * next_velocity[l];
+          break;
+        case Optimizer::adam: growth[l] = eta * adam_ratio_bound(updates + 1); break;
+      }
+      risky[l] = !(param_bound[l] + growth[l] < safe);
+    }
+  }
+
+  void take_snapshot(const Network<double>& net) {
+    if (before.layers.size() != net.layers.size()) before = net;  // shapes once; then plain copies
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+      before.layers[l].weights = net.layers[l].weights;
+      before.layers[l].biases = net.layers[l].biases;
+    }
+    snapshot_taken = true;
+  }
+
+  // The output layer as Options::numerics computes it, from the engine's z:
+  // whether that emulation meets a non-finite value (cheap: one exp per entry).
+  bool emulation_finite(const Step<double>& s) const {
+    const Numerics& n = opt.numerics;
+    const Network<double>& net = s.network;
+    const Matrix<double>& z = s.forward.z.back();
+    const Matrix<double>& y = s.targets;
+    const bool softmax = net.layers.back().activation == Activation::softmax;
+    const bool naive_softmax = n.softmax == SoftmaxForm::naive && softmax;
+    const bool naive_loss = n.cross_entropy == CrossEntropyForm::from_outputs && net.loss != Loss::quadratic;
+    if (!naive_softmax && !naive_loss) return true;
+    for (Index c = 0; c < z.cols(); ++c) {
+      Vector<double> a = s.forward.a.back().col(c);
+      if (naive_softmax) {
+        double total = 0;
+        for (Index k = 0; k < z.rows(); ++k) total += a(k) = std::exp(z(k, c));
+        a /= total;
+        if (!a.allFinite()) return false;
+      }
+      if (naive_loss) {
+        double sum = 0;
+        for (Index k = 0; k < a.size(); ++k) {
+          sum -= y(k, c) * std::log(a(k));
+          if (net.loss == Loss::binary_cross_entropy) sum -= (1 - y(k, c)) * std::log(1 - a(k));
+        }
+        if (!std::isfinite(sum)) return false;
+      }
+    }
+    return true;
+  }
+
+  Control before_update(const Step<double>& s) {
+    if (done) return opt.stop_on_non_finite ? Control::stop : Control::proceed;
+    if (!initialised) initialise(s.network);
+    if (s.epoch != epoch) begin_epoch(s.epoch, s.network);
+    ++r.steps_seen;
+    ++epoch_steps;
+    add_loss(s);
+    const bool first = r.steps_seen == 1;
+    const bool stats_step = s.step % opt.stats_every == 0;
+    snapshot_taken = false;
+
+    std::optional<NonFinite> nf;
+    bool finite = !first || detail::finite_parameters(s.network);
+    if (finite && first) start_bounds(s);
+    finite = finite && step_finite(s);
+    if (!finite || !emulation_finite(s)) {
+      nf = trace_step(s.network, s.inputs, s.targets, opt.numerics);
+      if (!nf && !finite) {
+        // Not reproduced by the re-run (it should be; the engine is deterministic):
+        // report what was seen, without a cause.
+        NonFinite unknown;
+        unknown.pass = Pass::forward;
+        unknown.quantity = Quantity::loss;
+        unknown.layer = static_cast<int>(s.network.layers.size()) - 1;
+        unknown.row = unknown.col = -1;
+        unknown.value = s.loss;
+        unknown.cause = "a non-finite value the diagnostic re-run did not reproduce";
+        unknown.detail = "the batch loss is " + num(s.loss);
+        nf = std::move(unknown);
+      }
+    }
+    if (stats_step || nf) {
+      pending = statistics(s);
+      if (nf) {  // the offending step closes the history
+        commit(*pending);
+        pending.reset();
+      } else {
+        // Norms bound the largest entries: tighten the bounds for free.
+        for (std::size_t l = 0; l < pending->layers.size(); ++l) {
+          param_bound[l] = std::min(param_bound[l], pending->layers[l].weight_norm);
+          grad_bound[l] = std::min(grad_bound[l], pending->layers[l].gradient_norm);
+        }
+      }
+    }
+    if (nf) {
+      record(std::move(*nf), s);
+      r.stopped = opt.stop_on_non_finite;
+      return opt.stop_on_non_finite ? Control::stop : Control::proceed;
+    }
+    plan_update(s);
+    const bool any_risky = std::find(risky.begin(), risky.end(), char{1}) != risky.end();
+    // The parameters are copied when the update might overflow (so that it can
+    // be shown with its operands), and to measure the update ratio, except under
+    // SGD, where the update is η·s·g and its norm is known without a copy.
+    const bool sgd = training && training->optimizer == Optimizer::sgd;
+    if ((stats_step && pending && !sgd) || (any_risky && (bounded || opt.snapshot))) take_snapshot(s.network);
+    if (stats_step && pending && sgd)
+      for (LayerStats& ls : pending->layers)
+        ls.update_ratio = ls.weight_norm > 0 ? training->learning_rate * s.clip_scale * ls.gradient_norm / ls.weight_norm : nan;
+    return Control::proceed;
+  }
+
+  Control after_update(const Step<double>& s) {
+    if (done) return opt.stop_on_non_finite ? Control::stop : Control::proceed;
+    const Network<double>& net = s.network;
+    ++updates;
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+      if (!risky[l]) {
+        param_bound[l] += growth[l];
+        continue;
+      }
+      const auto& layer = net.layers[l];
+      if (detail::all_finite(layer.weights) && detail::all_finite(layer.biases)) {
+        param_bound[l] = std::max(max_abs(layer.weights), max_abs(layer.biases));
+        continue;
+      }
+      auto nf = explain_update(snapshot_taken ? &before : nullptr, net, s.gradients, s.clip_scale, training);
+      if (nf) {
+        if (pending) {
+          commit(*pending);
+          pending.reset();
+        }
+        record(std::move(*nf), s);
+        r.stopped = opt.stop_on_non_finite;
+        return opt.stop_on_non_finite ? Control::stop : Control::proceed;
+      }
+    }
+    velocity_bound = next_velocity;
+    if (pending) {
+      if (snapshot_taken && !(training && training->optimizer == Optimizer::sgd)) {
+        for (std::size_t l = 0; l < net.layers.size(); ++l) {
+          const Matrix<double> dw = net.layers[l].weights - before.layers[l].weights;
+          const Vector<double> db = net.layers[l].biases - before.layers[l].biases;
+          const double moved = norm(dw, db);
+          const double w = pending->layers[l].weight_norm;
+          pending->layers[l].update_ratio = w > 0 ? moved / w : nan;
+        }
+      }
+      commit(std::move(*pending));
+      pending.reset();
+    }
+    return Control::proceed;
+  }
+
+  void epoch_end(const EpochRecord& rec) {
+    if (epoch != rec.epoch) return;  // an epoch without a single step seen
+    r.epochs.push_back(epoch_stats(rec.train_loss, rec.test, rec.seconds));
+    epoch = -1;
+  }
+
+  Result finalised() const;
+};
+
+Result Watch::State::finalised() const {
+  Result out = r;
+  // An epoch interrupted before its epoch_end (SIGINT, a stop): its aggregates so far.
+  if (epoch >= 0 && epoch_steps > 0) {
+    out.epochs.push_back(epoch_stats(epoch_samples > 0 ? epoch_loss_sum / epoch_samples : nan, std::nullopt, 0));
+  }
+  if (window_steps > 0) out.loss_windows.push_back({window_first, window_steps, window_sum / static_cast<double>(window_steps)});
+
+  std::vector<Finding> found;
+  const auto emit = [&](Finding f) { found.push_back(std::move(f)); };
+
+  // Divergence: a window's mean loss beyond factor × the best before it.
+  const auto& w = out.loss_windows;
+  double best = nan;
+  std::size_t best_at = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double v = w[i].mean_loss;
+    if (!std::isfinite(v)) continue;
+    if (!std::isnan(best) && v > opt.divergence_factor * best) {
+      Finding f;
+      f.kind = Kind::divergence;
+      f.severity = Severity::error;
+      f.step = w[i].first_step + w[i].steps - 1;
+      f.message = "the loss diverged: its mean over steps " + std::to_string(w[i].first_step) + "–" +
+                  std::to_string(f.step) + " is " + num(v) + ", " + num(v / best, 3) + " × its best window mean " +
+                  num(best) + " (steps " + std::to_string(w[best_at].first_step) + "–" +
+                  std::to_string(w[best_at].first_step + w[best_at].steps - 1) + ")";
+      f.fix = "lower the learning rate" +
+              (training ? " (η = " + num(training->learning_rate) + "; try " + num(training->learning_rate / 10) + ")"
+                        : std::string()) +
+              ", or clip the gradient norm (TrainOptions::clip_norm)";
+      f.evidence = {{"window mean loss", v},
+                    {"best window mean loss", best},
+                    {"ratio", v / best},
+                    {"threshold factor", opt.divergence_factor},
+                    {"window (steps)", static_cast<double>(opt.loss_window)}};
+      emit(std::move(f));
+      break;
+    }
+    if (std::isnan(best) || v < best) {
+      best = v;
+      best_at = i;
+    }
+  }
+
+  // Plateau: no window improved the best by more than the threshold, from some
+  // window up to the end of the run.
+  std::vector<double> full;
+  for (const LossWindow& lw : w)
+    if (lw.steps * 2 >= opt.loss_window) full.push_back(lw.mean_loss);
+  bool finite_windows = !full.empty();
+  for (double v : full) finite_windows = finite_windows && std::isfinite(v);
+  const bool diverged = !found.empty();
+  if (finite_windows && !diverged && !out.first_non_finite) {
+    std::size_t last_improvement = 0;
+    double running = full[0];
+    for (std::size_t i = 1; i < full.size(); ++i) {
+      if (full[i] < (1 - opt.plateau_improvement) * running) last_improvement = i;
+      running = std::min(running, full[i]);
+    }
+    const std::size_t flat = full.size() - 1 - last_improvement;
+    if (flat >= static_cast<std::size_t>(opt.plateau_windows)) {
+      double level = 0;
+      for (std::size_t i = last_improvement + 1; i < full.size(); ++i) level += full[i];
+      level /= static_cast<double>(flat);
+      const bool stuck = level >= opt.plateau_stuck * full[0];
+      Finding f;
+      f.kind = Kind::plateau;
+      f.severity = stuck ? Severity::warning : Severity::info;
+      const Index from = static_cast<Index>(last_improvement + 1) * opt.loss_window;
+      f.step = from;
+      f.message = std::string(stuck ? "training is stuck: " : "the loss has levelled off: ") + "for the last " +
+                  std::to_string(flat) + " windows of " + std::to_string(opt.loss_window) +
+                  " steps (from step " + std::to_string(from) + ") the mean loss stayed at " + num(level) +
+                  ", never " + percent(opt.plateau_improvement) + " below its best " + num(running) +
+                  "; the first window's mean was " + num(full[0]) +
+                  (stuck ? " (it has not even halved)" : " (" + percent(1 - level / full[0]) + " lower)");
+      f.fix = stuck ? "check the data and the gradients first (input findings, gradcheck check); then a larger "
+                      "learning rate, an initialisation scaled to the fan-in (xavier/he) against saturated "
+                      "units, or a cross-entropy loss instead of quadratic"
+                    : "converged at this learning rate: stop here, or lower the learning rate to go further";
+      f.evidence = {{"plateau mean loss", level},
+                    {"best window mean loss", running},
+                    {"first window mean loss", full[0]},
+                    {"windows without improvement", static_cast<double>(flat)},
+                    {"improvement threshold", opt.plateau_improvement}};
+      emit(std::move(f));
+    }
+  }
+
+  // Per layer, judged per epoch and reported once, for the worst epoch.
+  for (std::size_t l = 0; l < out.activations.size(); ++l) {
+    const int layer = static_cast<int>(l);
+    const EpochStats* dead = nullptr;
+    const EpochStats* saturated = nullptr;
+    const EpochStats* large = nullptr;
+    for (const EpochStats& e : out.epochs) {
+      if (l >= e.layers.size()) continue;
+      const LayerStats& ls = e.layers[l];
+      // A unit silent on a couple of batches is not dead yet: judge epochs of 10 statistics steps or more.
+      const bool enough = e.steps >= 10 * opt.stats_every;
+      if (enough && ls.dead_fraction >= opt.dead_warning && (!dead || ls.dead_fraction > dead->layers[l].dead_fraction))
+        dead = &e;
+      if (ls.saturated_fraction >= opt.saturated_warning &&
+          (!saturated || ls.saturated_fraction > saturated->layers[l].saturated_fraction))
+        saturated = &e;
+      if (ls.update_ratio > opt.update_ratio_warning && (!large || ls.update_ratio > large->layers[l].update_ratio))
+        large = &e;
+    }
+    if (dead) {
+      const LayerStats& ls = dead->layers[l];
+      Finding f;
+      f.kind = Kind::dead_units;
+      f.severity = Severity::warning;
+      f.layer = layer;
+      f.epoch = dead->epoch;
+      const Index window = std::min(opt.dead_window * opt.stats_every, dead->steps);
+      f.message = percent(ls.dead_fraction) + " of " + detail::layer_name(layer) +
+                  "'s relu units are dead: not active (z ≤ 0 on every sample) in the last " + std::to_string(window) +
+                  " steps of epoch " + std::to_string(dead->epoch) + "; they pass no gradient and cannot recover";
+      f.fix = "look for large negative biases or a learning rate that pushed them there; initialise with he "
+              "(biases 0), lower the learning rate, or use leaky_relu";
+      f.evidence = {{"dead fraction", ls.dead_fraction},
+                    {"epoch", static_cast<double>(dead->epoch)},
+                    {"threshold", opt.dead_warning}};
+      emit(std::move(f));
+    }
+    if (saturated) {
+      const LayerStats& ls = saturated->layers[l];
+      const Activation act = out.activations[l];
+      const double t = act == Activation::sigmoid ? opt.saturation_sigmoid : opt.saturation_tanh;
+      Finding f;
+      f.kind = Kind::saturated_units;
+      f.severity = Severity::warning;
+      f.layer = layer;
+      f.epoch = saturated->epoch;
+      f.message = percent(ls.saturated_fraction) + " of " + detail::layer_name(layer) + "'s " + to_string(act) +
+                  " pre-activations are saturated (|z| > " + num(t) + ", where the derivative is below 1 % of its "
+                  "peak) on average in epoch " + std::to_string(saturated->epoch) + "; the largest |z| is " +
+                  num(ls.max_abs_z) + ": these units learn slowly";
+      f.fix = "initialise to the fan-in (xavier: weights ~ U(±√(6/(fan_in + fan_out)))) instead of N(0, 1), "
+              "scale the inputs to [0, 1] or standardise them, and prefer cross-entropy to quadratic loss on "
+              "sigmoid outputs";
+      f.evidence = {{"saturated fraction (epoch mean)", ls.saturated_fraction},
+                    {"threshold |z|", t},
+                    {"largest |z|", ls.max_abs_z},
+                    {"epoch", static_cast<double>(saturated->epoch)}};
+      emit(std::move(f));
+    }
+    if (large) {
+      const LayerStats& ls = large->layers[l];
+      Finding f;
+      f.kind = Kind::large_updates;
+      f.severity = Severity::warning;
+      f.layer = layer;
+      f.epoch = large->epoch;
+      f.message = "updates of " + detail::layer_name(layer) + " are large: the median update/weight ratio in epoch " +
+                  std::to_string(large->epoch) + " is " + num(ls.update_ratio, 3) + " (a healthy run moves ~1e-3 "
+                  "of the weights per step)";
+      f.fix = "lower the learning rate" +
+              (training ? " (η = " + num(training->learning_rate) + ")" : std::string()) +
+              "; ratios near 1 mean every step rewrites the weights";
+      f.evidence = {{"median update/weight ratio", ls.update_ratio},
+                    {"threshold", opt.update_ratio_warning},
+                    {"epoch", static_cast<double>(large->epoch)}};
+      emit(std::move(f));
+    }
+  }
+  // Accuracy at chance, on the test set after the last evaluated epoch.
+  const EpochStats* last_test = nullptr;
+  for (const EpochStats& e : out.epochs)
+    if (e.test && e.test->samples > 0) last_test = &e;
+  if (last_test && out.outputs >= 1) {
+    const double classes = out.outputs == 1 ? 2.0 : static_cast<double>(out.outputs);
+    const double chance = 1.0 / classes, acc = last_test->test->accuracy;
+    if (acc < opt.chance_factor * chance) {
+      Finding f;
+      f.kind = Kind::chance_accuracy;
+      f.severity = Severity::warning;
+      f.epoch = last_test->epoch;
+      f.message = "test accuracy after epoch " + std::to_string(last_test->epoch) + " is " + percent(acc) +
+                  ", at chance level for " + num(classes) + " classes (" + percent(chance) +
+                  "): the network predicts the test set no better than guessing";
+      f.fix = "if the training loss fell, the training and test inputs differ: check that both are read and "
+              "scaled the same way (the input findings); if it did not, see the other findings (learning rate, "
+              "initialisation, dead or saturated units)";
+      f.evidence = {{"test accuracy", acc},
+                    {"chance accuracy", chance},
+                    {"test samples", static_cast<double>(last_test->test->samples)},
+                    {"training loss of that epoch", last_test->train_loss}};
+      emit(std::move(f));
+    }
+  }
+  for (Finding& f : found) out.findings.push_back(std::move(f));
+  return out;
+}
+
+Watch::Watch(Options options, std::optional<TrainOptions> training)
+    : s_(std::make_unique<State>(std::move(options), std::move(training))) {}
+
+Watch::~Watch() = default;
+
+const InputSanity& Watch::check_inputs(const Dataset<double>& training, const InputOptions& options) {
+  InputSanity s = watch::check_inputs(training, options);
+  // Input findings come first, whenever this is called.
+  std::vector<Finding> rest = std::move(s_->r.findings);
+  s_->r.findings = s.findings;
+  for (Finding& f : rest) s_->r.findings.push_back(std::move(f));
+  s_->r.inputs = std::move(s);
+  return *s_->r.inputs;
+}
+
+Callbacks<double> Watch::callbacks(Callbacks<double> then) {
+  State* s = s_.get();
+  Callbacks<double> cb;
+  cb.before_update = [s, next = then.before_update](const Step<double>& step) {
+    const Control c = s->before_update(step);
+    if (next && next(step) == Control::stop) return Control::stop;
+    return c;
+  };
+  cb.after_update = [s, next = then.after_update](const Step<double>& step) {
+    const Control c = s->after_update(step);
+    if (next && next(step) == Control::stop) return Control::stop;
+    return c;
+  };
+  cb.epoch_end = [s, next = then.epoch_end](const EpochRecord& rec) {
+    s->epoch_end(rec);
+    if (next && next(rec) == Control::stop) return Control::stop;
+    return Control::proceed;
+  };
+  return cb;
+}
+
+Result Watch::result() const { return s_->finalised(); }
+
+WatchedRun train_watched(Network<double>& net, const Dataset<double>& training, const TrainOptions& train_options,
+                         const Dataset<double>* test, const Options& options, const InputOptions& input_options) {
+  Watch w(options, train_options);
+  w.check_inputs(training, input_options);
+  Trainer<double> trainer(net, train_options, w.callbacks());
+  WatchedRun run;
+  run.history = trainer.train(training, test);
+  run.watch = w.result();
+  return run;
+}
+
+}  // namespace gradcheck::watch

@@ -1,0 +1,243 @@
+// Input sanity, before training: what the data looks like, and the mistakes
+// that can be read off it (signed bytes, unscaled values, constant features).
+#include "watch_detail.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace gradcheck::watch {
+namespace {
+
+using detail::num;
+using detail::percent;
+
+// The byte grids tried, in order: b/255 (the usual pixel scaling), b/256, b.
+constexpr std::array<double, 3> grid_scales = {1.0 / 255.0, 1.0 / 256.0, 1.0};
+
+const char* scale_name(double scale) {
+  if (scale == grid_scales[0]) return "/255";
+  if (scale == grid_scales[1]) return "/256";
+  return "";
+}
+
+// Whether every finite value is k·scale for an integer k in [−128, 255].
+bool fits_grid(const Matrix<double>& x, double scale, int& kmin, int& kmax) {
+  kmin = 1 << 30;
+  kmax = -(1 << 30);
+  for (Index i = 0; i < x.size(); ++i) {
+    const double v = x.data()[i];
+    if (!std::isfinite(v)) continue;
+    const double k = std::nearbyint(v / scale);
+    if (k < -128 || k > 255 || std::fabs(v - k * scale) > 1e-9) return false;
+    kmin = std::min(kmin, static_cast<int>(k));
+    kmax = std::max(kmax, static_cast<int>(k));
+  }
+  return kmin <= kmax;
+}
+
+ByteGrid byte_grid(const Matrix<double>& x) {
+  ByteGrid g;
+  for (double scale : grid_scales) {
+    int kmin = 0, kmax = 0;
+    if (!fits_grid(x, scale, kmin, kmax)) continue;
+    g.on_grid = true;
+    g.scale = scale;
+    g.min_byte = kmin;
+    g.max_byte = kmax;
+    break;
+  }
+  if (!g.on_grid || g.min_byte >= 0 || g.max_byte > 127) return g;
+  std::vector<double> counts(256, 0.0);
+  double n = 0;
+  for (Index i = 0; i < x.size(); ++i) {
+    const double v = x.data()[i];
+    if (!std::isfinite(v)) continue;
+    counts[static_cast<std::size_t>(static_cast<int>(std::nearbyint(v / g.scale)) + 128)] += 1;
+    n += 1;
+  }
+  for (double& c : counts) c /= n;
+  const auto mass = [&](int from, int to) {  // k in [from, to]
+    double m = 0;
+    for (int k = from; k <= to; ++k) m += counts[static_cast<std::size_t>(k + 128)];
+    return m;
+  };
+  g.low_edge = mass(-128, -113);
+  g.high_edge = mass(112, 127);
+  g.below_zero = mass(-16, -1);
+  g.above_zero = mass(0, 15);
+  g.histogram = std::move(counts);
+  return g;
+}
+
+double ratio(double a, double b) {
+  const double lo = std::min(a, b), hi = std::max(a, b);
+  return lo > 0 ? hi / lo : (hi > 0 ? INFINITY : 1.0);
+}
+
+}  // namespace
+
+InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
+  InputSanity s;
+  s.samples = x.cols();
+  s.features = x.rows();
+  if (x.size() == 0) return s;
+
+  double lo = INFINITY, hi = -INFINITY, sum = 0;
+  Index finite = 0, negative = 0, first_bad = -1;
+  for (Index i = 0; i < x.size(); ++i) {
+    const double v = x.data()[i];
+    if (!std::isfinite(v)) {
+      if (first_bad < 0) first_bad = i;
+      ++s.non_finite;
+      continue;
+    }
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+    negative += v < 0 ? 1 : 0;
+    ++finite;
+  }
+  if (finite > 0) {
+    s.min = lo;
+    s.max = hi;
+    s.mean = sum / static_cast<double>(finite);
+    s.fraction_negative = static_cast<double>(negative) / static_cast<double>(finite);
+  }
+
+  // Per feature: constant or not, and its scale max |x|.
+  std::vector<double> scales;
+  for (Index f = 0; f < x.rows(); ++f) {
+    double fmin = INFINITY, fmax = -INFINITY, scale = 0;
+    for (Index c = 0; c < x.cols(); ++c) {
+      const double v = x(f, c);
+      if (!std::isfinite(v)) continue;
+      fmin = std::min(fmin, v);
+      fmax = std::max(fmax, v);
+      scale = std::max(scale, std::fabs(v));
+    }
+    if (fmin == fmax) {
+      if (s.first_constant_feature < 0) s.first_constant_feature = f;
+      ++s.constant_features;
+      continue;
+    }
+    if (fmin > fmax) continue;  // no finite value at all
+    scales.push_back(scale);
+    if (!(scale <= s.largest_feature_scale)) {
+      s.largest_feature_scale = scale;
+      s.largest_scale_feature = f;
+    }
+  }
+  if (!scales.empty()) {
+    auto mid = scales.begin() + static_cast<std::ptrdiff_t>(scales.size() / 2);
+    std::nth_element(scales.begin(), mid, scales.end());
+    s.median_feature_scale = *mid;
+  }
+
+  s.bytes = byte_grid(x);
+  const ByteGrid& g = s.bytes;
+  s.signed_bytes = g.on_grid && g.min_byte < 0 && g.min_byte >= -128 && g.max_byte <= 127 &&
+                   g.low_edge >= o.edge_fraction && g.high_edge >= o.edge_fraction &&
+                   ratio(g.low_edge, g.high_edge) <= o.wrap_continuity &&
+                   ratio(g.below_zero, g.above_zero) >= o.zero_jump;
+
+  const auto add = [&](Kind kind, Severity severity, std::string message, std::string fix,
+                       std::vector<Evidence> evidence) {
+    Finding f;
+    f.kind = kind;
+    f.severity = severity;
+    f.message = std::move(message);
+    f.fix = std::move(fix);
+    f.evidence = std::move(evidence);
+    s.findings.push_back(std::move(f));
+  };
+
+  if (s.non_finite > 0) {
+    const Index feature = first_bad % x.rows(), sample = first_bad / x.rows();
+    add(Kind::non_finite_inputs, Severity::error,
+        std::to_string(s.non_finite) + " input values are NaN or infinite (the first: feature " +
+            std::to_string(feature) + " of sample " + std::to_string(sample) + ")",
+        "clean or impute them before training: every gradient they touch becomes NaN",
+        {{"non-finite values", static_cast<double>(s.non_finite)},
+         {"first: feature", static_cast<double>(feature)},
+         {"first: sample", static_cast<double>(sample)}});
+  }
+
+  if (s.signed_bytes) {
+    const bool pixels = g.scale != 1.0;
+    const std::string half = pixels ? "0.5" : "128";
+    std::string message = "pixel bytes were read as signed char: " + percent(s.fraction_negative) +
+                          " of values are negative, none is ≥ " + half + " (the values stop abruptly at −128" +
+                          scale_name(g.scale) + " and 127" + scale_name(g.scale) + ", with " + percent(g.low_edge) +
+                          " and " + percent(g.high_edge) +
+                          " of them within 16 steps of each end: one distribution wrapped at ±" + half +
+                          "; and they jump at 0: " + percent(g.below_zero) + " just below, " +
+                          percent(g.above_zero) + " just above); read them as unsigned char";
+    add(Kind::signed_bytes, Severity::error, std::move(message),
+        "read them as unsigned char (std::uint8_t, numpy uint8, idx::ByteReading::unsigned_bytes), or map each "
+        "negative byte b to b + 256 before scaling",
+        {{"fraction of values < 0", s.fraction_negative},
+         {"min", s.min},
+         {"max", s.max},
+         {"smallest byte (value / scale)", static_cast<double>(g.min_byte)},
+         {"largest byte (value / scale)", static_cast<double>(g.max_byte)},
+         {"mass at bytes −128…−113 (just above −0.5)", g.low_edge},
+         {"mass at bytes 112…127 (just below +0.5)", g.high_edge},
+         {"mass at bytes −16…−1 (unsigned 240…255)", g.below_zero},
+         {"mass at bytes 0…15", g.above_zero}});
+  }
+
+  if (finite > 0 && std::max(std::fabs(s.min), std::fabs(s.max)) > o.unscaled_max) {
+    const bool raw_bytes = g.on_grid && g.scale == 1.0 && g.min_byte >= 0;
+    if (raw_bytes)
+      add(Kind::unscaled_inputs, Severity::warning,
+          "inputs look like raw bytes: every value is an integer in 0…" + std::to_string(g.max_byte) +
+              " (mean " + num(s.mean) + "), where pixel intensities in [0, 1] belong",
+          "divide the pixel bytes by 255",
+          {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
+    else
+      add(Kind::unscaled_inputs, Severity::warning,
+          "inputs are not scaled: values reach " + num(std::fabs(s.min) > std::fabs(s.max) ? s.min : s.max) +
+              " (mean " + num(s.mean) + "); sigmoid and tanh units saturate on such inputs",
+          "standardise every feature (subtract its mean, divide by its standard deviation) or scale to [0, 1]",
+          {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
+  }
+
+  if (s.median_feature_scale > 0 && s.largest_feature_scale > o.scale_ratio * s.median_feature_scale) {
+    Index wild = 0;
+    for (Index f = 0; f < x.rows(); ++f) {
+      double scale = 0;
+      for (Index c = 0; c < x.cols(); ++c)
+        if (std::isfinite(x(f, c))) scale = std::max(scale, std::fabs(x(f, c)));
+      wild += scale > o.scale_ratio * s.median_feature_scale ? 1 : 0;
+    }
+    add(Kind::feature_scales, Severity::warning,
+        "features differ wildly in scale: feature " + std::to_string(s.largest_scale_feature) + " reaches " +
+            num(s.largest_feature_scale) + ", " + num(s.largest_feature_scale / s.median_feature_scale, 3) +
+            " × the median feature's " + num(s.median_feature_scale) + " (" + std::to_string(wild) +
+            " features beyond " + num(o.scale_ratio, 3) + " ×); one learning rate cannot suit them all",
+        "standardise every feature (subtract its mean, divide by its standard deviation)",
+        {{"largest feature scale (max |x|)", s.largest_feature_scale},
+         {"its feature", static_cast<double>(s.largest_scale_feature)},
+         {"median feature scale", s.median_feature_scale},
+         {"features beyond the ratio", static_cast<double>(wild)}});
+  }
+
+  if (s.constant_features > 0 && s.samples > 1) {  // with one sample every feature is constant
+    const Index f = s.first_constant_feature;
+    add(Kind::constant_features, Severity::info,
+        std::to_string(s.constant_features) + " of " + std::to_string(s.features) +
+            " features are constant over the " + std::to_string(s.samples) + " samples (feature " +
+            std::to_string(f) + " is " + num(x(f, 0)) + " everywhere): they carry no information",
+        "harmless for training (their weights only see a constant); drop them, or guard the division by their "
+        "zero standard deviation when standardising",
+        {{"constant features", static_cast<double>(s.constant_features)},
+         {"features", static_cast<double>(s.features)},
+         {"first constant feature", static_cast<double>(f)}});
+  }
+  return s;
+}
+
+}  // namespace gradcheck::watch

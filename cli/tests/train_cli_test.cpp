@@ -1,0 +1,247 @@
+// `gradcheck train` end to end: short runs on Fashion-MNIST (--limit), their exit
+// codes and report files; bad input refused with exit 2; SIGINT during training
+// stops after the step and writes the partial report, saying so.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string fashion = "/usr/share/datasets/fashion-mnist/";
+
+bool have_fashion() { return fs::exists(fashion + "train-images-idx3-ubyte.gz"); }
+
+// The gradcheck executable: GRADCHECK_CLI_PATH when the build defines it, else
+// next to this test binary (both are built into build/cli/).
+std::string gradcheck_path() {
+#ifdef GRADCHECK_CLI_PATH
+  return GRADCHECK_CLI_PATH;
+#else
+  return (fs::read_symlink("/proc/self/exe").parent_path() / "gradcheck").string();
+#endif
+}
+
+struct Outcome {
+  int exit_code = -1;  // the exit status, or 128 + signal if killed
+  std::string out, err;
+};
+
+// Runs gradcheck with `args`, reading its stdout line by line; `on_line` may
+// signal the child (it gets the pid). stderr goes to a temporary file.
+Outcome run(const std::vector<std::string>& args, const std::function<void(const std::string&, pid_t)>& on_line = {}) {
+  int out_pipe[2];
+  if (pipe(out_pipe) != 0) std::abort();
+  char err_name[] = "/tmp/gradcheck-train-cli-XXXXXX";
+  const int err_fd = mkstemp(err_name);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    std::vector<std::string> all = {gradcheck_path(), "train"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  Outcome r;
+  std::string line;
+  char buf[4096];
+  for (ssize_t n; (n = read(out_pipe[0], buf, sizeof buf)) > 0;) {
+    for (ssize_t i = 0; i < n; ++i) {
+      r.out += buf[i];
+      if (buf[i] == '\n') {
+        if (on_line) on_line(line, pid);
+        line.clear();
+      } else {
+        line += buf[i];
+      }
+    }
+  }
+  close(out_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream err(err_name);
+  std::stringstream ss;
+  ss << err.rdbuf();
+  r.err = ss.str();
+  close(err_fd);
+  unlink(err_name);
+  return r;
+}
+
+std::vector<std::string> data_args(const std::string& limit = "1000") {
+  return {"--idx-images", fashion + "train-images-idx3-ubyte.gz", "--idx-labels", fashion + "train-labels-idx1-ubyte.gz",
+          "--test-images", fashion + "t10k-images-idx3-ubyte.gz", "--test-labels", fashion + "t10k-labels-idx1-ubyte.gz",
+          "--limit", limit, "--test-limit", "500", "--progress", "lines"};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("gradcheck-train-cli-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(TrainCli, AShortHealthyRunExitsZeroAndWritesEveryReportFile) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("healthy");
+  const Outcome r = run(data_args() + std::vector<std::string>{"--net", "784-30-10", "--activation", "relu", "--loss",
+                                                           "cross_entropy", "--init", "he", "--lr", "0.05", "--epochs",
+                                                           "2", "--report", dir.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("epoch 1/2: train loss"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch 2/2: train loss"), std::string::npos) << r.out;
+  for (const char* f : {"report.json", "report.md", "report.html", "junit.xml"}) EXPECT_TRUE(fs::exists(dir / f)) << f;
+  const auto j = read_json(dir / "report.json");
+  EXPECT_EQ(j.at("interrupted"), false);
+  ASSERT_EQ(j.at("results").size(), 1u);
+  const auto& t = j.at("results")[0];
+  EXPECT_EQ(t.at("type"), "training");
+  EXPECT_EQ(t.at("steps_seen"), 200) << "1000 images, batch 10, 2 epochs";
+  EXPECT_EQ(t.at("epochs").size(), 2u);
+  EXPECT_GT(t.at("epochs")[1].at("test").at("accuracy").get<double>(), 0.5);
+  for (const auto& f : t.at("findings")) EXPECT_EQ(f.at("severity"), "info") << f.dump();
+  const std::string md = read_text(dir / "report.md");
+  EXPECT_NE(md.find("Training"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(TrainCli, MisreadBytesExitOneAndTheSignatureIsNamed) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("signed");
+  const Outcome r = run(data_args() + std::vector<std::string>{"--byte-reading", "signed-char", "--report", dir.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("pixel bytes were read as signed char"), std::string::npos) << r.out;
+  const auto j = read_json(dir / "report.json");
+  EXPECT_EQ(j.at("status"), "fail");
+  EXPECT_EQ(j.at("results")[0].at("findings")[0].at("kind"), "signed-bytes");
+  EXPECT_EQ(j.at("results")[0].at("inputs").at("signed_bytes"), true);
+  fs::remove_all(dir);
+}
+
+TEST(TrainCli, AFirstNaNExitsOneWithItsProducer) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const Outcome r = run(data_args("500") + std::vector<std::string>{"--net", "784-30-10", "--activation", "relu", "--loss",
+                                                                "cross_entropy", "--init", "gaussian", "--lr", "1",
+                                                                "--naive-softmax"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("exp overflow in softmax"), std::string::npos) << r.out;
+}
+
+TEST(TrainCli, BadInputIsRefusedWithExitTwoBeforeAnythingIsAllocated) {
+  const std::vector<std::string> data = {"--idx-images", fashion + "train-images-idx3-ubyte.gz", "--idx-labels",
+                                         fashion + "train-labels-idx1-ubyte.gz"};
+  const auto start = std::chrono::steady_clock::now();
+  Outcome r = run(data + std::vector<std::string>{"--net", "784-1000000000-10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "gradcheck: --net: layer size 1000000000 (entry 1) is outside 1..1048576 (docs/cli.md: limits)\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "refused before reading the data";
+  r = run(data + std::vector<std::string>{"--net", "784-100000-10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has 79500010 parameters, more than the limit of 33554432"), std::string::npos) << r.err;
+  r = run(data + std::vector<std::string>{"--net", "784-30x-10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--net: \"784-30x-10\" is not a list of layer sizes"), std::string::npos) << r.err;
+  r = run({"--idx-images", "/nonexistent/images.gz", "--idx-labels", "/nonexistent/labels.gz"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "gradcheck: /nonexistent/images.gz: cannot open: No such file or directory\n");
+  r = run(data + std::vector<std::string>{"--activation", "swish"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--activation: \"swish\" is not one of"), std::string::npos) << r.err;
+  r = run(data + std::vector<std::string>{"--momentum", "0.9", "--optimizer", "adam"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--momentum: only applies to --optimizer momentum"), std::string::npos) << r.err;
+  if (!have_fashion()) return;
+  r = run(data + std::vector<std::string>{"--net", "100-10", "--limit", "10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("images: hold 784 pixels per image, the network takes 100 inputs (--net 100-10)"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(TrainCli, SigintStopsAfterTheStepAndWritesThePartialReportSayingSo) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("sigint");
+  bool sent = false;
+  const Outcome r = run(data_args("2000") + std::vector<std::string>{"--epochs", "1000", "--report", dir.string()},
+                    [&sent](const std::string& line, pid_t pid) {
+                      if (!sent && line.find("epoch 2/1000") != std::string::npos) {
+                        kill(pid, SIGINT);
+                        sent = true;
+                      }
+                    });
+  ASSERT_TRUE(sent) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 130) << r.out << r.err;
+  EXPECT_NE(r.out.find("interrupted by SIGINT after "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("partial report written to " + dir.string()), std::string::npos) << r.out;
+  const auto j = read_json(dir / "report.json");
+  EXPECT_EQ(j.at("interrupted"), true);
+  EXPECT_EQ(j.at("interrupted_by"), "SIGINT");
+  const auto& t = j.at("results")[0];
+  const int steps = t.at("steps_seen");
+  EXPECT_GE(steps, 400) << "two epochs of 200 steps were done";
+  EXPECT_LT(steps, 200 * 1000);
+  EXPECT_GE(t.at("epochs").size(), 2u);
+  EXPECT_NE(read_text(dir / "report.md").find("interrupted"), std::string::npos);
+  EXPECT_NE(read_text(dir / "report.html").find("interrupted"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(TrainCli, SigtermLikewiseWritesThePartialReport) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("sigterm");
+  bool sent = false;
+  const Outcome r = run(data_args("1000") + std::vector<std::string>{"--epochs", "1000", "--report", dir.string()},
+                        [&sent](const std::string& line, pid_t pid) {
+                          if (!sent && line.find("epoch 1/1000") != std::string::npos) {
+                            kill(pid, SIGTERM);
+                            sent = true;
+                          }
+                        });
+  ASSERT_TRUE(sent) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 143) << r.out << r.err;
+  const auto j = read_json(dir / "report.json");
+  EXPECT_EQ(j.at("interrupted_by"), "SIGTERM");
+  EXPECT_GE(j.at("results")[0].at("steps_seen").get<int>(), 100);
+  fs::remove_all(dir);
+}
+
+}  // namespace

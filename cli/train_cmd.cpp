@@ -1,0 +1,344 @@
+// `gradcheck train`: trains a network on IDX data (MNIST, Fashion-MNIST) with
+// the training watch on, prints what it found, and writes a report.
+//
+// Exit codes: 0 the watch found nothing of error severity (warnings allowed);
+// 1 it did (the first non-finite value, divergence, signed bytes, non-finite
+// inputs); 2 bad input (missing or malformed files, a network over the limits,
+// an image size the network does not take); 130 / 143 interrupted by SIGINT /
+// SIGTERM (the partial report is written first). See docs/cli.md.
+#include "commands.hpp"
+
+#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/engine/errors.hpp>
+#include <gradcheck/engine/idx.hpp>
+#include <gradcheck/engine/init.hpp>
+#include <gradcheck/engine/trainer.hpp>
+#include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/train_section.hpp>
+#include <gradcheck/reports/write.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradcheck::cli {
+namespace {
+
+namespace w = gradcheck::watch;
+
+// Networks larger than this are refused before anything is allocated: 2^25
+// parameters are 256 MiB per copy in double, and training keeps up to four
+// copies (parameters, gradients, Adam's two moments). docs/cli.md.
+constexpr std::int64_t max_parameters = std::int64_t{1} << 25;
+
+constexpr int exit_interrupted_sigint = 130;   // 128 + SIGINT, the shell's convention
+constexpr int exit_interrupted_sigterm = 143;  // 128 + SIGTERM
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+struct TrainArgs {
+  std::string images, labels, test_images, test_labels;
+  std::string net = "784-30-10";
+  std::string activation = "sigmoid";
+  std::string output;  // default: softmax for cross_entropy, else sigmoid
+  std::string loss = "quadratic";
+  std::string init = "gaussian";
+  std::string optimizer = "sgd";
+  double lr = 3.0;
+  double momentum = 0.9;
+  double clip = 0;
+  Index batch = 10;
+  int epochs = 1;
+  std::uint64_t seed = 0;
+  std::string byte_reading = "unsigned";
+  std::string test_byte_reading;  // default: --byte-reading
+  Index limit = -1;
+  Index test_limit = -1;
+  std::string watch = "step";
+  std::string progress = "auto";
+  std::string report;
+  bool naive_softmax = false;
+  bool naive_cross_entropy = false;
+};
+
+std::vector<Index> parse_sizes(const std::string& text) {
+  std::vector<Index> sizes;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t dash = text.find('-', start);
+    const std::string part = text.substr(start, dash == std::string::npos ? std::string::npos : dash - start);
+    if (part.empty() || part.size() > 12 || part.find_first_not_of("0123456789") != std::string::npos)
+      throw InputError("", "--net", "\"" + text + "\" is not a list of layer sizes such as 784-30-10");
+    sizes.push_back(static_cast<Index>(std::stoll(part)));
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+  if (sizes.size() < 2)
+    throw InputError("", "--net", "\"" + text + "\" needs at least two sizes (inputs and outputs), e.g. 784-10");
+  std::int64_t params = 0;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    if (sizes[k] < 1 || sizes[k] > max_layer_width)
+      throw InputError("", "--net",
+                       "layer size " + std::to_string(sizes[k]) + " (entry " + std::to_string(k) +
+                           ") is outside 1.." + std::to_string(max_layer_width) + " (docs/cli.md: limits)");
+    if (k > 0) params += (sizes[k - 1] + 1) * sizes[k];  // ≤ 2^20 · 2^20 per layer: no overflow
+  }
+  if (params > max_parameters)
+    throw InputError("", "--net",
+                     text + " has " + std::to_string(params) + " parameters, more than the limit of " +
+                         std::to_string(max_parameters) + " (docs/cli.md: limits)");
+  return sizes;
+}
+
+idx::ByteReading parse_reading(const std::string& s, const char* option) {
+  if (s == "unsigned") return idx::ByteReading::unsigned_bytes;
+  if (s == "signed-char") return idx::ByteReading::signed_char;
+  throw InputError("", option, "\"" + s + "\" is not one of unsigned, signed-char");
+}
+
+template <class T, class Parse>
+T parse_name(const std::string& s, const char* option, Parse parse, const char* choices) {
+  const auto v = parse(s);
+  if (!v) throw InputError("", option, "\"" + s + "\" is not one of " + choices);
+  return *v;
+}
+
+// A progress bar on a terminal, one line per epoch otherwise.
+class Progress {
+ public:
+  Progress(bool bar, int epochs, Index steps_per_epoch)
+      : bar_(bar), epochs_(epochs), per_epoch_(std::max<Index>(steps_per_epoch, 1)) {}
+
+  void step(const Step<double>& s) {
+    if (!bar_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100) && s.batch + 1 != per_epoch_) return;
+    last_ = now;
+    const double done = static_cast<double>(s.batch + 1) / static_cast<double>(per_epoch_);
+    const int width = 30, filled = static_cast<int>(done * width);
+    std::fprintf(stdout, "\r  epoch %d/%d [%s%s] %3.0f%%  step %ld  loss %.4g ", s.epoch + 1, epochs_,
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), '.').c_str(), 100 * done,
+                 static_cast<long>(s.step), s.loss);
+    std::fflush(stdout);
+    open_ = true;
+  }
+
+  void epoch(const EpochRecord& r) {
+    end_line();
+    std::printf("  epoch %d/%d: train loss %.6g", r.epoch + 1, epochs_, r.train_loss);
+    if (r.test) std::printf(", test loss %.6g, test accuracy %.2f %%", r.test->loss, 100 * r.test->accuracy);
+    std::printf(" (%.2f s)\n", r.seconds);
+    std::fflush(stdout);
+  }
+
+  // A terminal's bar is erased (ANSI "erase line"): the epoch's line replaces it.
+  void end_line() {
+    if (open_) std::printf("\r\033[K");
+    open_ = false;
+  }
+
+ private:
+  bool bar_;
+  int epochs_;
+  Index per_epoch_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+void print_findings(const w::Result& r) {
+  if (r.findings.empty()) {
+    std::printf("watch: no findings\n");
+    return;
+  }
+  std::printf("watch: %zu finding%s\n", r.findings.size(), r.findings.size() == 1 ? "" : "s");
+  for (const w::Finding& f : r.findings) {
+    std::printf("  %-7s %s", w::to_string(f.severity), w::to_string(f.kind));
+    if (f.layer >= 0) std::printf(" (layer %d)", f.layer);
+    std::printf(": %s\n", f.message.c_str());
+    std::printf("          fix: %s\n", f.fix.c_str());
+  }
+}
+
+int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, const std::string& command_line) {
+  // Everything that can be refused is refused before data is read or memory allocated.
+  const std::vector<Index> sizes = parse_sizes(a.net);
+  const Activation hidden = parse_name<Activation>(a.activation, "--activation", parse_activation,
+                                                   "identity, sigmoid, tanh, relu, leaky_relu");
+  if (hidden == Activation::softmax) throw InputError("", "--activation", "softmax is only for the output layer (--output)");
+  const Loss loss = parse_name<Loss>(a.loss, "--loss", parse_loss, "quadratic, cross_entropy, binary_cross_entropy");
+  const Activation output =
+      a.output.empty() ? (loss == Loss::cross_entropy ? Activation::softmax : Activation::sigmoid)
+                       : parse_name<Activation>(a.output, "--output", parse_activation,
+                                                "identity, sigmoid, tanh, relu, leaky_relu, softmax");
+  const Init init = parse_name<Init>(a.init, "--init", parse_init, "gaussian, xavier, he");
+  Optimizer optimizer = parse_name<Optimizer>(a.optimizer, "--optimizer", parse_optimizer, "sgd, momentum, adam");
+  if (momentum_given && !optimizer_given) optimizer = Optimizer::momentum;
+  if (momentum_given && optimizer != Optimizer::momentum)
+    throw InputError("", "--momentum", "only applies to --optimizer momentum");
+  const auto reading = parse_reading(a.byte_reading, "--byte-reading");
+  const auto test_reading = a.test_byte_reading.empty() ? reading : parse_reading(a.test_byte_reading, "--test-byte-reading");
+  if (a.watch != "step" && a.watch != "epoch") throw InputError("", "--watch", "\"" + a.watch + "\" is not one of step, epoch");
+  if (a.test_images.empty() != a.test_labels.empty())
+    throw InputError("", a.test_images.empty() ? "--test-images" : "--test-labels",
+                     "is missing: give --test-images and --test-labels together");
+
+  TrainOptions opt;
+  opt.optimizer = optimizer;
+  opt.learning_rate = a.lr;
+  opt.batch_size = a.batch;
+  opt.epochs = a.epochs;
+  opt.momentum = a.momentum;
+  opt.seed = a.seed;
+  opt.clip_norm = a.clip;
+  validate(opt);
+
+  auto net = make_network(sizes, hidden, output, loss, init, a.seed);
+  const int classes = static_cast<int>(std::max<Index>(net.output_size(), 2));
+  const Dataset<double> training = idx::load(a.images, a.labels, reading, a.limit, classes);
+  if (training.features() != net.input_size())
+    throw InputError(a.images, "images",
+                     "hold " + std::to_string(training.features()) + " pixels per image, the network takes " +
+                         std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
+  if (training.size() == 0) throw InputError(a.images, "images", "hold no image (after --limit)");
+  std::optional<Dataset<double>> test;
+  if (!a.test_images.empty()) {
+    test = idx::load(a.test_images, a.test_labels, test_reading, a.test_limit, classes);
+    if (test->features() != net.input_size())
+      throw InputError(a.test_images, "images",
+                       "hold " + std::to_string(test->features()) + " pixels per image, the network takes " +
+                           std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
+  }
+
+  const Index per_epoch = (training.size() + std::min(opt.batch_size, training.size()) - 1) /
+                          std::min(opt.batch_size, training.size());
+  w::Options wo;
+  wo.cadence = a.watch == "epoch" ? w::Cadence::epoch : w::Cadence::step;
+  wo.stats_every = a.watch == "epoch" ? 10 : 1;
+  wo.loss_window = std::clamp<Index>(per_epoch / 20, 1, 100);
+  if (a.naive_softmax) wo.numerics.softmax = w::SoftmaxForm::naive;
+  if (a.naive_cross_entropy) wo.numerics.cross_entropy = w::CrossEntropyForm::from_outputs;
+
+  std::printf("gradcheck train: %s %s/%s, %s loss, %s init, %s η = %g, batch %ld, %d epoch%s on %ld images%s\n",
+              a.net.c_str(), to_string(hidden), to_string(output), to_string(loss), to_string(init),
+              to_string(optimizer), opt.learning_rate, static_cast<long>(opt.batch_size), opt.epochs,
+              opt.epochs == 1 ? "" : "s", static_cast<long>(training.size()),
+              test ? (" (test: " + std::to_string(test->size()) + ")").c_str() : "");
+
+  w::Watch watch(wo, opt);
+  watch.check_inputs(training);
+
+  const bool bar = a.progress == "bar" || (a.progress == "auto" && isatty(STDOUT_FILENO));
+  Progress progress(bar, opt.epochs, per_epoch);
+  Callbacks<double> ours;
+  ours.after_update = [&progress](const Step<double>& s) {
+    progress.step(s);
+    return g_signal ? Control::stop : Control::proceed;
+  };
+  ours.epoch_end = [&progress](const EpochRecord& r) {
+    progress.epoch(r);
+    return g_signal ? Control::stop : Control::proceed;
+  };
+
+  g_signal = 0;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  History history;
+  if (!g_signal) {
+    Trainer<double> trainer(net, opt, watch.callbacks(ours));
+    history = trainer.train(training, test ? &*test : nullptr);
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  progress.end_line();
+  const int sig = g_signal;
+
+  const w::Result result = watch.result();
+  print_findings(result);
+  const char* by = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  if (sig) std::printf("interrupted by %s after %ld steps: the results are partial\n", by, static_cast<long>(history.steps));
+  if (!a.report.empty()) {
+    reports::Report report;
+    report.document.title = "gradcheck train " + a.net;
+    report.document.facts.rows = {
+        {"command", command_line},
+        {"training set", a.images + " (" + std::to_string(training.size()) + " images, " + a.byte_reading + ")"},
+        {"test set", test ? a.test_images + " (" + std::to_string(test->size()) + " images)" : "none"},
+        {"network", a.net + ", " + to_string(hidden) + " hidden, " + to_string(output) + " output"},
+        {"loss", to_string(loss)},
+        {"initialisation", std::string(to_string(init)) + ", seed " + std::to_string(a.seed)},
+        {"optimiser", std::string(to_string(optimizer)) + ", η = " + reports::format_number(opt.learning_rate) +
+                          (optimizer == Optimizer::momentum ? ", μ = " + reports::format_number(opt.momentum) : "") +
+                          (opt.clip_norm > 0 ? ", clip " + reports::format_number(opt.clip_norm) : "")},
+        {"batch, epochs", std::to_string(opt.batch_size) + ", " + std::to_string(opt.epochs)},
+        {"watch", a.watch}};
+    reports::add(report, result);
+    if (sig) report.mark_interrupted(by);
+    reports::write_report(a.report, report);
+    std::printf("%sreport written to %s\n", sig ? "partial " : "", a.report.c_str());
+  }
+  if (sig == SIGINT) return exit_interrupted_sigint;
+  if (sig) return exit_interrupted_sigterm;
+  return result.worst() == w::Severity::error ? exit_divergence : exit_ok;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("train", "Train a network on IDX data with the training watch on");
+  auto args = std::make_shared<TrainArgs>();
+  cmd->add_option("--idx-images", args->images, "training images (IDX, gzip'd or plain)")->required();
+  cmd->add_option("--idx-labels", args->labels, "training labels (IDX)")->required();
+  cmd->add_option("--test-images", args->test_images, "test images, evaluated after every epoch");
+  cmd->add_option("--test-labels", args->test_labels, "test labels");
+  cmd->add_option("--net", args->net, "layer sizes, inputs first (limits: docs/cli.md)")->capture_default_str();
+  cmd->add_option("--activation", args->activation, "hidden layers: identity, sigmoid, tanh, relu, leaky_relu")
+      ->capture_default_str();
+  cmd->add_option("--output", args->output, "output layer (default: softmax for cross_entropy, else sigmoid)");
+  cmd->add_option("--loss", args->loss, "quadratic, cross_entropy, binary_cross_entropy")->capture_default_str();
+  cmd->add_option("--init", args->init, "gaussian (N(0,1)), xavier, he")->capture_default_str();
+  cmd->add_option("--lr", args->lr, "learning rate η")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "mini-batch size (1: online)")->capture_default_str();
+  cmd->add_option("--epochs", args->epochs, "passes over the training set")->capture_default_str();
+  auto* momentum = cmd->add_option("--momentum", args->momentum, "momentum μ (implies --optimizer momentum)");
+  auto* optimizer = cmd->add_option("--optimizer", args->optimizer, "sgd, momentum, adam")->capture_default_str();
+  cmd->add_option("--clip", args->clip, "clip the gradient's global L2 norm to this (0: never)")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "initialisation and shuffle seed")->capture_default_str();
+  cmd->add_option("--byte-reading", args->byte_reading, "unsigned (right) or signed-char (the classic bug)")
+      ->capture_default_str();
+  cmd->add_option("--test-byte-reading", args->test_byte_reading, "the test set's (default: --byte-reading)");
+  cmd->add_option("--limit", args->limit, "keep the first N training images (-1: all)")->capture_default_str();
+  cmd->add_option("--test-limit", args->test_limit, "keep the first N test images (-1: all)")->capture_default_str();
+  cmd->add_option("--watch", args->watch, "step: statistics every step; epoch: every 10th, kept per epoch")
+      ->capture_default_str();
+  cmd->add_option("--progress", args->progress, "auto (a bar on a terminal), bar, lines")->capture_default_str();
+  cmd->add_flag("--naive-softmax", args->naive_softmax, "also watch for what a softmax without max subtraction would do");
+  cmd->add_flag("--naive-cross-entropy", args->naive_cross_entropy, "also watch for −Σ y ln a computed from the outputs");
+  cmd->add_option("--report", args->report, "write report.json, report.md, report.html and junit.xml here");
+  cmd->callback([cmd, args, momentum, optimizer, &exit_code] {
+    // The command line as given (for the report's facts), option by option.
+    std::string line = "gradcheck train";
+    for (const CLI::Option* o : cmd->get_options()) {
+      if (o->count() == 0 || o->get_name() == "--help") continue;
+      line += " " + o->get_name();
+      if (o->get_items_expected_max() > 0)
+        for (const std::string& v : o->results()) line += " " + v;
+    }
+    exit_code = run_train(*args, momentum->count() > 0, optimizer->count() > 0, line);
+  });
+}
+
+}  // namespace gradcheck::cli
