@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 
@@ -23,6 +24,16 @@ std::string yes_no(bool b) { return b ? "yes" : "no"; }
 std::string fmt(double v, int digits = 4) { return format_number(v, digits); }
 
 std::string percent(double fraction, int digits = 3) { return format_number(100 * fraction, digits) + " %"; }
+
+// 14801503 → "14,801,503".
+std::string thousands(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
 
 std::string duration(double seconds) {
   if (seconds < 0.1) return "< 0.1 s";
@@ -166,15 +177,15 @@ Section fixture_section(const fixtures::SignedCharResult& r) {
   KeyValues setup;
   setup.caption = "Setup";
   setup.rows = {{"network", "[784, 30, 10], sigmoid, quadratic loss, N(0, 1) weights and biases"},
-                {"training", "one epoch on the first " + std::to_string(r.training_images) + " training images" +
+                {"training", "one epoch on the first " + thousands(static_cast<std::uint64_t>(r.training_images)) + " training images" +
                                  (r.quick ? " (quick)" : "")},
                 {"test set", std::to_string(r.test_images) + " images"},
                 {"schedules", "mini-batches of 10 at η = 3.0; online at η = 1.0"},
-                {"training pixel bytes above 127", std::to_string(r.training_bytes.above_127) + " of " +
-                                                       std::to_string(r.training_bytes.bytes) + " = " +
+                {"training pixel bytes above 127", thousands(r.training_bytes.above_127) + " of " +
+                                                       thousands(r.training_bytes.bytes) + " = " +
                                                        percent(r.training_bytes.fraction_above_127, 5)},
-                {"test pixel bytes above 127", std::to_string(r.test_bytes.above_127) + " of " +
-                                                   std::to_string(r.test_bytes.bytes) + " = " +
+                {"test pixel bytes above 127", thousands(r.test_bytes.above_127) + " of " +
+                                                   thousands(r.test_bytes.bytes) + " = " +
                                                    percent(r.test_bytes.fraction_above_127, 5)},
                 {"correct reading", "values in [" + fmt(r.correct_reading.min) + ", " + fmt(r.correct_reading.max) +
                                         "], mean " + fmt(r.correct_reading.mean) + ", negative " +
@@ -320,7 +331,7 @@ Section fixture_section(const fixtures::ReluNanResult& r) {
   setup.caption = "Setup";
   setup.rows = {{"network", "[784, 100, 10], relu, softmax, cross-entropy, N(0, 1) weights and biases, seed 1"},
                 {"training", "SGD, mini-batches of " + std::to_string(r.batch_size) + ", one epoch on the first " +
-                                 std::to_string(r.training_images) + " training images" + (r.quick ? " (quick)" : "")},
+                                 thousands(static_cast<std::uint64_t>(r.training_images)) + " training images" + (r.quick ? " (quick)" : "")},
                 {"stable", "the engine's softmax (minus its max) and log-sum-exp cross-entropy"},
                 {"naive", "the training watch emulates exp(z)/Σexp(z) and −Σ y ln a from the outputs"},
                 {"threshold rate", r.threshold_rate > 0 ? fmt(r.threshold_rate) : std::string("none in the sweep")}};
@@ -355,7 +366,8 @@ Section fixture_section(const fixtures::ReluNanResult& r) {
   cf.header = {"change", "first non-finite", "test accuracy", "largest logit", "dead relu units"};
   for (const auto& c : r.counterfactuals)
     cf.rows.push_back({Cell(c.change), Cell(first_non_finite_text(c), c.finite ? Verdict::agree : Verdict::non_finite),
-                       Cell::number(c.test_accuracy, 4), Cell::number(c.max_logit, 4), Cell(percent(c.dead_fraction, 3))});
+                       c.finite ? Cell::number(c.test_accuracy, 4) : Cell("— (stopped)"), Cell::number(c.max_logit, 4),
+                       Cell(percent(c.dead_fraction, 3))});
   s.add(std::move(cf));
   return s;
 }
