@@ -4,6 +4,7 @@
 #   ./bootstrap.sh test                install, build with -Werror, run every test through ctest
 #   ./bootstrap.sh sanitize            install, build with ASan + UBSan, run every test through ctest
 #   ./bootstrap.sh bench               install, build with -march=native, run the benchmarks side by side
+#   ./bootstrap.sh fuzz [SECONDS]      install clang + libFuzzer, run each fuzz target SECONDS (default 60)
 # Nothing is downloaded except Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +16,7 @@ extra=()
 case "${1:-}" in
   test) extra=(chromium) ;;   # the HTML report is loaded in headless Chromium (reports/tests)
   bench) extra=(python3-torch python3-numpy libopenblas0-pthread) ;;  # OpenBLAS: what libtorch recommends
+  fuzz) extra=(clang libclang-rt-14-dev) ;;   # libFuzzer and the sanitizer runtimes are clang's
 esac
 
 install_missing() {
@@ -61,8 +63,12 @@ case "$cmd" in
     build build-bench -DGRADCHECK_NATIVE=ON
     exec ./bench/run.sh build-bench "$@"
     ;;
+  fuzz)
+    install_missing "${packages[@]}" "${extra[@]}"
+    exec ./fuzz/run.sh "$@"
+    ;;
   *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,9p' "$0" >&2
     exit 2
     ;;
 esac

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <system_error>
@@ -94,6 +95,41 @@ std::string quote_for_message(std::string_view s) {
   std::string q = json(cut).dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > limit) q += "...";
   return q;
+}
+
+// The parser quotes the text it stopped at byte for byte; a message must stay
+// well-formed UTF-8 (it is printed, and embedded in JSON and XML reports), so
+// each byte outside a well-formed sequence is shown as <0xNN>.
+std::string well_formed_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto d = i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+      if ((d & 0xC0) != 0x80) {
+        len = 0;
+        break;
+      }
+      cp = (cp << 6) | (d & 0x3Fu);
+    }
+    constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};  // shorter forms are overlong
+    if (len == 0 || cp < smallest[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      static const char digits[] = "0123456789ABCDEF";
+      out += "<0x";
+      out += digits[c >> 4];
+      out += digits[c & 0xF];
+      out += '>';
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
 }
 
 std::string describe(const json& v) {
@@ -411,7 +447,8 @@ json parse_document(std::string_view text, const std::string& source, bool stric
       throw InputError(source, where(prepared.too_deep_at),
                        "nested deeper than " + std::to_string(max_json_depth) + " levels");
     const bool after_rewrite = !prepared.rewrites.empty() && prepared.rewrites.front().out_start <= index;
-    throw InputError(source, where(prepared.to_original(index)), trim_parser_message(*builder.error_, after_rewrite));
+    throw InputError(source, where(prepared.to_original(index)),
+                     well_formed_utf8(trim_parser_message(*builder.error_, after_rewrite)));
   }
   throw InputError(source, "", "is not valid JSON");
 }
@@ -772,7 +809,7 @@ Result guarded(const std::string& source, Read&& read) {
   try {
     return read();
   } catch (const json::exception& e) {  // a reader bug must still be a clean input error
-    throw InputError(source, "", trim_parser_message(e.what()));
+    throw InputError(source, "", well_formed_utf8(trim_parser_message(e.what())));
   }
 }
 

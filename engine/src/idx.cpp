@@ -2,6 +2,7 @@
 // there is one code path; what zlib reports (a cut stream, corrupt data, a read
 // error) is checked after every short read, before blaming the IDX layout.
 #include <gradcheck/engine/idx.hpp>
+#include <gradcheck/engine/network.hpp>
 
 #include <zlib.h>
 
@@ -211,7 +212,15 @@ Matrix<double> images(const Array& array, ByteReading reading, Index first) {
                          "); images need rank 3 (count × rows × cols)");
   check_consistent(array);
   const auto count = static_cast<Index>(array.dims[0]);
-  const Index features = Index{array.dims[1]} * Index{array.dims[2]};
+  // A file of zero images passes the byte limit whatever its image size, and
+  // rows·cols may not even fit an Index: no network takes more than max_layer_width inputs.
+  const std::uint64_t pixels = std::uint64_t{array.dims[1]} * array.dims[2];
+  if (pixels > static_cast<std::uint64_t>(max_layer_width))
+    throw InputError(array.path, "header",
+                     "images of " + std::to_string(array.dims[1]) + " × " + std::to_string(array.dims[2]) +
+                         " pixels exceed the limit of " + std::to_string(max_layer_width) +
+                         " features (max_layer_width, see docs/limits.md)");
+  const auto features = static_cast<Index>(pixels);
   if (first < -1) throw std::invalid_argument("idx::images: first is " + std::to_string(first) + ", expected -1 or >= 0");
   if (first > count)
     throw InputError(array.path, "header",

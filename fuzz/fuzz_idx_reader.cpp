@@ -1,0 +1,15 @@
+// libFuzzer target: gradcheck::idx::read, images() and labels() (plain and gzip'd IDX files).
+// Run through fuzz/run.sh; the checks are in fuzz/oracles.hpp.
+#include "oracles.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string violation = gradcheck::fuzz::idx_reader_violation(data, size);
+  if (!violation.empty()) {
+    std::fprintf(stderr, "fuzz_idx_reader: %s\n", violation.c_str());
+    std::abort();  // libFuzzer saves the input as a crash artifact
+  }
+  return 0;
+}
