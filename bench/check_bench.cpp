@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -68,15 +69,25 @@ nlohmann::json to_json(const Case& c) {
           {"targets", rows(c.targets.transpose())}};
 }
 
-double median_seconds(int repeat, const std::function<void()>& run) {
-  std::vector<double> t;
+// Medians of the wall time and of the process CPU time (every thread's), each
+// over `repeat` runs: on a shared machine the CPU time of a single-threaded
+// measurement is the steadier number.
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
+Timing median_seconds(int repeat, const std::function<void()>& run) {
+  std::vector<double> wall, cpu;
   for (int i = 0; i < repeat; ++i) {
+    const std::clock_t c0 = std::clock();
     const auto start = std::chrono::steady_clock::now();
     run();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
 }  // namespace
@@ -101,33 +112,35 @@ int main(int argc, char** argv) {
   full.method = Method::central;
   full.threads = threads;
   CheckResult r;
-  const double t_full = median_seconds(repeat, [&] { r = check_network(c, full); });
-  std::printf("gradcheck full central check: %ld parameters, %zu agree, %zu disagree, %u threads: median %.4f s\n",
+  const Timing t_full = median_seconds(repeat, [&] { r = check_network(c, full); });
+  std::printf("gradcheck full central check: %ld parameters, %zu agree, %zu disagree, %u threads: median %.4f s (cpu %.4f s)\n",
               static_cast<long>(r.summary.parameters), r.summary.counts.agree, r.summary.counts.disagree,
-              r.summary.threads, t_full);
+              r.summary.threads, t_full.wall, t_full.cpu);
   CheckOptions one = full;
   one.threads = 1;
-  const double t_full1 = median_seconds(std::max(1, repeat / 2), [&] { r = check_network(c, one); });
-  std::printf("gradcheck full central check, 1 thread: median %.4f s\n", t_full1);
+  const Timing t_full1 = median_seconds(std::max(1, repeat / 2), [&] { r = check_network(c, one); });
+  std::printf("gradcheck full central check, 1 thread: median %.4f s (cpu %.4f s)\n", t_full1.wall,
+              t_full1.cpu);
 
   CheckOptions fast;
   fast.method = Method::ridders;
   fast.mode = Mode::fast;
-  const double t_fast = median_seconds(repeat * 4, [&] { r = check_network(c, fast); });
-  std::printf("gradcheck fast mode (Ridders, %d directions x %zu tensors + %d whole): passed %d: median %.5f s\n",
+  const Timing t_fast = median_seconds(repeat * 4, [&] { r = check_network(c, fast); });
+  std::printf("gradcheck fast mode (Ridders, %d directions x %zu tensors + %d whole): passed %d: median %.5f s (cpu %.5f s)\n",
               fast.directions_per_tensor, r.tensors.size(), fast.whole_network_directions, r.summary.passed ? 1 : 0,
-              t_fast);
+              t_fast.wall, t_fast.cpu);
   std::printf("  %s\n", r.summary.escape_statement.c_str());
 
   ReferenceOptions bare;
   bare.cross_check_all_up_to = 0;
   bare.cross_check_per_tensor = 0;
   Reference ref;
-  const double t_ref = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, bare); });
-  std::printf("gradcheck 50-digit reference gradient (with round-off and kink analysis): median %.4f s\n", t_ref);
+  const Timing t_ref = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, bare); });
+  std::printf("gradcheck 50-digit reference gradient (with round-off and kink analysis): median %.4f s (cpu %.4f s)\n",
+              t_ref.wall, t_ref.cpu);
   ReferenceOptions sampled;  // the default: 3 entries per tensor cross-checked by 50-digit differences
-  const double t_ref_x = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, sampled); });
-  std::printf("gradcheck 50-digit reference + cross-check of %ld entries: median %.4f s (%zu findings)\n",
-              static_cast<long>(ref.cross_checked), t_ref_x, ref.findings.size());
+  const Timing t_ref_x = median_seconds(std::max(1, repeat / 2), [&] { ref = reference_gradients(c, sampled); });
+  std::printf("gradcheck 50-digit reference + cross-check of %ld entries: median %.4f s (cpu %.4f s, %zu findings)\n",
+              static_cast<long>(ref.cross_checked), t_ref_x.wall, t_ref_x.cpu, ref.findings.size());
   return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The epoch benchmark side by side (issue 2): gradcheck, PyTorch float64 and
-# vectorised NumPy, each also with OpenBLAS forced to its SkylakeX kernel, on one
+# vectorised NumPy, each also with OpenBLAS forced to its SkylakeX kernel and on
+# the reference BLAS (as Debian installs them without recommends), on one
 # epoch of [784, 30, 10] sigmoid / quadratic / N(0,1) / mini-batch 10 / η = 3.0
 # over Fashion-MNIST's 60,000 training images, one run per seed, then a table of
 # medians, speed ratios and every seed's test accuracy. Then Google Benchmark's
@@ -15,7 +16,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-usage() { sed -n '2,14p' "$0" >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 build=$1; shift
 seeds=1,2,3,4,5 limit=0 data=/usr/share/datasets/fashion-mnist peers=1 gbench=1
@@ -45,7 +46,17 @@ echo "== machine"
 echo "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min; other work on the machine slows every column)"
 echo "blas:     libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+# The reference BLAS (libblas3) is what torch and numpy run on when Debian's
+# packages are installed without recommends; with OpenBLAS installed it is
+# still there and LD_LIBRARY_PATH selects it for the *-refblas rows.
+refblas=
+multiarch=/usr/lib/x86_64-linux-gnu
+if [ -e "$multiarch/blas/libblas.so.3" ] && [ -e "$multiarch/lapack/liblapack.so.3" ] &&
+   [ "$(readlink -f "$multiarch/libblas.so.3")" != "$(readlink -f "$multiarch/blas/libblas.so.3")" ]; then
+  refblas=$multiarch/blas:$multiarch/lapack
+fi
 echo "seeds:    $seeds   limit: ${limit} (0 = all 60,000)"
+echo "refblas:  ${refblas:-"(libblas.so.3 is the reference BLAS already, or it is missing: no *-refblas rows)"}"
 echo
 
 run() {  # run NAME ENV... -- COMMAND...
@@ -66,6 +77,10 @@ if [ "$peers" = 1 ]; then
     run torch -- "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch
     run torch-skylakex OPENBLAS_CORETYPE=SkylakeX -- \
       "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch-skylakex
+    if [ -n "$refblas" ]; then
+      run torch-refblas LD_LIBRARY_PATH="$refblas" -- \
+        "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch-refblas
+    fi
   else
     echo "torch:    not importable by $py (Debian package python3-torch); skipped"
   fi
@@ -73,6 +88,10 @@ if [ "$peers" = 1 ]; then
     run numpy -- "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy
     run numpy-skylakex OPENBLAS_CORETYPE=SkylakeX -- \
       "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy-skylakex
+    if [ -n "$refblas" ]; then
+      run numpy-refblas LD_LIBRARY_PATH="$refblas" -- \
+        "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy-refblas
+    fi
   else
     echo "numpy:    not importable by $py (Debian package python3-numpy); skipped"
   fi

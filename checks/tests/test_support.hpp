@@ -40,21 +40,6 @@ inline Case case_321() {
   return c;
 }
 
-// Engine bug found by these properties (reported, engine/ is not ours): with a
-// softmax output and binary cross-entropy, the fused delta drops the term
-// a_k e_j / rest_k when e_j and rest_k both underflow (a logit gap past ≈ 745),
-// so dL/dz_j is off by up to 1. Cases that reach it are discarded here and the
-// divergence itself is asserted by CheckNetwork.ReportsTheSoftmaxBceDeltaLostToUnderflow.
-inline bool reaches_softmax_bce_underflow(const Case& c) {
-  if (c.network.loss != Loss::binary_cross_entropy || c.network.layers.back().activation != Activation::softmax)
-    return false;
-  const auto fp = forward(c.network, c.inputs);
-  const Matrix<double>& z = fp.z.back();
-  for (Index n = 0; n < z.cols(); ++n)
-    if (z.col(n).maxCoeff() - z.col(n).minCoeff() > 700) return true;
-  return false;
-}
-
 // The entries that are not `agree`, one line each, for failure messages.
 inline std::string non_agreeing(const CheckResult& r, std::size_t limit = 12) {
   std::ostringstream os;
