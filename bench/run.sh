@@ -145,6 +145,10 @@ if [ -x "$check_bin" ]; then
   "$check_bin" --case-out "$check_case" --repeat 7
   if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
     "$py" "$here/peers/gradcheck_torch.py" "$check_case" --repeat 3
+    if [ -n "$refblas" ]; then
+      echo "  torch.autograd.gradcheck on the reference BLAS (as Debian installs python3-torch without recommends):"
+      LD_LIBRARY_PATH="$refblas" "$py" "$here/peers/gradcheck_torch.py" "$check_case" --repeat 3 | sed 's/^/  /'
+    fi
   else
     echo "  (torch not importable by $py: torch.autograd.gradcheck left out)"
   fi
