@@ -62,7 +62,8 @@ FailureKind failure_kind(Exchange::Outcome o, const std::optional<ExitStatus>& e
 }
 
 std::string failure_message(const Exchange& x, const ProbeOptions& o) {
-  const std::string how = x.exit ? x.exit->describe() : "ended";
+  // "it exited with status 1" / "it was killed by signal 6 (Aborted)"
+  const std::string how = x.exit ? (x.exit->signaled ? "was " : "") + x.exit->describe() : "ended";
   switch (x.outcome) {
     case Exchange::Outcome::timeout:
       return "no reply within " + std::to_string(o.timeout.count()) + " ms; killed (" + std::to_string(x.bytes_received) +
