@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -142,6 +143,39 @@ TEST(BadInputCliPage, RunsEveryRowOfEveryTable) {
   EXPECT_EQ(commands["verify"], 3);
   EXPECT_EQ(commands["train"], 8);
   for (const Row& r : rows) EXPECT_EQ(r.exit_code, is_malformed_reply(r) ? 1 : 2) << r.id;
+}
+
+// The page's table of misbehaving implementations names its tests; each must
+// exist (TEST or TEST_P of that suite and name in checks/tests or cli/tests),
+// so the table cannot point at a test that was renamed or never written.
+TEST(BadInputCliPage, EveryTestTheMisbehavingTableNamesExists) {
+  std::string sources;
+  for (const char* dir : {"checks/tests", "cli/tests"})
+    for (const auto& e : fs::directory_iterator(fs::path(GRADCHECK_SOURCE_DIR) / dir))
+      if (e.path().extension() == ".cpp") sources += read_text(e.path());
+  const std::string page = read_text(gradcheck::bad_inputs::page());
+  const auto begin = page.find("## The implementation under test misbehaving");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string section = page.substr(begin, page.find("\n## ", begin + 1) - begin);
+  int named = 0;
+  for (std::size_t at = 0; (at = section.find('`', at)) != std::string::npos;) {
+    const auto end = section.find('`', at + 1);
+    ASSERT_NE(end, std::string::npos);
+    std::string code = section.substr(at + 1, end - at - 1);
+    at = end + 1;
+    code = code.substr(0, code.find('/'));  // Misbehaving.Name/crash: the parameter is not in the TEST_P line
+    const auto dot = code.find('.');
+    if (dot == std::string::npos || code.find_first_of(" (:-") != std::string::npos || code.find(".cpp") != std::string::npos ||
+        code.find(".hpp") != std::string::npos || code.find(".json") != std::string::npos)
+      continue;
+    const std::string suite = code.substr(0, dot), name = code.substr(dot + 1);
+    if (suite.empty() || name.empty() || !std::isupper(static_cast<unsigned char>(suite[0]))) continue;
+    ++named;
+    const bool found = sources.find("TEST(" + suite + ", " + name + ")") != std::string::npos ||
+                       sources.find("TEST_P(" + suite + ", " + name + ")") != std::string::npos;
+    EXPECT_TRUE(found) << "docs/bad-inputs.md names " << code << ", which no test defines";
+  }
+  EXPECT_GE(named, 20);
 }
 
 }  // namespace
