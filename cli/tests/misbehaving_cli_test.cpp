@@ -331,6 +331,33 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
   expect_nothing_left_behind();
 }
 
+// A program that hangs with a child of its own: at the timeout gradcheck kills
+// its whole process group, so the child does not outlive the probe either.
+TEST(Misbehaving, AHangingProgramIsKilledWithItsOwnChildren) {
+  TempDir t("group");
+  Subreaper subreaper;  // the orphaned child comes here, where its state can be seen
+  const Ran r = run(probe_args({}, {"/bin/sh", "-c", "read l; sleep 60 & echo $! >> children; wait"}, "1"), t.path);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("IMPLEMENTATION FAILURES (4):"), std::string::npos) << r.out;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NE(r.out.find("  case " + std::to_string(i) + ": timeout: no reply within 1000 ms; killed"), std::string::npos)
+        << r.out;
+  const auto children = lines_of(slurp(t.path / "children"));
+  EXPECT_EQ(children.size(), 4u);  // one per start: the program was restarted for every case
+  // Killed: gone, or a zombie handed to this process (its parent, the shell, was
+  // killed with it, so reaping it is not gradcheck's to do) -- never running.
+  for (const Proc& p : children_of(::getpid())) {
+    EXPECT_EQ(p.state, 'Z') << "process " << p.pid << " still runs";
+    if (p.state != 'Z') ::kill(p.pid, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(-1, &status, 0) > 0) {
+  }
+  for (const auto& child : children)
+    EXPECT_FALSE(fs::exists("/proc/" + child)) << "the hanging program's child " << child << " survived";
+  expect_nothing_left_behind();
+}
+
 // SIGTERM like SIGINT: the probe stops, kills the program, writes the partial
 // report saying so (by SIGTERM), and exits 130 when nothing failed.
 TEST(Misbehaving, SigtermDuringAProbeWritesThePartialReport) {
