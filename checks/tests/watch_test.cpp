@@ -415,6 +415,33 @@ TEST(WatchTrace, NamesOverflowInTheQuadraticLoss) {
   EXPECT_EQ(nf->operands[2].value, 2e154) << "a − y";
 }
 
+TEST(WatchTrace, NamesOverflowInTheBackwardProductWhenTheForwardPassIsFinite) {
+  // Hidden identity unit fed x = 0, so a₀ = 0 and the output z = b = [0, ln 9]
+  // is finite: softmax [0.1, 0.9], target class 0, δ = [−0.9, 0.9]. Backward,
+  // Wᵀ·δ = 1.5e308 · (−0.9) + (−1.5e308) · 0.9 = −2.7e308: overflow, backward.
+  Network<double> net;
+  net.loss = Loss::cross_entropy;
+  net.layers.push_back({Activation::identity, mat({{1.0}}), vec({0.0})});
+  net.layers.push_back({Activation::softmax, mat({{1.5e308}, {-1.5e308}}), vec({0.0, std::log(9.0)})});
+  const auto nf = w::trace_step(net, mat({{0.0}}), mat({{1.0}, {0.0}}));
+  ASSERT_TRUE(nf.has_value());
+  EXPECT_EQ(nf->pass, w::Pass::backward);
+  EXPECT_EQ(nf->quantity, w::Quantity::delta);
+  EXPECT_EQ(nf->layer, 0) << "dL/dz of the hidden layer";
+  EXPECT_EQ(nf->row, 0);
+  EXPECT_EQ(nf->col, 0);
+  EXPECT_EQ(nf->site, w::Site::backprop_product);
+  EXPECT_EQ(nf->operation, w::Operation::overflow);
+  EXPECT_EQ(nf->value, -INFINITY);
+  EXPECT_TRUE(nf->produced);
+  EXPECT_NE(nf->cause.find("Wᵀ·δ (backward)"), std::string::npos) << nf->cause;
+  // dL/dW₀ = δ₀·xᵀ = −inf · 0 = NaN and dL/db₀ = −inf only passed it on.
+  ASSERT_FALSE(nf->passed_on.empty());
+  EXPECT_EQ(nf->passed_on[0].pass, w::Pass::backward);
+  EXPECT_EQ(nf->passed_on[0].quantity, w::Quantity::weight_gradient);
+  EXPECT_EQ(nf->passed_on[0].layer, 0);
+}
+
 TEST(WatchTrace, MarksNonFiniteInputAsPassedOnNotProduced) {
   const auto net = one_layer(Activation::sigmoid, Loss::quadratic, mat({{1.0, 2.0}}), vec({0.0}));
   const auto nf = w::trace_step(net, mat({{1.0}, {std::nan("")}}), mat({{0.5}}));
