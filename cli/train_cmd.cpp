@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -253,7 +254,13 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   w::Watch watch(wo, opt);
   watch.check_inputs(training);
 
-  const bool bar = a.progress == "bar" || (a.progress == "auto" && isatty(STDOUT_FILENO));
+  // auto: a bar only on a real terminal; CI runners that allocate a pseudo-terminal
+  // set CI (GitHub, GitLab, Travis, ...), and a dumb terminal cannot redraw a line.
+  const char* ci = std::getenv("CI");
+  const char* term = std::getenv("TERM");
+  const bool bar = a.progress == "bar" ||
+                   (a.progress == "auto" && isatty(STDOUT_FILENO) && !(ci && *ci) &&
+                    !(term && std::string(term) == "dumb"));
   Progress progress(bar, opt.epochs, per_epoch);
   Callbacks<double> ours;
   ours.after_update = [&progress](const Step<double>& s) {
@@ -336,7 +343,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--test-limit", args->test_limit, "keep the first N test images (-1: all)")->capture_default_str();
   cmd->add_option("--watch", args->watch, "step: statistics every step; epoch: every 10th, kept per epoch")
       ->capture_default_str();
-  cmd->add_option("--progress", args->progress, "auto (a bar on a terminal), bar, lines")->capture_default_str();
+  cmd->add_option("--progress", args->progress, "auto (a bar on a terminal, unless CI is set or TERM=dumb), bar, lines")->capture_default_str();
   cmd->add_flag("--naive-softmax", args->naive_softmax, "also watch for what a softmax without max subtraction would do");
   cmd->add_flag("--naive-cross-entropy", args->naive_cross_entropy, "also watch for −Σ y ln a computed from the outputs");
   cmd->add_option("--report", args->report, "write report.json, report.md, report.html and junit.xml here");

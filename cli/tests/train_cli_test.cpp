@@ -231,35 +231,41 @@ TEST(TrainCli, TheReportHasCurvesNormsPerLayerAndFindings) {
 }
 
 // A progress bar on a terminal (a pseudo-terminal here), plain lines otherwise:
-// --progress auto decides by isatty(stdout).
-TEST(TrainCli, ShowsAProgressBarOnATerminalAndPlainLinesInAPipe) {
+// --progress auto decides by isatty(stdout) and the CI variable.
+TEST(TrainCli, ShowsAProgressBarOnATerminalAndPlainLinesInAPipeOrUnderCI) {
   if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
   std::vector<std::string> args = {gradcheck_path(), "train", "--idx-images", fashion + "train-images-idx3-ubyte.gz",
                                    "--idx-labels", fashion + "train-labels-idx1-ubyte.gz", "--limit", "500",
                                    "--epochs", "2"};
-  int master = -1;
-  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  std::string tty;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(master, buf, sizeof buf);
-    if (n > 0) tty.append(buf, static_cast<std::size_t>(n));
-    else if (n < 0 && errno == EINTR) continue;
-    else break;  // EIO: the child closed the terminal
-  }
-  close(master);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status)) << tty;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << tty;
+  // Runs the command on a pseudo-terminal, with CI set to `ci` (nullptr: unset).
+  const auto on_terminal = [&args](const char* ci) {
+    int master = -1;
+    const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    if (pid < 0) return std::string("forkpty failed");
+    if (pid == 0) {
+      if (ci) setenv("CI", ci, 1);
+      else unsetenv("CI");
+      setenv("TERM", "xterm", 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(master, buf, sizeof buf);
+      if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+      else if (n < 0 && errno == EINTR) continue;
+      else break;  // EIO: the child closed the terminal
+    }
+    close(master);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? out : "exit status " + std::to_string(status) + ": " + out;
+  };
+  const std::string tty = on_terminal(nullptr);
   EXPECT_NE(tty.find("\r  epoch 1/2 [##############################] 100%  step 49"), std::string::npos) << tty;
   EXPECT_NE(tty.find("\r\033[K  epoch 1/2: train loss"), std::string::npos) << "the bar is erased by the epoch's line";
   EXPECT_NE(tty.find("\r\033[K  epoch 2/2: train loss"), std::string::npos) << tty;
@@ -277,6 +283,12 @@ TEST(TrainCli, ShowsAProgressBarOnATerminalAndPlainLinesInAPipe) {
   EXPECT_NE(r.out.find("\n  90 % of epoch 2 (step 94), batch loss "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("100 % of epoch"), std::string::npos) << r.out;
   EXPECT_EQ(tty.find("% of epoch"), std::string::npos) << "a terminal gets the bar, not the lines";
+
+  // A CI runner's pseudo-terminal (CI set): plain lines, no bar.
+  const std::string ci = on_terminal("true");
+  EXPECT_EQ(ci.find("\033"), std::string::npos) << ci;
+  EXPECT_NE(ci.find("  10 % of epoch 1 (step 4), batch loss "), std::string::npos) << ci;
+  EXPECT_NE(ci.find("  epoch 2/2: train loss"), std::string::npos) << ci;
 }
 
 TEST(TrainCli, MisreadBytesExitOneAndTheSignatureIsNamed) {
