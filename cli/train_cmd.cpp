@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,14 +117,24 @@ T parse_name(const std::string& s, const char* option, Parse parse, const char* 
   return *v;
 }
 
-// A progress bar on a terminal, one line per epoch otherwise.
+// A progress bar on a terminal; otherwise plain lines: every tenth of an epoch and one per epoch.
 class Progress {
  public:
   Progress(bool bar, int epochs, Index steps_per_epoch)
       : bar_(bar), epochs_(epochs), per_epoch_(std::max<Index>(steps_per_epoch, 1)) {}
 
   void step(const Step<double>& s) {
-    if (!bar_) return;
+    if (!bar_) {
+      // Plain lines (CI logs): one every tenth of an epoch, so that a long epoch
+      // shows it is alive; none for short epochs, whose own line comes soon.
+      if (per_epoch_ < 20) return;
+      const Index tenth = per_epoch_ / 10, done = s.batch + 1;
+      if (done % tenth != 0 || done / tenth >= 10) return;
+      std::printf("  %ld0 %% of epoch %d (step %ld), batch loss %.4g\n", static_cast<long>(done / tenth), s.epoch + 1,
+                  static_cast<long>(s.step), s.loss);
+      std::fflush(stdout);
+      return;
+    }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(100) && s.batch + 1 != per_epoch_) return;
     last_ = now;
@@ -186,9 +197,11 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
                                                 "identity, sigmoid, tanh, relu, leaky_relu, softmax");
   const Init init = parse_name<Init>(a.init, "--init", parse_init, "gaussian, xavier, he");
   Optimizer optimizer = parse_name<Optimizer>(a.optimizer, "--optimizer", parse_optimizer, "sgd, momentum, adam");
-  if (momentum_given && !optimizer_given) optimizer = Optimizer::momentum;
+  // --momentum turns plain SGD into SGD with momentum (`--optimizer sgd --momentum 0.9`,
+  // as the issue and most texts write it); Adam has its own β₁, so there it is an error.
+  if (momentum_given && (!optimizer_given || optimizer == Optimizer::sgd)) optimizer = Optimizer::momentum;
   if (momentum_given && optimizer != Optimizer::momentum)
-    throw InputError("", "--momentum", "only applies to --optimizer momentum");
+    throw InputError("", "--momentum", "applies to --optimizer sgd or momentum, not adam (Adam's β₁ plays its part)");
   const auto reading = parse_reading(a.byte_reading, "--byte-reading");
   const auto test_reading = a.test_byte_reading.empty() ? reading : parse_reading(a.test_byte_reading, "--test-byte-reading");
   if (a.watch != "step" && a.watch != "epoch") throw InputError("", "--watch", "\"" + a.watch + "\" is not one of step, epoch");
@@ -241,7 +254,13 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   w::Watch watch(wo, opt);
   watch.check_inputs(training);
 
-  const bool bar = a.progress == "bar" || (a.progress == "auto" && isatty(STDOUT_FILENO));
+  // auto: a bar only on a real terminal; CI runners that allocate a pseudo-terminal
+  // set CI (GitHub, GitLab, Travis, ...), and a dumb terminal cannot redraw a line.
+  const char* ci = std::getenv("CI");
+  const char* term = std::getenv("TERM");
+  const bool bar = a.progress == "bar" ||
+                   (a.progress == "auto" && isatty(STDOUT_FILENO) && !(ci && *ci) &&
+                    !(term && std::string(term) == "dumb"));
   Progress progress(bar, opt.epochs, per_epoch);
   Callbacks<double> ours;
   ours.after_update = [&progress](const Step<double>& s) {
@@ -313,7 +332,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--lr", args->lr, "learning rate η")->capture_default_str();
   cmd->add_option("--batch", args->batch, "mini-batch size (1: online)")->capture_default_str();
   cmd->add_option("--epochs", args->epochs, "passes over the training set")->capture_default_str();
-  auto* momentum = cmd->add_option("--momentum", args->momentum, "momentum μ (implies --optimizer momentum)");
+  auto* momentum = cmd->add_option("--momentum", args->momentum, "momentum μ: SGD with momentum (not with adam)");
   auto* optimizer = cmd->add_option("--optimizer", args->optimizer, "sgd, momentum, adam")->capture_default_str();
   cmd->add_option("--clip", args->clip, "clip the gradient's global L2 norm to this (0: never)")->capture_default_str();
   cmd->add_option("--seed", args->seed, "initialisation and shuffle seed")->capture_default_str();
@@ -324,7 +343,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--test-limit", args->test_limit, "keep the first N test images (-1: all)")->capture_default_str();
   cmd->add_option("--watch", args->watch, "step: statistics every step; epoch: every 10th, kept per epoch")
       ->capture_default_str();
-  cmd->add_option("--progress", args->progress, "auto (a bar on a terminal), bar, lines")->capture_default_str();
+  cmd->add_option("--progress", args->progress, "auto (a bar on a terminal, unless CI is set or TERM=dumb), bar, lines")->capture_default_str();
   cmd->add_flag("--naive-softmax", args->naive_softmax, "also watch for what a softmax without max subtraction would do");
   cmd->add_flag("--naive-cross-entropy", args->naive_cross_entropy, "also watch for −Σ y ln a computed from the outputs");
   cmd->add_option("--report", args->report, "write report.json, report.md, report.html and junit.xml here");

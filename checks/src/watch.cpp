@@ -197,25 +197,54 @@ Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions
               detail::num(nf.value) + ") appears at step " + std::to_string(nf.step) + " (epoch " +
               std::to_string(nf.epoch) + ") in " + where + ", " + to_string(nf.pass) + ": " + nf.cause +
               (nf.produced ? "" : " (passed on, not produced here)") + " — " + nf.detail;
-  // The growth before it, for the layer concerned.
+  // The growth before it, for the layer concerned: each norm from the oldest to
+  // the newest step of the history where it is finite (the offending step's own
+  // gradient and activation norms are usually NaN already, and a growth "to NaN"
+  // says nothing), as a geometric mean factor per step.
   const auto& h = nf.history;
-  if (h.size() >= 2 && static_cast<std::size_t>(nf.layer) < h.front().layers.size()) {
-    const auto& first = h.front().layers[static_cast<std::size_t>(nf.layer)];
-    const auto& last = h.back().layers[static_cast<std::size_t>(nf.layer)];
-    const double steps = static_cast<double>(h.back().step - h.front().step);
-    const auto growth = [&](double a, double b) { return steps > 0 && a > 0 ? std::pow(b / a, 1.0 / steps) : nan; };
-    f.message += "; over the " + std::to_string(h.size()) + " steps before, its weight norm went from " +
-                 num(first.weight_norm) + " to " + num(last.weight_norm) + " (× " +
-                 num(growth(first.weight_norm, last.weight_norm), 3) + " per step), its gradient norm from " +
-                 num(first.gradient_norm) + " to " + num(last.gradient_norm) + ", its activation norm from " +
-                 num(first.activation_norm) + " to " + num(last.activation_norm);
-    f.evidence.push_back({"weight norm, " + std::to_string(h.size()) + " steps before", first.weight_norm});
-    f.evidence.push_back({"weight norm at the step", last.weight_norm});
-    f.evidence.push_back({"weight norm growth per step", growth(first.weight_norm, last.weight_norm)});
-    f.evidence.push_back({"gradient norm, " + std::to_string(h.size()) + " steps before", first.gradient_norm});
-    f.evidence.push_back({"gradient norm at the step", last.gradient_norm});
-    f.evidence.push_back({"activation norm, " + std::to_string(h.size()) + " steps before", first.activation_norm});
-    f.evidence.push_back({"activation norm at the step", last.activation_norm});
+  const auto l = static_cast<std::size_t>(nf.layer);
+  if (h.size() >= 2 && nf.layer >= 0 && l < h.front().layers.size()) {
+    struct Span {
+      const char* name;
+      double from = nan, to = nan, per_step = nan;
+      Index from_step = -1, to_step = -1;
+    };
+    const auto span = [&](const char* name, double LayerStats::*field, std::size_t layer) {
+      Span s{name};
+      for (const StepStats& st : h) {
+        if (layer >= st.layers.size()) continue;
+        const double v = st.layers[layer].*field;
+        if (!std::isfinite(v)) continue;
+        if (s.from_step < 0) s.from = v, s.from_step = st.step;
+        s.to = v, s.to_step = st.step;
+      }
+      const double steps = static_cast<double>(s.to_step - s.from_step);
+      if (s.from_step >= 0 && steps > 0 && s.from > 0) s.per_step = std::pow(s.to / s.from, 1.0 / steps);
+      return s;
+    };
+    // The layer's own norms, and (past the first layer) the norm of its input —
+    // the previous layer's output, the `a` of this layer's W·a.
+    std::vector<Span> spans = {span("weight norm", &LayerStats::weight_norm, l),
+                               span("gradient norm", &LayerStats::gradient_norm, l),
+                               span("activation norm", &LayerStats::activation_norm, l)};
+    if (l > 0) spans.push_back(span("input's activation norm", &LayerStats::activation_norm, l - 1));
+    f.message += "; in the " + std::to_string(h.size()) + " steps up to it (" + std::to_string(h.front().step) + "–" +
+                 std::to_string(h.back().step) + ")";
+    bool first_span = true;
+    for (const Span& s : spans) {
+      f.message += std::string(first_span ? " " : ", ") + "its " + s.name;
+      first_span = false;
+      if (s.from_step < 0) {
+        f.message += " was never finite";
+        continue;
+      }
+      f.message += " went from " + num(s.from) + " (step " + std::to_string(s.from_step) + ") to " + num(s.to) +
+                   " (step " + std::to_string(s.to_step) + ")";
+      if (std::isfinite(s.per_step)) f.message += ", × " + num(s.per_step, 3) + " per step";
+      f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.from_step), s.from});
+      f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.to_step), s.to});
+      f.evidence.push_back({std::string(s.name) + " growth per step", s.per_step});
+    }
   }
   for (const Evidence& e : nf.operands) f.evidence.push_back(e);
   f.fix = fix_for(nf, training);

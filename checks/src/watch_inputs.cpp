@@ -169,9 +169,9 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
     const bool pixels = g.scale != 1.0;
     const std::string half = pixels ? "0.5" : "128";
     std::string message = "pixel bytes were read as signed char: " + percent(s.fraction_negative) +
-                          " of values are negative, none is ≥ " + half + " (the values stop abruptly at −128" +
-                          scale_name(g.scale) + " and 127" + scale_name(g.scale) + ", with " + percent(g.low_edge) +
-                          " and " + percent(g.high_edge) +
+                          " of values are negative, none is ≥ " + half + " (a jump at −" + half +
+                          ": the values stop abruptly at −128" + scale_name(g.scale) + " and 127" +
+                          scale_name(g.scale) + ", with " + percent(g.low_edge) + " and " + percent(g.high_edge) +
                           " of them within 16 steps of each end: one distribution wrapped at ±" + half +
                           "; and they jump at 0: " + percent(g.below_zero) + " just below, " +
                           percent(g.above_zero) + " just above); read them as unsigned char";

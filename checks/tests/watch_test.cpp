@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -253,6 +255,51 @@ TEST(WatchInputs, CountsConstantFeaturesAndNonFiniteValues) {
   EXPECT_TRUE(constant);
 }
 
+TEST(WatchInputs, ReportsRangeMeanAndFractionNegativeExactly) {
+  // 4 features × 4 samples: feature 1 constant, 4 of 16 values negative.
+  const Matrix<double> x = mat({{-1.0, 2.0, 3.0, 0.0},
+                                {0.5, 0.5, 0.5, 0.5},
+                                {-0.25, -4.0, 1.0, 0.75},
+                                {0.1, 0.2, -0.3, 0.5}});
+  const auto s = w::check_inputs(x);
+  EXPECT_EQ(s.samples, 4);
+  EXPECT_EQ(s.features, 4);
+  EXPECT_EQ(s.min, -4.0);
+  EXPECT_EQ(s.max, 3.0);
+  EXPECT_DOUBLE_EQ(s.mean, (4.0 + 2.0 - 2.5 + 0.5) / 16);
+  EXPECT_DOUBLE_EQ(s.fraction_negative, 4.0 / 16.0);
+  EXPECT_EQ(s.constant_features, 1);
+  EXPECT_EQ(s.first_constant_feature, 1);
+  EXPECT_EQ(s.non_finite, 0);
+  // Median over the three non-constant features' max |x| (3, 4, 0.5); the largest is feature 2's 4.
+  EXPECT_DOUBLE_EQ(s.median_feature_scale, 3.0);
+  EXPECT_EQ(s.largest_feature_scale, 4.0);
+  EXPECT_EQ(s.largest_scale_feature, 2);
+  EXPECT_FALSE(s.signed_bytes);
+  for (const auto& f : s.findings) EXPECT_EQ(f.severity, w::Severity::info) << findings_text(s.findings);
+}
+
+TEST(WatchInputs, ReportsUnscaledRealValuedFeaturesAndNotScaledOnes) {
+  Rng rng(16);
+  Matrix<double> x(4, 300);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform(0, 5000) + 0.5;  // not on a byte grid
+  const auto s = w::check_inputs(x);
+  const w::Finding* f = nullptr;
+  for (const auto& g : s.findings)
+    if (g.kind == w::Kind::unscaled_inputs) f = &g;
+  ASSERT_NE(f, nullptr) << findings_text(s.findings);
+  EXPECT_EQ(f->severity, w::Severity::warning);
+  EXPECT_NE(f->message.find("inputs are not scaled: values reach"), std::string::npos) << f->message;
+  EXPECT_NE(f->fix.find("standardise"), std::string::npos);
+  ASSERT_EQ(f->evidence.size(), 3u);
+  EXPECT_EQ(f->evidence[1].label, "max");
+  EXPECT_EQ(f->evidence[1].value, s.max);
+  EXPECT_GT(s.max, w::InputOptions{}.unscaled_max);
+  // The same values scaled to [0, 1] (max |x| ≤ 10): nothing unscaled.
+  x /= 5000.5;
+  for (const auto& g : w::check_inputs(x).findings) EXPECT_NE(g.kind, w::Kind::unscaled_inputs) << g.message;
+}
+
 // ---------------------------------------------------------------------------
 // The producer of the first non-finite value, one small case per class
 
@@ -366,6 +413,33 @@ TEST(WatchTrace, NamesOverflowInTheQuadraticLoss) {
   EXPECT_EQ(nf->pass, w::Pass::loss);
   EXPECT_EQ(nf->cause, "overflow in the quadratic loss");
   EXPECT_EQ(nf->operands[2].value, 2e154) << "a − y";
+}
+
+TEST(WatchTrace, NamesOverflowInTheBackwardProductWhenTheForwardPassIsFinite) {
+  // Hidden identity unit fed x = 0, so a₀ = 0 and the output z = b = [0, ln 9]
+  // is finite: softmax [0.1, 0.9], target class 0, δ = [−0.9, 0.9]. Backward,
+  // Wᵀ·δ = 1.5e308 · (−0.9) + (−1.5e308) · 0.9 = −2.7e308: overflow, backward.
+  Network<double> net;
+  net.loss = Loss::cross_entropy;
+  net.layers.push_back({Activation::identity, mat({{1.0}}), vec({0.0})});
+  net.layers.push_back({Activation::softmax, mat({{1.5e308}, {-1.5e308}}), vec({0.0, std::log(9.0)})});
+  const auto nf = w::trace_step(net, mat({{0.0}}), mat({{1.0}, {0.0}}));
+  ASSERT_TRUE(nf.has_value());
+  EXPECT_EQ(nf->pass, w::Pass::backward);
+  EXPECT_EQ(nf->quantity, w::Quantity::delta);
+  EXPECT_EQ(nf->layer, 0) << "dL/dz of the hidden layer";
+  EXPECT_EQ(nf->row, 0);
+  EXPECT_EQ(nf->col, 0);
+  EXPECT_EQ(nf->site, w::Site::backprop_product);
+  EXPECT_EQ(nf->operation, w::Operation::overflow);
+  EXPECT_EQ(nf->value, -INFINITY);
+  EXPECT_TRUE(nf->produced);
+  EXPECT_NE(nf->cause.find("Wᵀ·δ (backward)"), std::string::npos) << nf->cause;
+  // dL/dW₀ = δ₀·xᵀ = −inf · 0 = NaN and dL/db₀ = −inf only passed it on.
+  ASSERT_FALSE(nf->passed_on.empty());
+  EXPECT_EQ(nf->passed_on[0].pass, w::Pass::backward);
+  EXPECT_EQ(nf->passed_on[0].quantity, w::Quantity::weight_gradient);
+  EXPECT_EQ(nf->passed_on[0].layer, 0);
 }
 
 TEST(WatchTrace, MarksNonFiniteInputAsPassedOnNotProduced) {
@@ -544,6 +618,59 @@ TEST(WatchTraining, LocalisesTheFirstNaNOfAReluNetworkAtAHugeLearningRate) {
   EXPECT_EQ(nf.operation, w::Operation::overflow);
 }
 
+// The growth before the first NaN: every norm's factor per step is the one the
+// history shows (from its oldest to its newest finite value), and all three
+// grew in the run that blew up; the message quotes each.
+TEST(WatchTraining, QuotesTheGrowthOfEveryNormBeforeTheFirstNaN) {
+  const auto data = random_set(20, 200, 4, 3);
+  auto net = make_network({20, 16, 4}, Activation::relu, Activation::softmax, Loss::cross_entropy, Init::he, 1);
+  const auto run = w::train_watched(net, data, sgd(1000.0, 10, 50));
+  ASSERT_TRUE(run.watch.first_non_finite.has_value());
+  const auto& nf = *run.watch.first_non_finite;
+  ASSERT_EQ(nf.history.size(), 32u);
+  const w::Finding* f = run.watch.find(w::Kind::non_finite);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(nf.layer, 1) << "the output layer's W·a";
+  // The output is a softmax, whose activation norm is bounded by 1: the growth
+  // shows in the weights, the gradients and the layer's input (layer 0's output).
+  struct Norm {
+    const char* name;
+    double w::LayerStats::*field;
+    std::size_t layer;
+    bool grows;
+  };
+  for (const Norm& n : {Norm{"weight norm", &w::LayerStats::weight_norm, 1, true},
+                        Norm{"gradient norm", &w::LayerStats::gradient_norm, 1, true},
+                        Norm{"activation norm", &w::LayerStats::activation_norm, 1, false},
+                        Norm{"input's activation norm", &w::LayerStats::activation_norm, 0, true}}) {
+    const char* name = n.name;
+    const auto field = n.field;
+    const std::size_t l = n.layer;
+    const w::StepStats* first = nullptr;
+    const w::StepStats* last = nullptr;
+    for (const auto& st : nf.history)
+      if (std::isfinite(st.layers[l].*field)) {
+        if (!first) first = &st;
+        last = &st;
+      }
+    ASSERT_NE(first, nullptr) << name;
+    ASSERT_LT(first->step, last->step) << name;
+    const double expected =
+        std::pow(last->layers[l].*field / first->layers[l].*field, 1.0 / static_cast<double>(last->step - first->step));
+    if (n.grows) EXPECT_GT(expected, 10.0) << name << " grew before the overflow";
+    else EXPECT_LE(last->layers[l].*field, 1.0 + 1e-12) << "a softmax output's norm is at most 1";
+    bool found = false;
+    for (const auto& e : f->evidence)
+      if (e.label == std::string(name) + " growth per step") {
+        found = true;
+        EXPECT_DOUBLE_EQ(e.value, expected) << name;
+      }
+    EXPECT_TRUE(found) << name;
+    EXPECT_NE(f->message.find(std::string("its ") + name + " went from"), std::string::npos) << f->message;
+  }
+  EXPECT_EQ(f->message.find("to NaN"), std::string::npos) << "growth is measured over finite values: " << f->message;
+}
+
 TEST(WatchTraining, NamesTheStepAtWhichANaiveSoftmaxWouldOverflow) {
   const auto data = random_set(20, 200, 4, 5);
   const auto opt = sgd(3.0, 10, 20);
@@ -715,6 +842,57 @@ TEST(WatchLayers, MeasuresTheUpdateRatioOfEachLayer) {
   }
 }
 
+// Activation, gradient and weight norms against an independent observer that
+// computes them from the engine's tensors by their definitions (watch.hpp):
+// gradient-norm clipping is on, so a norm taken after clipping would differ.
+TEST(WatchLayers, MeasuresActivationGradientAndWeightNormsByTheirDefinitions) {
+  const auto data = random_set(7, 90, 3, 27);
+  auto net = make_network({7, 6, 5, 3}, Activation::relu, Activation::softmax, Loss::cross_entropy, Init::gaussian, 7);
+  TrainOptions opt = sgd(0.5, 9, 2);
+  opt.clip_norm = 0.05;
+  struct Norms {
+    std::vector<double> act, grad, weight;
+    double clip_scale;
+  };
+  std::vector<Norms> ref;
+  Callbacks<double> observe;
+  observe.before_update = [&](const Step<double>& s) {
+    Norms n;
+    const double m = static_cast<double>(s.inputs.cols());
+    for (std::size_t l = 0; l < s.network.layers.size(); ++l) {
+      n.act.push_back(s.forward.a[l + 1].norm() / std::sqrt(m));
+      n.grad.push_back(std::sqrt(s.gradients.weights[l].squaredNorm() + s.gradients.biases[l].squaredNorm()));
+      n.weight.push_back(std::sqrt(s.network.layers[l].weights.squaredNorm() + s.network.layers[l].biases.squaredNorm()));
+    }
+    n.clip_scale = s.clip_scale;
+    ref.push_back(n);
+    return Control::proceed;
+  };
+  w::Watch watch({}, opt);
+  Trainer<double>(net, opt, watch.callbacks(observe)).train(data);
+  const auto r = watch.result();
+  ASSERT_EQ(r.steps.size(), ref.size());
+  ASSERT_EQ(ref.size(), 20u);
+  Index clipped = 0;
+  for (std::size_t t = 0; t < ref.size(); ++t) {
+    clipped += ref[t].clip_scale < 1 ? 1 : 0;
+    EXPECT_DOUBLE_EQ(r.steps[t].clip_scale, ref[t].clip_scale);
+    for (std::size_t l = 0; l < 3; ++l) {
+      const auto& st = r.steps[t].layers[l];
+      EXPECT_NEAR(st.activation_norm, ref[t].act[l], 1e-12 * ref[t].act[l]) << "step " << t << " layer " << l;
+      EXPECT_NEAR(st.gradient_norm, ref[t].grad[l], 1e-12 * ref[t].grad[l]) << "step " << t << " layer " << l;
+      EXPECT_NEAR(st.weight_norm, ref[t].weight[l], 1e-12 * ref[t].weight[l]) << "step " << t << " layer " << l;
+    }
+  }
+  EXPECT_GT(clipped, 10) << "clipping must be active for the 'before clipping' claim to be tested";
+  // Per epoch, the norms are the means over the epoch's steps.
+  for (std::size_t l = 0; l < 3; ++l) {
+    double sum = 0;
+    for (std::size_t t = 10; t < 20; ++t) sum += ref[t].grad[l];
+    EXPECT_NEAR(r.epochs[1].layers[l].gradient_norm, sum / 10, 1e-12 * sum);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The loss over the run
 
@@ -786,6 +964,56 @@ TEST(WatchRun, AHealthyRunProducesNoWarning) {
   EXPECT_GT(l0.update_ratio, 1e-5);
   EXPECT_LT(l0.update_ratio, 0.1);
   EXPECT_LT(l0.dead_fraction, 0.1);
+}
+
+// Every kind of finding, provoked, carries a severity, a sentence, evidence
+// (numbers) and a fix.
+TEST(WatchRun, EveryKindOfFindingHasSeverityEvidenceAndAFix) {
+  std::vector<w::Finding> all;
+  const auto take = [&all](const std::vector<w::Finding>& fs) { all.insert(all.end(), fs.begin(), fs.end()); };
+  // Input findings.
+  const auto bytes = fashion_like_bytes(64 * 200, 17);
+  take(w::check_inputs(as_matrix(bytes, 64, [](int b) { return (b > 127 ? b - 256 : b) / 255.0; })).findings);
+  take(w::check_inputs(as_matrix(bytes, 64, [](int b) { return double(b); })).findings);
+  Matrix<double> x = Matrix<double>::Random(6, 50);
+  x.row(1).setConstant(0.25);
+  x.row(3) *= 1e4;
+  x(2, 7) = std::nan("");
+  take(w::check_inputs(x).findings);
+  // A run that overflows (non-finite, divergence).
+  auto id = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
+  w::Options wo;
+  wo.loss_window = 10;
+  take(w::train_watched(id, dataset(mat({{1.0}}), mat({{0.0}})), sgd(3.0, 1, 1000), nullptr, wo).watch.findings);
+  // A stuck run (plateau) tested on other random labels (chance accuracy).
+  const auto data = random_set(6, 200, 4, 25), other = random_set(6, 200, 4, 99);
+  auto stuck = make_network({6, 8, 4}, Activation::sigmoid, Activation::softmax, Loss::cross_entropy, Init::xavier, 5);
+  wo.loss_window = 5;
+  take(w::train_watched(stuck, data, sgd(1e-9, 200, 60), &other, wo).watch.findings);
+  // Dead relu units, large updates.
+  auto dead = make_network({6, 40, 4}, Activation::relu, Activation::softmax, Loss::cross_entropy, Init::gaussian, 8);
+  for (Index j = 0; j < 40; j += 2) dead.layers[0].biases(j) = -1e3;
+  take(w::train_watched(dead, data, sgd(3.0, 1, 1)).watch.findings);
+  // Saturated sigmoid units.
+  auto sat = make_network({6, 8, 4}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::gaussian, 9);
+  sat.layers[0].weights *= 100;
+  take(w::train_watched(sat, data, sgd(0.1, 10, 1)).watch.findings);
+
+  std::set<w::Kind> seen;
+  for (const auto& f : all) {
+    seen.insert(f.kind);
+    EXPECT_FALSE(f.message.empty()) << w::to_string(f.kind);
+    EXPECT_FALSE(f.fix.empty()) << w::to_string(f.kind) << ": " << f.message;
+    EXPECT_FALSE(f.evidence.empty()) << w::to_string(f.kind) << ": " << f.message;
+    for (const auto& e : f.evidence) EXPECT_FALSE(e.label.empty()) << w::to_string(f.kind);
+    const bool error_kind = f.kind == w::Kind::non_finite_inputs || f.kind == w::Kind::signed_bytes ||
+                            f.kind == w::Kind::non_finite || f.kind == w::Kind::divergence;
+    EXPECT_EQ(f.severity == w::Severity::error, error_kind) << w::to_string(f.kind) << ": " << f.message;
+  }
+  for (w::Kind k : {w::Kind::non_finite_inputs, w::Kind::signed_bytes, w::Kind::unscaled_inputs, w::Kind::feature_scales,
+                    w::Kind::constant_features, w::Kind::non_finite, w::Kind::divergence, w::Kind::plateau,
+                    w::Kind::dead_units, w::Kind::saturated_units, w::Kind::large_updates, w::Kind::chance_accuracy})
+    EXPECT_EQ(seen.count(k), 1u) << "not provoked: " << w::to_string(k) << findings_text(all);
 }
 
 TEST(WatchRun, EpochCadenceKeepsAggregatesAndTheHistoryOnly) {

@@ -5,10 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -144,6 +146,151 @@ TEST(TrainCli, AShortHealthyRunExitsZeroAndWritesEveryReportFile) {
   fs::remove_all(dir);
 }
 
+// The option names of the issue, exactly: --idx-images --idx-labels --test-images
+// --test-labels --net --activation --loss --init --lr --batch --epochs --momentum
+// --optimizer --seed --report; each one's value must show in what ran.
+TEST(TrainCli, TheIssuesOptionNamesWorkAndEachTakesEffect) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const auto common = [](const std::string& seed, const fs::path& dir, const std::string& batch = "10") {
+    return std::vector<std::string>{"--idx-images", fashion + "train-images-idx3-ubyte.gz", "--idx-labels",
+                                    fashion + "train-labels-idx1-ubyte.gz", "--test-images",
+                                    fashion + "t10k-images-idx3-ubyte.gz", "--test-labels",
+                                    fashion + "t10k-labels-idx1-ubyte.gz", "--net", "784-30-10", "--activation",
+                                    "sigmoid", "--loss", "quadratic", "--init", "gaussian", "--lr", "3.0", "--batch",
+                                    batch, "--epochs", "2", "--seed", seed, "--report", dir.string(), "--limit", "600",
+                                    "--test-limit", "300"};
+  };
+  const fs::path d1 = fresh_dir("names1"), d2 = fresh_dir("names2"), d3 = fresh_dir("names3");
+  Outcome r = run(common("7", d1) + std::vector<std::string>{"--momentum", "0.5", "--optimizer", "sgd"});
+  ASSERT_NE(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.out.find("gradcheck train: 784-30-10 sigmoid/sigmoid, quadratic loss, gaussian init, momentum η = 3, "
+                       "batch 10, 2 epochs on 600 images (test: 300)"),
+            std::string::npos)
+      << r.out;
+  const auto j1 = read_json(d1 / "report.json");
+  EXPECT_EQ(j1.at("facts").at("optimiser"), "momentum, η = 3, μ = 0.5");
+  EXPECT_EQ(j1.at("facts").at("initialisation"), "gaussian, seed 7");
+  EXPECT_EQ(j1.at("facts").at("batch, epochs"), "10, 2");
+  const auto& t1 = j1.at("results")[0];
+  EXPECT_EQ(t1.at("steps_seen"), 120) << "600 images in batches of 10, 2 epochs";
+  ASSERT_EQ(t1.at("epochs").size(), 2u);
+  EXPECT_EQ(t1.at("epochs")[1].at("test").at("samples"), 300);
+
+  // Adam, another batch size and seed.
+  r = run(common("3", d2, "20") + std::vector<std::string>{"--optimizer", "adam"});
+  ASSERT_NE(r.exit_code, 2) << r.err;
+  const auto j2 = read_json(d2 / "report.json");
+  EXPECT_EQ(j2.at("facts").at("optimiser"), "adam, η = 3");
+  EXPECT_EQ(j2.at("results")[0].at("steps_seen"), 60) << "600 images in batches of 20, 2 epochs";
+
+  // --seed: the same seed reproduces the run exactly, another one does not.
+  r = run(common("7", d3) + std::vector<std::string>{"--momentum", "0.5", "--optimizer", "sgd"});
+  const auto j3 = read_json(d3 / "report.json");
+  const auto loss = [](const nlohmann::json& j, int e) { return j.at("results")[0].at("epochs")[e].at("train_loss"); };
+  EXPECT_EQ(loss(j1, 1), loss(j3, 1));
+  EXPECT_EQ(j1.at("results")[0].at("epochs")[1].at("test"), j3.at("results")[0].at("epochs")[1].at("test"));
+  const fs::path d4 = fresh_dir("names4");
+  r = run(common("8", d4) + std::vector<std::string>{"--momentum", "0.5", "--optimizer", "sgd"});
+  EXPECT_NE(loss(j1, 1), loss(read_json(d4 / "report.json"), 1));
+  for (const auto& d : {d1, d2, d3, d4}) fs::remove_all(d);
+}
+
+// The report holds the loss and accuracy curves, the norms per layer and the
+// findings, in every format.
+TEST(TrainCli, TheReportHasCurvesNormsPerLayerAndFindings) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("contents");
+  const Outcome r = run(data_args("600") + std::vector<std::string>{"--epochs", "2", "--report", dir.string()});
+  ASSERT_NE(r.exit_code, 2) << r.err;
+  const auto j = read_json(dir / "report.json");
+  const auto& t = j.at("results")[0];
+  ASSERT_EQ(t.at("steps").size(), 120u);
+  ASSERT_EQ(t.at("steps")[0].at("layers").size(), 2u);
+  for (const char* k : {"activation_norm", "gradient_norm", "weight_norm", "update_ratio", "saturated_fraction"})
+    EXPECT_TRUE(t.at("steps")[5].at("layers")[1].at(k).is_number()) << k;
+  EXPECT_TRUE(t.at("epochs")[1].at("test").at("accuracy").is_number());
+  ASSERT_FALSE(t.at("findings").empty()) << "N(0, 1) sigmoid on raw pixels saturates";
+  for (const auto& f : t.at("findings")) {
+    EXPECT_FALSE(f.at("fix").get<std::string>().empty());
+    EXPECT_FALSE(f.at("evidence").empty());
+  }
+  const std::string html = read_text(dir / "report.html"), md = read_text(dir / "report.md");
+  // The curves are charts in report.html; report.md (text) has the per-layer table and the findings.
+  for (const char* title : {"Training loss", "Test accuracy", "Weight norm per layer", "Gradient norm per layer",
+                            "Activation norm per layer", "Update/weight ratio per layer"})
+    EXPECT_NE(html.find(title), std::string::npos) << title;
+  EXPECT_NE(md.find("| 1 | layer 1 (sigmoid) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("**Findings, with their evidence**"), std::string::npos) << md;
+  const std::string junit = read_text(dir / "junit.xml");
+  EXPECT_NE(junit.find("<testcase classname=\"training\" name=\"run\""), std::string::npos) << junit;
+  for (const auto& f : t.at("findings"))
+    EXPECT_NE(junit.find("<testcase classname=\"training\" name=\"" + f.at("kind").get<std::string>()),
+              std::string::npos)
+        << f.at("kind");
+  fs::remove_all(dir);
+}
+
+// A progress bar on a terminal (a pseudo-terminal here), plain lines otherwise:
+// --progress auto decides by isatty(stdout) and the CI variable.
+TEST(TrainCli, ShowsAProgressBarOnATerminalAndPlainLinesInAPipeOrUnderCI) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  std::vector<std::string> args = {gradcheck_path(), "train", "--idx-images", fashion + "train-images-idx3-ubyte.gz",
+                                   "--idx-labels", fashion + "train-labels-idx1-ubyte.gz", "--limit", "500",
+                                   "--epochs", "2"};
+  // Runs the command on a pseudo-terminal, with CI set to `ci` (nullptr: unset).
+  const auto on_terminal = [&args](const char* ci) {
+    int master = -1;
+    const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    if (pid < 0) return std::string("forkpty failed");
+    if (pid == 0) {
+      if (ci) setenv("CI", ci, 1);
+      else unsetenv("CI");
+      setenv("TERM", "xterm", 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(master, buf, sizeof buf);
+      if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+      else if (n < 0 && errno == EINTR) continue;
+      else break;  // EIO: the child closed the terminal
+    }
+    close(master);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? out : "exit status " + std::to_string(status) + ": " + out;
+  };
+  const std::string tty = on_terminal(nullptr);
+  EXPECT_NE(tty.find("\r  epoch 1/2 [##############################] 100%  step 49"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("\r\033[K  epoch 1/2: train loss"), std::string::npos) << "the bar is erased by the epoch's line";
+  EXPECT_NE(tty.find("\r\033[K  epoch 2/2: train loss"), std::string::npos) << tty;
+
+  // The same command into a pipe (as in CI): no bar, no control characters.
+  const Outcome r = run({"--idx-images", fashion + "train-images-idx3-ubyte.gz", "--idx-labels",
+                         fashion + "train-labels-idx1-ubyte.gz", "--limit", "500", "--epochs", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  epoch 1/2: train loss"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  epoch 2/2: train loss"), std::string::npos) << r.out;
+  // ... and a plain line every tenth of an epoch (50 steps: every 5th), none at 100 %.
+  EXPECT_NE(r.out.find("\n  10 % of epoch 1 (step 4), batch loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  90 % of epoch 2 (step 94), batch loss "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("100 % of epoch"), std::string::npos) << r.out;
+  EXPECT_EQ(tty.find("% of epoch"), std::string::npos) << "a terminal gets the bar, not the lines";
+
+  // A CI runner's pseudo-terminal (CI set): plain lines, no bar.
+  const std::string ci = on_terminal("true");
+  EXPECT_EQ(ci.find("\033"), std::string::npos) << ci;
+  EXPECT_NE(ci.find("  10 % of epoch 1 (step 4), batch loss "), std::string::npos) << ci;
+  EXPECT_NE(ci.find("  epoch 2/2: train loss"), std::string::npos) << ci;
+}
+
 TEST(TrainCli, MisreadBytesExitOneAndTheSignatureIsNamed) {
   if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
   const fs::path dir = fresh_dir("signed");
@@ -188,7 +335,7 @@ TEST(TrainCli, BadInputIsRefusedWithExitTwoBeforeAnythingIsAllocated) {
   EXPECT_NE(r.err.find("--activation: \"swish\" is not one of"), std::string::npos) << r.err;
   r = run(data + std::vector<std::string>{"--momentum", "0.9", "--optimizer", "adam"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--momentum: only applies to --optimizer momentum"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--momentum: applies to --optimizer sgd or momentum, not adam"), std::string::npos) << r.err;
   if (!have_fashion()) return;
   r = run(data + std::vector<std::string>{"--net", "100-10", "--limit", "10"});
   EXPECT_EQ(r.exit_code, 2);

@@ -5,7 +5,10 @@
 #include "sample_document.hpp"
 #include "xml_check.hpp"
 
+#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/engine/init.hpp>
 #include <gradcheck/reports/check_section.hpp>
+#include <gradcheck/reports/train_section.hpp>
 #include <gradcheck/reports/write.hpp>
 
 #include <gtest/gtest.h>
@@ -194,6 +197,57 @@ TEST(HtmlInChromium, TheConsoleCheckCatchesErrorsAndBlockedFetches) {
   EXPECT_NE(console.find("attribute width"), std::string::npos) << console;
   // Our own script, which comes before the injected markup, still ran to its end.
   EXPECT_NE(run.out.find("data-ready=\"1\""), std::string::npos);
+}
+
+// A training report (gradcheck train): a real watched run on pixel bytes read as
+// signed char, tested on the right reading, so that every part is there — the
+// findings, the loss, accuracy and per-layer norm curves, and the byte histogram.
+TEST(HtmlInChromium, TrainingReportShowsItsCurvesAndTheByteHistogram) {
+  SKIP_WITHOUT_CHROMIUM();
+  Rng rng(5);
+  const Index features = 16, n = 400;
+  Dataset<double> misread, right;
+  misread.inputs.resize(features, n);
+  right.inputs.resize(features, n);
+  for (Index c = 0; c < n; ++c) {
+    const int label = static_cast<int>(rng.below(3));
+    misread.labels.push_back(label);
+    for (Index f = 0; f < features; ++f) {
+      const int b = rng.uniform() < 0.4 ? 0 : std::min(255, 60 * label + static_cast<int>(rng.below(120)));
+      right.inputs(f, c) = b / 255.0;
+      misread.inputs(f, c) = (b > 127 ? b - 256 : b) / 255.0;
+    }
+  }
+  right.labels = misread.labels;
+  misread.targets = right.targets = one_hot(misread.labels, 3);
+  auto net = make_network({features, 8, 3}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::gaussian, 1);
+  TrainOptions opt;
+  opt.learning_rate = 3.0;
+  opt.batch_size = 10;
+  opt.epochs = 3;
+  const auto run = watch::train_watched(net, misread, opt, &right);
+  ASSERT_TRUE(run.watch.inputs && run.watch.inputs->signed_bytes);
+  Report report;
+  report.document.title = "gradcheck train";
+  add(report, run.watch);
+  std::size_t line_charts = 0;
+  for (const Block& b : report.document.sections.at(0).blocks) line_charts += std::holds_alternative<LineChart>(b) ? 1 : 0;
+  TempDir dir;
+  const WrittenReport w = write_report(dir.path(), report);
+  const BrowserRun browser = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_FALSE(browser.timed_out);
+  ASSERT_EQ(browser.exit_code, 0);
+  EXPECT_TRUE(browser.console.empty()) << joined(browser.console);
+  const std::string& dom = browser.out;
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  // loss, accuracy, four per-layer norm charts, the byte histogram
+  EXPECT_EQ(line_charts, 7u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart line-chart\""), line_charts);
+  for (const char* title : {"Training loss", "Test accuracy", "Weight norm per layer", "Gradient norm per layer",
+                            "Activation norm per layer", "Update/weight ratio per layer", "Values as bytes"})
+    EXPECT_NE(dom.find(title), std::string::npos) << title;
+  EXPECT_NE(dom.find("pixel bytes were read as signed char"), std::string::npos);
+  EXPECT_GE(count_of(dom, "class=\"series\""), 3u + 1u + 4u * 2u + 1u) << "3 loss series, 1 accuracy, 2 layers × 4, 1";
 }
 
 TEST(HtmlInChromium, RendersAScreenshotOfTheRequestedSize) {
