@@ -94,13 +94,13 @@ std::vector<Index> parse_sizes(const std::string& text) {
     if (sizes[k] < 1 || sizes[k] > max_layer_width)
       throw InputError("", "--net",
                        "layer size " + std::to_string(sizes[k]) + " (entry " + std::to_string(k) +
-                           ") is outside 1.." + std::to_string(max_layer_width) + " (docs/cli.md: limits)");
+                           ") is outside 1.." + std::to_string(max_layer_width) + " (docs/limits.md)");
     if (k > 0) params += (sizes[k - 1] + 1) * sizes[k];  // ≤ 2^20 · 2^20 per layer: no overflow
   }
   if (params > max_parameters)
     throw InputError("", "--net",
                      text + " has " + std::to_string(params) + " parameters, more than the limit of " +
-                         std::to_string(max_parameters) + " (docs/cli.md: limits)");
+                         std::to_string(max_parameters) + " (docs/limits.md)");
   return sizes;
 }
 

@@ -319,7 +319,7 @@ TEST(TrainCli, BadInputIsRefusedWithExitTwoBeforeAnythingIsAllocated) {
   const auto start = std::chrono::steady_clock::now();
   Outcome r = run(data + std::vector<std::string>{"--net", "784-1000000000-10"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "gradcheck: --net: layer size 1000000000 (entry 1) is outside 1..1048576 (docs/cli.md: limits)\n");
+  EXPECT_EQ(r.err, "gradcheck: --net: layer size 1000000000 (entry 1) is outside 1..1048576 (docs/limits.md)\n");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "refused before reading the data";
   r = run(data + std::vector<std::string>{"--net", "784-100000-10"});
   EXPECT_EQ(r.exit_code, 2);
