@@ -1,9 +1,6 @@
 // `gradcheck probe [options] -- CMD [ARGS...]`: property-based testing of
 // another implementation over JSON lines (docs/probe.md). A thin layer over
 // gradcheck::probe: options in, result out, files written, exit code set.
-// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
-// another branch), this file compiles to nothing; it needs no change when verify lands.
-#if __has_include(<gradcheck/checks/verify.hpp>) && __has_include("report_options.hpp")
 #include "commands.hpp"
 #include "report_options.hpp"
 
@@ -210,6 +207,7 @@ void print_text(const ProbeResult& r, const Args& a, const fs::path& dir, std::o
     os << "shrunk in " << cx->shrinks << " steps (" << cx->shrink_queries << " queries"
        << (cx->shrink_capped ? ", stopped at --max-shrink-steps" : "")
        << (cx->shrink_misbehaved ? ", " + std::to_string(cx->shrink_misbehaved) + " candidates failed otherwise" : "")
+       << (cx->shrink_slipped ? ", " + std::to_string(cx->shrink_slipped) + " candidates showed a different bug" : "")
        << ") to: " << describe(cx->minimal) << "\n";
     const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
     std::ostringstream verified;
@@ -306,13 +304,20 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-failures", args->max_failures,
                   "Stop after this many implementation failures (crash, timeout, ...; default 5)");
   cmd->add_flag("--no-determinism", args->no_determinism, "Do not send each case twice");
+  // The lists take one argument each (comma-separated, or the option repeated):
+  // a list option that took every argument up to `--` would make `--` end only
+  // the list, and the command's own options would be read as gradcheck's.
   cmd->add_option("--activations", args->activations, "Only these activations (comma-separated; " + names_of_activations() + ")")
-      ->delimiter(',');
-  cmd->add_option("--losses", args->losses, "Only these losses (comma-separated; " + names_of_losses() + ")")->delimiter(',');
-  cmd->add_option("--reductions", args->reductions, "Only these reductions (mean, sum)")->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--losses", args->losses, "Only these losses (comma-separated; " + names_of_losses() + ")")->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--reductions", args->reductions, "Only these reductions (mean, sum)")->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--magnitudes", args->magnitudes,
                   "Only these magnitudes of weights and inputs (unit ±2, tiny ±1e-6, large ±30, huge ±1000)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--max-layers", args->max_layers, "At most this many layers (default 5)");
   cmd->add_option("--max-width", args->max_width, "At most this many inputs/units per layer (default 8)");
   cmd->add_option("--max-batch", args->max_batch, "At most this many samples per case (default 8)");
@@ -325,11 +330,3 @@ void add_probe_command(CLI::App& app, int& exit_code) {
 }
 
 }  // namespace gradcheck::cli
-#else
-#include "commands.hpp"
-
-namespace gradcheck::cli {
-// Without verify there is nothing to judge replies with: no `probe` subcommand.
-void add_probe_command(CLI::App&, int&) {}
-}  // namespace gradcheck::cli
-#endif  // __has_include(<gradcheck/checks/verify.hpp>) && __has_include("report_options.hpp")

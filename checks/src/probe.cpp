@@ -1,6 +1,5 @@
-// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
-// another branch), this file compiles to nothing; it needs no change when verify lands.
-#if __has_include(<gradcheck/checks/verify.hpp>)
+// The probe (probe.hpp): generated cases over JSON lines, every reply verified,
+// the first divergence shrunk.
 #include <gradcheck/checks/probe.hpp>
 
 #include <gradcheck/engine/case_format.hpp>
@@ -199,11 +198,37 @@ void check_options(const ProbeOptions& o) {
     throw InputError("probe options", "max_width", "exceeds the limit of " + std::to_string(max_layer_width));
 }
 
+// What "the same bug" means while shrinking: the kinds of divergence a
+// verification names, and whether gradients (not only the outputs or the loss)
+// are non-finite — a naive softmax's NaN gradients past exp's overflow and its
+// infinite loss from log(0) are both `non-finite`, but not the same finding.
+struct BugKey {
+  std::vector<SignatureKind> kinds;
+  bool non_finite_gradients = false;
+  bool operator==(const BugKey& o) const { return kinds == o.kinds && non_finite_gradients == o.non_finite_gradients; }
+  bool operator!=(const BugKey& o) const { return !(*this == o); }
+};
+
+BugKey bug_key(const VerifyResult& v) {
+  BugKey key;
+  for (const Signature& s : v.signatures)
+    if (s.severity == Severity::divergence) key.kinds.push_back(s.kind);
+  std::sort(key.kinds.begin(), key.kinds.end());
+  key.kinds.erase(std::unique(key.kinds.begin(), key.kinds.end()), key.kinds.end());
+  key.non_finite_gradients = v.gradients.summary.counts.non_finite > 0;
+  return key;
+}
+
 // The shrink search of RapidCheck (shrinkTestCase): take the first smaller
 // candidate that still diverges and continue from its shrinks, until none does.
+// A candidate must diverge with the same signatures as the original: shrinking
+// towards zero weights makes cases degenerate (one softmax pair at a = ½ turns
+// the softmax Jacobian into exactly ×½), and a minimal case that reads as a
+// different bug would send the user after the wrong one.
 void shrink(Session& session, const rc::Shrinkable<Case>& start, Counterexample& cx, const ProbeOptions& o,
             bool& interrupted) {
   rc::Shrinkable<Case> best = start;
+  const BugKey bug = bug_key(cx.original_result);
   auto candidates = best.shrinks();
   while (auto candidate = candidates.next()) {
     if (cx.shrink_queries >= o.max_shrink_steps) {
@@ -228,6 +253,10 @@ void shrink(Session& session, const rc::Shrinkable<Case>& start, Counterexample&
     }
     VerifyResult v = verify_reply(c, *q.reply, o.verify);
     if (v.status != VerifyStatus::diverge) continue;
+    if (bug_key(v) != bug) {
+      ++cx.shrink_slipped;
+      continue;
+    }
     best = *candidate;
     cx.minimal = std::move(c);
     cx.minimal_reply = std::move(q.exchange.line);
@@ -407,4 +436,3 @@ ProbeResult probe(const std::vector<std::string>& command, const ProbeOptions& o
 }
 
 }  // namespace gradcheck
-#endif  // __has_include(<gradcheck/checks/verify.hpp>)

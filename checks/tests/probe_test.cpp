@@ -3,12 +3,10 @@
 // a minimal counterexample that verify replays, the same seed gives the same
 // cases, and no child process is left behind (every test ends by asserting
 // this process has no children at all).
-// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
-// another branch), this file compiles to nothing; it needs no change when verify lands.
-#if __has_include(<gradcheck/checks/verify.hpp>)
 #include <gradcheck/checks/probe.hpp>
 
 #include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/engine/network.hpp>
 
 #include <gtest/gtest.h>
 
@@ -112,6 +110,37 @@ TEST(Probe, ShrinksASignFlipToOneLayerOneUnitOneSample) {
     // The original case also diverged, and is the generator's case at its index.
     EXPECT_EQ(cx.original_result.status, VerifyStatus::diverge);
     EXPECT_EQ(case_to_json(cx.original, -1), case_to_json(probe_case(CaseSpace{}, 1, cx.case_index).value(), -1));
+  }
+  expect_no_children();
+}
+
+// Shrinking keeps the bug: near zero weights a softmax pair at a = ½ makes the
+// softmax Jacobian on a − y exactly ×½ (a constant scale), and a NaN from
+// exp's overflow can turn into an infinite loss from log(0). Candidates like
+// those are skipped and counted; the minimal case shows the original signature.
+TEST(Probe, TheMinimalCounterexampleShowsTheSameBugAsTheOriginal) {
+  {
+    ProbeOptions o = options(20);
+    o.space.activations = {Activation::tanh, Activation::softmax};
+    o.space.losses = {Loss::cross_entropy};
+    const ProbeResult r = probe(python({"--bug", "softmax-on-fused"}), o);
+    ASSERT_TRUE(r.counterexample.has_value());
+    const Counterexample& cx = *r.counterexample;
+    EXPECT_TRUE(has_signature(cx.original_result, SignatureKind::softmax_derivative_on_fused));
+    EXPECT_TRUE(has_signature(cx.minimal_result, SignatureKind::softmax_derivative_on_fused));
+    EXPECT_FALSE(has_signature(cx.minimal_result, SignatureKind::constant_scale));
+    EXPECT_GT(cx.shrink_slipped, 0);  // some smaller candidates did read as another bug
+    EXPECT_GT(cx.shrinks, 0);
+    EXPECT_LT(cx.minimal.network.parameter_count(), cx.original.network.parameter_count());
+
+    o.space.magnitudes = {Magnitude::huge};
+    const ProbeResult n = probe(python({"--bug", "nan"}), o);
+    ASSERT_TRUE(n.counterexample.has_value());
+    const VerifyResult& m = n.counterexample->minimal_result;
+    EXPECT_TRUE(has_signature(m, SignatureKind::non_finite));
+    EXPECT_GT(m.gradients.summary.counts.non_finite, 0u);  // NaN gradients, not only an infinite loss
+    const auto fp = forward(n.counterexample->minimal.network, n.counterexample->minimal.inputs);
+    EXPECT_GT(fp.z.back().cwiseAbs().maxCoeff(), 709.78);  // logits past exp's overflow
   }
   expect_no_children();
 }
@@ -413,4 +442,3 @@ TEST(Probe, ThrowsSpawnErrorForACommandThatCannotStart) {
 
 }  // namespace
 }  // namespace gradcheck
-#endif  // __has_include(<gradcheck/checks/verify.hpp>)

@@ -464,5 +464,71 @@ TEST(Signatures, AnImpliedTargetIsNamedOnlyWhenItIsRound) {
   }
 }
 
+// The list, one row per signature: a reply that carries the bug is
+// recognised with evidence; the correct reply to the same case is not.
+TEST(Signatures, EachKindIsRecognisedOnItsBugWithEvidenceAndNeverOnTheCorrectReply) {
+  struct Row {
+    const char* what;
+    Case c;
+    Reply bad;
+    SignatureKind kind;
+    Severity severity;
+  };
+  const Case mean3 = catalogue()[1];    // mean reduction, batch 3
+  const Case fused = catalogue()[2];    // softmax + cross-entropy
+  const Case simple = catalogue()[0];
+  const auto mutated = [](const Case& c, Mutation m) { return reply_of(mutated_gradients(c, m)); };
+  std::vector<Row> rows;
+  rows.push_back({"sign flip", mean3, mutated(mean3, Mutation::sign_flip), SignatureKind::sign_flip, Severity::divergence});
+  rows.push_back({"×N", mean3, mutated(mean3, Mutation::summed_under_mean), SignatureKind::constant_scale, Severity::divergence});
+  rows.push_back({"×2", mean3, mutated(mean3, Mutation::doubled), SignatureKind::constant_scale, Severity::divergence});
+  rows.push_back({"×½", mean3, mutated(mean3, Mutation::halved), SignatureKind::constant_scale, Severity::divergence});
+  rows.push_back({"bias zero", simple, mutated(simple, Mutation::bias_gradient_dropped), SignatureKind::bias_zero,
+                  Severity::divergence});
+  {
+    Reply r = engine_reply(simple);
+    for (auto& l : r.layers) l.biases.resize(0);
+    rows.push_back({"bias missing", simple, r, SignatureKind::bias_missing, Severity::divergence});
+  }
+  rows.push_back({"act'(a)", mean3, mutated(mean3, Mutation::derivative_at_activation),
+                  SignatureKind::derivative_at_output_value, Severity::divergence});
+  rows.push_back({"output delta without act'", simple, mutated(simple, Mutation::output_delta_without_derivative),
+                  SignatureKind::output_missing_derivative, Severity::divergence});
+  rows.push_back({"z for a", mean3, mutated(mean3, Mutation::z_instead_of_a), SignatureKind::z_instead_of_a,
+                  Severity::divergence});
+  rows.push_back({"softmax on the fused delta", fused, mutated(fused, Mutation::softmax_derivative_on_fused_delta),
+                  SignatureKind::softmax_derivative_on_fused, Severity::divergence});
+  rows.push_back({"float32", fused, float32_engine_reply(fused), SignatureKind::precision, Severity::note});
+  rows.push_back({"relu'(0) = 1", exact_kink_case(), kink_reply(exact_kink_case(), 1.0), SignatureKind::kink_convention,
+                  Severity::note});
+  {
+    Reply r = parse_reply(
+        "{\"layers\": [{\"weights\": [[NaN, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]], \"biases\": [0, 0, 0, 0]},"
+        " {\"weights\": [[0, 0, 0, 0], [0, 0, 0, 0]], \"biases\": [Infinity, 0]}]}",
+        "reply");
+    rows.push_back({"bare NaN and Infinity tokens", simple, r, SignatureKind::non_finite, Severity::divergence});
+  }
+  {
+    Reply r = engine_reply(simple);
+    r.layers[1].weights.conservativeResize(2, 3);
+    rows.push_back({"shape", simple, r, SignatureKind::shape_mismatch, Severity::divergence});
+  }
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.what);
+    const VerifyResult bad = verify_reply(row.c, row.bad);
+    const Signature* s = find_signature(bad, row.kind);
+    ASSERT_NE(s, nullptr) << describe(bad);
+    EXPECT_EQ(s->severity, row.severity);
+    EXPECT_FALSE(s->finding.empty());
+    EXPECT_GE(s->evidence.size(), 1u);
+    EXPECT_EQ(bad.status, row.severity == Severity::note ? VerifyStatus::notes : VerifyStatus::diverge);
+    EXPECT_EQ(bad.passed(false), row.severity == Severity::note);
+    EXPECT_FALSE(bad.passed(true));
+    const VerifyResult good = verify_reply(row.c, engine_reply(row.c, true));
+    EXPECT_EQ(good.status, VerifyStatus::agree) << describe(good);
+    EXPECT_TRUE(good.signatures.empty()) << describe(good);
+  }
+}
+
 }  // namespace
 }  // namespace gradcheck

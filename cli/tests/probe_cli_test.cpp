@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -129,6 +132,205 @@ TEST(ProbeCli, ASignBugExitsOneAndItsCounterexampleReplaysInVerify) {
   EXPECT_NE(v.out.find("sign"), std::string::npos) << v.out;
 }
 
+// Every value bug of the example (its --bug list): the probe exits 1, names the
+// bug's signature on the minimal counterexample, writes it, and `gradcheck
+// verify` replays the written files to the same verdict and signature.
+struct ValueBug {
+  const char* bug;
+  const char* signature;
+  std::vector<std::string> restrictions;  // what the bug needs to show
+};
+
+void PrintTo(const ValueBug& b, std::ostream* os) { *os << b.bug; }
+
+class ProbeCliValueBug : public ::testing::TestWithParam<ValueBug> {};
+
+TEST_P(ProbeCliValueBug, ExitsOneWithItsSignatureAndTheCounterexampleReplaysInVerify) {
+  const ValueBug& b = GetParam();
+  TempDir t;
+  const fs::path save = t.path / "save", report = t.path / "report";
+  std::vector<std::string> args{"probe", "--cases", "20", "--seed", "1", "--save", save.string(), "--report",
+                                report.string()};
+  args.insert(args.end(), b.restrictions.begin(), b.restrictions.end());
+  for (const char* a : {"--", "python3", example.c_str(), "--bug", b.bug}) args.push_back(a);
+  const Ran r = run(args, t.path);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("DIVERGENCE on case"), std::string::npos) << r.out;
+  const std::string named = std::string("    - ") + b.signature + ": ";
+  EXPECT_NE(r.out.find(named), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL\n"), std::string::npos);
+
+  // report.json: the minimal counterexample's signatures are exactly this bug's.
+  const auto j = nlohmann::json::parse(slurp(report / "report.json"));
+  const auto& cx = j["results"][0]["counterexample"];
+  ASSERT_TRUE(cx.is_object()) << j.dump(1).substr(0, 2000);
+  std::vector<std::string> kinds;
+  for (const auto& s : cx["signatures"])
+    if (s["severity"] == "divergence") kinds.push_back(s["kind"]);
+  EXPECT_EQ(kinds, std::vector<std::string>{b.signature}) << cx["signatures"].dump(1);
+  // The minimal case is no larger than the original one.
+  EXPECT_LE(cx["minimal_case"]["network"]["layers"].size(), cx["original_case"]["network"]["layers"].size());
+  EXPECT_LE(cx["minimal_case"]["inputs"].size(), cx["original_case"]["inputs"].size());
+
+  // The written files replay with verify: exit 1, the same signature.
+  ASSERT_TRUE(fs::exists(save / "counterexample.case.json"));
+  ASSERT_TRUE(fs::exists(save / "counterexample.reply.json"));
+  const Ran v = run({"verify", (save / "counterexample.case.json").string(),
+                     (save / "counterexample.reply.json").string()},
+                    t.path);
+  EXPECT_EQ(v.code, 1) << v.out << v.err;
+  EXPECT_EQ(v.out.rfind("DIVERGES: ", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find(std::string("  - ") + b.signature + ": "), std::string::npos) << v.out;
+}
+
+const std::vector<std::string> smooth{"--activations", "sigmoid,tanh"};
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryValueBugOfTheExample, ProbeCliValueBug,
+    ::testing::Values(
+        ValueBug{"sign", "sign-flip", {}}, ValueBug{"bias", "bias-zero", {}},
+        ValueBug{"sum", "constant-scale", {"--reductions", "mean"}}, ValueBug{"double", "constant-scale", {}},
+        ValueBug{"half", "constant-scale", {}}, ValueBug{"deriv-at-a", "derivative-at-a", smooth},
+        ValueBug{"no-output-derivative", "output-missing-derivative",
+                 {"--activations", "sigmoid,tanh", "--losses", "quadratic"}},
+        ValueBug{"z-for-a", "z-instead-of-a", smooth},
+        ValueBug{"softmax-on-fused", "softmax-derivative-on-fused-delta",
+                 {"--activations", "tanh,softmax", "--losses", "cross_entropy"}},
+        ValueBug{"shape", "shape-mismatch", {}},
+        ValueBug{"nan", "non-finite",
+                 {"--activations", "tanh,softmax", "--losses", "cross_entropy", "--magnitudes", "huge"}}),
+    [](const ::testing::TestParamInfo<ValueBug>& i) {
+      std::string n = i.param.bug;
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
+
+TEST(ProbeCli, TheScalesNameTheirFactors) {
+  TempDir t;
+  const struct {
+    const char* bug;
+    const char* factor;
+  } scales[] = {{"double", "×2"}, {"half", "×½"}};
+  for (const auto& s : scales) {
+    const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--save", t.path.string(), "--", "python3", example,
+                       "--bug", s.bug},
+                      t.path);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find(s.factor), std::string::npos) << r.out;
+  }
+  // The forgotten 1/N: on the shrunk case N is the batch size, at least 2.
+  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--reductions", "mean", "--save", t.path.string(), "--",
+                     "python3", example, "--bug", "sum"},
+                    t.path);
+  EXPECT_EQ(r.code, 1) << r.out;
+  const auto c = nlohmann::json::parse(slurp(t.path / "counterexample.case.json"));
+  EXPECT_GE(c["inputs"].size(), 2u);
+  EXPECT_NE(r.out.find("recognised factor: " + std::to_string(c["inputs"].size())), std::string::npos) << r.out;
+}
+
+TEST(ProbeCli, NaNPastExpsOverflowIsFoundAtHugeMagnitudes) {
+  TempDir t;
+  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax", "--losses",
+                     "cross_entropy", "--magnitudes", "huge", "--save", t.path.string(), "--", "python3", example,
+                     "--bug", "nan"},
+                    t.path);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("past exp's overflow at 709.78"), std::string::npos) << r.out;
+  // The reply carried bare NaN tokens (Python's json.dumps writes NaN), read as non-finite values.
+  EXPECT_NE(slurp(t.path / "counterexample.reply.json").find("NaN"), std::string::npos);
+  // The correct example agrees on the same cases.
+  const Ran ok = run({"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax", "--losses",
+                      "cross_entropy", "--magnitudes", "huge", "--", "python3", example},
+                     t.path);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("20 agree"), std::string::npos) << ok.out;
+}
+
+TEST(ProbeCli, Float32IsANoteThatPassesUnlessStrict) {
+  TempDir t;
+  const Ran r = run({"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--", "python3", example,
+                     "--bug", "float32"},
+                    t.path);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": precision: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("; 0 agree, 10 with notes, 0 declined, 0 diverge;"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS\n"), std::string::npos);
+  const Ran s = run({"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--strict", "--", "python3",
+                     example, "--bug", "float32"},
+                    t.path);
+  EXPECT_EQ(s.code, 1) << s.out << s.err;
+  EXPECT_NE(s.out.find("FAIL\n"), std::string::npos);
+}
+
+TEST(ProbeCli, DifferentRepliesToTheSameCaseAreANondeterminismFailure) {
+  TempDir t;
+  const Ran r = run({"probe", "--cases", "5", "--seed", "1", "--save", t.path.string(), "--", "python3", example,
+                     "--bug", "noise"},
+                    t.path);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find(": nondeterministic: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    again: "), std::string::npos) << r.out;
+  // Without the repeat, nothing tells it apart from the correct example.
+  const Ran n = run({"probe", "--cases", "5", "--seed", "1", "--no-determinism", "--", "python3", example, "--bug",
+                     "noise"},
+                    t.path);
+  EXPECT_EQ(n.code, 0) << n.out;
+  EXPECT_NE(n.out.find("0 repeated"), std::string::npos) << n.out;
+}
+
+TEST(ProbeCli, DeclinedCasesAreCountedAndDoNotFail) {
+  TempDir t;
+  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--", "python3", example, "--decline", "softmax"}, t.path);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("  declined: not implemented: softmax\n"), std::string::npos) << r.out;
+  // "N agree, 0 with notes, D declined" with N + D = 20 and D > 0.
+  const auto at = r.out.find(" agree, 0 with notes, ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const int agreed = std::stoi(r.out.substr(r.out.rfind(' ', at - 1) + 1));
+  const int declined = std::stoi(r.out.substr(at + 22));
+  EXPECT_GT(declined, 0);
+  EXPECT_GT(agreed, 0);
+  EXPECT_EQ(agreed + declined, 20);
+}
+
+TEST(ProbeCli, TheRestrictionsBindEveryCaseSent) {
+  TempDir t;
+  const fs::path log = t.path / "sent.jsonl";
+  const Ran r = run({"probe", "--cases", "30", "--seed", "3", "--activations", "sigmoid,relu", "--losses",
+                     "binary_cross_entropy,quadratic", "--reductions", "sum", "--magnitudes", "tiny", "--max-layers",
+                     "2", "--max-width", "3", "--max-batch", "2", "--", "/bin/sh", "-c",
+                     "tee -a '" + log.string() + "' | python3 '" + example + "'"},
+                    t.path);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::istringstream lines(slurp(log));
+  int n = 0;
+  std::set<std::string> acts, losses;
+  std::set<std::size_t> depths, batches;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const auto c = nlohmann::json::parse(line);
+    const auto& layers = c["network"]["layers"];
+    depths.insert(layers.size());
+    EXPECT_GE(layers.size(), 1u);
+    EXPECT_LE(layers.size(), 2u);
+    losses.insert(c["network"]["loss"].get<std::string>());
+    EXPECT_EQ(c["network"]["reduction"], "sum");
+    batches.insert(c["inputs"].size());
+    EXPECT_LE(c["inputs"].size(), 2u);
+    EXPECT_LE(c["inputs"][0].size(), 3u);  // input width
+    for (const auto& l : layers) {
+      acts.insert(l["activation"].get<std::string>());
+      EXPECT_LE(l["weights"].size(), 3u);  // units
+      for (const auto& row : l["weights"])
+        for (const auto& w : row) EXPECT_LE(std::abs(w.get<double>()), 1e-6);  // tiny magnitudes
+    }
+  }
+  EXPECT_EQ(n, 60);  // 30 cases, each sent twice
+  EXPECT_EQ(acts, (std::set<std::string>{"relu", "sigmoid"}));
+  EXPECT_EQ(losses, (std::set<std::string>{"binary_cross_entropy", "quadratic"}));
+  EXPECT_EQ(depths, (std::set<std::size_t>{1, 2}));
+  EXPECT_EQ(batches, (std::set<std::size_t>{1, 2}));
+}
+
 TEST(ProbeCli, TheReportHoldsTheProbeResult) {
   TempDir t;
   const fs::path report = t.path / "report";
@@ -168,6 +370,29 @@ TEST(ProbeCli, TheSameSeedSendsTheSameCases) {
   EXPECT_NE(slurp(other), logs[0]);
 }
 
+TEST(ProbeCli, TheRandomSeedIsPrintedAndReplaysTheSameCases) {
+  TempDir t;
+  const auto logged = [&](const fs::path& log, std::vector<std::string> seed) {
+    std::vector<std::string> args{"probe", "--cases", "6"};
+    args.insert(args.end(), seed.begin(), seed.end());
+    for (const std::string& a : std::vector<std::string>{"--", "/bin/sh", "-c",
+                                                         "tee -a '" + log.string() + "' | python3 '" + example + "'"})
+      args.push_back(a);
+    return run(args, t.path);
+  };
+  const Ran first = logged(t.path / "first.jsonl", {});
+  EXPECT_EQ(first.code, 0) << first.out << first.err;
+  const std::string marker = "(replay with --seed ";
+  const auto at = first.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << first.out;
+  const std::string seed = first.out.substr(at + marker.size(), first.out.find(')', at) - at - marker.size());
+  EXPECT_EQ(first.out.find("seed " + seed + " "), first.out.find("seed "));  // "seed S (replay with --seed S)"
+  const Ran again = logged(t.path / "again.jsonl", {"--seed", seed});
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(slurp(t.path / "again.jsonl"), slurp(t.path / "first.jsonl"));
+  EXPECT_FALSE(slurp(t.path / "first.jsonl").empty());
+}
+
 TEST(ProbeCli, AnImplementationFailureExitsOneWithItsCase) {
   TempDir t;
   const Ran r = run({"probe", "--cases", "6", "--seed", "1", "--max-failures", "1", "--save", t.path.string(), "--",
@@ -199,6 +424,28 @@ TEST(ProbeCli, SigintWritesThePartialReportAndExits130) {
   EXPECT_EQ(j["results"][0]["interrupted"], true);
   EXPECT_GE(j["results"][0]["agreed"].get<int>(), 3);
   expect_no_children();
+}
+
+TEST(ProbeCli, AListOptionRightBeforeTheCommandLeavesTheCommandsOptionsAlone) {
+  TempDir t;
+  const Ran r = run({"probe", "--cases", "10", "--seed", "1", "--losses", "quadratic", "--activations", "sigmoid,tanh",
+                     "--", "python3", example, "--decline", "tanh"},
+                    t.path);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  // The example got its --decline: cases with tanh were declined.
+  EXPECT_NE(r.out.find("  declined: not implemented: tanh\n"), std::string::npos) << r.out;
+}
+
+TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
+  TempDir t;
+  const Ran r = run({"probe", "--help"}, t.path);
+  EXPECT_EQ(r.code, 0);
+  for (const char* option :
+       {"--cases", "--seed", "--timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
+        "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--max-layers", "--max-width",
+        "--max-batch", "--save", "--report", "--format", "--strict", "Exit codes: 0", "130 interrupted"})
+    EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
 }
 
 TEST(ProbeCli, BadOptionsAndCommandsExitTwo) {

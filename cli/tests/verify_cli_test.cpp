@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
 #include <string>
 
 namespace gradcheck::testing {
@@ -155,6 +157,124 @@ TEST(VerifyCli, ReportDirectoryGetsAllFourFiles) {
   EXPECT_NE(md.find("0.11470326"), std::string::npos) << md;
   const auto doc = nlohmann::json::parse(read_text(dir / "out" / "report.json"));
   EXPECT_EQ(doc.at("results").at(0).at("type"), "verify");
+  std::filesystem::remove_all(dir);
+}
+
+// examples/replies/: every reply of its README gives the verdict, signature and
+// exit codes the README and docs/verify.md say.
+struct ExampleReply {
+  const char* case_file;  // in examples/replies/, or "" for fixtures/321/case.json
+  const char* reply;
+  const char* first_line;
+  const char* signature;  // "" for none
+  int exit_code, strict_exit_code;
+};
+
+void PrintTo(const ExampleReply& e, std::ostream* os) { *os << e.reply; }
+
+class VerifyCliExampleReply : public ::testing::TestWithParam<ExampleReply> {};
+
+TEST_P(VerifyCliExampleReply, GivesItsDocumentedVerdictAndExitCodes) {
+  const ExampleReply& e = GetParam();
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  const std::string c = *e.case_file ? replies + e.case_file : case_321;
+  const auto r = run_gradcheck({"verify", c, replies + e.reply});
+  EXPECT_EQ(r.exit_code, e.exit_code) << r.out << r.err;
+  ASSERT_FALSE(r.lines().empty()) << r.err;
+  EXPECT_EQ(r.lines()[0].rfind(e.first_line, 0), 0u) << r.out;
+  if (*e.signature) {
+    EXPECT_TRUE(r.contains(std::string("  - ") + e.signature)) << r.out;
+  } else {
+    EXPECT_FALSE(r.contains("signatures:")) << r.out;
+  }
+  const auto strict = run_gradcheck({"verify", "--strict", c, replies + e.reply});
+  EXPECT_EQ(strict.exit_code, e.strict_exit_code) << strict.out << strict.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TheExampleReplies, VerifyCliExampleReply,
+    ::testing::Values(
+        ExampleReply{"", "321-float32.json", "AGREE WITH NOTES: ", "precision (note): ", 0, 1},
+        ExampleReply{"", "321-nan.json", "DIVERGES: ", "non-finite: ", 1, 1},
+        ExampleReply{"", "321-transposed.json", "DIVERGES: ", "shape-mismatch: ", 1, 1},
+        ExampleReply{"", "321-no-biases.json", "DIVERGES: ", "bias-missing: ", 1, 1},
+        ExampleReply{"", "321-declined.json", "DECLINED: ", "", 0, 0},
+        ExampleReply{"kink-case.json", "kink-relu0-is-1.json", "AGREE WITH NOTES: ", "kink-convention (note): ", 0, 1},
+        ExampleReply{"kink-case.json", "kink-correct.json", "AGREE: ", "", 0, 0}),
+    [](const ::testing::TestParamInfo<ExampleReply>& i) {
+      std::string n = i.param.reply;
+      n = n.substr(0, n.find('.'));
+      for (char& ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return "reply_" + n;
+    });
+
+TEST(VerifyCli, TheKinkNoteCarriesItsEvidence) {
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  const auto r = run_gradcheck({"verify", replies + "kink-case.json", replies + "kink-relu0-is-1.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(r.contains("exactly 0 (first: layer 0 unit 1 sample 0)")) << r.out;
+  EXPECT_TRUE(r.contains("      pre-activations exactly at 0: 1\n")) << r.out;
+  EXPECT_TRUE(r.contains("      derivative at 0 the reply matches: 1\n")) << r.out;
+}
+
+TEST(VerifyCli, ReportFilesHaveOneJunitTestcasePerParameterTensorAndTheChartsInTheHtml) {
+  const auto dir = temp_dir("report-files");
+  const auto r = run_gradcheck({"verify", "--report", dir.string(), case_321, fixtures + "asker-reply.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::string junit = read_text(dir / "junit.xml");
+  for (const char* t : {"layers[0].weights", "layers[0].biases", "layers[1].weights", "layers[1].biases"})
+    EXPECT_NE(junit.find(std::string("name=\"") + t + "\""), std::string::npos) << t << "\n" << junit;
+  std::size_t testcases = 0;
+  for (auto p = junit.find("<testcase "); p != std::string::npos; p = junit.find("<testcase ", p + 1)) ++testcases;
+  EXPECT_EQ(testcases, 5u) << junit;  // the forward pass, then the four parameter tensors
+  std::size_t failures = 0;
+  for (auto p = junit.find("<failure "); p != std::string::npos; p = junit.find("<failure ", p + 1)) ++failures;
+  EXPECT_EQ(failures, 4u) << junit;  // the output agrees; every tensor disagrees
+  const std::string html = read_text(dir / "report.html");
+  EXPECT_NE(html.find("<svg class=\"chart bar-chart\""), std::string::npos);
+  std::size_t heatmaps = 0;
+  for (auto p = html.find("<svg class=\"chart heatmap\""); p != std::string::npos;
+       p = html.find("<svg class=\"chart heatmap\"", p + 1))
+    ++heatmaps;
+  EXPECT_EQ(heatmaps, 2u);  // one per weight matrix
+  EXPECT_EQ(html.find("http://"), std::string::npos);  // self-contained
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  const std::string md = read_text(dir / "report.md");
+  EXPECT_LT(md.size(), 65536u);  // a pull-request comment
+  std::filesystem::remove_all(dir);
+}
+
+TEST(VerifyCli, StrictNotesWriteAFailingReport) {
+  const auto dir = temp_dir("strict-report");
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  auto r = run_gradcheck({"verify", "--report", dir.string(), case_321, replies + "321-float32.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "report.json")).at("status"), "notes");
+  r = run_gradcheck({"verify", "--strict", "--report", dir.string(), case_321, replies + "321-float32.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "report.json")).at("status"), "fail");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckCli, ZeroTolerancesMakeCentralDifferencesDisagreeWithExitCodeOne) {
+  // Central differences carry truncation and round-off error: with atol = rtol = 0
+  // the engine's exact gradients cannot all agree with them.
+  const auto r = run_gradcheck({"check", "--method", "central", "--atol", "0", "--rtol", "0", case_321});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("DIVERGES: ")) << r.out;
+}
+
+TEST(CheckCli, ReportHasOneJunitTestcasePerParameterTensor) {
+  const auto dir = temp_dir("check-report");
+  const auto r = run_gradcheck({"check", "--report", dir.string(), case_321});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string junit = read_text(dir / "junit.xml");
+  std::size_t testcases = 0;
+  for (auto p = junit.find("<testcase "); p != std::string::npos; p = junit.find("<testcase ", p + 1)) ++testcases;
+  EXPECT_EQ(testcases, 4u) << junit;
+  EXPECT_EQ(junit.find("<failure"), std::string::npos) << junit;
+  EXPECT_EQ(nlohmann::json::parse(read_text(dir / "report.json")).at("results").at(0).at("type"), "check");
   std::filesystem::remove_all(dir);
 }
 

@@ -16,6 +16,16 @@ terms, and 1 - a of a saturated output computed without cancellation.
 gradcheck says about each kind of mistake (docs/probe.md):
   sign      output error term with the wrong sign (y - a instead of a - y)
   bias      bias gradients reported as zero
+  sum       the mean reduction's 1/N forgotten: every gradient N times too large
+  double    every gradient twice too large (d/da of (a - y)^2 without the 1/2)
+  half      every gradient half what it should be
+  deriv-at-a     activation derivatives evaluated at a = act(z) instead of z
+  no-output-derivative
+            output delta dL/da, without the output activation's derivative
+  z-for-a   dL/dW from the previous layer's z instead of its activations a
+  softmax-on-fused
+            softmax's Jacobian applied again to the fused softmax +
+            cross-entropy delta a - y
   float32   every reply value rounded to float32 (precision, not logic)
   nan       naive softmax, exp(z) / sum exp(z): NaN once a logit passes ~709
   shape     the first layer's dL/dW is missing its last column
@@ -113,6 +123,21 @@ def activate(act, z, naive=False):
         "leaky_relu": lambda v: v if v > 0 else LEAKY_SLOPE * v,
     }[act]
     return [[f(v) for v in row] for row in z]
+
+
+def loss_derivative(loss, a, y):
+    """dL/da for one sample (the no-output-derivative bug starts from it)."""
+    if loss == "quadratic":
+        return [ak - yk for ak, yk in zip(a, y)]
+    if loss == "cross_entropy":
+        return [-yk / ak for ak, yk in zip(a, y)]
+    return [(1.0 - yk) / (1.0 - ak) - yk / ak for ak, yk in zip(a, y)]
+
+
+def softmax_jacobian_times(a, d):
+    """J_softmax(a) d = a * (d - a.d), for the softmax-on-fused bug."""
+    dot = sum(ak * dk for ak, dk in zip(a, d))
+    return [ak * (dk - dot) for ak, dk in zip(a, d)]
 
 
 def derivative(act, v):
@@ -252,17 +277,25 @@ def gradients(case, bug=None):
 
     if naive_softmax and loss == "cross_entropy":  # a * sum(y) - y with the naive a
         deltas_cols = [[ak * sum(y_cols[c]) - yk for ak, yk in zip(a_cols[c], y_cols[c])] for c in range(n)]
+    elif bug == "no-output-derivative":
+        deltas_cols = [loss_derivative(loss, a_cols[c], y_cols[c]) for c in range(n)]
+    elif bug == "deriv-at-a" and loss == "quadratic" and out != "softmax":
+        deltas_cols = [[(ak - yk) * derivative(out, ak) for ak, yk in zip(a_cols[c], y_cols[c])]
+                       for c in range(n)]
     else:
         deltas_cols = [output_delta(loss, out, z_cols[c], a_cols[c], y_cols[c]) for c in range(n)]
+    if bug == "softmax-on-fused" and out == "softmax" and loss == "cross_entropy":
+        deltas_cols = [softmax_jacobian_times(a_cols[c], deltas_cols[c]) for c in range(n)]
     delta = transpose(deltas_cols)
-    if reduction == "mean":
+    if reduction == "mean" and bug != "sum":
         delta = [[d * (1.0 / n) for d in row] for row in delta]
-    if bug == "sign":
-        delta = [[-d for d in row] for row in delta]
+    factor = {"sign": -1.0, "double": 2.0, "half": 0.5}.get(bug)
+    if factor is not None:
+        delta = [[factor * d for d in row] for row in delta]
 
     grads = [None] * len(layers)
     for l in range(len(layers) - 1, -1, -1):
-        a_prev = acts[l]
+        a_prev = zs[l - 1] if bug == "z-for-a" and l > 0 else acts[l]
         dw = [[sum(delta[j][c] * a_prev[i][c] for c in range(n)) for i in range(len(a_prev))]
               for j in range(len(delta))]
         db = [sum(row) for row in delta]
@@ -270,7 +303,8 @@ def gradients(case, bug=None):
         if l > 0:
             w = layers[l]["weights"]
             act = layers[l - 1]["activation"]
-            delta = [[sum(w[j][i] * delta[j][c] for j in range(len(w))) * derivative(act, zs[l - 1][i][c])
+            at = acts[l] if bug == "deriv-at-a" else zs[l - 1]
+            delta = [[sum(w[j][i] * delta[j][c] for j in range(len(w))) * derivative(act, at[i][c])
                       for c in range(n)] for i in range(len(w[0]))]
 
     reply = {"layers": grads, "loss": total, "outputs": transpose(acts[-1])}
@@ -301,7 +335,8 @@ def apply_value_bug(reply, bug):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bug", choices=["sign", "bias", "float32", "nan", "shape", "noise", "crash", "hang",
+    p.add_argument("--bug", choices=["sign", "bias", "sum", "double", "half", "deriv-at-a", "no-output-derivative",
+                                     "z-for-a", "softmax-on-fused", "float32", "nan", "shape", "noise", "crash", "hang",
                                      "garbage", "partial", "huge", "stderr", "close", "exit"])
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)

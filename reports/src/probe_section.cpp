@@ -1,12 +1,12 @@
-// Until gradcheck::checks has verify (checks/include/gradcheck/checks/verify.hpp,
-// another branch), this file compiles to nothing; it needs no change when verify lands.
-#if __has_include(<gradcheck/checks/verify.hpp>)
+// Report adapter of a probe (probe_section.hpp).
 #include <gradcheck/reports/probe_section.hpp>
 
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/verify_section.hpp>
 
 #include <string>
+#include <variant>
 
 namespace gradcheck::reports {
 namespace {
@@ -86,6 +86,7 @@ nlohmann::json to_json(const ProbeResult& r) {
         {"shrink_queries", cx->shrink_queries},
         {"shrink_capped", cx->shrink_capped},
         {"shrink_misbehaved", cx->shrink_misbehaved},
+        {"shrink_slipped", cx->shrink_slipped},
         {"status", to_string(cx->minimal_result.status)},
         {"origin_layer", cx->minimal_result.origin_layer ? nlohmann::json(*cx->minimal_result.origin_layer)
                                                           : nlohmann::json(nullptr)},
@@ -164,6 +165,22 @@ Section probe_section(const ProbeResult& r, bool strict) {
     cases.details = case_text + "\nreply: " + cx->minimal_reply;
   }
   s.testcases.push_back(std::move(cases));
+  if (const auto& cx = r.counterexample) {
+    // The verification of the minimal counterexample as `gradcheck verify`
+    // shows it: its charts (worst relative error per tensor, one heatmap per
+    // weight matrix) and one JUnit testcase per parameter tensor.
+    Section v = verify_section(cx->minimal_result, {"counterexample.case.json", "counterexample.reply.json"});
+    for (Block& b : v.blocks) {
+      if (auto* bar = std::get_if<BarChart>(&b)) bar->title += " (minimal counterexample)";
+      else if (auto* map = std::get_if<Heatmap>(&b)) map->title += " (minimal counterexample)";
+      else continue;
+      s.blocks.push_back(std::move(b));
+    }
+    for (TestCase& tc : v.testcases) {
+      tc.suite = "probe.counterexample";
+      s.testcases.push_back(std::move(tc));
+    }
+  }
 
   if (!r.failures.empty()) {
     Table t;
@@ -191,4 +208,3 @@ void add(Report& report, const ProbeResult& result, bool strict) {
 }
 
 }  // namespace gradcheck::reports
-#endif  // __has_include(<gradcheck/checks/verify.hpp>)

@@ -2,13 +2,16 @@
 // it from a file, runs its script, and we read the DOM it ends with and every console
 // message it logged. Skips only where /usr/bin/chromium is absent.
 #include "check_results.hpp"
+#include "probe_results.hpp"
 #include "sample_document.hpp"
 #include "xml_check.hpp"
 
 #include <gradcheck/checks/watch.hpp>
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/reports/check_section.hpp>
+#include <gradcheck/reports/probe_section.hpp>
 #include <gradcheck/reports/train_section.hpp>
+#include <gradcheck/reports/verify_section.hpp>
 #include <gradcheck/reports/write.hpp>
 
 #include <gtest/gtest.h>
@@ -176,6 +179,57 @@ TEST(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix)
   EXPECT_EQ(count_of(dom, "class=\"bar-threshold\""), 4u + 2u);
   EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u + 30u * 64u);
   EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 4u + 2u + 5u);
+}
+
+// `gradcheck verify --report`'s page for the asker's reply to the 3-2-1 case:
+// the per-tensor chart, a heatmap per weight matrix, verdict colours.
+TEST(HtmlInChromium, VerifyReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  Report report;
+  report.document.title = "gradcheck verify case.json asker-reply.json";
+  const VerifyResult v = verify_reply(test::case_321(), parse_reply(test::fixture_321("asker-reply.json"), "reply"));
+  add(report, v, {"case.json", "asker-reply.json"});
+  const WrittenReport w = write_report(dir.path(), report);
+  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_FALSE(run.timed_out);
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string& dom = run.out;
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 1u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 2u);  // layers[0] 2 × 3, layers[1] 1 × 2
+  EXPECT_EQ(count_of(dom, "class=\"bar\""), 4u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u);
+  // Every tensor disagrees; the zero-input column of layers[0] agrees (0 against 0).
+  EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 4u + 2u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"agree\""), 2u);
+  EXPECT_NE(dom.find("output-error-term"), std::string::npos);
+}
+
+// `gradcheck probe --report`'s page: the minimal counterexample and the charts
+// of its verification, and a failure's table.
+TEST(HtmlInChromium, ProbeReportShowsTheCounterexampleAndItsCharts) {
+  SKIP_WITHOUT_CHROMIUM();
+  TempDir dir;
+  Report report;
+  report.document.title = "gradcheck probe python3 asker.py";
+  add(report, test::probe_with_counterexample());
+  add(report, test::probe_with_failure());
+  const WrittenReport w = write_report(dir.path(), report);
+  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+  ASSERT_FALSE(run.timed_out);
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_TRUE(run.console.empty()) << joined(run.console);
+  const std::string& dom = run.out;
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 1u);
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 2u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u);
+  EXPECT_NE(dom.find("Minimal counterexample (counterexample.case.json)"), std::string::npos);
+  EXPECT_NE(dom.find("(minimal counterexample)"), std::string::npos);
+  EXPECT_NE(dom.find("replay with --seed 7"), std::string::npos);
+  EXPECT_NE(dom.find("killed by signal 6 (Aborted)"), std::string::npos);
 }
 
 // The control: the same run reports a script error, a bad SVG attribute and a fetch that

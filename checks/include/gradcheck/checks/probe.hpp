@@ -11,7 +11,10 @@
 //     generator's shrink tree, re-query the implementation with each smaller
 //     candidate, descend into the first candidate that still diverges, until
 //     none does or max_shrink_steps queries were spent. The result is the
-//     minimal counterexample with the implementation's own reply to it.
+//     minimal counterexample with the implementation's own reply to it. A
+//     candidate counts only if it diverges with the same signatures (kinds
+//     of divergence, non-finite gradients or not) as the original: the
+//     minimal case shows the same bug.
 //   - Every case is sent twice: case i is sent again right after case i + 1
 //     (so state left over from a different case shows too), and the two
 //     replies must be bitwise identical, else a nondeterminism failure.
@@ -99,6 +102,7 @@ struct Counterexample {
   int shrink_queries = 0;          // replies requested while shrinking
   bool shrink_capped = false;      // stopped by max_shrink_steps before a local minimum
   int shrink_misbehaved = 0;       // candidates the implementation failed on (skipped)
+  int shrink_slipped = 0;          // candidates that diverged with other signatures (skipped: not the same bug)
 };
 
 // A case that passed with notes (precision, kink convention), kept as evidence.
