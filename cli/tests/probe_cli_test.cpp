@@ -437,6 +437,24 @@ TEST(ProbeCli, AListOptionRightBeforeTheCommandLeavesTheCommandsOptionsAlone) {
   EXPECT_NE(r.out.find("  declined: not implemented: tanh\n"), std::string::npos) << r.out;
 }
 
+TEST(ProbeCli, JsonFormatPrintsTheReportDocumentWithTheCounterexample) {
+  TempDir t;
+  const Ran r = run({"probe", "--format", "json", "--cases", "10", "--seed", "1", "--save", t.path.string(), "--",
+                     "python3", example, "--bug", "half"},
+                    t.path);
+  EXPECT_EQ(r.code, 1) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);  // nothing but the document on standard output
+  EXPECT_EQ(doc.at("status"), "fail");
+  const auto& p = doc.at("results").at(0);
+  EXPECT_EQ(p.at("type"), "probe");
+  EXPECT_EQ(p.at("seed"), 1);
+  EXPECT_EQ(p.at("diverged"), 1);
+  EXPECT_EQ(p.at("counterexample").at("signatures").at(0).at("kind"), "constant-scale");
+  // The counterexample in report.json is the one written to the file.
+  EXPECT_EQ(p.at("counterexample").at("minimal_case"),
+            nlohmann::json::parse(slurp(t.path / "counterexample.case.json")));
+}
+
 TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
   TempDir t;
   const Ran r = run({"probe", "--help"}, t.path);
