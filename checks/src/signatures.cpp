@@ -1063,6 +1063,21 @@ std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const Ver
   Explained ex;
   known_mistakes(ctx, r, out, ex);
   const bool output_explained = ex.output, step_explained = ex.step, bias_explained = ex.bias;
+  // A hypothesis or a scale that matches the whole reply explains every
+  // tensor: the localisation's generic signatures would only restate it (and
+  // on a degenerate case, zero activations say, name the wrong tensor).
+  const bool whole_reply_explained = std::any_of(out.begin(), out.end(), [](const Signature& s) {
+    switch (s.kind) {
+      case SignatureKind::sign_flip:
+      case SignatureKind::constant_scale:
+      case SignatureKind::derivative_at_output_value:
+      case SignatureKind::output_missing_derivative:
+      case SignatureKind::z_instead_of_a:
+      case SignatureKind::softmax_derivative_on_fused: return true;
+      default: return false;
+    }
+  });
+  if (whole_reply_explained) return out;
 
   if (r.fault == FaultLocation::output_error_term && !output_explained) output_error_term_signature(ctx, r, out);
   if (r.fault == FaultLocation::backward_step && !step_explained) localised_signature(ctx, r, out);

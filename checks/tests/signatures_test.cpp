@@ -203,6 +203,28 @@ TEST(Signatures, ZInsteadOfAIsLocalisedToTheWeightGradient) {
 inline void showValue(Mutation m, std::ostream& os) { os << to_string(m); }
 namespace {
 
+// Whether some changed entry matters at float32 resolution: verify calls a
+// difference that cannot move the loss by ε₃₂·|L| (|Δg|·max(|θ|, 1) ≤ ε₃₂·|L|)
+// precision, not a bug (docs/verify.md), so a mutation whose every change is
+// that small does not show.
+bool visible_at_float32(const Case& c, const Reply& bad, const Reply& good) {
+  const double L = std::abs(loss(c.network, forward(c.network, c.inputs), c.targets));
+  const double eps32 = 1.1920928955078125e-07;
+  for (std::size_t l = 0; l < c.network.layers.size(); ++l) {
+    const auto& layer = c.network.layers[l];
+    for (Index i = 0; i < layer.weights.size(); ++i)
+      if (std::abs(bad.layers[l].weights.data()[i] - good.layers[l].weights.data()[i]) *
+              std::max(std::abs(layer.weights.data()[i]), 1.0) >
+          eps32 * L)
+        return true;
+    for (Index i = 0; i < layer.biases.size(); ++i)
+      if (std::abs(bad.layers[l].biases(i) - good.layers[l].biases(i)) * std::max(std::abs(layer.biases(i)), 1.0) >
+          eps32 * L)
+        return true;
+  }
+  return false;
+}
+
 RC_GTEST_PROP(SignaturesProperty, AMutationThatShowsIsNamedAndNothingElseIs, ()) {
   CaseSpace space;
   space.max_layers = 4;
@@ -214,6 +236,7 @@ RC_GTEST_PROP(SignaturesProperty, AMutationThatShowsIsNamedAndNothingElseIs, ())
   RC_PRE(applies(m, c.network));
   const Reply bad = reply_of(mutated_gradients(c, m));
   RC_PRE(change(bad, engine_reply(c)) > 1e-2);
+  RC_PRE(visible_at_float32(c, bad, engine_reply(c)));
   // The case must tell this mutation apart from the others: on a degenerate
   // case (zero weights, one softmax pair) the softmax Jacobian on a − y can be
   // exactly ×½, and no reading of the numbers can say which was written. (×N
