@@ -12,7 +12,9 @@ namespace gradcheck::cli {
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_divergence = 1;
 inline constexpr int exit_usage = 2;
-inline constexpr int exit_interrupted = 130;  // SIGINT/SIGTERM with nothing failed so far (128 + SIGINT)
+inline constexpr int exit_interrupted = 130;  // SIGINT with nothing failed so far (128 + SIGINT)
+// The shell's convention, 128 + the signal: 130 for SIGINT, 143 for SIGTERM.
+inline constexpr int exit_interrupted_by(int signal_number) { return 128 + signal_number; }
 
 // Registration functions, one per subcommand file (cli/<name>_cmd.cpp).
 void add_fixtures_command(CLI::App& app, int& exit_code);

@@ -279,7 +279,7 @@ int run(const Args& a) {
   std::cout.flush();
 
   if (!r.passed(a.report.strict)) return exit_divergence;
-  if (r.interrupted) return exit_interrupted;
+  if (r.interrupted) return exit_interrupted_by(stop_signal.load() == SIGTERM ? SIGTERM : SIGINT);
   return exit_ok;
 }
 
@@ -293,7 +293,7 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "The implementation reads one case per line on stdin and writes one reply per line on stdout;\n"
       "{\"error\": \"...\"} declines a case. Exit codes: 0 all agree (notes allowed), 1 a divergence or a\n"
-      "failing implementation, 2 usage or input error, 130 interrupted with nothing failed so far.\n"
+      "failing implementation, 2 usage or input error, 130 (SIGINT) or 143 (SIGTERM) interrupted with nothing failed so far.\n"
       "Example: gradcheck probe --cases 50 --seed 1 -- python3 examples/python/mlp.py");
   cmd->add_option("--cases", args->cases, "Random cases to send (default 100, at most 100000)");
   cmd->add_option("--seed", args->seed, "Seed of the case generator (default: random, printed for replay)");

@@ -462,7 +462,7 @@ TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
   for (const char* option :
        {"--cases", "--seed", "--timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
         "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--max-layers", "--max-width",
-        "--max-batch", "--save", "--report", "--format", "--strict", "Exit codes: 0", "130 interrupted"})
+        "--max-batch", "--save", "--report", "--format", "--strict", "Exit codes: 0", "143 (SIGTERM) interrupted"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
 }
 
