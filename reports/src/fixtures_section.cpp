@@ -5,6 +5,7 @@
 
 #include <gradcheck/fixtures/catalogue.hpp>
 #include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/verify_section.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -167,6 +168,43 @@ json to_json(const Claim& c) {
           {"documented", c.documented},
           {"flag", c.is_flag},
           {"holds", c.holds()}};
+}
+
+// ---------------------------------------------------------------------------
+// 1. 321
+
+Section fixture_section(const fixtures::Fixture321Result& r) {
+  Section s = begin("321", r.claims, r.seconds);
+  KeyValues setup;
+  setup.caption = "Setup";
+  setup.rows = {{"network", "3-2-1, sigmoid, quadratic loss; input [0, 0.5, 1], target 1 (" + r.case_path + ")"},
+                {"reply", "the asker's hand-computed gradients as printed in the question, 8 digits (" + r.reply_path + ")"},
+                {"the same from the command line", "gradcheck verify " + r.case_path + " " + r.reply_path},
+                {"output-layer bias gradient", "claimed " + fmt(r.bias_gradient_claimed, 8) + ", reference " +
+                                                   fmt(r.bias_gradient_reference, 9) + ", ratio " +
+                                                   fmt(r.bias_gradient_claimed / r.bias_gradient_reference, 3)}};
+  s.add(std::move(setup));
+  s.add(Paragraph{Severity::info,
+                  "What the fixture expects: the verification REJECTS the reply (a divergence is the documented "
+                  "result), finds the output layer as the origin, the hidden layer consistent with the asker's own "
+                  "output delta, hence a wrong output error term, and shows that their step raises the loss. The "
+                  "verification as `gradcheck verify` reports it follows."});
+  VerifySectionOptions vo;
+  vo.case_name = r.case_path;
+  vo.reply_name = r.reply_path;
+  Section v = verify_section(r.verify, vo);
+  for (auto& b : v.blocks) s.blocks.push_back(std::move(b));
+  return s;
+}
+
+json to_json(const fixtures::Fixture321Result& r) {
+  json j = head_json("321", r.claims, r.seconds);
+  j["case"] = r.case_path;
+  j["reply"] = r.reply_path;
+  j["bias_gradient_claimed"] = json_number(r.bias_gradient_claimed);
+  j["bias_gradient_reference"] = json_number(r.bias_gradient_reference);
+  j["verify"] = to_json(r.verify);
+  return j;
 }
 
 // ---------------------------------------------------------------------------
@@ -360,6 +398,16 @@ Section fixture_section(const fixtures::ReluNanResult& r) {
   curves.caption = "With the stable softmax the loss stays finite at every rate; at high rates it does not learn "
                    "(dead relu units, chance accuracy).";
   s.add(std::move(curves));
+
+  LineChart cf_curves;
+  cf_curves.title = "Batch loss per step, the counterfactuals";
+  cf_curves.x_label = "step";
+  cf_curves.y_label = "batch loss (cross-entropy)";
+  cf_curves.log_y = true;
+  for (const auto& c : r.counterfactuals) cf_curves.series.push_back(thinned(c.id, c.loss_step, c.loss, 200));
+  cf_curves.caption = "A run under naive numerics stops at its first non-finite value (the baseline's curve ends "
+                      "there); the others run the whole epoch.";
+  s.add(std::move(cf_curves));
 
   Table cf;
   cf.caption = "Counterfactuals at η = " + fmt(r.counterfactual_rate) + ", one change each (naive numerics unless said)";
@@ -738,6 +786,10 @@ json to_json(const fixtures::SineResult& r) {
 
 // ---------------------------------------------------------------------------
 
+void add(Report& report, const fixtures::Fixture321Result& r) {
+  report.add_section(fixture_section(r));
+  report.add_result(to_json(r));
+}
 void add(Report& report, const fixtures::SignedCharResult& r) {
   report.add_section(fixture_section(r));
   report.add_result(to_json(r));
