@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 namespace gradcheck::reports {
@@ -43,21 +44,36 @@ std::string duration(double seconds) {
   return b;
 }
 
+// Significant digits at which both ends of a band print exactly (at least
+// `least`, at most 15): 0.0222598 ± 5e-8 is [0.02225975, 0.02225985], where
+// 4 digits would print [0.02226, 0.02226] and 6 round both ends.
+int band_digits(const Claim& c, int least) {
+  if (!std::isfinite(c.low) || !std::isfinite(c.high) || c.low == c.high) return least;
+  const auto exact = [](double v, int d) { return std::strtod(format_number(v, d).c_str(), nullptr) == v; };
+  int d = least;
+  while (d < 15 && !(exact(c.low, d) && exact(c.high, d))) ++d;
+  return d;
+}
+
 std::string band_text(const Claim& c) {
   if (c.is_flag) return c.low >= 1 ? "yes" : "no";
   const bool lo = std::isfinite(c.low), hi = std::isfinite(c.high);
   if (lo && hi && c.low == c.high) return "= " + format_number(c.low, 10);
   const double mid = (c.low + c.high) / 2, half = (c.high - c.low) / 2;
   if (lo && hi && mid != 0 && half < 1e-6 * std::abs(mid)) return format_number(mid, 10) + " ± " + format_number(half, 2);
-  if (lo && hi) return "[" + format_number(c.low, 4) + ", " + format_number(c.high, 4) + "]";
+  if (lo && hi) {
+    const int d = band_digits(c, 4);
+    return "[" + format_number(c.low, d) + ", " + format_number(c.high, d) + "]";
+  }
   if (hi) return "≤ " + format_number(c.high, 4);
   if (lo) return "≥ " + format_number(c.low, 4);
   return "any";
 }
 
+// As many digits as the band needs to show where in it the value lies.
 std::string measured_text(const Claim& c) {
   if (c.is_flag) return c.measured >= 1 ? "yes" : "no";
-  return format_number(c.measured, 6);
+  return format_number(c.measured, band_digits(c, 6));
 }
 
 // The start of every fixture's section: heading, status, the question, the claims.
@@ -127,7 +143,7 @@ Table claims_table(const std::vector<Claim>& claims) {
   t.header = {"claim", "measured", "band", "documented", "holds"};
   for (const auto& c : claims) {
     const Verdict v = c.holds() ? Verdict::agree : Verdict::disagree;
-    Cell measured = c.is_flag ? Cell(measured_text(c), v) : Cell::number(c.measured, 6, v);
+    Cell measured = c.is_flag ? Cell(measured_text(c), v) : Cell::number(c.measured, band_digits(c, 6), v);
     t.rows.push_back({Cell(c.statement), measured, Cell(band_text(c)), Cell(c.documented), Cell(yes_no(c.holds()), v)});
   }
   return t;
