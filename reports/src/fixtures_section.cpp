@@ -44,15 +44,19 @@ std::string duration(double seconds) {
   return b;
 }
 
-// Significant digits at which both ends of a band print exactly (at least
-// `least`, at most 15): 0.0222598 ± 5e-8 is [0.02225975, 0.02225985], where
-// 4 digits would print [0.02226, 0.02226] and 6 round both ends.
+// Significant digits at which `v` prints exactly (at least `least`, at most 15).
+int exact_digits(double v, int least) {
+  int d = least;
+  while (d < 15 && std::isfinite(v) && std::strtod(format_number(v, d).c_str(), nullptr) != v) ++d;
+  return d;
+}
+
+// ... at which both ends of a band print exactly: 0.0222598 ± 5e-8 is
+// [0.02225975, 0.02225985], where 4 digits would print [0.02226, 0.02226]
+// and 6 round both ends.
 int band_digits(const Claim& c, int least) {
   if (!std::isfinite(c.low) || !std::isfinite(c.high) || c.low == c.high) return least;
-  const auto exact = [](double v, int d) { return std::strtod(format_number(v, d).c_str(), nullptr) == v; };
-  int d = least;
-  while (d < 15 && !(exact(c.low, d) && exact(c.high, d))) ++d;
-  return d;
+  return std::max(exact_digits(c.low, least), exact_digits(c.high, least));
 }
 
 std::string band_text(const Claim& c) {
@@ -65,8 +69,8 @@ std::string band_text(const Claim& c) {
     const int d = band_digits(c, 4);
     return "[" + format_number(c.low, d) + ", " + format_number(c.high, d) + "]";
   }
-  if (hi) return "≤ " + format_number(c.high, 4);
-  if (lo) return "≥ " + format_number(c.low, 4);
+  if (hi) return "≤ " + format_number(c.high, exact_digits(c.high, 4));
+  if (lo) return "≥ " + format_number(c.low, exact_digits(c.low, 4));
   return "any";
 }
 
