@@ -5,11 +5,13 @@
 
 #include <gradcheck/fixtures/catalogue.hpp>
 #include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/verify_section.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 namespace gradcheck::reports {
@@ -42,21 +44,40 @@ std::string duration(double seconds) {
   return b;
 }
 
+// Significant digits at which `v` prints exactly (at least `least`, at most 15).
+int exact_digits(double v, int least) {
+  int d = least;
+  while (d < 15 && std::isfinite(v) && std::strtod(format_number(v, d).c_str(), nullptr) != v) ++d;
+  return d;
+}
+
+// ... at which both ends of a band print exactly: 0.0222598 ± 5e-8 is
+// [0.02225975, 0.02225985], where 4 digits would print [0.02226, 0.02226]
+// and 6 round both ends.
+int band_digits(const Claim& c, int least) {
+  if (!std::isfinite(c.low) || !std::isfinite(c.high) || c.low == c.high) return least;
+  return std::max(exact_digits(c.low, least), exact_digits(c.high, least));
+}
+
 std::string band_text(const Claim& c) {
   if (c.is_flag) return c.low >= 1 ? "yes" : "no";
   const bool lo = std::isfinite(c.low), hi = std::isfinite(c.high);
   if (lo && hi && c.low == c.high) return "= " + format_number(c.low, 10);
   const double mid = (c.low + c.high) / 2, half = (c.high - c.low) / 2;
   if (lo && hi && mid != 0 && half < 1e-6 * std::abs(mid)) return format_number(mid, 10) + " ± " + format_number(half, 2);
-  if (lo && hi) return "[" + format_number(c.low, 4) + ", " + format_number(c.high, 4) + "]";
-  if (hi) return "≤ " + format_number(c.high, 4);
-  if (lo) return "≥ " + format_number(c.low, 4);
+  if (lo && hi) {
+    const int d = band_digits(c, 4);
+    return "[" + format_number(c.low, d) + ", " + format_number(c.high, d) + "]";
+  }
+  if (hi) return "≤ " + format_number(c.high, exact_digits(c.high, 4));
+  if (lo) return "≥ " + format_number(c.low, exact_digits(c.low, 4));
   return "any";
 }
 
+// As many digits as the band needs to show where in it the value lies.
 std::string measured_text(const Claim& c) {
   if (c.is_flag) return c.measured >= 1 ? "yes" : "no";
-  return format_number(c.measured, 6);
+  return format_number(c.measured, band_digits(c, 6));
 }
 
 // The start of every fixture's section: heading, status, the question, the claims.
@@ -126,7 +147,7 @@ Table claims_table(const std::vector<Claim>& claims) {
   t.header = {"claim", "measured", "band", "documented", "holds"};
   for (const auto& c : claims) {
     const Verdict v = c.holds() ? Verdict::agree : Verdict::disagree;
-    Cell measured = c.is_flag ? Cell(measured_text(c), v) : Cell::number(c.measured, 6, v);
+    Cell measured = c.is_flag ? Cell(measured_text(c), v) : Cell::number(c.measured, band_digits(c, 6), v);
     t.rows.push_back({Cell(c.statement), measured, Cell(band_text(c)), Cell(c.documented), Cell(yes_no(c.holds()), v)});
   }
   return t;
@@ -167,6 +188,43 @@ json to_json(const Claim& c) {
           {"documented", c.documented},
           {"flag", c.is_flag},
           {"holds", c.holds()}};
+}
+
+// ---------------------------------------------------------------------------
+// 1. 321
+
+Section fixture_section(const fixtures::Fixture321Result& r) {
+  Section s = begin("321", r.claims, r.seconds);
+  KeyValues setup;
+  setup.caption = "Setup";
+  setup.rows = {{"network", "3-2-1, sigmoid, quadratic loss; input [0, 0.5, 1], target 1 (" + r.case_path + ")"},
+                {"reply", "the asker's hand-computed gradients as printed in the question, 8 digits (" + r.reply_path + ")"},
+                {"the same from the command line", "gradcheck verify " + r.case_path + " " + r.reply_path},
+                {"output-layer bias gradient", "claimed " + fmt(r.bias_gradient_claimed, 8) + ", reference " +
+                                                   fmt(r.bias_gradient_reference, 9) + ", ratio " +
+                                                   fmt(r.bias_gradient_claimed / r.bias_gradient_reference, 3)}};
+  s.add(std::move(setup));
+  s.add(Paragraph{Severity::info,
+                  "What the fixture expects: the verification REJECTS the reply (a divergence is the documented "
+                  "result), finds the output layer as the origin, the hidden layer consistent with the asker's own "
+                  "output delta, hence a wrong output error term, and shows that their step raises the loss. The "
+                  "verification as `gradcheck verify` reports it follows."});
+  VerifySectionOptions vo;
+  vo.case_name = r.case_path;
+  vo.reply_name = r.reply_path;
+  Section v = verify_section(r.verify, vo);
+  for (auto& b : v.blocks) s.blocks.push_back(std::move(b));
+  return s;
+}
+
+json to_json(const fixtures::Fixture321Result& r) {
+  json j = head_json("321", r.claims, r.seconds);
+  j["case"] = r.case_path;
+  j["reply"] = r.reply_path;
+  j["bias_gradient_claimed"] = json_number(r.bias_gradient_claimed);
+  j["bias_gradient_reference"] = json_number(r.bias_gradient_reference);
+  j["verify"] = to_json(r.verify);
+  return j;
 }
 
 // ---------------------------------------------------------------------------
@@ -360,6 +418,16 @@ Section fixture_section(const fixtures::ReluNanResult& r) {
   curves.caption = "With the stable softmax the loss stays finite at every rate; at high rates it does not learn "
                    "(dead relu units, chance accuracy).";
   s.add(std::move(curves));
+
+  LineChart cf_curves;
+  cf_curves.title = "Batch loss per step, the counterfactuals";
+  cf_curves.x_label = "step";
+  cf_curves.y_label = "batch loss (cross-entropy)";
+  cf_curves.log_y = true;
+  for (const auto& c : r.counterfactuals) cf_curves.series.push_back(thinned(c.id, c.loss_step, c.loss, 200));
+  cf_curves.caption = "A run under naive numerics stops at its first non-finite value (the baseline's curve ends "
+                      "there); the others run the whole epoch.";
+  s.add(std::move(cf_curves));
 
   Table cf;
   cf.caption = "Counterfactuals at η = " + fmt(r.counterfactual_rate) + ", one change each (naive numerics unless said)";
@@ -738,6 +806,10 @@ json to_json(const fixtures::SineResult& r) {
 
 // ---------------------------------------------------------------------------
 
+void add(Report& report, const fixtures::Fixture321Result& r) {
+  report.add_section(fixture_section(r));
+  report.add_result(to_json(r));
+}
 void add(Report& report, const fixtures::SignedCharResult& r) {
   report.add_section(fixture_section(r));
   report.add_result(to_json(r));

@@ -14,6 +14,7 @@
 
 #include <gradcheck/fixtures/biases.hpp>
 #include <gradcheck/fixtures/claim.hpp>
+#include <gradcheck/fixtures/fixture_321.hpp>
 #include <gradcheck/fixtures/linear_regression.hpp>
 #include <gradcheck/fixtures/relu_backward.hpp>
 #include <gradcheck/fixtures/relu_nan.hpp>
@@ -37,6 +38,9 @@ std::vector<TestCase> claims_testcases(const std::string& fixture, const std::ve
 std::string claims_summary(const std::vector<fixtures::Claim>& claims);
 nlohmann::json to_json(const fixtures::Claim& claim);
 
+// Fixture 321: its claims, then the verification of the asker's reply as
+// `gradcheck verify` shows it (verify_section's blocks).
+Section fixture_section(const fixtures::Fixture321Result& r);
 Section fixture_section(const fixtures::SignedCharResult& r);
 Section fixture_section(const fixtures::ReluNanResult& r);
 Section fixture_section(const fixtures::ReluBackwardResult& r);
@@ -45,6 +49,8 @@ Section fixture_section(const fixtures::BiasesResult& r);
 Section fixture_section(const fixtures::SineResult& r);
 
 // report.json's {"type": "fixture", "fixture": "<name>", "reproduced": bool, "claims": [...], ...}.
+// Fixture 321: its "verify" field is the verification as "type": "verify" holds it.
+nlohmann::json to_json(const fixtures::Fixture321Result& r);
 nlohmann::json to_json(const fixtures::SignedCharResult& r);
 nlohmann::json to_json(const fixtures::ReluNanResult& r);
 nlohmann::json to_json(const fixtures::ReluBackwardResult& r);
@@ -52,6 +58,7 @@ nlohmann::json to_json(const fixtures::LinearRegressionResult& r);
 nlohmann::json to_json(const fixtures::BiasesResult& r);
 nlohmann::json to_json(const fixtures::SineResult& r);
 
+void add(Report& report, const fixtures::Fixture321Result& r);
 void add(Report& report, const fixtures::SignedCharResult& r);
 void add(Report& report, const fixtures::ReluNanResult& r);
 void add(Report& report, const fixtures::ReluBackwardResult& r);
