@@ -11,32 +11,14 @@
 #include <set>
 #include <sstream>
 
+#include "../../tests/documented_fields.hpp"
+
 namespace gradcheck::reports {
 namespace {
 
-// The field names in the first column of the table under `heading` ("### `entries[]`").
+// The backticked names in the first column of the tables under `heading` in docs/report-schema.md.
 std::set<std::string> documented(const std::string& heading) {
-  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/docs/report-schema.md");
-  std::set<std::string> names;
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("#", 0) == 0) {
-      inside = line.rfind(heading, 0) == 0;
-      continue;
-    }
-    if (!inside || line.rfind("| `", 0) != 0) continue;
-    const std::string cell = line.substr(1, line.find('|', 1) - 1);
-    std::string previous;
-    for (std::size_t pos = cell.find('`'); pos != std::string::npos; pos = cell.find('`', pos + 1)) {
-      const std::size_t end = cell.find('`', pos + 1);
-      std::string name = cell.substr(pos + 1, end - pos - 1);
-      if (!name.empty() && name[0] == '.') name = previous.substr(0, previous.rfind('.')) + name;  // `a.b`, `.c`
-      names.insert(name);
-      previous = name;
-      pos = end;
-    }
-  }
-  return names;
+  return gradcheck::testing::documented_fields("docs/report-schema.md", heading);
 }
 
 // The keys of an object; the keys of the objects named in `nested` as "name.key".

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/documented_fields.hpp"
+
 namespace gradcheck::reports {
 namespace {
 
@@ -201,30 +203,9 @@ TEST(TrainSection, AddPutsTheSectionAndTheResultIntoTheReport) {
 // docs/report-schema.md documents every field of {"type": "training"}: a field
 // added to to_json without its line in the doc fails here, and back.
 
-// The field names in the first column of the tables under `heading` (same
-// conventions as schema_doc_test.cpp: `a.b`, then `.c` for a.c).
+// The backticked names in the first column of the tables under `heading` in docs/report-schema.md.
 std::set<std::string> documented(const std::string& heading) {
-  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/docs/report-schema.md");
-  std::set<std::string> names;
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("#", 0) == 0) {
-      inside = line.rfind(heading, 0) == 0;
-      continue;
-    }
-    if (!inside || line.rfind("| `", 0) != 0) continue;
-    const std::string cell = line.substr(1, line.find('|', 1) - 1);
-    std::string previous;
-    for (std::size_t pos = cell.find('`'); pos != std::string::npos; pos = cell.find('`', pos + 1)) {
-      const std::size_t end = cell.find('`', pos + 1);
-      std::string name = cell.substr(pos + 1, end - pos - 1);
-      if (!name.empty() && name[0] == '.') name = previous.substr(0, previous.rfind('.')) + name;
-      names.insert(name);
-      previous = name;
-      pos = end;
-    }
-  }
-  return names;
+  return gradcheck::testing::documented_fields("docs/report-schema.md", heading);
 }
 
 std::set<std::string> keys(const nlohmann::json& j, const std::set<std::string>& nested = {}) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <variant>
 
+#include "../../tests/documented_fields.hpp"
+
 namespace gradcheck::reports {
 namespace {
 
@@ -141,24 +143,9 @@ TEST(VerifySection, JsonHoldsEveryPartOfTheResult) {
 
 // docs/verify.md documents report.json's verify object field by field: a
 // field added to to_json without a line there fails here, and back.
+// The backticked names in the first column of the tables under `heading` in docs/verify.md.
 std::set<std::string> documented(const std::string& heading) {
-  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/docs/verify.md");
-  std::set<std::string> names;
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("#", 0) == 0) {
-      inside = line.rfind(heading, 0) == 0;
-      continue;
-    }
-    if (!inside || line.rfind("| `", 0) != 0) continue;
-    const std::string cell = line.substr(1, line.find('|', 1) - 1);
-    for (std::size_t pos = cell.find('`'); pos != std::string::npos; pos = cell.find('`', pos + 1)) {
-      const std::size_t end = cell.find('`', pos + 1);
-      names.insert(cell.substr(pos + 1, end - pos - 1));
-      pos = end;
-    }
-  }
-  return names;
+  return gradcheck::testing::documented_fields("docs/verify.md", heading);
 }
 
 std::set<std::string> keys(const nlohmann::json& j) {
