@@ -1,8 +1,10 @@
 #pragma once
-// Builders and printers shared by the checks' tests.
+// Builders and printers shared by the checks' tests (the engine tests' builders included).
 #include <gradcheck/checks/result.hpp>
 #include <gradcheck/engine/case.hpp>
 #include <gradcheck/engine/network.hpp>
+
+#include "../../engine/tests/test_helpers.hpp"  // matrix(), vector(), the 3-2-1 network
 
 #include <initializer_list>
 #include <ostream>
@@ -11,32 +13,12 @@
 
 namespace gradcheck::testing {
 
-inline Matrix<double> matrix(std::initializer_list<std::initializer_list<double>> rows) {
-  Matrix<double> m(static_cast<Index>(rows.size()), static_cast<Index>(rows.begin()->size()));
-  Index r = 0;
-  for (const auto& row : rows) {
-    Index c = 0;
-    for (double v : row) m(r, c++) = v;
-    ++r;
-  }
-  return m;
-}
-
-inline Vector<double> vector(std::initializer_list<double> values) {
-  Vector<double> v(static_cast<Index>(values.size()));
-  Index i = 0;
-  for (double x : values) v(i++) = x;
-  return v;
-}
-
 // The 3-2-1 sigmoid network of the question, input [0, 0.5, 1], target 1.
 inline Case case_321() {
   Case c;
-  c.network.loss = Loss::quadratic;
-  c.network.layers.push_back({Activation::sigmoid, matrix({{0.1, 0.15, 0.2}, {0.3, 0.35, 0.4}}), vector({0.25, 0.45})});
-  c.network.layers.push_back({Activation::sigmoid, matrix({{0.5, 0.55}}), vector({0.6})});
-  c.inputs = matrix({{0.0}, {0.5}, {1.0}});
-  c.targets = matrix({{1.0}});
+  c.network = net_321();
+  c.inputs = input_321();
+  c.targets = target_321();
   return c;
 }
 
