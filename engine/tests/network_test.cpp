@@ -55,6 +55,27 @@ TEST(Network321, InputGradientIsWTransposeTimesFirstDelta) {
   EXPECT_GT(std::abs(g.inputs(2, 0)), 1e-4);
 }
 
+// Training's SGD skips dL/dW (it applies δ aᵀ straight to W): everything else
+// backward gives must be unchanged, bit for bit, and dL/dW left empty rather
+// than stale from an earlier call.
+TEST(Network321, BackwardWithoutWeightGradientsKeepsDeltasAndBiasesAndLeavesWeightsEmpty) {
+  const auto net = net_321();
+  const auto fp = forward(net, input_321());
+  Gradients<double> full, lean;
+  backward(net, fp, target_321(), full);
+  lean = full;  // stale values a skipped gradient must not leave behind
+  backward(net, fp, target_321(), lean, /*input_gradient=*/false, /*weight_gradients=*/false);
+  ASSERT_EQ(lean.weights.size(), 2u);
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(lean.weights[l].size(), 0) << "layer " << l;
+    EXPECT_EQ(lean.deltas[l], full.deltas[l]) << "layer " << l;
+    EXPECT_EQ(lean.biases[l], full.biases[l]) << "layer " << l;
+    // and the deltas still give dL/dW = δ aᵀ
+    EXPECT_TRUE(Matrix<double>(lean.deltas[l] * fp.a[l].transpose()).isApprox(full.weights[l], 1e-15));
+  }
+  EXPECT_EQ(lean.inputs.size(), 0);
+}
+
 // The same code in double, long double, complex<double> and 50 digits: every
 // entry agrees with the 50-digit result to the precision of the narrower type.
 template <class S>

@@ -337,6 +337,52 @@ TEST(TrainerObserver, SeesEveryStepWithItsBatchLossAndGradients) {
   EXPECT_FALSE(h.stopped);
 }
 
+// Unobserved SGD never writes dL/dW (the update is one product into W); an
+// observer makes the trainer compute it too. Either way the update is the same
+// product, so a watched run must end exactly where the unwatched one does, for
+// every optimiser, on a network small enough for Eigen's coefficient-based
+// product and one large enough for its blocked GEMM.
+TEST(TrainerObserver, WatchingARunLeavesItBitForBitAsItWas) {
+  Rng r(41);
+  Dataset<double> wide;
+  wide.inputs.resize(40, 30);
+  for (Index k = 0; k < wide.inputs.size(); ++k) wide.inputs.data()[k] = r.uniform();
+  for (Index c = 0; c < 30; ++c) wide.labels.push_back(static_cast<int>(c % 10));
+  wide.targets = one_hot(wide.labels, 10);
+  const auto narrow = small_set(20, 42);
+  struct Setup {
+    Optimizer optimizer;
+    double momentum;
+  };
+  for (const Setup o : {Setup{Optimizer::sgd, 0}, Setup{Optimizer::momentum, 0}, Setup{Optimizer::momentum, 0.9},
+                        Setup{Optimizer::adam, 0}})
+    for (const bool large : {false, true}) {
+      const Dataset<double>& data = large ? wide : narrow;
+      const auto start = large ? make_network({40, 24, 10}, Activation::sigmoid, Activation::sigmoid,
+                                              Loss::quadratic, Init::gaussian, 43)
+                               : small_net(44);
+      auto opt = options(o.optimizer, o.optimizer == Optimizer::adam ? 0.01 : 0.5, 10, 3);
+      opt.momentum = o.momentum;
+      auto unwatched = start, watched = start;
+      train(unwatched, data, opt);
+      Index steps_seen = 0;
+      Callbacks<double> cb;
+      cb.before_update = [&](const Step<double>& s) {
+        steps_seen += s.gradients.weights.size() == start.layers.size() &&
+                      s.gradients.weights[0].rows() == start.layers[0].units() &&
+                      s.gradients.weights[0].cols() == start.layers[0].inputs();
+        return Control::proceed;
+      };
+      cb.after_update = [](const Step<double>&) { return Control::proceed; };
+      const auto h = train(watched, data, opt, nullptr, cb);
+      const std::string what = std::string(to_string(o.optimizer)) + " μ=" + std::to_string(o.momentum) +
+                               (large ? ", [40,24,10]" : ", [3,4,2]");
+      EXPECT_EQ(steps_seen, h.steps) << what << ": the observer is given dL/dW at every step";
+      EXPECT_TRUE(bitwise_equal(watched, unwatched)) << what;
+      EXPECT_FALSE(bitwise_equal(watched, start)) << what << ": the run moved the parameters";
+    }
+}
+
 TEST(TrainerObserver, StoppingBeforeAnUpdateLeavesTheParametersOfThePreviousStep) {
   const auto data = small_set(12, 17);
   auto net = small_net(18);

@@ -548,11 +548,13 @@ void output_delta(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<
   if (net.reduction == Reduction::mean) delta *= S(S(1) / S(a.cols()));
 }
 
-// Backpropagation: fills g with dL/dW, dL/db and dL/dz of every layer, and
+// Backpropagation: fills g with dL/dz (deltas) and dL/db of every layer, dL/dW
+// of every layer unless weight_gradients is false (then g.weights are left
+// empty: SGD applies dL/dW = δ aᵀ straight to W without writing it), and
 // dL/d(inputs) when input_gradient is set (training skips it).
 template <class S>
 void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
-              Gradients<S>& g, bool input_gradient = true) {
+              Gradients<S>& g, bool input_gradient = true, bool weight_gradients = true) {
   const std::size_t L = net.layers.size();
   g.weights.resize(L);
   g.biases.resize(L);
@@ -560,8 +562,12 @@ void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& 
   output_delta(net, fp, targets, g.deltas[L - 1]);
   for (std::size_t l = L; l-- > 0;) {
     const Matrix<S>& delta = g.deltas[l];
-    g.weights[l].resize(delta.rows(), fp.a[l].rows());
-    g.weights[l].noalias() = delta * fp.a[l].transpose();
+    if (weight_gradients) {
+      g.weights[l].resize(delta.rows(), fp.a[l].rows());
+      g.weights[l].noalias() = delta * fp.a[l].transpose();
+    } else {
+      g.weights[l].resize(0, 0);
+    }
     g.biases[l] = delta.rowwise().sum();
     if (l > 0) {
       Matrix<S>& prev = g.deltas[l - 1];

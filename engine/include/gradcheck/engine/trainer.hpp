@@ -7,7 +7,8 @@
 // reduction, then the update. With Reduction::mean the gradient g is already
 // the batch average, so
 //   sgd       θ ← θ − η g                      (= Nielsen's θ − (η/m) Σ_x ∇L_x)
-//   momentum  v ← μ v + g,  θ ← θ − η v        (PyTorch's form; μ = 0 is sgd, bit for bit)
+//   momentum  v ← μ v + g,  θ ← θ − η v        (PyTorch's form; μ = 0 takes sgd's path, as
+//                                               in torch.optim.SGD, so it is sgd bit for bit)
 //   adam      m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  t ← t + 1,
 //             θ ← θ − η m̂ / (√v̂ + ε),  m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
 //             (Kingma & Ba; the first step moves each θ by ≈ η sign(g))
@@ -23,8 +24,13 @@
 //
 // Speed: a Trainer keeps its batch, forward-pass, gradient and optimiser
 // workspaces between steps (Eigen's resize to the same shape is a no-op), and
-// skips the input gradient. Nothing here uses threads; build with
-// -DGRADCHECK_NATIVE=ON for the vector units of your machine (bench/README.md).
+// skips the input gradient. SGD applies W ← W − η δ aᵀ as one matrix product
+// that accumulates into W, so dL/dW is never written; it is computed as well,
+// into Step::gradients, only when a callback or gradient clipping reads it. The
+// update is the same product either way, so observing a run never changes it
+// (TrainerObserver.WatchingARunLeavesItBitForBitAsItWas). Nothing here uses
+// threads; build with -DGRADCHECK_NATIVE=ON for the vector units of your
+// machine (bench/README.md).
 // Reproducibility: the same seed, data and build give bitwise-identical runs.
 //
 // How to use:
@@ -244,7 +250,9 @@ class Trainer {
     const std::size_t L = net_.layers.size();
     fp_.a.resize(L + 1);
     fp_.z.resize(L);
-    if (opt_.optimizer != Optimizer::sgd) {
+    sgd_ = opt_.optimizer == Optimizer::sgd || (opt_.optimizer == Optimizer::momentum && opt_.momentum == 0);
+    weight_gradients_ = !sgd_ || opt_.clip_norm > 0 || cb_.before_update || cb_.after_update;
+    if (!sgd_) {
       for (const auto& layer : net_.layers) {
         m_w_.push_back(Matrix<S>::Zero(layer.units(), layer.inputs()));
         m_b_.push_back(Vector<S>::Zero(layer.units()));
@@ -337,7 +345,7 @@ class Trainer {
       targets_.col(c) = data.targets.col(idx[c]);
     }
     forward_from(net_, 0, fp_);
-    backward(net_, fp_, targets_, g_, /*input_gradient=*/false);
+    backward(net_, fp_, targets_, g_, /*input_gradient=*/false, weight_gradients_);
     const Vector<S> per_sample = sample_losses(net_, fp_, targets_);
     const S batch_loss = reduce(net_.reduction, per_sample);
     out.seen = true;
@@ -367,15 +375,18 @@ class Trainer {
   void update(double clip_scale) {
     const S eta = S(opt_.learning_rate);
     const S scale = S(clip_scale);
-    switch (opt_.optimizer) {
-      case Optimizer::sgd: {
-        const S step = S(eta * scale);
-        for (std::size_t l = 0; l < net_.layers.size(); ++l) {
-          net_.layers[l].weights -= step * g_.weights[l];
-          net_.layers[l].biases -= step * g_.biases[l];
-        }
-        return;
+    if (sgd_) {
+      // W −= (η s) δ aᵀ: one product accumulating into W (Eigen's GEMM with
+      // α = −η s), whether or not g_.weights was computed for an observer.
+      const S step = S(eta * scale);
+      for (std::size_t l = 0; l < net_.layers.size(); ++l) {
+        net_.layers[l].weights.noalias() -= (step * g_.deltas[l]) * fp_.a[l].transpose();
+        net_.layers[l].biases -= step * g_.biases[l];
       }
+      return;
+    }
+    switch (opt_.optimizer) {
+      case Optimizer::sgd: break;  // handled above
       case Optimizer::momentum: {
         const S mu = S(opt_.momentum);
         for (std::size_t l = 0; l < net_.layers.size(); ++l) {
@@ -418,6 +429,8 @@ class Trainer {
   Matrix<S> targets_;
   ForwardPass<S> fp_;
   Gradients<S> g_;
+  bool sgd_ = true;               // sgd, or momentum with μ = 0
+  bool weight_gradients_ = true;  // g_.weights is read (by a callback, the clip or the optimiser)
   std::vector<Matrix<S>> m_w_, v_w_;  // momentum's velocity or Adam's moments
   std::vector<Vector<S>> m_b_, v_b_;
 };
