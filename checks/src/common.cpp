@@ -9,38 +9,19 @@ template <class S>
 void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
                           Gradients<S>& g, bool input_gradient, const std::vector<SlopeOverride>& overrides) {
   const std::size_t L = net.layers.size();
-  g.weights.resize(L);
-  g.biases.resize(L);
-  g.deltas.resize(L);
-  output_delta(net, fp, targets, g.deltas[L - 1]);
   const S scale = net.reduction == Reduction::mean ? S(S(1) / S(fp.batch_size())) : S(1);
-  // A kinked output layer only occurs with the quadratic loss: dℓ/da = a − y.
-  for (const auto& o : overrides)
-    if (static_cast<std::size_t>(o.layer) == L - 1)
-      g.deltas[L - 1](o.unit, o.sample) =
-          S(S(fp.a[L](o.unit, o.sample) - targets(o.unit, o.sample)) * S(o.slope) * scale);
-  for (std::size_t l = L; l-- > 0;) {
-    const Matrix<S>& delta = g.deltas[l];
-    g.weights[l].resize(delta.rows(), fp.a[l].rows());
-    g.weights[l].noalias() = delta * fp.a[l].transpose();
-    g.biases[l] = delta.rowwise().sum();
-    if (l > 0) {
-      Matrix<S>& prev = g.deltas[l - 1];
-      prev.resize(net.layers[l].inputs(), delta.cols());
-      prev.noalias() = net.layers[l].weights.transpose() * delta;
-      std::vector<std::pair<const SlopeOverride*, S>> raw;
-      for (const auto& o : overrides)
-        if (static_cast<std::size_t>(o.layer) == l - 1) raw.emplace_back(&o, prev(o.unit, o.sample));
-      detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
-      for (const auto& [o, v] : raw) prev(o->unit, o->sample) = S(v * S(o->slope));
-    }
-  }
-  if (input_gradient) {
-    g.inputs.resize(net.input_size(), g.deltas[0].cols());
-    g.inputs.noalias() = net.layers[0].weights.transpose() * g.deltas[0];
-  } else {
-    g.inputs.resize(0, 0);
-  }
+  backward(net, fp, targets, g, input_gradient, /*weight_gradients=*/true,
+           [&](std::size_t l, const Matrix<S>* dl_da, Matrix<S>& delta) {
+             for (const auto& o : overrides) {
+               if (static_cast<std::size_t>(o.layer) != l) continue;
+               if (dl_da) {
+                 delta(o.unit, o.sample) = S((*dl_da)(o.unit, o.sample) * S(o.slope));
+               } else {  // a kinked output layer only occurs with the quadratic loss: dℓ/da = a − y
+                 delta(o.unit, o.sample) =
+                     S(S(fp.a[L](o.unit, o.sample) - targets(o.unit, o.sample)) * S(o.slope) * scale);
+               }
+             }
+           });
 }
 
 template void backward_with_slopes<double>(const Network<double>&, const ForwardPass<double>&, const Matrix<double>&,

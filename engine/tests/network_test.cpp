@@ -76,6 +76,44 @@ TEST(Network321, BackwardWithoutWeightGradientsKeepsDeltasAndBiasesAndLeavesWeig
   EXPECT_EQ(lean.inputs.size(), 0);
 }
 
+// The delta hook: called output layer first, with dL/da for hidden layers; a
+// hook that changes nothing changes nothing, and what it changes propagates.
+TEST(Network321, DeltaHookSeesEachLayerFromTheOutputDownAndItsChangesPropagate) {
+  const auto net = net_321();
+  const auto fp = forward(net, input_321());
+  Gradients<double> plain, watched, zeroed;
+  backward(net, fp, target_321(), plain);
+  std::vector<std::size_t> order;
+  Matrix<double> seen_dl_da;
+  backward(net, fp, target_321(), watched, true, true,
+           [&](std::size_t l, const Matrix<double>* dl_da, Matrix<double>& delta) {
+             order.push_back(l);
+             EXPECT_EQ(dl_da == nullptr, l == 1) << "dL/da is given for the hidden layer only";
+             if (dl_da) {
+               seen_dl_da = *dl_da;
+               // δ = dL/da ⊙ σ'(z), σ' = a(1 − a) (well conditioned here)
+               const Matrix<double> expected =
+                   dl_da->cwiseProduct(Matrix<double>(fp.a[1].array() * (1 - fp.a[1].array())));
+               EXPECT_TRUE(delta.isApprox(expected, 1e-14));
+             }
+           });
+  EXPECT_EQ(order, (std::vector<std::size_t>{1, 0}));
+  EXPECT_TRUE(seen_dl_da.isApprox(Matrix<double>(net.layers[1].weights.transpose() * plain.deltas[1]), 1e-15));
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(watched.weights[l], plain.weights[l]);
+    EXPECT_EQ(watched.biases[l], plain.biases[l]);
+  }
+  EXPECT_EQ(watched.inputs, plain.inputs);
+  // Zeroing the output delta zeroes every gradient below it.
+  backward(net, fp, target_321(), zeroed, true, true, [](std::size_t l, const Matrix<double>*, Matrix<double>& d) {
+    if (l == 1) d.setZero();
+  });
+  EXPECT_TRUE(zeroed.weights[0].isZero(0));
+  EXPECT_TRUE(zeroed.biases[0].isZero(0));
+  EXPECT_TRUE(zeroed.inputs.isZero(0));
+  EXPECT_GT(plain.weights[0].cwiseAbs().maxCoeff(), 1e-3);
+}
+
 // The same code in double, long double, complex<double> and 50 digits: every
 // entry agrees with the 50-digit result to the precision of the narrower type.
 template <class S>

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace gradcheck {
@@ -548,18 +549,34 @@ void output_delta(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<
   if (net.reduction == Reduction::mean) delta *= S(S(1) / S(a.cols()));
 }
 
+namespace detail {
+struct NoDeltaHook {
+  template <class... A>
+  void operator()(A&&...) const {}
+};
+}  // namespace detail
+
 // Backpropagation: fills g with dL/dz (deltas) and dL/db of every layer, dL/dW
 // of every layer unless weight_gradients is false (then g.weights are left
 // empty: SGD applies dL/dW = δ aᵀ straight to W without writing it), and
 // dL/d(inputs) when input_gradient is set (training skips it).
-template <class S>
-void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
-              Gradients<S>& g, bool input_gradient = true, bool weight_gradients = true) {
+//
+// on_delta(l, dl_da, delta) is called for each layer from the output down, once
+// δ_l = dL/dz_l is formed and before anything uses it, and may change it:
+// dl_da points to dL/da_l (δ before the activation's derivative was applied)
+// for a hidden layer, and is null for the output layer, whose δ comes from the
+// fused formulas of output_delta. The checks use it to take a one-sided slope at
+// a relu kink (checks/src/common.cpp); the overload without it costs nothing.
+template <class S, class DeltaHook>
+void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets, Gradients<S>& g,
+              bool input_gradient, bool weight_gradients, DeltaHook&& on_delta) {
+  constexpr bool hooked = !std::is_same_v<std::decay_t<DeltaHook>, detail::NoDeltaHook>;
   const std::size_t L = net.layers.size();
   g.weights.resize(L);
   g.biases.resize(L);
   g.deltas.resize(L);
   output_delta(net, fp, targets, g.deltas[L - 1]);
+  if constexpr (hooked) on_delta(L - 1, static_cast<const Matrix<S>*>(nullptr), g.deltas[L - 1]);
   for (std::size_t l = L; l-- > 0;) {
     const Matrix<S>& delta = g.deltas[l];
     if (weight_gradients) {
@@ -573,7 +590,13 @@ void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& 
       Matrix<S>& prev = g.deltas[l - 1];
       prev.resize(net.layers[l].inputs(), delta.cols());
       prev.noalias() = net.layers[l].weights.transpose() * delta;
-      detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
+      if constexpr (hooked) {
+        const Matrix<S> dl_da = prev;
+        detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
+        on_delta(l - 1, &dl_da, prev);
+      } else {
+        detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
+      }
     }
   }
   if (input_gradient) {
@@ -582,6 +605,12 @@ void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& 
   } else {
     g.inputs.resize(0, 0);
   }
+}
+
+template <class S>
+void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets, Gradients<S>& g,
+              bool input_gradient = true, bool weight_gradients = true) {
+  backward(net, fp, targets, g, input_gradient, weight_gradients, detail::NoDeltaHook{});
 }
 
 // Convenience: forward + backward on one batch.
