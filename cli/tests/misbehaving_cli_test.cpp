@@ -8,6 +8,8 @@
 // Also: SIGTERM during a probe (the SIGINT twin is in probe_cli_test.cpp).
 #include <gradcheck/engine/case_format.hpp>
 
+#include "run_gradcheck.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -30,17 +32,15 @@
 namespace {
 
 namespace fs = std::filesystem;
+using gradcheck::testing::read_text;
+using gradcheck::testing::run_gradcheck_in;
+using gradcheck::testing::RunResult;
+using gradcheck::testing::start_gradcheck;
+using gradcheck::testing::wait_exit;
 using namespace std::chrono_literals;
 
 const std::string python = "/usr/bin/python3";
 const std::string example = std::string(GRADCHECK_SOURCE_DIR) + "/examples/python/mlp.py";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> v;
@@ -97,8 +97,8 @@ class Subreaper {
 void expect_nothing_left_behind() {
   const auto left = children_of(::getpid());
   for (const Proc& p : left) {
-    ADD_FAILURE() << "process " << p.pid << " (state " << p.state << ", " << slurp("/proc/" + std::to_string(p.pid) + "/cmdline")
-                  << ") was left behind";
+    ADD_FAILURE() << "process " << p.pid << " (state " << p.state << ", "
+                  << read_text("/proc/" + std::to_string(p.pid) + "/cmdline") << ") was left behind";
     ::kill(p.pid, SIGKILL);
   }
   int status = 0;
@@ -107,42 +107,6 @@ void expect_nothing_left_behind() {
   errno = 0;
   EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
-}
-
-pid_t start(const std::vector<std::string>& args, const fs::path& dir) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    if (!std::freopen("stdout.txt", "w", stdout) || !std::freopen("stderr.txt", "w", stderr)) ::_exit(126);
-    std::vector<std::string> all{GRADCHECK_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-struct Ran {
-  int code = -1;
-  std::string out, err;
-};
-
-Ran run(const std::vector<std::string>& args, const fs::path& dir) {
-  Ran r;
-  r.code = wait_exit(start(args, dir));
-  r.out = slurp(dir / "stdout.txt");
-  r.err = slurp(dir / "stderr.txt");
-  return r;
 }
 
 // The probe's fixed options: 4 cases of seed 7, each sent once. The timeout
@@ -162,9 +126,10 @@ std::vector<std::string> probe_args(const std::vector<std::string>& extra, const
 const std::vector<std::string>& cases_sent() {
   static const std::vector<std::string> lines = [] {
     TempDir t("reference");
-    const Ran r = run(probe_args({}, {"/bin/sh", "-c", "tee sent.jsonl | '" + python + "' '" + example + "'"}), t.path);
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return lines_of(slurp(t.path / "sent.jsonl"));
+    const RunResult r = run_gradcheck_in(
+        probe_args({}, {"/bin/sh", "-c", "tee sent.jsonl | '" + python + "' '" + example + "'"}), t.path);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return lines_of(read_text(t.path / "sent.jsonl"));
   }();
   return lines;
 }
@@ -223,10 +188,11 @@ TEST_P(Misbehaving, IsReportedWithTheCaseItWasSentAndTheProbeGoesOn) {
   std::vector<std::string> command{python, example, "--bug", m.name, "--bug-at", "2"};
   command.insert(command.end(), m.bug_args.begin(), m.bug_args.end());
   const auto t0 = std::chrono::steady_clock::now();
-  const Ran r = run(probe_args({"--report", "report"}, command, m.name == "hang" ? "2" : "10"), t.path);
+  const RunResult r =
+      run_gradcheck_in(probe_args({"--report", "report"}, command, m.name == "hang" ? "2" : "10"), t.path);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
 
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("cases: 4 of 4 sent; " + std::to_string(m.agreed) + " agree, 0 with notes, 0 declined, 0 diverge"),
             std::string::npos)
@@ -244,7 +210,7 @@ TEST_P(Misbehaving, IsReportedWithTheCaseItWasSentAndTheProbeGoesOn) {
     EXPECT_EQ(normalised(gradcheck::read_case(saved.string())), normalised(gradcheck::parse_case(sent[index], "sent")));
   }
   EXPECT_FALSE(fs::exists(t.path / "saved" / ("failure-" + std::to_string(n + 1) + ".case.json")));
-  const auto j = nlohmann::json::parse(slurp(t.path / "report" / "report.json"));
+  const auto j = nlohmann::json::parse(read_text(t.path / "report" / "report.json"));
   EXPECT_EQ(j.at("interrupted"), false);
   EXPECT_EQ(j.at("status"), "fail");
   expect_nothing_left_behind();
@@ -256,11 +222,11 @@ INSTANTIATE_TEST_SUITE_P(Example, Misbehaving, ::testing::ValuesIn(misbehaviours
 TEST(Misbehaving, GarbageAndStderrShowWhatTheProgramSent) {
   TempDir t("shown");
   Subreaper subreaper;
-  Ran r = run(probe_args({}, {python, example, "--bug", "garbage", "--bug-at", "2"}), t.path);
-  EXPECT_EQ(r.code, 1);
+  RunResult r = run_gradcheck_in(probe_args({}, {python, example, "--bug", "garbage", "--bug-at", "2"}), t.path);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("    reply: this is not json\n"), std::string::npos) << r.out;
-  r = run(probe_args({}, {python, example, "--bug", "stderr", "--bug-at", "2"}), t.path);
-  EXPECT_EQ(r.code, 1);
+  r = run_gradcheck_in(probe_args({}, {python, example, "--bug", "stderr", "--bug-at", "2"}), t.path);
+  EXPECT_EQ(r.exit_code, 1);
   // 4 floods of 1,000,001 bytes (2 processes, 2 lines each) went through without blocking.
   EXPECT_NE(r.out.find("stderr: "), std::string::npos) << r.out;
   const auto at = r.out.find("stderr: ");
@@ -272,8 +238,8 @@ TEST(Misbehaving, GarbageAndStderrShowWhatTheProgramSent) {
 TEST(Misbehaving, AProgramThatExitsAtOnceFailsEveryCaseAndIsRestartedForEach) {
   TempDir t("exit");
   Subreaper subreaper;
-  const Ran r = run(probe_args({}, {python, example, "--bug", "exit"}), t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(probe_args({}, {python, example, "--bug", "exit"}), t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("cases: 4 of 4 sent; 0 agree"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("IMPLEMENTATION FAILURES (4):"), std::string::npos) << r.out;
   for (int i = 0; i < 4; ++i) {
@@ -293,20 +259,21 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
   TempDir t("zombies");
   Subreaper subreaper;
   const std::string script = "echo $$ >> pids; read l; if [ $(wc -l < pids) -le 5 ]; then kill -SEGV $$; fi; exec sleep 60";
-  const pid_t gc = start({"probe", "--cases", "10", "--seed", "7", "--no-determinism", "--timeout", "60",
-                          "--max-failures", "100", "--report", "report", "--", "/bin/sh", "-c", script},
-                         t.path);
+  const pid_t gc = start_gradcheck({"probe", "--cases", "10", "--seed", "7", "--no-determinism", "--timeout", "60",
+                                    "--max-failures", "100", "--report", "report", "--", "/bin/sh", "-c", script},
+                                   t.path);
   std::vector<Proc> kids;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   for (;;) {
     kids = children_of(gc);
-    const auto pids = lines_of(slurp(t.path / "pids"));
-    if (pids.size() == 6 && kids.size() == 1 && slurp("/proc/" + std::to_string(kids[0].pid) + "/comm") == "sleep\n")
+    const auto pids = lines_of(read_text(t.path / "pids"));
+    if (pids.size() == 6 && kids.size() == 1 &&
+        read_text("/proc/" + std::to_string(kids[0].pid) + "/comm") == "sleep\n")
       break;
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << pids.size() << " starts, " << kids.size() << " children";
     std::this_thread::sleep_for(20ms);
   }
-  const auto pids = lines_of(slurp(t.path / "pids"));
+  const auto pids = lines_of(read_text(t.path / "pids"));
   ASSERT_EQ(kids.size(), 1u);
   EXPECT_EQ(std::to_string(kids[0].pid), pids.back());
   EXPECT_NE(kids[0].state, 'Z');
@@ -315,8 +282,8 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
 
   ASSERT_EQ(::kill(gc, SIGINT), 0);
   const int code = wait_exit(gc);
-  const std::string out = slurp(t.path / "stdout.txt");
-  EXPECT_EQ(code, 1) << out << slurp(t.path / "stderr.txt");  // something failed before the interrupt
+  const std::string out = read_text(t.path / "stdout.txt");
+  EXPECT_EQ(code, 1) << out << read_text(t.path / "stderr.txt");  // something failed before the interrupt
   EXPECT_NE(out.find("IMPLEMENTATION FAILURES (5):"), std::string::npos) << out;
   for (int i = 0; i < 5; ++i)
     EXPECT_NE(out.find("  case " + std::to_string(i) + ": crash: no reply: it was killed by signal 11 (Segmentation fault)\n"),
@@ -325,7 +292,7 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
   // The 6th case was cut short: 5 were sent and answered (by crashing).
   EXPECT_NE(out.find("cases: 5 of 10 sent; 0 agree"), std::string::npos) << out;
   EXPECT_NE(out.find("INTERRUPTED: the results above are partial (5 cases)\nFAIL (partial)\n"), std::string::npos) << out;
-  const auto j = nlohmann::json::parse(slurp(t.path / "report" / "report.json"));
+  const auto j = nlohmann::json::parse(read_text(t.path / "report" / "report.json"));
   EXPECT_EQ(j.at("interrupted_by"), "SIGINT");
   EXPECT_FALSE(fs::exists("/proc/" + pids.back())) << "the hanging process survived the interrupt";
   expect_nothing_left_behind();
@@ -336,13 +303,14 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
 TEST(Misbehaving, AHangingProgramIsKilledWithItsOwnChildren) {
   TempDir t("group");
   Subreaper subreaper;  // the orphaned child comes here, where its state can be seen
-  const Ran r = run(probe_args({}, {"/bin/sh", "-c", "read l; sleep 60 & echo $! >> children; wait"}, "1"), t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r =
+      run_gradcheck_in(probe_args({}, {"/bin/sh", "-c", "read l; sleep 60 & echo $! >> children; wait"}, "1"), t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("IMPLEMENTATION FAILURES (4):"), std::string::npos) << r.out;
   for (int i = 0; i < 4; ++i)
     EXPECT_NE(r.out.find("  case " + std::to_string(i) + ": timeout: no reply within 1000 ms; killed"), std::string::npos)
         << r.out;
-  const auto children = lines_of(slurp(t.path / "children"));
+  const auto children = lines_of(read_text(t.path / "children"));
   EXPECT_EQ(children.size(), 4u);  // one per start: the program was restarted for every case
   // Killed: gone, or a zombie handed to this process (its parent, the shell, was
   // killed with it, so reaping it is not gradcheck's to do) -- never running.
@@ -366,12 +334,12 @@ TEST(Misbehaving, SigtermDuringAProbeWritesThePartialReport) {
   // are the shell's to reap, not gradcheck's.
   fs::create_directories(t.path / "report");
   std::ofstream(t.path / "report" / "report.json") << "{\"old\": true}\n";
-  const pid_t gc = start({"probe", "--cases", "20", "--seed", "7", "--no-determinism", "--timeout", "60", "--report",
-                          "report", "--", "/bin/sh", "-c",
-                          "tee sent.jsonl | '" + python + "' '" + example + "' --bug hang --bug-at 6"},
-                         t.path);
+  const pid_t gc = start_gradcheck(
+      {"probe", "--cases", "20", "--seed", "7", "--no-determinism", "--timeout", "60", "--report", "report", "--",
+       "/bin/sh", "-c", "tee sent.jsonl | '" + python + "' '" + example + "' --bug hang --bug-at 6"},
+      t.path);
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (lines_of(slurp(t.path / "sent.jsonl")).size() < 6) {
+  while (lines_of(read_text(t.path / "sent.jsonl")).size() < 6) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline);
     std::this_thread::sleep_for(20ms);
   }
@@ -380,12 +348,12 @@ TEST(Misbehaving, SigtermDuringAProbeWritesThePartialReport) {
   const auto t0 = std::chrono::steady_clock::now();
   const int code = wait_exit(gc);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  const std::string out = slurp(t.path / "stdout.txt");
-  EXPECT_EQ(code, 143) << out << slurp(t.path / "stderr.txt");  // 128 + SIGTERM
+  const std::string out = read_text(t.path / "stdout.txt");
+  EXPECT_EQ(code, 143) << out << read_text(t.path / "stderr.txt");  // 128 + SIGTERM
   // The 6th case, the hanging one, was cut short: it does not count as sent.
   EXPECT_NE(out.find("cases: 5 of 20 sent; 5 agree"), std::string::npos) << out;
   EXPECT_NE(out.find("INTERRUPTED: the results above are partial (5 cases)\nPASS (partial)\n"), std::string::npos) << out;
-  const auto j = nlohmann::json::parse(slurp(t.path / "report" / "report.json"));
+  const auto j = nlohmann::json::parse(read_text(t.path / "report" / "report.json"));
   EXPECT_EQ(j.at("interrupted"), true);
   EXPECT_EQ(j.at("interrupted_by"), "SIGTERM");
   EXPECT_EQ(j.at("results").at(0).at("interrupted"), true);

@@ -1,20 +1,20 @@
 // `gradcheck probe` end to end: the real executable against
 // examples/python/mlp.py — exit codes, the counterexample files and their
 // replay by `gradcheck verify`, the report, --seed replay, SIGINT, no zombies.
+#include "run_gradcheck.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -24,21 +24,17 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
+using gradcheck::testing::read_text;
+using gradcheck::testing::run_gradcheck_in;
+using gradcheck::testing::RunResult;
+using gradcheck::testing::start_gradcheck;
+using gradcheck::testing::wait_exit;
 using namespace std::chrono_literals;
 
 const std::string example = std::string(GRADCHECK_SOURCE_DIR) + "/examples/python/mlp.py";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A fresh directory per test, removed afterwards.
 struct TempDir {
@@ -53,48 +49,6 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-struct Started {
-  pid_t pid = -1;
-};
-
-// Starts gradcheck with args, stdout and stderr into files in dir.
-Started start(const std::vector<std::string>& args, const fs::path& dir) {
-  std::vector<std::string> argv{GRADCHECK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> c;
-  for (auto& a : argv) c.push_back(a.data());
-  c.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  Started s;
-  EXPECT_EQ(::posix_spawn(&s.pid, c[0], &fa, nullptr, c.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  return s;
-}
-
-int wait_exit(const Started& s) {
-  int status = 0;
-  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-struct Ran {
-  int code = -1;
-  std::string out, err;
-};
-
-Ran run(const std::vector<std::string>& args, const fs::path& dir) {
-  Ran r;
-  r.code = wait_exit(start(args, dir));
-  r.out = slurp(dir / "stdout.txt");
-  r.err = slurp(dir / "stderr.txt");
-  return r;
-}
-
 void expect_no_children() {
   int status = 0;
   errno = 0;
@@ -104,8 +58,8 @@ void expect_no_children() {
 
 TEST(ProbeCli, TheCorrectExamplePassesWithExitZero) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--", "python3", example}, t.path);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const RunResult r = run_gradcheck_in({"probe", "--cases", "20", "--seed", "1", "--", "python3", example}, t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("20 agree"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("seed 1"), std::string::npos);
   EXPECT_FALSE(fs::exists(t.path / "counterexample.case.json"));
@@ -114,21 +68,21 @@ TEST(ProbeCli, TheCorrectExamplePassesWithExitZero) {
 TEST(ProbeCli, ASignBugExitsOneAndItsCounterexampleReplaysInVerify) {
   TempDir t;
   const fs::path save = t.path / "save";
-  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--save", save.string(), "--", "python3", example,
-                     "--bug", "sign"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "20", "--seed", "1", "--save", save.string(), "--", "python3", example, "--bug", "sign"},
+      t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("DIVERGENCE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sign-flip"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--seed 1"), std::string::npos);
   ASSERT_TRUE(fs::exists(save / "counterexample.case.json"));
   ASSERT_TRUE(fs::exists(save / "counterexample.reply.json"));
-  const auto c = nlohmann::json::parse(slurp(save / "counterexample.case.json"));
+  const auto c = nlohmann::json::parse(read_text(save / "counterexample.case.json"));
   EXPECT_EQ(c["network"]["layers"].size(), 1u);
   EXPECT_EQ(c["inputs"].size(), 1u);  // one sample
-  const Ran v = run({"verify", (save / "counterexample.case.json").string(), (save / "counterexample.reply.json").string()},
-                    t.path);
-  EXPECT_EQ(v.code, 1) << v.out << v.err;
+  const RunResult v = run_gradcheck_in(
+      {"verify", (save / "counterexample.case.json").string(), (save / "counterexample.reply.json").string()}, t.path);
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
   EXPECT_NE(v.out.find("sign"), std::string::npos) << v.out;
 }
 
@@ -153,15 +107,15 @@ TEST_P(ProbeCliValueBug, ExitsOneWithItsSignatureAndTheCounterexampleReplaysInVe
                                 report.string()};
   args.insert(args.end(), b.restrictions.begin(), b.restrictions.end());
   for (const char* a : {"--", "python3", example.c_str(), "--bug", b.bug}) args.push_back(a);
-  const Ran r = run(args, t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(args, t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("DIVERGENCE on case"), std::string::npos) << r.out;
   const std::string named = std::string("    - ") + b.signature + ": ";
   EXPECT_NE(r.out.find(named), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("FAIL\n"), std::string::npos);
 
   // report.json: the minimal counterexample's signatures are exactly this bug's.
-  const auto j = nlohmann::json::parse(slurp(report / "report.json"));
+  const auto j = nlohmann::json::parse(read_text(report / "report.json"));
   const auto& cx = j["results"][0]["counterexample"];
   ASSERT_TRUE(cx.is_object()) << j.dump(1).substr(0, 2000);
   std::vector<std::string> kinds;
@@ -175,10 +129,9 @@ TEST_P(ProbeCliValueBug, ExitsOneWithItsSignatureAndTheCounterexampleReplaysInVe
   // The written files replay with verify: exit 1, the same signature.
   ASSERT_TRUE(fs::exists(save / "counterexample.case.json"));
   ASSERT_TRUE(fs::exists(save / "counterexample.reply.json"));
-  const Ran v = run({"verify", (save / "counterexample.case.json").string(),
-                     (save / "counterexample.reply.json").string()},
-                    t.path);
-  EXPECT_EQ(v.code, 1) << v.out << v.err;
+  const RunResult v = run_gradcheck_in(
+      {"verify", (save / "counterexample.case.json").string(), (save / "counterexample.reply.json").string()}, t.path);
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
   EXPECT_EQ(v.out.rfind("DIVERGES: ", 0), 0u) << v.out;
   EXPECT_NE(v.out.find(std::string("  - ") + b.signature + ": "), std::string::npos) << v.out;
 }
@@ -212,76 +165,76 @@ TEST(ProbeCli, TheScalesNameTheirFactors) {
     const char* factor;
   } scales[] = {{"double", "×2"}, {"half", "×½"}};
   for (const auto& s : scales) {
-    const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--save", t.path.string(), "--", "python3", example,
-                       "--bug", s.bug},
-                      t.path);
-    EXPECT_EQ(r.code, 1) << r.out;
+    const RunResult r = run_gradcheck_in(
+        {"probe", "--cases", "20", "--seed", "1", "--save", t.path.string(), "--", "python3", example, "--bug", s.bug},
+        t.path);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
     EXPECT_NE(r.out.find(s.factor), std::string::npos) << r.out;
   }
   // The forgotten 1/N: on the shrunk case N is the batch size, at least 2.
-  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--reductions", "mean", "--save", t.path.string(), "--",
-                     "python3", example, "--bug", "sum"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out;
-  const auto c = nlohmann::json::parse(slurp(t.path / "counterexample.case.json"));
+  const RunResult r = run_gradcheck_in({"probe", "--cases", "20", "--seed", "1", "--reductions", "mean", "--save",
+                                        t.path.string(), "--", "python3", example, "--bug", "sum"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const auto c = nlohmann::json::parse(read_text(t.path / "counterexample.case.json"));
   EXPECT_GE(c["inputs"].size(), 2u);
   EXPECT_NE(r.out.find("recognised factor: " + std::to_string(c["inputs"].size())), std::string::npos) << r.out;
 }
 
 TEST(ProbeCli, NaNPastExpsOverflowIsFoundAtHugeMagnitudes) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax", "--losses",
-                     "cross_entropy", "--magnitudes", "huge", "--save", t.path.string(), "--", "python3", example,
-                     "--bug", "nan"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax", "--losses", "cross_entropy",
+       "--magnitudes", "huge", "--save", t.path.string(), "--", "python3", example, "--bug", "nan"},
+      t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("past exp's overflow at 709.78"), std::string::npos) << r.out;
   // The reply carried bare NaN tokens (Python's json.dumps writes NaN), read as non-finite values.
-  EXPECT_NE(slurp(t.path / "counterexample.reply.json").find("NaN"), std::string::npos);
+  EXPECT_NE(read_text(t.path / "counterexample.reply.json").find("NaN"), std::string::npos);
   // The correct example agrees on the same cases.
-  const Ran ok = run({"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax", "--losses",
-                      "cross_entropy", "--magnitudes", "huge", "--", "python3", example},
-                     t.path);
-  EXPECT_EQ(ok.code, 0) << ok.out;
+  const RunResult ok = run_gradcheck_in({"probe", "--cases", "20", "--seed", "1", "--activations", "tanh,softmax",
+                                         "--losses", "cross_entropy", "--magnitudes", "huge", "--", "python3", example},
+                                        t.path);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
   EXPECT_NE(ok.out.find("20 agree"), std::string::npos) << ok.out;
 }
 
 TEST(ProbeCli, Float32IsANoteThatPassesUnlessStrict) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--", "python3", example,
-                     "--bug", "float32"},
-                    t.path);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--", "python3", example, "--bug", "float32"},
+      t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find(": precision: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("; 0 agree, 10 with notes, 0 declined, 0 diverge;"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("PASS\n"), std::string::npos);
-  const Ran s = run({"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--strict", "--", "python3",
-                     example, "--bug", "float32"},
-                    t.path);
-  EXPECT_EQ(s.code, 1) << s.out << s.err;
+  const RunResult s = run_gradcheck_in({"probe", "--cases", "10", "--seed", "1", "--magnitudes", "unit", "--strict",
+                                        "--", "python3", example, "--bug", "float32"},
+                                       t.path);
+  EXPECT_EQ(s.exit_code, 1) << s.out << s.err;
   EXPECT_NE(s.out.find("FAIL\n"), std::string::npos);
 }
 
 TEST(ProbeCli, DifferentRepliesToTheSameCaseAreANondeterminismFailure) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "5", "--seed", "1", "--save", t.path.string(), "--", "python3", example,
-                     "--bug", "noise"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "5", "--seed", "1", "--save", t.path.string(), "--", "python3", example, "--bug", "noise"},
+      t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find(": nondeterministic: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("    again: "), std::string::npos) << r.out;
   // Without the repeat, nothing tells it apart from the correct example.
-  const Ran n = run({"probe", "--cases", "5", "--seed", "1", "--no-determinism", "--", "python3", example, "--bug",
-                     "noise"},
-                    t.path);
-  EXPECT_EQ(n.code, 0) << n.out;
+  const RunResult n = run_gradcheck_in(
+      {"probe", "--cases", "5", "--seed", "1", "--no-determinism", "--", "python3", example, "--bug", "noise"}, t.path);
+  EXPECT_EQ(n.exit_code, 0) << n.out;
   EXPECT_NE(n.out.find("0 repeated"), std::string::npos) << n.out;
 }
 
 TEST(ProbeCli, DeclinedCasesAreCountedAndDoNotFail) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "20", "--seed", "1", "--", "python3", example, "--decline", "softmax"}, t.path);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "20", "--seed", "1", "--", "python3", example, "--decline", "softmax"}, t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("  declined: not implemented: softmax\n"), std::string::npos) << r.out;
   // "N agree, 0 with notes, D declined" with N + D = 20 and D > 0.
   const auto at = r.out.find(" agree, 0 with notes, ");
@@ -296,13 +249,32 @@ TEST(ProbeCli, DeclinedCasesAreCountedAndDoNotFail) {
 TEST(ProbeCli, TheRestrictionsBindEveryCaseSent) {
   TempDir t;
   const fs::path log = t.path / "sent.jsonl";
-  const Ran r = run({"probe", "--cases", "30", "--seed", "3", "--activations", "sigmoid,relu", "--losses",
-                     "binary_cross_entropy,quadratic", "--reductions", "sum", "--magnitudes", "tiny", "--max-layers",
-                     "2", "--max-width", "3", "--max-batch", "2", "--", "/bin/sh", "-c",
-                     "tee -a '" + log.string() + "' | python3 '" + example + "'"},
-                    t.path);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-  std::istringstream lines(slurp(log));
+  const RunResult r = run_gradcheck_in({"probe",
+                                        "--cases",
+                                        "30",
+                                        "--seed",
+                                        "3",
+                                        "--activations",
+                                        "sigmoid,relu",
+                                        "--losses",
+                                        "binary_cross_entropy,quadratic",
+                                        "--reductions",
+                                        "sum",
+                                        "--magnitudes",
+                                        "tiny",
+                                        "--max-layers",
+                                        "2",
+                                        "--max-width",
+                                        "3",
+                                        "--max-batch",
+                                        "2",
+                                        "--",
+                                        "/bin/sh",
+                                        "-c",
+                                        "tee -a '" + log.string() + "' | python3 '" + example + "'"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::istringstream lines(read_text(log));
   int n = 0;
   std::set<std::string> acts, losses;
   std::set<std::size_t> depths, batches;
@@ -334,12 +306,12 @@ TEST(ProbeCli, TheRestrictionsBindEveryCaseSent) {
 TEST(ProbeCli, TheReportHoldsTheProbeResult) {
   TempDir t;
   const fs::path report = t.path / "report";
-  const Ran r = run({"probe", "--cases", "10", "--seed", "2", "--report", report.string(), "--", "python3", example,
-                     "--bug", "bias"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in(
+      {"probe", "--cases", "10", "--seed", "2", "--report", report.string(), "--", "python3", example, "--bug", "bias"},
+      t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   for (const char* f : {"report.json", "report.md", "report.html", "junit.xml"}) EXPECT_TRUE(fs::exists(report / f)) << f;
-  const auto j = nlohmann::json::parse(slurp(report / "report.json"));
+  const auto j = nlohmann::json::parse(read_text(report / "report.json"));
   EXPECT_EQ(j["status"], "fail");
   EXPECT_EQ(j["interrupted"], false);
   ASSERT_FALSE(j["results"].empty());
@@ -356,18 +328,19 @@ TEST(ProbeCli, TheSameSeedSendsTheSameCases) {
   std::string logs[2];
   for (int i = 0; i < 2; ++i) {
     const fs::path log = t.path / ("sent-" + std::to_string(i) + ".jsonl");
-    const Ran r = run({"probe", "--cases", "8", "--seed", "5", "--", "/bin/sh", "-c",
-                       "tee -a '" + log.string() + "' | python3 '" + example + "'"},
-                      t.path);
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    logs[i] = slurp(log);
+    const RunResult r = run_gradcheck_in({"probe", "--cases", "8", "--seed", "5", "--", "/bin/sh", "-c",
+                                          "tee -a '" + log.string() + "' | python3 '" + example + "'"},
+                                         t.path);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    logs[i] = read_text(log);
   }
   EXPECT_EQ(std::count(logs[0].begin(), logs[0].end(), '\n'), 16);  // 8 cases, each sent twice
   EXPECT_EQ(logs[0], logs[1]);
   const fs::path other = t.path / "other.jsonl";
-  run({"probe", "--cases", "8", "--seed", "6", "--", "/bin/sh", "-c", "tee -a '" + other.string() + "' | python3 '" + example + "'"},
-      t.path);
-  EXPECT_NE(slurp(other), logs[0]);
+  run_gradcheck_in({"probe", "--cases", "8", "--seed", "6", "--", "/bin/sh", "-c",
+                    "tee -a '" + other.string() + "' | python3 '" + example + "'"},
+                   t.path);
+  EXPECT_NE(read_text(other), logs[0]);
 }
 
 TEST(ProbeCli, TheRandomSeedIsPrintedAndReplaysTheSameCases) {
@@ -378,48 +351,48 @@ TEST(ProbeCli, TheRandomSeedIsPrintedAndReplaysTheSameCases) {
     for (const std::string& a : std::vector<std::string>{"--", "/bin/sh", "-c",
                                                          "tee -a '" + log.string() + "' | python3 '" + example + "'"})
       args.push_back(a);
-    return run(args, t.path);
+    return run_gradcheck_in(args, t.path);
   };
-  const Ran first = logged(t.path / "first.jsonl", {});
-  EXPECT_EQ(first.code, 0) << first.out << first.err;
+  const RunResult first = logged(t.path / "first.jsonl", {});
+  EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
   const std::string marker = "(replay with --seed ";
   const auto at = first.out.find(marker);
   ASSERT_NE(at, std::string::npos) << first.out;
   const std::string seed = first.out.substr(at + marker.size(), first.out.find(')', at) - at - marker.size());
   EXPECT_EQ(first.out.find("seed " + seed + " "), first.out.find("seed "));  // "seed S (replay with --seed S)"
-  const Ran again = logged(t.path / "again.jsonl", {"--seed", seed});
-  EXPECT_EQ(again.code, 0) << again.out;
-  EXPECT_EQ(slurp(t.path / "again.jsonl"), slurp(t.path / "first.jsonl"));
-  EXPECT_FALSE(slurp(t.path / "first.jsonl").empty());
+  const RunResult again = logged(t.path / "again.jsonl", {"--seed", seed});
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(read_text(t.path / "again.jsonl"), read_text(t.path / "first.jsonl"));
+  EXPECT_FALSE(read_text(t.path / "first.jsonl").empty());
 }
 
 TEST(ProbeCli, AnImplementationFailureExitsOneWithItsCase) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "6", "--seed", "1", "--max-failures", "1", "--save", t.path.string(), "--",
-                     "python3", example, "--bug", "crash", "--bug-at", "2"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const RunResult r = run_gradcheck_in({"probe", "--cases", "6", "--seed", "1", "--max-failures", "1", "--save",
+                                        t.path.string(), "--", "python3", example, "--bug", "crash", "--bug-at", "2"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("crash"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("signal 6"), std::string::npos) << r.out;
   ASSERT_TRUE(fs::exists(t.path / "failure-1.case.json"));
-  EXPECT_NO_THROW(nlohmann::json::parse(slurp(t.path / "failure-1.case.json")));
+  EXPECT_NO_THROW(nlohmann::json::parse(read_text(t.path / "failure-1.case.json")));
   expect_no_children();
 }
 
 TEST(ProbeCli, SigintWritesThePartialReportAndExits130) {
   TempDir t;
   const fs::path report = t.path / "report";
-  const Started s = start({"probe", "--cases", "20", "--seed", "1", "--timeout", "60", "--report", report.string(),
-                           "--", "python3", example, "--bug", "hang", "--bug-at", "6"},
-                          t.path);
+  const pid_t pid = start_gradcheck({"probe", "--cases", "20", "--seed", "1", "--timeout", "60", "--report",
+                                     report.string(), "--", "python3", example, "--bug", "hang", "--bug-at", "6"},
+                                    t.path);
   std::this_thread::sleep_for(2s);  // cases 0..3 answered, then it hangs on line 6
-  ASSERT_EQ(::kill(s.pid, SIGINT), 0);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
   const auto t0 = std::chrono::steady_clock::now();
-  const int code = wait_exit(s);
+  const int code = wait_exit(pid);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  EXPECT_EQ(code, 130) << slurp(t.path / "stdout.txt") << slurp(t.path / "stderr.txt");
-  EXPECT_NE(slurp(t.path / "stdout.txt").find("INTERRUPTED"), std::string::npos);
-  const auto j = nlohmann::json::parse(slurp(report / "report.json"));
+  EXPECT_EQ(code, 130) << read_text(t.path / "stdout.txt") << read_text(t.path / "stderr.txt");
+  EXPECT_NE(read_text(t.path / "stdout.txt").find("INTERRUPTED"), std::string::npos);
+  const auto j = nlohmann::json::parse(read_text(report / "report.json"));
   EXPECT_EQ(j["interrupted"], true);
   EXPECT_EQ(j["results"][0]["interrupted"], true);
   EXPECT_GE(j["results"][0]["agreed"].get<int>(), 3);
@@ -428,10 +401,10 @@ TEST(ProbeCli, SigintWritesThePartialReportAndExits130) {
 
 TEST(ProbeCli, AListOptionRightBeforeTheCommandLeavesTheCommandsOptionsAlone) {
   TempDir t;
-  const Ran r = run({"probe", "--cases", "10", "--seed", "1", "--losses", "quadratic", "--activations", "sigmoid,tanh",
-                     "--", "python3", example, "--decline", "tanh"},
-                    t.path);
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const RunResult r = run_gradcheck_in({"probe", "--cases", "10", "--seed", "1", "--losses", "quadratic",
+                                        "--activations", "sigmoid,tanh", "--", "python3", example, "--decline", "tanh"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.err, "");
   // The example got its --decline: cases with tanh were declined.
   EXPECT_NE(r.out.find("  declined: not implemented: tanh\n"), std::string::npos) << r.out;
@@ -439,10 +412,10 @@ TEST(ProbeCli, AListOptionRightBeforeTheCommandLeavesTheCommandsOptionsAlone) {
 
 TEST(ProbeCli, JsonFormatPrintsTheReportDocumentWithTheCounterexample) {
   TempDir t;
-  const Ran r = run({"probe", "--format", "json", "--cases", "10", "--seed", "1", "--save", t.path.string(), "--",
-                     "python3", example, "--bug", "half"},
-                    t.path);
-  EXPECT_EQ(r.code, 1) << r.err;
+  const RunResult r = run_gradcheck_in({"probe", "--format", "json", "--cases", "10", "--seed", "1", "--save",
+                                        t.path.string(), "--", "python3", example, "--bug", "half"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto doc = nlohmann::json::parse(r.out);  // nothing but the document on standard output
   EXPECT_EQ(doc.at("status"), "fail");
   const auto& p = doc.at("results").at(0);
@@ -452,13 +425,13 @@ TEST(ProbeCli, JsonFormatPrintsTheReportDocumentWithTheCounterexample) {
   EXPECT_EQ(p.at("counterexample").at("signatures").at(0).at("kind"), "constant-scale");
   // The counterexample in report.json is the one written to the file.
   EXPECT_EQ(p.at("counterexample").at("minimal_case"),
-            nlohmann::json::parse(slurp(t.path / "counterexample.case.json")));
+            nlohmann::json::parse(read_text(t.path / "counterexample.case.json")));
 }
 
 TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
   TempDir t;
-  const Ran r = run({"probe", "--help"}, t.path);
-  EXPECT_EQ(r.code, 0);
+  const RunResult r = run_gradcheck_in({"probe", "--help"}, t.path);
+  EXPECT_EQ(r.exit_code, 0);
   for (const char* option :
        {"--cases", "--seed", "--timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
         "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--max-layers", "--max-width",
@@ -468,16 +441,16 @@ TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
 
 TEST(ProbeCli, BadOptionsAndCommandsExitTwo) {
   TempDir t;
-  Ran r = run({"probe", "--activations", "sigmoid,swish", "--", "python3", example}, t.path);
-  EXPECT_EQ(r.code, 2);
+  RunResult r = run_gradcheck_in({"probe", "--activations", "sigmoid,swish", "--", "python3", example}, t.path);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--activations: unknown value 'swish'"), std::string::npos) << r.err;
-  r = run({"probe", "--cases", "0", "--", "python3", example}, t.path);
-  EXPECT_EQ(r.code, 2) << r.err;
-  r = run({"probe", "--", "/nonexistent/gradcheck-no-such-program"}, t.path);
-  EXPECT_EQ(r.code, 2);
+  r = run_gradcheck_in({"probe", "--cases", "0", "--", "python3", example}, t.path);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = run_gradcheck_in({"probe", "--", "/nonexistent/gradcheck-no-such-program"}, t.path);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot start"), std::string::npos) << r.err;
-  r = run({"probe", "--activations", "softmax", "--max-width", "1", "--", "python3", example}, t.path);
-  EXPECT_EQ(r.code, 2);
+  r = run_gradcheck_in({"probe", "--activations", "softmax", "--max-width", "1", "--", "python3", example}, t.path);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("restrictions"), std::string::npos) << r.err;
 }
 

@@ -58,27 +58,58 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
   std::ofstream(p, std::ios::binary) << text;
 }
 
+// Starts GRADCHECK_BINARY with `args` in the background, in directory `cwd`
+// (empty: the current one), its stdout and stderr written to the files `out`
+// and `err`. Returns its pid, for signals and wait_exit.
+inline pid_t spawn_gradcheck(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                             const std::filesystem::path& out, const std::filesystem::path& err) {
+  const std::string out_path = std::filesystem::absolute(out).string(),
+                    err_path = std::filesystem::absolute(err).string();
+  std::vector<std::string> all{GRADCHECK_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    if (!std::freopen(out_path.c_str(), "w", stdout) || !std::freopen(err_path.c_str(), "w", stderr)) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The same in directory `dir`, with stdout and stderr in dir/stdout.txt and
+// dir/stderr.txt.
+inline pid_t start_gradcheck(const std::vector<std::string>& args, const std::filesystem::path& dir) {
+  return spawn_gradcheck(args, dir, dir / "stdout.txt", dir / "stderr.txt");
+}
+
+// Waits for pid: its exit status, or 128 + the signal that killed it.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs GRADCHECK_BINARY with `args` in directory `dir`, leaving its output in
+// dir/stdout.txt and dir/stderr.txt as well as in the result.
+inline RunResult run_gradcheck_in(const std::vector<std::string>& args, const std::filesystem::path& dir) {
+  RunResult r;
+  r.exit_code = wait_exit(start_gradcheck(args, dir));
+  r.out = read_text(dir / "stdout.txt");
+  r.err = read_text(dir / "stderr.txt");
+  return r;
+}
+
 // Runs GRADCHECK_BINARY with `args` in directory `cwd` (default: the current one).
 inline RunResult run_gradcheck(const std::vector<std::string>& args, const std::filesystem::path& cwd = {}) {
   const auto dir = temp_dir("run");
   const auto out = dir / "stdout", err = dir / "stderr";
   RunResult r;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(126);
-    std::string binary = GRADCHECK_BINARY;
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv{binary.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = wait_exit(spawn_gradcheck(args, cwd, out, err));
   r.out = read_text(out);
   r.err = read_text(err);
   std::filesystem::remove_all(dir);
