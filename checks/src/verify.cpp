@@ -178,10 +178,13 @@ ForwardCheck check_forward(const Case& c, const Reply& reply, const Reference& r
                                 " values, expected " + std::to_string(r.cols()) + " of " + std::to_string(r.rows());
     } else {
       const double floor = tensor_floor(r.cwiseAbs().maxCoeff(), opt.forward_tolerances);
+      const bool roundoff = ref.outputs_roundoff.rows() == r.rows() && ref.outputs_roundoff.cols() == r.cols();
       for (Index s = 0; s < r.cols(); ++s)
-        for (Index k = 0; k < r.rows(); ++k)
+        for (Index k = 0; k < r.rows(); ++k) {
           f.entries.push_back(forward_entry(TensorKind::outputs, out_layer, k, s, o(k, s), r(k, s), floor,
                                             opt.forward_tolerances));
+          if (roundoff) f.entries.back().roundoff = ref.outputs_roundoff(k, s);
+        }
     }
   }
   if (reply.loss)

@@ -63,6 +63,9 @@ struct Reference {
   std::vector<ReferenceTensor> tensors;  // weights 0, biases 0, weights 1, biases 1, ..., [inputs]
   double loss = 0;                       // the 50-digit loss, rounded
   Matrix<double> outputs;                // the 50-digit outputs, rounded (outputs × samples)
+  Matrix<double> outputs_roundoff;       // ε_a of a correct double computation of each output: the
+                                         // round-off estimate of z_L carried through act'
+                                         // (softmax: a_k (ε_k + max_j ε_j))
   std::vector<Kink> kinks;               // undecided pre-activations (Kink::exact: z == 0)
   std::vector<Finding> findings;         // reference_disagreement
   Index cross_checked = 0;               // entries cross-checked by 50-digit differences
