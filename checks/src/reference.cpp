@@ -80,26 +80,19 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
   const auto ids = detail::tensors_of(c.network, c.inputs.cols(), inputs);
   const detail::Conditioning cond = detail::conditioning(c, inputs, opt.seed);
   {
-    // An output's round-off: that of its pre-activation, times |act'(z)| (for
-    // softmax, δa_k = a_k (δz_k − Σ_j a_j δz_j), bounded by a_k (ε_k + max_j ε_j)).
+    // An output's round-off: that of its pre-activation times |act'(z)|, the
+    // engine's own derivative; for softmax δa_k = a_k (δz_k − Σ_j a_j δz_j),
+    // bounded by a_k (ε_k + max_j ε_j).
     const Matrix<double>& dz = cond.dz.back();
     const Activation act = c.network.layers.back().activation;
-    ref.outputs_roundoff.resize(dz.rows(), dz.cols());
-    for (Index s = 0; s < dz.cols(); ++s)
-      for (Index k = 0; k < dz.rows(); ++k) {
-        const double z = to_d(fp.z.back()(k, s)), a = ref.outputs(k, s);
-        double slope = 1;
-        switch (act) {
-          case Activation::identity: slope = 1; break;
-          case Activation::sigmoid: slope = a * (1 - a); break;
-          case Activation::tanh: slope = 1 - a * a; break;
-          case Activation::relu: slope = z > 0 ? 1 : 0; break;
-          case Activation::leaky_relu: slope = z > 0 ? 1 : leaky_relu_slope; break;
-          case Activation::softmax: slope = a; break;
-        }
-        const double eps = act == Activation::softmax ? dz(k, s) + dz.col(s).maxCoeff() : dz(k, s);
-        ref.outputs_roundoff(k, s) = std::abs(slope) * eps;
-      }
+    if (act == Activation::softmax) {
+      ref.outputs_roundoff = ref.outputs.cwiseProduct(dz + dz.colwise().maxCoeff().replicate(dz.rows(), 1));
+    } else {
+      const Matrix<double> z = fp.z.back().unaryExpr([](const Big& v) { return to_d(v); });
+      ref.outputs_roundoff = dz;
+      detail::multiply_by_derivative(act, z, ref.outputs, ref.outputs_roundoff);
+      ref.outputs_roundoff = ref.outputs_roundoff.cwiseAbs();
+    }
   }
   std::vector<Matrix<Big>> exact;  // the 50-digit gradient per tensor
   for (std::size_t k = 0; k < ids.size(); ++k) {
