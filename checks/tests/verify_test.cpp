@@ -16,6 +16,7 @@ namespace gradcheck {
 namespace {
 
 using testing::describe;
+using testing::visible_at_float32;
 using testing::engine_reply;
 using testing::find_signature;
 using testing::make_case;
@@ -81,6 +82,10 @@ RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm,
     change = std::max({change, dist(r.layers[l].weights, good.layers[l].weights),
                        dist(r.layers[l].biases, good.layers[l].biases)});
   RC_PRE(change > 1e-3);
+  // ... and that moves the loss at float32's resolution: a gradient whose
+  // every change cannot (a saturated output, say) is precision to verify, as in
+  // SignaturesProperty.AMutationThatShowsIsNamedAndNothingElseIs.
+  RC_PRE(visible_at_float32(c, r, good));
   const VerifyResult v = verify_reply(c, r);
   RC_ASSERT(v.status == VerifyStatus::diverge);
   RC_ASSERT(v.origin_layer == std::optional<std::size_t>(L - 1));

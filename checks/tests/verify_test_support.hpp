@@ -5,6 +5,7 @@
 #include <gradcheck/engine/network.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -81,6 +82,28 @@ inline std::string describe(const VerifyResult& v) {
   std::string s = std::string("status ") + to_string(v.status) + ", fault " + to_string(v.fault) + "\n";
   for (const Signature& x : v.signatures) s += std::string("  ") + to_string(x.kind) + ": " + x.finding + "\n";
   return s;
+}
+
+// Whether some changed entry matters at float32 resolution: verify calls a
+// difference that cannot move the loss by ε₃₂·|L| (|Δg|·max(|θ|, 1) ≤ ε₃₂·|L|)
+// precision, not a bug (docs/verify.md), so a mutation whose every change is
+// that small does not show.
+inline bool visible_at_float32(const Case& c, const Reply& bad, const Reply& good) {
+  const double L = std::abs(loss(c.network, forward(c.network, c.inputs), c.targets));
+  const double eps32 = 1.1920928955078125e-07;
+  for (std::size_t l = 0; l < c.network.layers.size(); ++l) {
+    const auto& layer = c.network.layers[l];
+    for (Index i = 0; i < layer.weights.size(); ++i)
+      if (std::abs(bad.layers[l].weights.data()[i] - good.layers[l].weights.data()[i]) *
+              std::max(std::abs(layer.weights.data()[i]), 1.0) >
+          eps32 * L)
+        return true;
+    for (Index i = 0; i < layer.biases.size(); ++i)
+      if (std::abs(bad.layers[l].biases(i) - good.layers[l].biases(i)) * std::max(std::abs(layer.biases(i)), 1.0) >
+          eps32 * L)
+        return true;
+  }
+  return false;
 }
 
 }  // namespace gradcheck::testing
