@@ -63,6 +63,7 @@ struct Args {
   int cases = ProbeOptions{}.cases;
   std::optional<std::uint64_t> seed;
   double timeout_seconds = 10;
+  double startup_timeout_seconds = 60;
   std::size_t max_reply_bytes = ProbeOptions{}.max_reply_bytes;
   int max_shrink_steps = ProbeOptions{}.max_shrink_steps;
   int max_failures = ProbeOptions{}.max_failures;
@@ -114,6 +115,9 @@ ProbeOptions to_options(const Args& a) {
   if (!(a.timeout_seconds > 0) || a.timeout_seconds > 86400)
     throw InputError("command line", "--timeout", "must be between 0 and 86400 seconds");
   o.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(a.timeout_seconds * 1000)));
+  if (!(a.startup_timeout_seconds >= 0) || a.startup_timeout_seconds > 86400)
+    throw InputError("command line", "--startup-timeout", "must be between 0 and 86400 seconds");
+  o.startup_timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(a.startup_timeout_seconds * 1000)));
   o.max_reply_bytes = a.max_reply_bytes;
   o.max_shrink_steps = a.max_shrink_steps;
   o.max_failures = a.max_failures;
@@ -298,6 +302,8 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--cases", args->cases, "Random cases to send (default 100, at most 100000)");
   cmd->add_option("--seed", args->seed, "Seed of the case generator (default: random, printed for replay)");
   cmd->add_option("--timeout", args->timeout_seconds, "Seconds to wait for each reply before killing it (default 10)");
+  cmd->add_option("--startup-timeout", args->startup_timeout_seconds,
+                  "Seconds allowed for the first reply after each start, start-up included (default 60)");
   cmd->add_option("--max-reply-bytes", args->max_reply_bytes, "Longest reply line accepted (default 67108864, 64 MiB)");
   cmd->add_option("--max-shrink-steps", args->max_shrink_steps,
                   "Replies requested while shrinking a divergence (default 1000)");

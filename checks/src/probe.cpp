@@ -60,12 +60,12 @@ FailureKind failure_kind(Exchange::Outcome o, const std::optional<ExitStatus>& e
   return FailureKind::crash;
 }
 
-std::string failure_message(const Exchange& x, const ProbeOptions& o) {
+std::string failure_message(const Exchange& x, const ProbeOptions& o, std::chrono::milliseconds limit) {
   // "it exited with status 1" / "it was killed by signal 6 (Aborted)"
   const std::string how = x.exit ? (x.exit->signaled ? "was " : "") + x.exit->describe() : "ended";
   switch (x.outcome) {
     case Exchange::Outcome::timeout:
-      return "no reply within " + std::to_string(o.timeout.count()) + " ms; killed (" + std::to_string(x.bytes_received) +
+      return "no reply within " + std::to_string(limit.count()) + " ms; killed (" + std::to_string(x.bytes_received) +
              " bytes of a reply had arrived)";
     case Exchange::Outcome::partial_line:
       return "its stdout ended in the middle of a reply after " + std::to_string(x.bytes_received) + " bytes; it " + how;
@@ -99,14 +99,16 @@ class Session {
   Query ask(const Case& c, std::size_t index) {
     Query q;
     if (!process_.running()) restart();
-    q.exchange = process_.exchange(case_to_json(c, -1), options_.timeout);
+    const auto limit = replied_since_start_ ? options_.timeout : std::max(options_.timeout, options_.startup_timeout);
+    q.exchange = process_.exchange(case_to_json(c, -1), limit);
     const Exchange& x = q.exchange;
+    if (x.outcome == Exchange::Outcome::line) replied_since_start_ = true;
     if (x.outcome == Exchange::Outcome::interrupted) {
       q.interrupted = true;
       return q;
     }
     if (x.outcome != Exchange::Outcome::line) {
-      q.failure = make_failure(failure_kind(x.outcome, x.exit), index, c, failure_message(x, options_));
+      q.failure = make_failure(failure_kind(x.outcome, x.exit), index, c, failure_message(x, options_, limit));
       q.failure->exit = x.exit;
       q.failure->reply_excerpt = excerpt(x.line);
       q.failure->stderr_tail = process_.stderr_tail();
@@ -135,6 +137,7 @@ class Session {
     process_.stop();
     account_stderr();  // this run's count, before the next run starts from 0
     process_.restart();
+    replied_since_start_ = false;
     ++result_.restarts;
   }
 
@@ -172,6 +175,7 @@ class Session {
   ProbeResult& result_;
   LineProcess process_;
   std::size_t accounted_ = 0;
+  bool replied_since_start_ = false;  // the first reply of a run gets the start-up allowance
 };
 
 void check_options(const ProbeOptions& o) {
@@ -181,6 +185,7 @@ void check_options(const ProbeOptions& o) {
     throw InputError("probe options", "max_shrink_steps",
                      "must be between 0 and " + std::to_string(probe_max_shrink_steps));
   if (o.timeout.count() < 1) throw InputError("probe options", "timeout", "must be positive");
+  if (o.startup_timeout.count() < 0) throw InputError("probe options", "startup_timeout", "must not be negative");
   if (o.max_reply_bytes < 2) throw InputError("probe options", "max_reply_bytes", "is too small for any reply");
   if (o.max_failures < 1) throw InputError("probe options", "max_failures", "must be at least 1");
   const CaseSpace& s = o.space;

@@ -48,6 +48,12 @@ TEST(LimitsPage, ShowsTheDefaultsOfTheProbeBounds) {
   expect_row_says("ProbeOptions::timeout", "no reply within " + std::to_string(o.timeout.count()) + " ms; killed");
   expect_row_says("ProbeOptions::timeout", "`--timeout SECONDS`");
 
+  expect_row_says("ProbeOptions::startup_timeout", "| " + std::to_string(o.startup_timeout.count() / 1000) + " s (" +
+                                                       with_commas(o.startup_timeout.count()) + " ms)");
+  expect_row_says("ProbeOptions::startup_timeout",
+                  "no reply within " + std::to_string(o.startup_timeout.count()) + " ms; killed");
+  expect_row_says("ProbeOptions::startup_timeout", "`--startup-timeout SECONDS`");
+
   expect_row_says("ProbeOptions::cases",
                   "| " + std::to_string(o.cases) + " (at most " + with_commas(probe_max_cases) + ", `probe_max_cases`) |");
   expect_row_says("ProbeOptions::cases", "`--cases N`");

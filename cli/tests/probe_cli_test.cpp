@@ -382,14 +382,17 @@ TEST(ProbeCli, AnImplementationFailureExitsOneWithItsCase) {
 TEST(ProbeCli, SigintWritesThePartialReportAndExits130) {
   TempDir t;
   const fs::path report = t.path / "report";
-  const pid_t pid = start_gradcheck({"probe", "--cases", "20", "--seed", "1", "--timeout", "60", "--report",
-                                     report.string(), "--", "python3", example, "--bug", "hang", "--bug-at", "6"},
-                                    t.path);
-  std::this_thread::sleep_for(2s);  // cases 0..3 answered, then it hangs on line 6
+  const pid_t pid =
+      start_gradcheck({"probe", "--cases", "20", "--seed", "1", "--timeout", "60", "--report", report.string(), "--",
+                       "/bin/sh", "-c", "tee sent.jsonl | python3 '" + example + "' --bug hang --bug-at 6"},
+                      t.path);
+  // Line 6 is sent only after line 5's reply came: cases 0, 1, 2 (and the
+  // repeats of 0 and 1) are in, and it hangs on line 6, case 3.
+  ASSERT_TRUE(gradcheck::testing::wait_for_lines(t.path / "sent.jsonl", 6));
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   const auto t0 = std::chrono::steady_clock::now();
   const int code = wait_exit(pid);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);  // not the 60 s timeout
   EXPECT_EQ(code, 130) << read_text(t.path / "stdout.txt") << read_text(t.path / "stderr.txt");
   EXPECT_NE(read_text(t.path / "stdout.txt").find("INTERRUPTED"), std::string::npos);
   const auto j = nlohmann::json::parse(read_text(report / "report.json"));
@@ -433,7 +436,7 @@ TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
   const RunResult r = run_gradcheck_in({"probe", "--help"}, t.path);
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option :
-       {"--cases", "--seed", "--timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
+       {"--cases", "--seed", "--timeout", "--startup-timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
         "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--max-layers", "--max-width",
         "--max-batch", "--save", "--report", "--format", "--strict", "Exit codes: 0", "143 (SIGTERM) interrupted"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;

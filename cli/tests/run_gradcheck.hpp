@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace gradcheck::testing {
@@ -52,6 +54,26 @@ inline std::string read_text(const std::filesystem::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> v;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+// Waits until the file at `p` has at least `n` lines (a program's `tee` of what
+// it was sent): a test waits for what happened, never for a guessed delay.
+// False after `limit` (a failure bound only, far above any loaded machine).
+inline bool wait_for_lines(const std::filesystem::path& p, std::size_t n,
+                           std::chrono::seconds limit = std::chrono::seconds(120)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (lines_of(read_text(p)).size() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 inline void write_text(const std::filesystem::path& p, const std::string& text) {

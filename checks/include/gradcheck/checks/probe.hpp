@@ -53,6 +53,9 @@ struct ProbeOptions {
   int cases = 100;                               // random cases to send (at most probe_max_cases)
   std::optional<std::uint64_t> seed;             // unset: a fresh random seed, reported in the result
   std::chrono::milliseconds timeout{10000};      // per reply; a slower implementation is killed
+  // The first reply after each start also pays for the program's start-up (an
+  // interpreter, its imports, a loaded machine): it gets max(timeout, this).
+  std::chrono::milliseconds startup_timeout{60000};
   std::size_t max_reply_bytes = std::size_t{64} << 20;  // 64 MiB: a longer reply line is refused
   int max_shrink_steps = 1000;                   // replies requested while shrinking (at most probe_max_shrink_steps)
   int max_failures = 5;                          // stop after this many implementation failures
