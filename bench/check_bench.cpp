@@ -1,4 +1,4 @@
-// The checks' benchmark (issue 3): [784,30,10] sigmoid + quadratic, batch 10.
+// The checks' benchmark: [784,30,10] sigmoid + quadratic, batch 10.
 //   full   central differences on all 23,860 parameters (every entry, all cores)
 //   fast   fast mode (Ridders directions, 4 per tensor + 1 whole-network)
 //   ref    the 50-digit reference gradient (analytic backward in cpp_bin_float_50),
@@ -7,8 +7,8 @@
 // (the case format of ARCHITECTURE.md) for bench/peers/gradcheck_torch.py.
 //
 //   check_bench [--case-out FILE] [--repeat N] [--threads T]
-#include <gradcheck/checks/network_check.hpp>
-#include <gradcheck/checks/reference.hpp>
+#include <gradcheck/gradient/network_check.hpp>
+#include <gradcheck/gradient/reference.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-// The epoch benchmark of issue 2, the gradcheck side of bench/run.sh:
+// The epoch benchmark, the gradcheck side of bench/run.sh:
 // [784, 30, 10], sigmoid, quadratic, N(0, 1) weights and biases, mini-batch 10,
 // η = 3.0, one epoch over Fashion-MNIST's 60,000 training images, in double.
 // For each seed it prints

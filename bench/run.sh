@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The epoch benchmark side by side (issue 2): gradcheck, PyTorch float64 and
+# The epoch benchmark side by side: gradcheck, PyTorch float64 and
 # vectorised NumPy, each also with OpenBLAS forced to its SkylakeX kernel and on
 # the reference BLAS (as Debian installs them without recommends), on one
 # epoch of [784, 30, 10] sigmoid / quadratic / N(0,1) / mini-batch 10 / η = 3.0
@@ -139,7 +139,7 @@ fi
 check_bin=$build/bench/gradcheck_check_bench
 if [ -x "$check_bin" ]; then
   echo
-  echo "== gradient checks (issue 3): [784,30,10] sigmoid/quadratic, batch 10, all 23,860 parameters"
+  echo "== gradient checks: [784,30,10] sigmoid/quadratic, batch 10, all 23,860 parameters"
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
   check_case=$(mktemp --suffix=.json)
   "$check_bin" --case-out "$check_case" --repeat 7

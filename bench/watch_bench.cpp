@@ -5,7 +5,7 @@
 // Uses Fashion-MNIST when installed, else uniform random pixels of the same shape.
 #include "fashion_mnist.hpp"
 
-#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/watch/watch.hpp>
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/engine/trainer.hpp>
 

@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "report_options.hpp"
 
-#include <gradcheck/checks/network_check.hpp>
+#include <gradcheck/gradient/network_check.hpp>
 #include <gradcheck/engine/case_format.hpp>
 
 #include <iostream>

@@ -7,15 +7,8 @@
 #include "commands.hpp"
 
 #include <gradcheck/engine/errors.hpp>
-#include <gradcheck/fixtures/biases.hpp>
 #include <gradcheck/fixtures/catalogue.hpp>
-#include <gradcheck/fixtures/fixture_321.hpp>
-#include <gradcheck/fixtures/linear_regression.hpp>
-#include <gradcheck/fixtures/relu_backward.hpp>
-#include <gradcheck/fixtures/relu_nan.hpp>
-#include <gradcheck/fixtures/signed_char.hpp>
-#include <gradcheck/fixtures/sine.hpp>
-#include <gradcheck/reports/fixtures_section.hpp>
+#include <gradcheck/fixtures/sections.hpp>
 #include <gradcheck/reports/write.hpp>
 
 #include <unistd.h>
@@ -53,9 +46,10 @@ struct Outcome {
   std::string error;
 };
 
-template <class Result>
-void record(reports::Report& report, Outcome& o, const Result& r) {
-  reports::add(report, r);
+void run_one(const std::string& name, const fixtures::Options& options, reports::Report& report, Outcome& o) {
+  fixtures::FixtureRun r = fixtures::find_fixture(name)->run(options);
+  report.add_section(std::move(r.section));
+  report.add_result(std::move(r.json));
   o.ran = true;
   o.reproduced = fixtures::reproduced(r.claims);
   o.claims = r.claims.size();
@@ -63,16 +57,11 @@ void record(reports::Report& report, Outcome& o, const Result& r) {
   o.seconds = r.seconds;
 }
 
-void run_one(const std::string& name, const fixtures::Options& options, reports::Report& report, Outcome& o) {
-  if (name == "321") record(report, o, fixtures::run_321(options));
-  else if (name == "signed-char") record(report, o, fixtures::run_signed_char(options));
-  else if (name == "relu-nan") record(report, o, fixtures::run_relu_nan(options));
-  else if (name == "relu-backward") record(report, o, fixtures::run_relu_backward(options));
-  else if (name == "linear-regression") record(report, o, fixtures::run_linear_regression(options));
-  else if (name == "biases") record(report, o, fixtures::run_biases(options));
-  else if (name == "sine") record(report, o, fixtures::run_sine(options));
-  // Unreachable for a name from the catalogue: every fixture above is one of it.
-  else throw InputError("", name, "has no implementation in this build");
+// "321 signed-char relu-nan ...", in the catalogue's order.
+std::string known_names(const char* separator) {
+  std::string known;
+  for (const auto& k : fixtures::catalogue()) known += (known.empty() ? "" : separator) + k.name;
+  return known;
 }
 
 int run(const FixturesArgs& args) {
@@ -86,11 +75,7 @@ int run(const FixturesArgs& args) {
   } else {
     for (const auto& n : args.names) {
       const fixtures::FixtureInfo* f = fixtures::find_fixture(n);
-      if (!f) {
-        std::string known;
-        for (const auto& k : fixtures::catalogue()) known += (known.empty() ? "" : ", ") + k.name;
-        throw InputError("", "fixtures", "no fixture named '" + n + "' (known: " + known + ")");
-      }
+      if (!f) throw InputError("", "fixtures", "no fixture named '" + n + "' (known: " + known_names(", ") + ")");
       if (std::find(names.begin(), names.end(), f->name) == names.end()) names.push_back(f->name);
     }
     // The report follows the documentation's order, whatever the command line's.
@@ -130,7 +115,7 @@ int run(const FixturesArgs& args) {
       break;
     } catch (const std::exception& e) {
       o.error = e.what();
-      reports::add_fixture_error(report, name, o.error);
+      fixtures::add_fixture_error(report, name, o.error);
     }
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!o.error.empty())
@@ -168,9 +153,7 @@ void add_fixtures_command(CLI::App& app, int& exit_code) {
   static FixturesArgs args;
   auto* cmd = app.add_subcommand("fixtures",
                                  "Run the documented cases (docs/fixtures.md), check their numbers, write one report");
-  cmd->add_option("NAME", args.names,
-                  "Fixtures to run, by name (default: all): 321 signed-char relu-nan relu-backward linear-regression "
-                  "biases sine");
+  cmd->add_option("NAME", args.names, "Fixtures to run, by name (default: all): " + known_names(" "));
   cmd->add_flag("--quick", args.quick, "The tests' variant: fewer images, epochs and seeds (seconds, not minutes)");
   cmd->add_option("--report", args.report, "Directory for report.json, report.md, report.html and junit.xml")
       ->capture_default_str();

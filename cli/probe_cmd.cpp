@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "report_options.hpp"
 
-#include <gradcheck/checks/probe.hpp>
+#include <gradcheck/probe/probe.hpp>
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/reports/probe_section.hpp>

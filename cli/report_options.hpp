@@ -14,8 +14,8 @@
 //   print_verify_text(std::cout, result, {case_path, reply_path});
 //   return verify_exit_code(result, ro.strict);
 
-#include <gradcheck/checks/result.hpp>
-#include <gradcheck/checks/verify.hpp>
+#include <gradcheck/gradient/result.hpp>
+#include <gradcheck/verify/verify.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -8,7 +8,7 @@
 // SIGTERM (the partial report is written first). See docs/cli.md.
 #include "commands.hpp"
 
-#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/watch/watch.hpp>
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/init.hpp>

@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "report_options.hpp"
 
-#include <gradcheck/checks/verify.hpp>
+#include <gradcheck/verify/verify.hpp>
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/engine/errors.hpp>
 

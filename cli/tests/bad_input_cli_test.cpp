@@ -146,11 +146,11 @@ TEST(BadInputCliPage, RunsEveryRowOfEveryTable) {
 }
 
 // The page's table of misbehaving implementations names its tests; each must
-// exist (TEST or TEST_P of that suite and name in checks/tests or cli/tests),
+// exist (TEST or TEST_P of that suite and name in checks/probe/tests or cli/tests),
 // so the table cannot point at a test that was renamed or never written.
 TEST(BadInputCliPage, EveryTestTheMisbehavingTableNamesExists) {
   std::string sources;
-  for (const char* dir : {"checks/tests", "cli/tests"})
+  for (const char* dir : {"checks/probe/tests", "cli/tests"})
     for (const auto& e : fs::directory_iterator(fs::path(GRADCHECK_SOURCE_DIR) / dir))
       if (e.path().extension() == ".cpp") sources += read_text(e.path());
   const std::string page = read_text(gradcheck::bad_inputs::page());

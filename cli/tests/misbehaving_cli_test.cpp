@@ -1,5 +1,5 @@
 // `gradcheck probe` through the built binary against implementations that
-// misbehave on purpose (issue 6): each misbehaviour is reported as a failure of
+// misbehave on purpose: each misbehaviour is reported as a failure of
 // the implementation with the case that caused it (the very case it was sent,
 // saved as failure-N.case.json), the probe restarts it and goes on with the
 // remaining cases, exits with 1, and leaves no process behind. The test process

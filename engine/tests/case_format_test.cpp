@@ -1,7 +1,7 @@
 // The JSON case and reply formats: exact round trips, the documented examples,
 // and one test per class of bad input asserting its exact message (the same
 // messages are listed in docs/case-format.md, which a test keeps in sync).
-#include <gradcheck/checks/generators.hpp>
+#include <gradcheck/probe/generators.hpp>
 #include <gradcheck/engine/case_format.hpp>
 
 #include <nlohmann/json.hpp>

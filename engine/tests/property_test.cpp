@@ -1,6 +1,6 @@
 // Property: on random networks the double-precision backward pass agrees with
 // central differences of the loss computed in 50 significant digits.
-#include <gradcheck/checks/generators.hpp>
+#include <gradcheck/probe/generators.hpp>
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>

@@ -7,8 +7,8 @@
 // summarize()): the asker's gradients of the 3-2-1 network of the question against the
 // reference, and a [784, 30]-shaped layer with three wrong entries, whose 30 × 784
 // heatmap is pooled to 30 × 64. Then it hands both results to the reports library.
-#include <gradcheck/checks/compare.hpp>
-#include <gradcheck/checks/result.hpp>
+#include <gradcheck/gradient/compare.hpp>
+#include <gradcheck/gradient/result.hpp>
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/reports/check_section.hpp>
 #include <gradcheck/reports/write.hpp>

@@ -1,11 +1,11 @@
 #pragma once
 // CheckResults for the adapter's tests, made the way the checks make them: each entry
 // compared with the one rule (compare.hpp), then summarize(). The 3-2-1 network of the
-// question: the reference gradients (issue 2, 50-digit values) against the asker's
-// (issue 4), or against themselves.
+// question: the reference gradients (50-digit values) against the asker's
+// (the 3-2-1 question), or against themselves.
 
-#include <gradcheck/checks/compare.hpp>
-#include <gradcheck/checks/result.hpp>
+#include <gradcheck/gradient/compare.hpp>
+#include <gradcheck/gradient/result.hpp>
 
 #include <cmath>
 #include <random>

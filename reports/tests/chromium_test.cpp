@@ -6,7 +6,7 @@
 #include "sample_document.hpp"
 #include "xml_check.hpp"
 
-#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/watch/watch.hpp>
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/reports/check_section.hpp>
 #include <gradcheck/reports/probe_section.hpp>

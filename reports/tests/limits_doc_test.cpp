@@ -1,9 +1,9 @@
 // docs/limits.md against the code: every bound the page names by its code name
 // must show the default the code has. (Here because this suite links the
 // engine, the checks and the reports, where the bounds live.)
-#include <gradcheck/checks/network_check.hpp>
-#include <gradcheck/checks/reference.hpp>
-#include <gradcheck/checks/subprocess.hpp>
+#include <gradcheck/gradient/network_check.hpp>
+#include <gradcheck/gradient/reference.hpp>
+#include <gradcheck/probe/subprocess.hpp>
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/network.hpp>

@@ -2,8 +2,8 @@
 // Probe results for the report tests, built around real verifications of the
 // 3-2-1 fixture (fixtures/321/): the asker's reply as the minimal
 // counterexample, and a crash.
-#include <gradcheck/checks/probe.hpp>
-#include <gradcheck/checks/verify.hpp>
+#include <gradcheck/probe/probe.hpp>
+#include <gradcheck/verify/verify.hpp>
 #include <gradcheck/engine/case_format.hpp>
 
 #include <fstream>

@@ -1,6 +1,6 @@
 // The training watch's adapter on real watch results: a healthy run, a run that
 // overflows at a known step, and data read as signed bytes.
-#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/watch/watch.hpp>
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/reports/format.hpp>
 #include <gradcheck/reports/render.hpp>

@@ -1,6 +1,6 @@
 // The verify adapter: the section people read and the JSON report.json holds,
 // built from real verifications of the 3-2-1 fixture (fixtures/321/).
-#include <gradcheck/checks/verify.hpp>
+#include <gradcheck/verify/verify.hpp>
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/reports/render.hpp>
 #include <gradcheck/reports/verify_section.hpp>

@@ -566,7 +566,7 @@ struct NoDeltaHook {
 // dl_da points to dL/da_l (δ before the activation's derivative was applied)
 // for a hidden layer, and is null for the output layer, whose δ comes from the
 // fused formulas of output_delta. The checks use it to take a one-sided slope at
-// a relu kink (checks/src/common.cpp); the overload without it costs nothing.
+// a relu kink (checks/gradient/src/common.cpp); the overload without it costs nothing.
 template <class S, class DeltaHook>
 void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets, Gradients<S>& g,
               bool input_gradient, bool weight_gradients, DeltaHook&& on_delta) {

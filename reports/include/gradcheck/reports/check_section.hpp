@@ -1,5 +1,5 @@
 #pragma once
-// The adapter for the checks' CheckResult (gradcheck/checks/result.hpp): the pattern every
+// The adapter for the checks' CheckResult (gradcheck/gradient/result.hpp): the pattern every
 // result type follows (docs/reports.md).
 //
 //   Report report;
@@ -18,7 +18,7 @@
 //   - the table of the entries that do not agree (first max_table_rows, the rest counted);
 //   - JUnit: one testcase per tensor (suite "gradients"), failing with its worst entries.
 
-#include <gradcheck/checks/result.hpp>
+#include <gradcheck/gradient/result.hpp>
 #include <gradcheck/reports/document.hpp>
 #include <gradcheck/reports/report.hpp>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The report adapter for `gradcheck probe` (checks/include/gradcheck/checks/probe.hpp).
+// The report adapter for `gradcheck probe` (checks/probe/include/gradcheck/probe/probe.hpp).
 //
 // How to use:
 //   Report report;
@@ -14,7 +14,7 @@
 // its stderr. report.json holds to_json(result): {"type": "probe", ...}, its
 // fields listed in docs/probe.md.
 
-#include <gradcheck/checks/probe.hpp>
+#include <gradcheck/probe/probe.hpp>
 #include <gradcheck/reports/report.hpp>
 
 #include <nlohmann/json.hpp>

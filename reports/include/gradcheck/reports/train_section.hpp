@@ -1,5 +1,5 @@
 #pragma once
-// The adapter for the training watch's result (gradcheck/checks/watch.hpp).
+// The adapter for the training watch's result (gradcheck/watch/watch.hpp).
 //
 //   Report report;
 //   add(report, watch.result());          // a "Training" section; {"type": "training", ...} in report.json
@@ -18,7 +18,7 @@
 // Status: fail when a finding is an error, notes when one is a warning, pass otherwise.
 // JUnit (suite "training"): one testcase per finding (failing for errors) and one for the run.
 
-#include <gradcheck/checks/watch.hpp>
+#include <gradcheck/watch/watch.hpp>
 #include <gradcheck/reports/document.hpp>
 #include <gradcheck/reports/report.hpp>
 

@@ -10,7 +10,7 @@
 //   add(report, verify_result, {"case.json", "reply.json"});
 //   write_report("out", report);
 
-#include <gradcheck/checks/verify.hpp>
+#include <gradcheck/verify/verify.hpp>
 #include <gradcheck/reports/report.hpp>
 
 #include <nlohmann/json.hpp>

@@ -1,0 +1,130 @@
+#pragma once
+// Internals shared by the checks' sources (not installed).
+#include <gradcheck/gradient/detail/line.hpp>
+#include <gradcheck/gradient/detail/roundoff.hpp>
+#include <gradcheck/gradient/result.hpp>
+#include <gradcheck/engine/case.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gradcheck::detail {
+
+using Big = cpp_bin_float_50;
+inline constexpr double unit_roundoff = 0x1p-53;
+
+struct TensorId {
+  int layer = 0;
+  TensorKind tensor = TensorKind::weights;
+  Index rows = 0, cols = 0;
+};
+
+// weights 0, biases 0, weights 1, ..., [inputs].
+inline std::vector<TensorId> tensors_of(const Network<double>& net, Index batch, bool inputs) {
+  std::vector<TensorId> ids;
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const auto& layer = net.layers[l];
+    ids.push_back({static_cast<int>(l), TensorKind::weights, layer.units(), layer.inputs()});
+    ids.push_back({static_cast<int>(l), TensorKind::biases, layer.units(), 1});
+  }
+  if (inputs) ids.push_back({0, TensorKind::inputs, net.input_size(), batch});
+  return ids;
+}
+
+template <class S>
+Matrix<S> gradient_of(const Gradients<S>& g, const TensorId& t) {
+  switch (t.tensor) {
+    case TensorKind::weights: return g.weights[static_cast<std::size_t>(t.layer)];
+    case TensorKind::biases: return g.biases[static_cast<std::size_t>(t.layer)];
+    case TensorKind::inputs: return g.inputs;
+    default: return {};
+  }
+}
+
+inline double parameter_value(const Case& c, const ParamRef& p) {
+  const auto& layer = c.network.layers[static_cast<std::size_t>(p.layer)];
+  switch (p.tensor) {
+    case TensorKind::weights: return layer.weights(p.row, p.col);
+    case TensorKind::biases: return layer.biases(p.row);
+    case TensorKind::inputs: return c.inputs(p.row, p.col);
+    default: return 0;
+  }
+}
+
+inline void validate_case(const Case& c) {
+  validate(c.network);
+  if (c.inputs.rows() != c.network.input_size())
+    throw InputError("", "inputs", "samples have " + std::to_string(c.inputs.rows()) + " features, expected " +
+                                       std::to_string(c.network.input_size()));
+  if (c.inputs.cols() < 1) throw InputError("", "inputs", "has no samples");
+  if (c.targets.rows() != c.network.output_size() || c.targets.cols() != c.inputs.cols())
+    throw InputError("", "targets", "is " + std::to_string(c.targets.cols()) + " samples of " +
+                                        std::to_string(c.targets.rows()) + ", expected " +
+                                        std::to_string(c.inputs.cols()) + " of " +
+                                        std::to_string(c.network.output_size()));
+}
+
+// The round-off a correct double-precision implementation may carry, per
+// gradient entry (`roundoff`, in tensors_of order), and per pre-activation
+// (`dz`, per layer), from the problem's conditioning: the change of the
+// gradient under random relative perturbations of 4 ulps of every weight, bias
+// and input (computed in long double, so the perturbation is not lost in the
+// computation's own rounding): the largest of 4 samples ×3, plus (N + 4 + 2·Σ widths above)·u·Σ_n |δ||a|
+// for the final sums and the rounding of their terms.
+struct Conditioning {
+  std::vector<Matrix<double>> roundoff;
+  std::vector<Matrix<double>> dz;
+};
+Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed);
+
+// The backward pass with the derivative of chosen kinked units overridden:
+// (layer, unit, sample) -> slope. Used for "the other side of the kink".
+struct SlopeOverride {
+  int layer = 0;
+  Index unit = 0, sample = 0;
+  double slope = 0;
+};
+template <class S>
+void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
+                          Gradients<S>& g, bool input_gradient, const std::vector<SlopeOverride>& overrides);
+
+
+inline unsigned thread_count(unsigned requested) {
+  if (requested > 0) return requested;
+  const unsigned h = std::thread::hardware_concurrency();
+  return h == 0 ? 1 : h;
+}
+
+// body(i, worker) for i in [0, n), dynamically scheduled over `threads` workers.
+template <class F>
+void parallel_for(std::size_t n, unsigned threads, F&& body) {
+  threads = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, threads), std::max<std::size_t>(n, 1)));
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < n; ++i) body(i, 0u);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  constexpr std::size_t chunk = 16;
+  auto work = [&](unsigned worker) {
+    for (;;) {
+      const std::size_t begin = next.fetch_add(chunk);
+      if (begin >= n) return;
+      const std::size_t end = std::min(n, begin + chunk);
+      for (std::size_t i = begin; i < end; ++i) body(i, worker);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < threads; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+}
+
+std::string kink_name(const Kink& k);
+std::string format_number(double v);
+
+}  // namespace gradcheck::detail

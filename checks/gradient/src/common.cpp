@@ -1,0 +1,196 @@
+#include <gradcheck/gradient/detail/internal.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+namespace gradcheck::detail {
+
+template <class S>
+void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
+                          Gradients<S>& g, bool input_gradient, const std::vector<SlopeOverride>& overrides) {
+  const std::size_t L = net.layers.size();
+  const S scale = net.reduction == Reduction::mean ? S(S(1) / S(fp.batch_size())) : S(1);
+  backward(net, fp, targets, g, input_gradient, /*weight_gradients=*/true,
+           [&](std::size_t l, const Matrix<S>* dl_da, Matrix<S>& delta) {
+             for (const auto& o : overrides) {
+               if (static_cast<std::size_t>(o.layer) != l) continue;
+               if (dl_da) {
+                 delta(o.unit, o.sample) = S((*dl_da)(o.unit, o.sample) * S(o.slope));
+               } else {  // a kinked output layer only occurs with the quadratic loss: dℓ/da = a − y
+                 delta(o.unit, o.sample) =
+                     S(S(fp.a[L](o.unit, o.sample) - targets(o.unit, o.sample)) * S(o.slope) * scale);
+               }
+             }
+           });
+}
+
+template void backward_with_slopes<double>(const Network<double>&, const ForwardPass<double>&, const Matrix<double>&,
+                                           Gradients<double>&, bool, const std::vector<SlopeOverride>&);
+template void backward_with_slopes<long double>(const Network<long double>&, const ForwardPass<long double>&,
+                                                const Matrix<long double>&, Gradients<long double>&, bool,
+                                                const std::vector<SlopeOverride>&);
+template void backward_with_slopes<Big>(const Network<Big>&, const ForwardPass<Big>&, const Matrix<Big>&,
+                                        Gradients<Big>&, bool, const std::vector<SlopeOverride>&);
+
+Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
+  // In double with a perturbation of 2^-30 relative (far above double's own
+  // rounding, small enough to stay first-order), scaled back to 4 ulps: the
+  // same first-order sensitivity as a 4-ulp perturbation in wider arithmetic,
+  // at the price of double's vectorised products.
+  using LD = double;
+  const Network<LD> net = c.network.cast<LD>();
+  const Matrix<LD> x = c.inputs.cast<LD>(), y = c.targets.cast<LD>();
+  ForwardPass<LD> fp;
+  forward(net, x, fp);
+  Gradients<LD> g;
+  backward(net, fp, y, g, inputs);
+  const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
+  const std::size_t L = net.layers.size();
+
+  Conditioning out;
+  for (const auto& t : ids) out.roundoff.push_back(Matrix<double>::Zero(t.rows, t.cols));
+  for (std::size_t l = 0; l < L; ++l) out.dz.push_back(Matrix<double>::Zero(fp.z[l].rows(), fp.z[l].cols()));
+
+  // Each perturbed gradient differs from g by a random combination of the
+  // sensitivities; the largest of 4 such samples, ×3, stays above the error
+  // of the double computation (a sample of the same kind) except when all 4
+  // come out far below their spread: probability ~(0.1)^4 for a 10× miss.
+  constexpr int kSamples = 4;
+  std::mt19937_64 rng(seed ^ 0x5eedc0de5eedc0deULL);
+  const LD rho = LD(0x1p-30);
+  const double back = 4 * unit_roundoff / 0x1p-30;
+  auto jiggle = [&](auto& m) {
+    for (Index k = 0; k < m.size(); ++k) m.data()[k] *= (rng() & 1) ? LD(1) + rho : LD(1) - rho;
+  };
+  for (int s = 0; s < kSamples; ++s) {
+    Network<LD> pn = net;
+    Matrix<LD> px = x;
+    for (auto& layer : pn.layers) {
+      jiggle(layer.weights);
+      jiggle(layer.biases);
+    }
+    jiggle(px);
+    ForwardPass<LD> pf;
+    forward(pn, px, pf);
+    // Differentiate the same branch as at θ: a pre-activation that the
+    // perturbation pushed across a kink keeps θ's slope (the kink itself is
+    // handled separately; here it would swamp the round-off estimate).
+    std::vector<SlopeOverride> keep;
+    for (std::size_t l = 0; l < L; ++l) {
+      const Activation act = net.layers[l].activation;
+      if (!has_kink(act)) continue;
+      for (Index n = 0; n < fp.z[l].cols(); ++n)
+        for (Index j = 0; j < fp.z[l].rows(); ++j)
+          if ((fp.z[l](j, n) > 0) != (pf.z[l](j, n) > 0))
+            keep.push_back({static_cast<int>(l), j, n,
+                            fp.z[l](j, n) > 0 ? 1.0 : (act == Activation::leaky_relu ? leaky_relu_slope : 0.0)});
+    }
+    Gradients<LD> pg;
+    backward_with_slopes(pn, pf, y, pg, inputs, keep);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const Matrix<LD> d = (gradient_of(pg, ids[k]) - gradient_of(g, ids[k])).cwiseAbs() * back;
+      out.roundoff[k] = out.roundoff[k].cwiseMax(d.cast<double>());
+    }
+    for (std::size_t l = 0; l < L; ++l)
+      out.dz[l] = out.dz[l].cwiseMax(((pf.z[l] - fp.z[l]).cwiseAbs() * back).template cast<double>());
+  }
+  // The final sums Σ_n δ a (or Σ_n δ, or Σ_j W δ) carry, besides their own
+  // rounding (N·u), the rounding of their terms, which the perturbations miss
+  // where the terms of different samples cancel (their perturbations are
+  // correlated, their rounding errors are not). δ_l is rounded at every layer
+  // from the output down to l: a first-order bound grows with the widths
+  // crossed, hence N + 4 + 2·Σ_{k ≥ l} (inputs_k + units_k) ulps of Σ|terms|.
+  const double u = unit_roundoff;
+  const double n = static_cast<double>(c.inputs.cols());
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    const auto& t = ids[k];
+    const std::size_t l = static_cast<std::size_t>(t.layer);
+    double widths = 0;
+    for (std::size_t m = l; m < L; ++m) widths += static_cast<double>(net.layers[m].inputs() + net.layers[m].units());
+    Matrix<LD> bound;
+    if (t.tensor == TensorKind::weights) bound = g.deltas[l].cwiseAbs() * fp.a[l].cwiseAbs().transpose();
+    else if (t.tensor == TensorKind::biases) bound = g.deltas[l].cwiseAbs().rowwise().sum();
+    else bound = net.layers[0].weights.cwiseAbs().transpose() * g.deltas[0].cwiseAbs();
+    out.roundoff[k] = 3 * out.roundoff[k] + (n + 4 + 2 * widths) * u * bound.cast<double>();
+  }
+  // The output delta's own rounding: its formula combines terms of size
+  // |a|, |y| (e.g. a_j(Σy + 1 − y_j) − y_j − ... for softmax + BCE), so it is
+  // off by a few u of those terms however small the delta itself; carried
+  // down the network as an absolute error through |W|ᵀ and |act'|.
+  {
+    const Matrix<LD>& a = fp.a[L];
+    const Index K = a.rows();
+    Matrix<LD> err(K, a.cols());
+    for (Index col = 0; col < a.cols(); ++col) {
+      const LD ysum = y.col(col).cwiseAbs().sum(), asum = a.col(col).cwiseAbs().sum();
+      for (Index j = 0; j < K; ++j) {
+        const LD aj = std::abs(a(j, col)), yj = std::abs(y(j, col));
+        err(j, col) = net.loss == Loss::quadratic ? aj + yj : 2 * (aj * (1 + ysum) + yj + asum);
+      }
+    }
+    const LD scale = net.reduction == Reduction::mean ? LD(1) / LD(a.cols()) : LD(1);
+    err *= LD(4) * LD(unit_roundoff) * scale;
+    auto slope_abs = [&](std::size_t l) {
+      Matrix<LD> ones = Matrix<LD>::Ones(fp.z[l].rows(), fp.z[l].cols());
+      if (net.layers[l].activation == Activation::softmax) return ones;
+      detail::multiply_by_derivative(net.layers[l].activation, fp.z[l], fp.a[l + 1], ones);
+      return Matrix<LD>(ones.cwiseAbs());
+    };
+    if (net.loss == Loss::quadratic) err = err.cwiseProduct(slope_abs(L - 1));
+    for (std::size_t l = L; l-- > 0;) {
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        if (static_cast<std::size_t>(ids[k].layer) != l && ids[k].tensor != TensorKind::inputs) continue;
+        if (ids[k].tensor == TensorKind::weights)
+          out.roundoff[k] += (err * fp.a[l].cwiseAbs().transpose()).template cast<double>();
+        else if (ids[k].tensor == TensorKind::biases)
+          out.roundoff[k] += Matrix<LD>(err.rowwise().sum()).template cast<double>();
+        else if (l == 0)
+          out.roundoff[k] += (net.layers[0].weights.cwiseAbs().transpose() * err).template cast<double>();
+      }
+      if (l > 0) err = (net.layers[l].weights.cwiseAbs().transpose() * err).cwiseProduct(slope_abs(l - 1));
+    }
+  }
+  for (std::size_t l = 0; l < L; ++l) {
+    Matrix<LD> zabs = net.layers[l].weights.cwiseAbs() * fp.a[l].cwiseAbs();
+    zabs.colwise() += net.layers[l].biases.cwiseAbs();
+    const double fan_in = static_cast<double>(net.layers[l].inputs());
+    out.dz[l] = 4 * out.dz[l] + (fan_in + 2) * u * zabs.cast<double>();
+  }
+  return out;
+}
+
+Vector<double> loss_noise(const Case& c, const ForwardPass<double>& fp, const Gradients<double>& g) {
+  const Network<double>& net = c.network;
+  const Index N = c.inputs.cols();
+  const double unreduce = net.reduction == Reduction::mean ? static_cast<double>(N) : 1.0;
+  Vector<double> noise = sample_losses(net, fp, c.targets).cwiseAbs();
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    Matrix<double> zabs = net.layers[l].weights.cwiseAbs() * fp.a[l].cwiseAbs();
+    zabs.colwise() += net.layers[l].biases.cwiseAbs();
+    noise += unreduce * (g.deltas[l].cwiseAbs().cwiseProduct(zabs)).colwise().sum().transpose();
+  }
+  // The rounding of the outputs themselves: |a − y|·|a| per output for the
+  // quadratic loss; for the cross-entropies the log of a sum ≥ 1 (log-sum-exp,
+  // softplus) is off by ~u absolutely however small the loss is.
+  const Matrix<double>& a = fp.a.back();
+  for (Index n = 0; n < N; ++n) {
+    if (net.loss == Loss::quadratic)
+      noise(n) += 2 * ((a.col(n) - c.targets.col(n)).cwiseAbs().cwiseProduct(a.col(n).cwiseAbs())).sum();
+    else
+      noise(n) += 2 * static_cast<double>(a.rows()) * (1 + c.targets.col(n).cwiseAbs().sum());
+  }
+  return unit_roundoff * noise;
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string kink_name(const Kink& k) {
+  return "layer " + std::to_string(k.layer) + " unit " + std::to_string(k.unit) + " (sample " +
+         std::to_string(k.sample) + ")";
+}
+
+}  // namespace gradcheck::detail

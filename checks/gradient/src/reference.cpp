@@ -1,0 +1,235 @@
+#include <gradcheck/gradient/reference.hpp>
+
+#include <gradcheck/gradient/detail/internal.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace gradcheck {
+
+using detail::Big;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double to_d(const Big& x) { return static_cast<double>(x); }
+
+// relu'(z) / leaky_relu'(z) on the side the 50-digit z is on, and on the other.
+double slope_on_side(Activation act, bool active) {
+  if (active) return 1.0;
+  return act == Activation::leaky_relu ? leaky_relu_slope : 0.0;
+}
+
+// Which entries to cross-check: all of a small network; otherwise per tensor
+// the largest |g| and random others.
+std::vector<std::vector<Index>> cross_check_plan(const std::vector<ReferenceTensor>& tensors, Index parameters,
+                                                 const ReferenceOptions& opt) {
+  std::vector<std::vector<Index>> plan(tensors.size());
+  std::mt19937_64 rng(opt.seed * 0x9e3779b97f4a7c15ULL + 17);
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const Index n = tensors[k].value.size();
+    auto& p = plan[k];
+    if (parameters <= opt.cross_check_all_up_to || n <= opt.cross_check_per_tensor) {
+      p.resize(static_cast<std::size_t>(n));
+      std::iota(p.begin(), p.end(), Index(0));
+      continue;
+    }
+    if (opt.cross_check_per_tensor <= 0) continue;
+    Index largest = 0;
+    const Matrix<double> mags = tensors[k].value.cwiseAbs();
+    for (Index i = 1; i < n; ++i)
+      if (mags.data()[i] > mags.data()[largest]) largest = i;
+    p.push_back(largest);
+    std::uniform_int_distribution<Index> pick(0, n - 1);
+    while (static_cast<Index>(p.size()) < opt.cross_check_per_tensor) {
+      const Index i = pick(rng);
+      if (std::find(p.begin(), p.end(), i) == p.end()) p.push_back(i);
+    }
+  }
+  return plan;
+}
+
+detail::ParamRef param_of(const ReferenceTensor& t, Index flat) {
+  detail::ParamRef p;
+  p.layer = t.layer;
+  p.tensor = t.tensor;
+  p.row = flat % t.value.rows();
+  p.col = flat / t.value.rows();
+  return p;
+}
+
+}  // namespace
+
+Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::validate_case(c);
+  Reference ref;
+  const bool inputs = opt.input_gradients;
+  const Network<Big> net = c.network.cast<Big>();
+  const Matrix<Big> x = c.inputs.cast<Big>(), y = c.targets.cast<Big>();
+  ForwardPass<Big> fp;
+  forward(net, x, fp);
+  Gradients<Big> g;
+  backward(net, fp, y, g, inputs);
+  ref.loss = to_d(loss(net, fp, y));
+  ref.outputs = fp.output().unaryExpr([](const Big& v) { return to_d(v); });
+
+  const auto ids = detail::tensors_of(c.network, c.inputs.cols(), inputs);
+  const detail::Conditioning cond = detail::conditioning(c, inputs, opt.seed);
+  {
+    // An output's round-off: that of its pre-activation times |act'(z)|, the
+    // engine's own derivative; for softmax δa_k = a_k (δz_k − Σ_j a_j δz_j),
+    // bounded by a_k (ε_k + max_j ε_j).
+    const Matrix<double>& dz = cond.dz.back();
+    const Activation act = c.network.layers.back().activation;
+    if (act == Activation::softmax) {
+      ref.outputs_roundoff = ref.outputs.cwiseProduct(dz + dz.colwise().maxCoeff().replicate(dz.rows(), 1));
+    } else {
+      const Matrix<double> z = fp.z.back().unaryExpr([](const Big& v) { return to_d(v); });
+      ref.outputs_roundoff = dz;
+      detail::multiply_by_derivative(act, z, ref.outputs, ref.outputs_roundoff);
+      ref.outputs_roundoff = ref.outputs_roundoff.cwiseAbs();
+    }
+  }
+  std::vector<Matrix<Big>> exact;  // the 50-digit gradient per tensor
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    const auto& id = ids[k];
+    exact.push_back(detail::gradient_of(g, id));
+    ReferenceTensor t;
+    t.layer = id.layer;
+    t.tensor = id.tensor;
+    t.value = exact[k].unaryExpr([](const Big& v) { return to_d(v); });
+    t.error = (exact[k] - t.value.cast<Big>()).unaryExpr([](const Big& v) { return std::abs(to_d(v)); });
+    t.roundoff = cond.roundoff[k];
+    t.kink = Eigen::MatrixXi::Constant(id.rows, id.cols, -1);
+    t.kinks_involved = Eigen::MatrixXi::Zero(id.rows, id.cols);
+    t.other_side = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+    t.at_exact_kink = Matrix<char>::Zero(id.rows, id.cols);
+    t.forward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+    t.backward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+    t.cross_checked = Matrix<char>::Zero(id.rows, id.cols);
+    t.max_abs = 0;
+    for (Index i = 0; i < t.value.size(); ++i)
+      if (std::isfinite(t.value.data()[i])) t.max_abs = std::max(t.max_abs, std::abs(t.value.data()[i]));
+    ref.tensors.push_back(std::move(t));
+  }
+
+  // Undecided kinks: z exactly 0, or within the round-off of a double z.
+  const std::size_t L = net.layers.size();
+  for (std::size_t l = 0; l < L; ++l) {
+    if (!has_kink(net.layers[l].activation)) continue;
+    for (Index n = 0; n < fp.z[l].cols(); ++n)
+      for (Index j = 0; j < fp.z[l].rows(); ++j) {
+        const double z = to_d(fp.z[l](j, n));
+        const bool is_exact = fp.z[l](j, n) == 0;
+        if (!is_exact && std::abs(z) > cond.dz[l](j, n)) continue;
+        Kink k;
+        k.layer = static_cast<int>(l);
+        k.unit = j;
+        k.sample = n;
+        k.z = z;
+        k.exact = is_exact;
+        ref.kinks.push_back(k);
+      }
+  }
+  // For each, the gradient with that unit's derivative on the other side; the
+  // entries it changes (beyond the rule's tolerance) are kink-sensitive.
+  const Tolerances tol;
+  for (std::size_t ki = 0; ki < ref.kinks.size(); ++ki) {
+    const Kink& k = ref.kinks[ki];
+    const Activation act = net.layers[static_cast<std::size_t>(k.layer)].activation;
+    const bool active = fp.z[static_cast<std::size_t>(k.layer)](k.unit, k.sample) > 0;
+    Gradients<Big> gk;
+    detail::backward_with_slopes(net, fp, y, gk, inputs, {{k.layer, k.unit, k.sample, slope_on_side(act, !active)}});
+    for (std::size_t t = 0; t < ids.size(); ++t) {
+      ReferenceTensor& rt = ref.tensors[t];
+      const Matrix<Big> other = detail::gradient_of(gk, ids[t]);
+      const double floor = tensor_floor(rt.max_abs, tol);
+      for (Index i = 0; i < other.size(); ++i) {
+        const double o = to_d(other.data()[i]);
+        const Comparison cmp = compare(o, rt.value.data()[i], rt.error.data()[i], rt.roundoff.data()[i], floor, tol);
+        if (cmp.verdict == Verdict::agree) continue;
+        if (rt.kink.data()[i] < 0) {
+          rt.kink.data()[i] = static_cast<int>(ki);
+          rt.other_side.data()[i] = o;
+        }
+        ++rt.kinks_involved.data()[i];
+        if (k.exact) rt.at_exact_kink.data()[i] = 1;
+      }
+    }
+  }
+
+  detail::LineLoss<Big> line(net, x, y, fp);
+  const Big unreduce = c.network.reduction == Reduction::mean ? Big(c.inputs.cols()) : Big(1);
+  // One-sided slopes at exact kinks: 50-digit forward and backward differences
+  // with a step (1e-25) far below every other scale of the case.
+  line.tolerate_exact_zeros(true);
+  for (auto& rt : ref.tensors)
+    for (Index i = 0; i < rt.value.size(); ++i) {
+      if (!rt.at_exact_kink.data()[i]) continue;
+      const detail::ParamRef p = param_of(rt, i);
+      const auto cols = line.touched(p);
+      const Big f0 = line.base_sum(cols);
+      const Big h = Big("1e-25") * std::max(1.0, std::abs(detail::parameter_value(c, p)));
+      const Big fp_ = line.eval(p, h, cols, nullptr), fm = line.eval(p, Big(-h), cols, nullptr);
+      rt.forward_slope.data()[i] = to_d((fp_ - f0) / h / unreduce);
+      rt.backward_slope.data()[i] = to_d((f0 - fm) / h / unreduce);
+    }
+  line.tolerate_exact_zeros(false);
+
+  // The cross-check: 50-digit central differences, h = 1e-20 · max(|θ|, 1).
+  // Truncation (h² f'''/6) is ~1e-40 relative; round-off ~1e-50 · Σ|ℓ| / h.
+  const auto plan = cross_check_plan(ref.tensors, c.network.parameter_count() + (inputs ? c.inputs.size() : 0), opt);
+  for (std::size_t t = 0; t < ref.tensors.size(); ++t) {
+    ReferenceTensor& rt = ref.tensors[t];
+    const double floor = tensor_floor(rt.max_abs, tol);
+    for (Index i : plan[t]) {
+      const detail::ParamRef p = param_of(rt, i);
+      const auto cols = line.touched(p);
+      Big numeric = 0, err = 0;
+      if (!cols.empty()) {
+        const Big h = Big("1e-20") * std::max(1.0, std::abs(detail::parameter_value(c, p)));
+        detail::Crossing cp, cm;
+        const Big fp_ = line.eval(p, h, cols, &cp), fm = line.eval(p, Big(-h), cols, &cm);
+        if (cp.crossed || cm.crossed) continue;  // within 1e-20 of a kink: undecided, not cross-checked
+        // Round-off of a 50-digit loss: ~1e-50 of its intermediate magnitudes
+        // (the loss, the log of sums ≥ 1, the logits), taken as |ℓ| + 1 + |z_L|.
+        Big scale = 0;
+        for (Index n : cols) {
+          scale += abs(line.base_losses()(n)) + 1;
+          for (Index k = 0; k < fp.z.back().rows(); ++k) scale += abs(fp.z.back()(k, n));
+        }
+        numeric = (fp_ - fm) / (2 * h) / unreduce;
+        err = (Big("1e-48") * scale / h + Big("1e-30") * abs(numeric)) / unreduce;
+      }
+      rt.cross_checked.data()[i] = 1;
+      ++ref.cross_checked;
+      const Big& analytic = exact[t].data()[i];
+      const Big diff = abs(analytic - numeric);
+      const double d = to_d(diff);
+      rt.error.data()[i] += d;
+      const double e = d / std::max(std::abs(rt.value.data()[i]), floor);
+      ref.worst_cross_check = std::max(ref.worst_cross_check, e);
+      // 1e-24 relative: eight decades below double rounding, so only a
+      // disagreement that could matter at double precision is reported.
+      if (diff > 4 * err + Big("1e-24") * Big(std::max(std::abs(rt.value.data()[i]), floor))) {
+        Finding f;
+        f.kind = FindingKind::reference_disagreement;
+        f.layer = rt.layer;
+        f.tensor = rt.tensor;
+        f.message = std::string("the 50-digit backward gives ") + detail::format_number(rt.value.data()[i]) +
+                    " for " + to_string(rt.tensor) + " of layer " + std::to_string(rt.layer) + " entry (" +
+                    std::to_string(p.row) + ", " + std::to_string(p.col) +
+                    "), 50-digit central differences give " + detail::format_number(to_d(numeric));
+        ref.findings.push_back(std::move(f));
+      }
+    }
+  }
+  ref.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ref;
+}
+
+}  // namespace gradcheck

@@ -1,0 +1,443 @@
+// The probe (probe.hpp): generated cases over JSON lines, every reply verified,
+// the first divergence shrunk.
+#include <gradcheck/probe/probe.hpp>
+
+#include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/engine/errors.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+namespace gradcheck {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t excerpt_bytes = 512;
+constexpr std::size_t kept_notes = 5;
+constexpr std::size_t kept_declined_messages = 5;
+constexpr int generation_attempts = 200;  // discarded draws (RC_PRE) before a space counts as empty
+
+std::string excerpt(const std::string& s) {
+  if (s.size() <= excerpt_bytes) return s;
+  return s.substr(0, excerpt_bytes) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
+bool bitwise_equal(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+template <class M>
+bool bitwise_equal(const M& a, const M& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Index i = 0; i < a.size(); ++i)
+    if (!bitwise_equal(a.data()[i], b.data()[i])) return false;
+  return true;
+}
+
+bool bitwise_equal(const Reply& a, const Reply& b) {
+  if (a.error != b.error || a.layers.size() != b.layers.size()) return false;
+  for (std::size_t l = 0; l < a.layers.size(); ++l)
+    if (!bitwise_equal(a.layers[l].weights, b.layers[l].weights) ||
+        !bitwise_equal(a.layers[l].biases, b.layers[l].biases))
+      return false;
+  if (a.loss.has_value() != b.loss.has_value() || (a.loss && !bitwise_equal(*a.loss, *b.loss))) return false;
+  if (a.outputs.has_value() != b.outputs.has_value() || (a.outputs && !bitwise_equal(*a.outputs, *b.outputs)))
+    return false;
+  return true;
+}
+
+FailureKind failure_kind(Exchange::Outcome o, const std::optional<ExitStatus>& exit) {
+  switch (o) {
+    case Exchange::Outcome::timeout: return FailureKind::timeout;
+    case Exchange::Outcome::partial_line: return FailureKind::partial_line;
+    case Exchange::Outcome::too_long: return FailureKind::reply_too_long;
+    case Exchange::Outcome::write_failed: return FailureKind::stopped_reading;
+    case Exchange::Outcome::eof:
+      // Still running after closing stdout (we had to kill it) vs gone by itself.
+      return exit && exit->killed_by_us ? FailureKind::closed_stdout : FailureKind::crash;
+    case Exchange::Outcome::line:
+    case Exchange::Outcome::interrupted: break;
+  }
+  return FailureKind::crash;
+}
+
+std::string failure_message(const Exchange& x, const ProbeOptions& o, std::chrono::milliseconds limit) {
+  // "it exited with status 1" / "it was killed by signal 6 (Aborted)"
+  const std::string how = x.exit ? (x.exit->signaled ? "was " : "") + x.exit->describe() : "ended";
+  switch (x.outcome) {
+    case Exchange::Outcome::timeout:
+      return "no reply within " + std::to_string(limit.count()) + " ms; killed (" + std::to_string(x.bytes_received) +
+             " bytes of a reply had arrived)";
+    case Exchange::Outcome::partial_line:
+      return "its stdout ended in the middle of a reply after " + std::to_string(x.bytes_received) + " bytes; it " + how;
+    case Exchange::Outcome::too_long:
+      return "reply longer than the limit of " + std::to_string(o.max_reply_bytes) + " bytes; killed";
+    case Exchange::Outcome::write_failed:
+      return "it stopped reading its stdin and sent no reply; it " + how;
+    case Exchange::Outcome::eof:
+      if (x.exit && x.exit->killed_by_us) return "it closed its stdout without replying and kept running; killed";
+      return "no reply: it " + how;
+    case Exchange::Outcome::line:
+    case Exchange::Outcome::interrupted: break;
+  }
+  return how;
+}
+
+// One query: the case out, the reply back, parsed. Any failure is recorded in
+// `failure` (and the process restarted) unless interrupted.
+struct Query {
+  Exchange exchange;
+  std::optional<Reply> reply;
+  std::optional<Failure> failure;
+  bool interrupted = false;
+};
+
+class Session {
+ public:
+  Session(const std::vector<std::string>& command, const ProbeOptions& options, ProbeResult& result)
+      : options_(options), result_(result), process_(command, line_options(options)) {}
+
+  Query ask(const Case& c, std::size_t index) {
+    Query q;
+    if (!process_.running()) restart();
+    const auto limit = replied_since_start_ ? options_.timeout : std::max(options_.timeout, options_.startup_timeout);
+    q.exchange = process_.exchange(case_to_json(c, -1), limit);
+    const Exchange& x = q.exchange;
+    if (x.outcome == Exchange::Outcome::line) replied_since_start_ = true;
+    if (x.outcome == Exchange::Outcome::interrupted) {
+      q.interrupted = true;
+      return q;
+    }
+    if (x.outcome != Exchange::Outcome::line) {
+      q.failure = make_failure(failure_kind(x.outcome, x.exit), index, c, failure_message(x, options_, limit));
+      q.failure->exit = x.exit;
+      q.failure->reply_excerpt = excerpt(x.line);
+      q.failure->stderr_tail = process_.stderr_tail();
+      return q;
+    }
+    if (!x.unsolicited.empty()) {
+      // Out of step: this line may answer an earlier case. Start afresh.
+      q.failure = make_failure(FailureKind::unsolicited_output, index, c,
+                               "it wrote output before this case was sent (more than one line for an earlier case?)");
+      q.failure->reply_excerpt = excerpt(x.unsolicited);
+      q.failure->stderr_tail = process_.stderr_tail();
+      restart();
+      return q;
+    }
+    try {
+      q.reply = parse_reply(x.line, "reply to case " + std::to_string(index));
+    } catch (const InputError& e) {
+      q.failure = make_failure(FailureKind::malformed_reply, index, c, e.what());
+      q.failure->reply_excerpt = excerpt(x.line);
+      q.failure->stderr_tail = process_.stderr_tail();
+    }
+    return q;
+  }
+
+  void restart() {
+    process_.stop();
+    account_stderr();  // this run's count, before the next run starts from 0
+    process_.restart();
+    replied_since_start_ = false;
+    ++result_.restarts;
+  }
+
+  void finish() {
+    if (process_.running()) result_.final_exit = process_.stop();
+    account_stderr();
+    result_.stderr_tail = process_.stderr_tail();
+  }
+
+ private:
+  static LineProcessOptions line_options(const ProbeOptions& o) {
+    LineProcessOptions l;
+    l.max_line_bytes = o.max_reply_bytes;
+    l.interrupt = o.interrupt;
+    return l;
+  }
+
+  static Failure make_failure(FailureKind kind, std::size_t index, const Case& c, std::string message) {
+    Failure f;
+    f.kind = kind;
+    f.case_index = index;
+    f.input = c;
+    f.message = std::move(message);
+    return f;
+  }
+
+  // stderr counts are per run of the process: add each run's before it restarts.
+  void account_stderr() {
+    result_.stderr_bytes += process_.stderr_bytes() - accounted_;
+    accounted_ = process_.stderr_bytes();
+    if (!process_.running()) accounted_ = 0;
+  }
+
+  const ProbeOptions& options_;
+  ProbeResult& result_;
+  LineProcess process_;
+  std::size_t accounted_ = 0;
+  bool replied_since_start_ = false;  // the first reply of a run gets the start-up allowance
+};
+
+void check_options(const ProbeOptions& o) {
+  if (o.cases < 1 || o.cases > probe_max_cases)
+    throw InputError("probe options", "cases", "must be between 1 and " + std::to_string(probe_max_cases));
+  if (o.max_shrink_steps < 0 || o.max_shrink_steps > probe_max_shrink_steps)
+    throw InputError("probe options", "max_shrink_steps",
+                     "must be between 0 and " + std::to_string(probe_max_shrink_steps));
+  if (o.timeout.count() < 1) throw InputError("probe options", "timeout", "must be positive");
+  if (o.startup_timeout.count() < 0) throw InputError("probe options", "startup_timeout", "must not be negative");
+  if (o.max_reply_bytes < 2) throw InputError("probe options", "max_reply_bytes", "is too small for any reply");
+  if (o.max_failures < 1) throw InputError("probe options", "max_failures", "must be at least 1");
+  const CaseSpace& s = o.space;
+  if (s.activations.empty()) throw InputError("probe options", "activations", "is empty");
+  if (s.losses.empty()) throw InputError("probe options", "losses", "is empty");
+  if (s.reductions.empty()) throw InputError("probe options", "reductions", "is empty");
+  if (s.magnitudes.empty()) throw InputError("probe options", "magnitudes", "is empty");
+  if (s.min_layers < 1 || s.max_layers < s.min_layers)
+    throw InputError("probe options", "max_layers", "must be at least 1 (and at least min_layers)");
+  if (s.min_width < 1 || s.max_width < s.min_width)
+    throw InputError("probe options", "max_width", "must be at least 1 (and at least min_width)");
+  if (s.min_batch < 1 || s.max_batch < s.min_batch)
+    throw InputError("probe options", "max_batch", "must be at least 1 (and at least min_batch)");
+  if (static_cast<Index>(s.max_width) > max_layer_width)
+    throw InputError("probe options", "max_width", "exceeds the limit of " + std::to_string(max_layer_width));
+}
+
+// What "the same bug" means while shrinking: the kinds of divergence a
+// verification names, and whether gradients (not only the outputs or the loss)
+// are non-finite — a naive softmax's NaN gradients past exp's overflow and its
+// infinite loss from log(0) are both `non-finite`, but not the same finding.
+struct BugKey {
+  std::vector<SignatureKind> kinds;
+  bool non_finite_gradients = false;
+  bool operator==(const BugKey& o) const { return kinds == o.kinds && non_finite_gradients == o.non_finite_gradients; }
+  bool operator!=(const BugKey& o) const { return !(*this == o); }
+};
+
+BugKey bug_key(const VerifyResult& v) {
+  BugKey key;
+  for (const Signature& s : v.signatures)
+    if (s.severity == Severity::divergence) key.kinds.push_back(s.kind);
+  std::sort(key.kinds.begin(), key.kinds.end());
+  key.kinds.erase(std::unique(key.kinds.begin(), key.kinds.end()), key.kinds.end());
+  key.non_finite_gradients = v.gradients.summary.counts.non_finite > 0;
+  return key;
+}
+
+// The shrink search of RapidCheck (shrinkTestCase): take the first smaller
+// candidate that still diverges and continue from its shrinks, until none does.
+// A candidate must diverge with the same signatures as the original: shrinking
+// towards zero weights makes cases degenerate (one softmax pair at a = ½ turns
+// the softmax Jacobian into exactly ×½), and a minimal case that reads as a
+// different bug would send the user after the wrong one.
+void shrink(Session& session, const rc::Shrinkable<Case>& start, Counterexample& cx, const ProbeOptions& o,
+            bool& interrupted) {
+  rc::Shrinkable<Case> best = start;
+  const BugKey bug = bug_key(cx.original_result);
+  auto candidates = best.shrinks();
+  while (auto candidate = candidates.next()) {
+    if (cx.shrink_queries >= o.max_shrink_steps) {
+      cx.shrink_capped = true;
+      return;
+    }
+    Case c;
+    try {
+      c = candidate->value();
+    } catch (...) {
+      continue;  // a discarded draw (RC_PRE): not a case
+    }
+    ++cx.shrink_queries;
+    Query q = session.ask(c, cx.case_index);
+    if (q.interrupted) {
+      interrupted = true;
+      return;
+    }
+    if (q.failure) {
+      ++cx.shrink_misbehaved;
+      continue;
+    }
+    VerifyResult v = verify_reply(c, *q.reply, o.verify);
+    if (v.status != VerifyStatus::diverge) continue;
+    if (bug_key(v) != bug) {
+      ++cx.shrink_slipped;
+      continue;
+    }
+    best = *candidate;
+    cx.minimal = std::move(c);
+    cx.minimal_reply = std::move(q.exchange.line);
+    cx.minimal_result = std::move(v);
+    ++cx.shrinks;
+    candidates = best.shrinks();
+  }
+}
+
+std::uint64_t fresh_seed() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+}  // namespace
+
+const char* to_string(FailureKind k) {
+  switch (k) {
+    case FailureKind::crash: return "crash";
+    case FailureKind::timeout: return "timeout";
+    case FailureKind::closed_stdout: return "closed-stdout";
+    case FailureKind::stopped_reading: return "stopped-reading";
+    case FailureKind::partial_line: return "partial-line";
+    case FailureKind::reply_too_long: return "reply-too-long";
+    case FailureKind::malformed_reply: return "malformed-reply";
+    case FailureKind::unsolicited_output: return "unsolicited-output";
+    case FailureKind::nondeterministic: return "nondeterministic";
+  }
+  return "?";
+}
+
+rc::Shrinkable<Case> probe_case(const CaseSpace& space, std::uint64_t seed, std::size_t index) {
+  const auto gen = gen::any_case(space);
+  for (int attempt = 0; attempt < generation_attempts; ++attempt) {
+    // Keyed by (seed, index): case i is the same whatever came before it.
+    const rc::Random random(rc::Random::Key{seed, static_cast<std::uint64_t>(index),
+                                            static_cast<std::uint64_t>(attempt), 0x6772616463686b});
+    auto shrinkable = gen(random, rc::kNominalSize);
+    try {
+      shrinkable.value();
+      return shrinkable;
+    } catch (...) {
+      // RC_PRE discarded this draw: the restrictions exclude it; draw again.
+    }
+  }
+  throw InputError("probe options", "restrictions",
+                   "no case satisfies them (e.g. a cross-entropy loss needs a sigmoid or softmax output, "
+                   "softmax needs a width of at least 2, more than one layer needs a non-softmax activation)");
+}
+
+ProbeResult probe(const std::vector<std::string>& command, const ProbeOptions& options) {
+  check_options(options);
+  const auto start = Clock::now();
+  ProbeResult result;
+  result.command = command;
+  result.seed = options.seed ? *options.seed : fresh_seed();
+  result.cases_requested = options.cases;
+  probe_case(options.space, result.seed, 0);  // an empty space is bad input, before anything starts
+
+  Session session(command, options, result);
+  auto stop_requested = [&] { return options.interrupt && options.interrupt->load(); };
+
+  // The determinism check: the previous case and its first reply, sent again
+  // after the next case.
+  struct Pending {
+    std::size_t index;
+    Case input;
+    Reply reply;
+    std::string line;
+  };
+  std::optional<Pending> pending;
+  bool stop = false;
+
+  auto add_failure = [&](Failure f) {
+    result.failures.push_back(std::move(f));
+    if (static_cast<int>(result.failures.size()) >= options.max_failures) {
+      result.stopped_at_max_failures = true;
+      stop = true;
+    }
+  };
+
+  auto repeat_pending = [&] {
+    if (!pending || stop) return;
+    Pending p = std::move(*pending);
+    pending.reset();
+    Query q = session.ask(p.input, p.index);
+    if (q.interrupted) {
+      result.interrupted = stop = true;
+      return;
+    }
+    if (q.failure) {
+      add_failure(std::move(*q.failure));
+      return;
+    }
+    ++result.repeats;
+    if (!bitwise_equal(p.reply, *q.reply)) {
+      Failure f;
+      f.kind = FailureKind::nondeterministic;
+      f.case_index = p.index;
+      f.input = std::move(p.input);
+      f.message = "the same case sent twice got bitwise-different replies";
+      f.reply_excerpt = excerpt(p.line);
+      f.second_reply_excerpt = excerpt(q.exchange.line);
+      add_failure(std::move(f));
+    }
+  };
+
+  for (int i = 0; i < options.cases && !stop; ++i) {
+    if (stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
+    const auto index = static_cast<std::size_t>(i);
+    const rc::Shrinkable<Case> shrinkable = probe_case(options.space, result.seed, index);
+    Case c = shrinkable.value();
+    Query q = session.ask(c, index);
+    if (q.interrupted) {
+      result.interrupted = true;
+      break;
+    }
+    ++result.cases_sent;
+    if (q.failure) {
+      add_failure(std::move(*q.failure));
+      pending.reset();  // the process was restarted: a repeat would compare two lives
+      continue;
+    }
+    VerifyResult v = verify_reply(c, *q.reply, options.verify);
+    switch (v.status) {
+      case VerifyStatus::agree: ++result.agreed; break;
+      case VerifyStatus::notes: {
+        ++result.noted;
+        if (result.notes.size() < kept_notes) {
+          NotedCase n{index, {}};
+          for (const auto& s : v.signatures)
+            if (s.severity == Severity::note) n.notes.push_back(s);
+          result.notes.push_back(std::move(n));
+        }
+        break;
+      }
+      case VerifyStatus::declined: {
+        ++result.declined;
+        const std::string msg = v.declined_message.value_or("");
+        if (result.declined_messages.size() < kept_declined_messages &&
+            std::find(result.declined_messages.begin(), result.declined_messages.end(), msg) ==
+                result.declined_messages.end())
+          result.declined_messages.push_back(msg);
+        break;
+      }
+      case VerifyStatus::diverge: {
+        ++result.diverged;
+        Counterexample cx;
+        cx.case_index = index;
+        cx.original = c;
+        cx.original_reply = q.exchange.line;
+        cx.original_result = v;
+        cx.minimal = std::move(c);
+        cx.minimal_reply = std::move(q.exchange.line);
+        cx.minimal_result = std::move(v);
+        bool interrupted = false;
+        shrink(session, shrinkable, cx, options, interrupted);
+        result.counterexample = std::move(cx);
+        result.interrupted = interrupted;
+        stop = true;
+        pending.reset();
+        continue;
+      }
+    }
+    if (options.check_determinism) {
+      repeat_pending();
+      if (!stop) pending = Pending{index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)};
+    }
+  }
+  if (!stop && !result.interrupted) repeat_pending();
+  session.finish();
+  result.elapsed = Clock::now() - start;
+  return result;
+}
+
+}  // namespace gradcheck

@@ -1,0 +1,386 @@
+#include <gradcheck/probe/subprocess.hpp>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+extern char** environ;
+
+namespace gradcheck {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kept_bytes = 4096;       // of partial or unsolicited output
+constexpr std::size_t read_chunk = 64 * 1024;
+constexpr auto poll_slice = std::chrono::milliseconds(100);  // how often the interrupt flag is looked at
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// write() that cannot raise SIGPIPE in this process: the signal is blocked in
+// this thread for the call and, if the write raised it, consumed before
+// unblocking — no process-wide disposition is changed.
+ssize_t write_no_sigpipe(int fd, const char* data, std::size_t n) {
+  sigset_t pipe_set, old_set, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  ssize_t r;
+  do r = ::write(fd, data, n);
+  while (r < 0 && errno == EINTR);
+  const int saved = errno;
+  if (r < 0 && saved == EPIPE && !was_pending) {
+    const timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  errno = saved;
+  return r;
+}
+
+ExitStatus status_from(int wstatus) {
+  ExitStatus s;
+  if (WIFSIGNALED(wstatus)) {
+    s.signaled = true;
+    s.signal = WTERMSIG(wstatus);
+  } else if (WIFEXITED(wstatus)) {
+    s.code = WEXITSTATUS(wstatus);
+  }
+  return s;
+}
+
+bool interrupted(const LineProcessOptions& o) {
+  return o.interrupt != nullptr && o.interrupt->load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  std::string s;
+  if (signaled) {
+    const char* name = ::strsignal(signal);
+    s = "killed by signal " + std::to_string(signal) + (name ? std::string(" (") + name + ")" : "");
+    if (killed_by_us) s += ", sent by gradcheck";
+  } else {
+    s = "exited with status " + std::to_string(code);
+  }
+  return s;
+}
+
+const char* to_string(Exchange::Outcome o) {
+  switch (o) {
+    case Exchange::Outcome::line: return "line";
+    case Exchange::Outcome::timeout: return "timeout";
+    case Exchange::Outcome::eof: return "eof";
+    case Exchange::Outcome::partial_line: return "partial_line";
+    case Exchange::Outcome::too_long: return "too_long";
+    case Exchange::Outcome::write_failed: return "write_failed";
+    case Exchange::Outcome::interrupted: return "interrupted";
+  }
+  return "?";
+}
+
+LineProcess::LineProcess(std::vector<std::string> argv, LineProcessOptions options)
+    : argv_(std::move(argv)), options_(options) {
+  if (argv_.empty()) throw SpawnError("no command given");
+  spawn();
+}
+
+LineProcess::~LineProcess() {
+  if (running()) kill_and_reap();
+}
+
+void LineProcess::spawn() {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  auto cleanup = [&] {
+    for (int* p : {in, out, err}) {
+      close_fd(p[0]);
+      close_fd(p[1]);
+    }
+  };
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    const int e = errno;
+    cleanup();
+    throw SpawnError("cannot start '" + argv_[0] + "': pipe: " + ::strerror(e));
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+
+  // Own process group; default dispositions for the signals a parent (or a
+  // test runner) may have ignored or handled; nothing blocked.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t defaults, empty;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2})
+    sigaddset(&defaults, sig);
+  sigemptyset(&empty);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close_fd(in[0]);
+  close_fd(out[1]);
+  close_fd(err[1]);
+  if (rc != 0) {
+    cleanup();
+    throw SpawnError("cannot start '" + argv_[0] + "': " + ::strerror(rc));
+  }
+  pid_ = pid;
+  in_ = in[1];
+  out_ = out[0];
+  err_ = err[0];
+  for (int fd : {in_, out_, err_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  out_buffer_.clear();
+  err_tail_.clear();
+  stderr_total_ = 0;
+  ++starts_;
+}
+
+void LineProcess::drain_stderr() {
+  char buf[read_chunk];
+  while (err_ >= 0) {
+    const ssize_t n = ::read(err_, buf, sizeof buf);
+    if (n > 0) {
+      stderr_total_ += static_cast<std::size_t>(n);
+      err_tail_.append(buf, static_cast<std::size_t>(n));
+      if (err_tail_.size() > options_.stderr_tail_bytes)
+        err_tail_.erase(0, err_tail_.size() - options_.stderr_tail_bytes);
+    } else if (n == 0) {
+      close_fd(err_);
+    } else if (errno == EINTR) {
+      continue;
+    } else {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) close_fd(err_);
+      return;
+    }
+  }
+}
+
+std::string LineProcess::stderr_tail() const { return err_tail_; }
+
+void LineProcess::close_fds() {
+  close_fd(in_);
+  close_fd(out_);
+  close_fd(err_);
+}
+
+// Kills the whole process group (the child and anything it started), then reaps
+// the child. The group is killed before the reap, while the unreaped child still
+// holds its pid, so the group id cannot have been reused by an unrelated process.
+ExitStatus LineProcess::kill_and_reap() {
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  drain_stderr();
+  ExitStatus s = status_from(wstatus);
+  s.killed_by_us = s.signaled && s.signal == SIGKILL;
+  close_fds();
+  pid_ = -1;
+  return s;
+}
+
+// Waits up to `grace` for the child to exit by itself (draining its stderr
+// meanwhile); if it does, clears its process group and reaps it.
+std::optional<ExitStatus> LineProcess::reap_within(std::chrono::milliseconds grace) {
+  const auto deadline = Clock::now() + grace;
+  for (;;) {
+    siginfo_t info{};
+    const int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && info.si_pid == pid_) {
+      ::kill(-pid_, SIGKILL);  // stragglers it left in its group
+      int wstatus = 0;
+      while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+      }
+      drain_stderr();
+      close_fds();
+      pid_ = -1;
+      return status_from(wstatus);
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    if (err_ >= 0) {
+      pollfd p{err_, POLLIN, 0};
+      ::poll(&p, 1, 5);
+      drain_stderr();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+std::optional<ExitStatus> LineProcess::stop() {
+  if (!running()) return std::nullopt;
+  close_fd(in_);
+  if (auto s = reap_within(options_.exit_grace)) return s;
+  return kill_and_reap();
+}
+
+void LineProcess::restart() {
+  stop();
+  spawn();
+}
+
+Exchange LineProcess::exchange(const std::string& line, std::chrono::milliseconds timeout) {
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  Exchange x;
+  auto finish = [&](Exchange::Outcome o) {
+    x.outcome = o;
+    x.elapsed = Clock::now() - start;
+    return x;
+  };
+  if (!running()) {
+    x.exit = ExitStatus{};
+    return finish(Exchange::Outcome::eof);
+  }
+
+  // Output nobody asked for (a second line for an earlier case, a banner):
+  // the stream is out of step, say so instead of taking it as the reply.
+  {
+    char buf[read_chunk];
+    ssize_t n;
+    while (out_ >= 0 && (n = ::read(out_, buf, sizeof buf)) > 0) out_buffer_.append(buf, static_cast<std::size_t>(n));
+    if (!out_buffer_.empty()) {
+      x.unsolicited = out_buffer_.substr(0, kept_bytes);
+      out_buffer_.clear();
+    }
+  }
+
+  const std::string pending = line + "\n";
+  std::size_t written = 0;
+  bool write_failed = in_ < 0;  // it stopped reading during an earlier case
+  std::optional<std::string> reply;
+  std::size_t scanned = 0;  // bytes of out_buffer_ already searched for '\n'
+
+  for (;;) {
+    if (interrupted(options_)) {
+      x.exit = kill_and_reap();
+      return finish(Exchange::Outcome::interrupted);
+    }
+    // A reply counts only once the whole case has been written: stopping
+    // half-way would glue the rest of this case to the next one.
+    if (reply && (written == pending.size() || write_failed)) {
+      x.line = std::move(*reply);
+      return finish(Exchange::Outcome::line);
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      x.bytes_received = out_buffer_.size();
+      x.exit = kill_and_reap();
+      return finish(Exchange::Outcome::timeout);
+    }
+    const auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                   std::chrono::milliseconds(1),
+                               std::chrono::milliseconds(poll_slice));
+
+    pollfd fds[3];
+    nfds_t nfds = 0;
+    int in_slot = -1, out_slot = -1, err_slot = -1;
+    if (in_ >= 0 && written < pending.size() && !write_failed) {
+      in_slot = static_cast<int>(nfds);
+      fds[nfds++] = {in_, POLLOUT, 0};
+    }
+    if (out_ >= 0) {
+      out_slot = static_cast<int>(nfds);
+      fds[nfds++] = {out_, POLLIN, 0};
+    }
+    if (err_ >= 0) {
+      err_slot = static_cast<int>(nfds);
+      fds[nfds++] = {err_, POLLIN, 0};
+    }
+    const int ready = ::poll(fds, nfds, static_cast<int>(wait.count()));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      x.exit = kill_and_reap();
+      return finish(Exchange::Outcome::eof);
+    }
+    if (err_slot >= 0 && fds[err_slot].revents != 0) drain_stderr();
+    if (in_slot >= 0 && fds[in_slot].revents != 0) {
+      const ssize_t n = write_no_sigpipe(in_, pending.data() + written, pending.size() - written);
+      if (n > 0) {
+        written += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        write_failed = true;  // EPIPE: it no longer reads; whatever it wrote may still come
+        close_fd(in_);
+      }
+    }
+    if (out_slot >= 0 && fds[out_slot].revents != 0) {
+      char buf[read_chunk];
+      bool eof = false;
+      for (;;) {
+        const ssize_t n = ::read(out_, buf, sizeof buf);
+        if (n > 0) {
+          out_buffer_.append(buf, static_cast<std::size_t>(n));
+          if (out_buffer_.size() - scanned > options_.max_line_bytes + 1) break;
+          continue;
+        }
+        if (n == 0) eof = true;
+        else if (errno == EINTR) continue;
+        break;
+      }
+      if (!reply) {
+        const auto nl = out_buffer_.find('\n', scanned);
+        if (nl != std::string::npos) {
+          if (nl > options_.max_line_bytes) {
+            x.bytes_received = nl;
+            x.exit = kill_and_reap();
+            return finish(Exchange::Outcome::too_long);
+          }
+          reply = out_buffer_.substr(0, nl);
+          out_buffer_.erase(0, nl + 1);
+          scanned = 0;
+          continue;  // the reply is taken only once the whole case is written
+        }
+        scanned = out_buffer_.size();
+        if (out_buffer_.size() > options_.max_line_bytes) {
+          x.bytes_received = out_buffer_.size();
+          x.exit = kill_and_reap();
+          return finish(Exchange::Outcome::too_long);
+        }
+      }
+      if (eof) {
+        close_fd(out_);
+        if (reply) continue;
+        x.bytes_received = out_buffer_.size();
+        const bool partial = !out_buffer_.empty();
+        if (partial) x.line = out_buffer_.substr(0, kept_bytes);
+        out_buffer_.clear();
+        auto s = reap_within(options_.exit_grace);
+        x.exit = s ? *s : kill_and_reap();
+        if (partial) return finish(Exchange::Outcome::partial_line);
+        return finish(write_failed ? Exchange::Outcome::write_failed : Exchange::Outcome::eof);
+      }
+    }
+  }
+}
+
+}  // namespace gradcheck

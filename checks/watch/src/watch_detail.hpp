@@ -1,0 +1,77 @@
+#pragma once
+// Internals shared by the watch's sources (watch.cpp, watch_trace.cpp, watch_inputs.cpp).
+#include <gradcheck/watch/watch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace gradcheck::watch::detail {
+
+// A number as the finding sentences show it: 4 significant digits, "NaN", "inf", "−inf".
+inline std::string num(double x, int digits = 4) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, x);
+  return buf;
+}
+
+// A fraction as a percentage, one decimal: 0.3131 -> "31.3 %".
+inline std::string percent(double fraction) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %%", 100.0 * fraction);
+  return buf;
+}
+
+// Whether n doubles are all finite. Integer arithmetic on the bits, so that it
+// vectorises without -ffast-math (Eigen's allFinite computes x − x == 0 and
+// costs several times more): with the sign cleared, x is NaN/±inf exactly when
+// its exponent bits are all ones, i.e. |bits| ≥ 0x7ff0…0, and adding 1 << 52
+// then carries into bit 63.
+inline bool all_finite(const double* p, Index n) {
+  std::uint64_t acc = 0;
+  for (Index i = 0; i < n; ++i) {
+    std::uint64_t b;
+    std::memcpy(&b, p + i, sizeof b);
+    acc |= (b & 0x7fffffffffffffffULL) + 0x0010000000000000ULL;
+  }
+  return (acc >> 63) == 0;
+}
+
+template <class M>
+bool all_finite(const M& m) {
+  return all_finite(m.data(), m.size());
+}
+
+inline bool finite_parameters(const Network<double>& net) {
+  for (const auto& l : net.layers)
+    if (!all_finite(l.weights) || !all_finite(l.biases)) return false;
+  return true;
+}
+
+inline Index count_non_finite(const Matrix<double>& m) {
+  Index n = 0;
+  for (Index k = 0; k < m.size(); ++k) n += std::isfinite(m.data()[k]) ? 0 : 1;
+  return n;
+}
+
+// The first non-finite entry of m in the engine's storage order (sample by sample
+// for units × batch tensors), or false.
+inline bool first_non_finite(const Matrix<double>& m, Index& row, Index& col) {
+  for (Index c = 0; c < m.cols(); ++c)
+    for (Index r = 0; r < m.rows(); ++r)
+      if (!std::isfinite(m(r, c))) {
+        row = r;
+        col = c;
+        return true;
+      }
+  return false;
+}
+
+// Finding sentences name layers from 0, as the case format does.
+inline std::string layer_name(int l) { return "layer " + std::to_string(l); }
+
+}  // namespace gradcheck::watch::detail
