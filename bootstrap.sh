@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian bookworm machine (run as root, or with sudo):
-#   ./bootstrap.sh fixtures [ARGS...]  install what is missing, build (Release), run the fixtures report
-#   ./bootstrap.sh test                install, build with -Werror, run every test through ctest
+#   ./bootstrap.sh fixtures [ARGS...]  install what is missing, build the CLI alone (Release), run the fixtures report
+#   ./bootstrap.sh test                install, build everything in the same folder, run every test through ctest
 #   ./bootstrap.sh sanitize            install, build with ASan + UBSan, run every test through ctest
 #   ./bootstrap.sh bench               install, build with -march=native, run the benchmarks side by side
 #   ./bootstrap.sh fuzz [SECONDS]      install clang + libFuzzer, run each fuzz target SECONDS (default 60)
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(cmake make g++ pkg-config libgtest-dev libgmock-dev librapidcheck-dev libboost-dev
+packages=(cmake make g++ ccache pkg-config libgtest-dev libgmock-dev librapidcheck-dev libboost-dev
           libeigen3-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libbenchmark-dev
           dataset-fashion-mnist python3)  # python3: the probe tests run examples/python
 extra=()
@@ -33,10 +33,17 @@ install_missing() {
 }
 
 jobs=$(nproc 2>/dev/null || echo 2)
-build() {  # build DIR [cmake options...]
+# ccache keeps compiled objects between builds and between clones on this
+# machine (CI's clean clone reuses what an earlier build compiled).
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+configure() {  # configure DIR [cmake options...]
   local dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-  cmake --build "$dir" -j"$jobs"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@" >/dev/null
+}
+build() {  # build DIR [cmake options...]: configure, then build every target
+  configure "$@"
+  cmake --build "$1" -j"$jobs"
 }
 
 cmd=${1:-}
@@ -44,13 +51,16 @@ cmd=${1:-}
 case "$cmd" in
   fixtures)
     install_missing "${packages[@]}"
-    build build
+    # The main job needs the CLI alone: no tests, no benchmarks. Same folder
+    # and options as `test`, so either reuses what the other compiled.
+    configure build -DGRADCHECK_WERROR=ON
+    cmake --build build -j"$jobs" --target gradcheck
     exec ./build/cli/gradcheck fixtures "$@"
     ;;
   test)
     install_missing "${packages[@]}" "${extra[@]}"
-    build build-test -DGRADCHECK_WERROR=ON
-    ctest --test-dir build-test --output-on-failure -j"$jobs" "$@"
+    build build -DGRADCHECK_WERROR=ON
+    ctest --test-dir build --output-on-failure -j"$jobs" "$@"
     ;;
   sanitize)
     install_missing "${packages[@]}"
