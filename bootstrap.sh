@@ -35,8 +35,12 @@ install_missing() {
 jobs=$(nproc 2>/dev/null || echo 2)
 # ccache keeps compiled objects between builds and between clones on this
 # machine (CI's clean clone reuses what an earlier build compiled).
+# Paths below this folder are hashed relative to it, so a clone elsewhere hits.
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+fi
 configure() {  # configure DIR [cmake options...]
   local dir=$1; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@" >/dev/null

@@ -36,7 +36,9 @@ cxx=${CXX:-clang++}
 case "$cxx" in *clang*) ;; *) cxx=clang++ ;; esac  # libFuzzer is clang's
 nice_level=${NICE:-10}
 
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRADCHECK_FUZZ=ON \
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)  # see bootstrap.sh
+cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRADCHECK_FUZZ=ON "${launcher[@]}" \
   -DGRADCHECK_WERROR=ON -DGRADCHECK_BUILD_TESTS=OFF -DGRADCHECK_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}"
 
