@@ -214,9 +214,7 @@ void print_text(const ProbeResult& r, const Args& a, const fs::path& dir, std::o
        << (cx->shrink_slipped ? ", " + std::to_string(cx->shrink_slipped) + " candidates showed a different bug" : "")
        << ") to: " << describe(cx->minimal) << "\n";
     const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
-    std::ostringstream verified;
-    print_verify_text(verified, cx->minimal_result, {case_file.string(), reply_file.string()});
-    os << indent_lines(verified.str(), "  ");
+    os << indent_lines(reports::render_verify_text(cx->minimal_result, {case_file.string(), reply_file.string()}), "  ");
     os << "  case:   " << case_file.string() << "\n  reply:  " << reply_file.string() << "\n";
     os << "  replay: gradcheck verify " << quote(case_file.string()) << " " << quote(reply_file.string()) << "\n";
     os << "          gradcheck probe --seed " << r.seed << " --cases " << cx->case_index + 1 << " ... -- "

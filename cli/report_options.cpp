@@ -1,4 +1,5 @@
-// Shared report options and the plain-text rendering of check and verify results.
+// Shared report options, exit codes, and where a command's results go: standard
+// output (text or JSON) and the report files. The text itself is rendered in reports/.
 #include "report_options.hpp"
 
 #include "commands.hpp"
@@ -9,14 +10,10 @@
 #include <gradcheck/reports/verify_section.hpp>
 #include <gradcheck/reports/write.hpp>
 
-#include <algorithm>
-#include <iostream>
-#include <cmath>
-#include <cstdio>
 #include <functional>
-#include <ostream>
+#include <iostream>
+#include <optional>
 #include <string>
-#include <vector>
 
 namespace gradcheck::cli {
 
@@ -40,332 +37,46 @@ int check_exit_code(const CheckResult& r, bool strict) {
 
 namespace {
 
-std::string printf_str(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string out_value(double v) { return printf_str("%.8g", v); }
-std::string loss_value(double v) { return printf_str("%.6g", v); }
-
-std::string layer_name(std::size_t l, std::size_t L) {
-  std::string s = "layers[" + std::to_string(l) + "]";
-  if (l + 1 == L) s += " (the output layer)";
-  return s;
-}
-
-std::string entry_name(const Entry& e) {
-  std::string s = "layers[" + std::to_string(e.layer) + "]." + to_string(e.tensor) + "[" + std::to_string(e.row) + "]";
-  if (e.tensor == TensorKind::weights) s += "[" + std::to_string(e.col) + "]";
-  return s;
-}
-
-std::string forward_name(const Entry& e) {
-  if (e.tensor == TensorKind::loss) return "loss";
-  return "outputs[" + std::to_string(e.col) + "][" + std::to_string(e.row) + "]";  // JSON: one row per sample
-}
-
-// "opposite sign, 3.27× the magnitude" / "2× the reference"
-std::string relation(double claimed, double reference) {
-  if (reference == 0 || !std::isfinite(claimed)) return "";
-  const double r = claimed / reference;
-  if (r < 0) return " (opposite sign, " + printf_str("%.3g", -r) + "× the magnitude)";
-  if (std::abs(r - 1) > 1e-3) return " (" + printf_str("%.3g", r) + "× the reference)";
-  return "";
-}
-
-void print_entries_table(std::ostream& out, const std::vector<const Entry*>& rows, const char* tested) {
-  std::size_t w = 5;
-  for (const Entry* e : rows) w = std::max(w, entry_name(*e).size());
-  char line[256];
-  std::snprintf(line, sizeof line, "  %-*s  %17s  %17s  %9s  %s\n", static_cast<int>(w), "entry", tested, "reference",
-                "rel.err", "verdict");
-  out << line;
-  for (const Entry* e : rows) {
-    std::snprintf(line, sizeof line, "  %-*s  %17.9g  %17.9g  %9.2g  %s\n", static_cast<int>(w), entry_name(*e).c_str(),
-                  e->analytic, e->numeric, e->relative_error, to_string(e->verdict));
-    out << line;
-  }
-}
-
-std::string verdict_line(const VerifyResult& r, const VerifyText& names, std::size_t L) {
-  const std::string& reply = names.reply_name;
-  switch (r.status) {
-    case VerifyStatus::declined:
-      return "DECLINED: the implementation declined this case (\"" + r.declined_message.value_or("") +
-             "\"): counted as declined, not as a failure";
-    case VerifyStatus::agree: return "AGREE: every value in " + reply + " matches the reference";
-    case VerifyStatus::notes:
-      return "AGREE WITH NOTES: " + reply + " matches the reference except for the notes below (not bugs; --strict fails on them)";
-    case VerifyStatus::diverge: break;
-  }
-  if (r.malformed) return "DIVERGES: the reply is malformed: " + *r.malformed;
-  std::string s = "DIVERGES: " + reply + " ";
-  const std::string at = r.fault_layer ? layer_name(*r.fault_layer, L) : std::string("?");
-  switch (r.fault) {
-    case FaultLocation::forward: return s + "computes a different forward pass (outputs or loss)";
-    case FaultLocation::output_error_term:
-      return s + "has wrong gradients; the fault is in the output error term δ_L (the backward steps are consistent with it)";
-    case FaultLocation::backward_step: return s + "has wrong gradients; the backward step through " + at + " is wrong";
-    case FaultLocation::weight_gradient: return s + "has wrong gradients; the weight gradient of " + at + " is wrong";
-    case FaultLocation::bias_gradient: return s + "has wrong gradients; the bias gradient of " + at + " is wrong";
-    case FaultLocation::layer_gradients:
-      return s + "has wrong gradients; the weight and bias gradients of " + at + " do not fit one δ";
-    case FaultLocation::none:
-    case FaultLocation::undetermined: break;
-  }
-  return s + "has wrong gradients";
-}
-
-void print_forward(std::ostream& out, const ForwardCheck& f) {
-  if (!f.outputs_sent && !f.loss_sent) {
-    out << "forward: not checked (the reply sends neither outputs nor loss); reference loss "
-        << loss_value(f.reference_loss) << "\n";
-    return;
-  }
-  if (f.outputs_shape_problem) out << "forward: outputs have the wrong shape: " << *f.outputs_shape_problem << "\n";
-  std::vector<const Entry*> outs;
-  const Entry* l = nullptr;
-  for (const Entry& e : f.entries) {
-    if (e.tensor == TensorKind::loss) l = &e;
-    else outs.push_back(&e);
-  }
-  if (!outs.empty()) {
-    std::size_t bad = 0;
-    const Entry* worst = outs.front();
-    for (const Entry* e : outs) {
-      if (e->verdict != Verdict::agree) ++bad;
-      if (!(e->relative_error <= worst->relative_error)) worst = e;
-    }
-    if (bad == 0 && outs.size() == 1)
-      out << "forward: output agrees: " << out_value(worst->analytic) << " (reference " << fmt_value(worst->numeric)
-          << ", relative error " << fmt_error(worst->relative_error) << ")\n";
-    else if (bad == 0)
-      out << "forward: outputs agree (" << outs.size() << " values, worst relative error "
-          << fmt_error(worst->relative_error) << ")\n";
-    else
-      out << "forward: outputs DIFFER: " << bad << " of " << outs.size() << " values; worst " << forward_name(*worst)
-          << " = " << fmt_value(worst->analytic) << " where the reference is " << fmt_value(worst->numeric)
-          << " (relative error " << fmt_error(worst->relative_error) << ")\n";
-  } else if (!f.outputs_shape_problem) {
-    out << "forward: outputs not sent\n";
-  }
-  if (l)
-    out << "forward: loss " << (l->verdict == Verdict::agree ? "agrees: " : "DIFFERS: ") << loss_value(l->analytic)
-        << " (reference " << fmt_value(l->numeric) << ", relative error " << fmt_error(l->relative_error) << ")\n";
-  else
-    out << "forward: loss not sent (reference " << loss_value(f.reference_loss) << ")\n";
-}
-
-void print_origin(std::ostream& out, const VerifyResult& r, std::size_t L) {
-  if (!r.origin_layer) return;
-  const std::size_t o = *r.origin_layer;
-  out << "origin layer: " << layer_name(o, L)
-      << " — the first layer, walking back from the output, whose gradients disagree\n";
-  // Its worst entry, bias first when it disagrees (it is δ itself for batch 1).
-  const Entry* worst = nullptr;
-  for (const Entry& e : r.gradients.entries) {
-    if (static_cast<std::size_t>(e.layer) != o || e.verdict == Verdict::agree) continue;
-    const bool better = !worst || (e.tensor == TensorKind::biases && worst->tensor != TensorKind::biases) ||
-                        (e.tensor == worst->tensor && e.absolute_error > worst->absolute_error);
-    if (better) worst = &e;
-  }
-  if (worst)
-    out << "  " << entry_name(*worst) << " = " << fmt_value(worst->analytic) << " where the reference is "
-        << fmt_value(worst->numeric) << relation(worst->analytic, worst->numeric) << "\n";
-}
-
-void print_chain(std::ostream& out, const VerifyResult& r, std::size_t L) {
-  const ChainConsistency& c = r.chain;
-  const std::string out_layer = "layers[" + std::to_string(L - 1) + "]";
-  std::string how;
-  switch (c.output.how) {
-    case DeltaRecovery::exact: how = "= its biases, exact for a batch of 1"; break;
-    case DeltaRecovery::solved: how = "solved from its weights and biases, condition " + fmt_error(c.output.condition); break;
-    case DeltaRecovery::from_weights: how = "solved from its weights alone (its biases are zero or missing)"; break;
-    default: break;
-  }
-  switch (c.status) {
-    case ChainConsistency::Status::not_applicable:
-      out << "chain consistency: not applicable (a single layer has no earlier layer to test)\n";
-      break;
-    case ChainConsistency::Status::undetermined:
-      out << "chain consistency: UNDETERMINED — your output delta δ_L cannot be recovered from " << out_layer;
-      if (c.output.how == DeltaRecovery::undetermined)
-        out << " (dW = δ a_prevᵀ and db = δ·1 do not determine δ for this batch: more samples than equations, "
-               "or samples with the same activations)";
-      else
-        out << " (shapes differ or values are not finite)";
-      out << "\n";
-      break;
-    case ChainConsistency::Status::consistent:
-    case ChainConsistency::Status::inconsistent: {
-      out << "chain consistency: " << (c.status == ChainConsistency::Status::consistent ? "CONSISTENT" : "INCONSISTENT")
-          << " — your own δ_L (from " << out_layer << ", " << how << ")";
-      if (c.output.delta.size() == 1) out << " = " << fmt_value(c.output.delta(0, 0));
-      out << ", backpropagated through the reference forward pass:\n";
-      for (const LayerConsistency& lc : c.layers)
-        out << "  layers[" << lc.layer << "]: weights " << (lc.weights_consistent ? "follow" : "do NOT follow")
-            << " (distance " << fmt_error(lc.weights_error) << "), biases "
-            << (lc.biases_consistent ? "follow" : "do NOT follow") << " (distance " << fmt_error(lc.biases_error)
-            << ")\n";
-      if (c.status == ChainConsistency::Status::consistent && r.fault == FaultLocation::output_error_term)
-        out << "  your earlier layers are consistent with your own output delta: the backward steps are right, "
-               "the fault is in the output error term\n";
-      break;
-    }
-  }
-  // Single steps, when the whole chain does not hold.
-  if (c.status == ChainConsistency::Status::inconsistent || r.fault == FaultLocation::backward_step ||
-      r.fault == FaultLocation::weight_gradient || r.fault == FaultLocation::bias_gradient ||
-      r.fault == FaultLocation::layer_gradients) {
-    for (std::size_t k = 0; k < c.steps.size(); ++k) {
-      const std::size_t from = L - 1 - k;
-      if (!c.steps[k]) {
-        out << "  step layers[" << from << "] → layers[" << from - 1 << "]: undetermined (δ of layers[" << from
-            << "] not recoverable)\n";
-        continue;
-      }
-      const LayerConsistency& s = *c.steps[k];
-      out << "  step layers[" << from << "] → layers[" << from - 1 << "]: "
-          << (s.consistent() ? "consistent" : "INCONSISTENT") << " (weights " << fmt_error(s.weights_error)
-          << ", biases " << fmt_error(s.biases_error) << ")\n";
-    }
-  }
-  if (r.fault_layer && (r.fault == FaultLocation::weight_gradient || r.fault == FaultLocation::bias_gradient ||
-                        r.fault == FaultLocation::layer_gradients)) {
-    for (const RecoveredDelta& rd : c.recovered)
-      if (rd.layer == *r.fault_layer && rd.residual_tested)
-        out << "  layers[" << rd.layer << "] own consistency: dW vs δ a_prevᵀ " << fmt_error(rd.weights_residual)
-            << ", db vs δ·1 " << fmt_error(rd.biases_residual) << "\n";
-  }
-}
-
-void print_signatures(std::ostream& out, const VerifyResult& r) {
-  if (r.signatures.empty()) {
-    if (r.status == VerifyStatus::diverge) out << "signatures: none of the known bugs fits the numbers\n";
-    return;
-  }
-  out << "signatures:\n";
-  for (const Signature& s : r.signatures) {
-    out << "  - " << to_string(s.kind) << (s.severity == Severity::note ? " (note)" : "") << ": " << s.finding << "\n";
-    for (const Evidence& e : s.evidence) out << "      " << e.label << ": " << fmt_value(e.value) << "\n";
-  }
-}
-
-void print_update(std::ostream& out, const UpdateEffect& u) {
-  if (!u.computed) return;
-  auto outputs = [](const Matrix<double>& m) {
-    std::string s;
-    const Index n = std::min<Index>(m.size(), 4);
-    for (Index i = 0; i < n; ++i) s += (i ? ", " : "") + out_value(m.data()[i]);
-    if (m.size() > n) s += ", ...";
-    return m.size() == 1 ? s : "[" + s + "]";
-  };
-  const std::string noun = u.outputs_before.size() == 1 ? "output " : "outputs ";
-  out << "update effect of one step θ −= " << printf_str("%g", u.learning_rate) << "·gradient on this batch:\n";
-  out << "  with your gradients:   " << noun << outputs(u.outputs_before) << " → " << outputs(u.outputs_after_claimed)
-      << ", loss " << loss_value(u.loss_before) << " → " << loss_value(u.loss_after_claimed)
-      << (u.loss_after_claimed > u.loss_before ? " (the loss RISES)" : " (the loss falls)") << "\n";
-  out << "  with the correct ones: " << noun << outputs(u.outputs_before) << " → "
-      << outputs(u.outputs_after_reference) << ", loss " << loss_value(u.loss_before) << " → "
-      << loss_value(u.loss_after_reference) << "\n";
-  out << "  cos ∠(yours, correct) = " << printf_str("%.3g", u.cosine)
-      << (u.cosine < 0 ? " (your step points uphill)" : "") << "\n";
-}
-
-}  // namespace
-
-std::string fmt_value(double v) { return printf_str("%.9g", v); }
-std::string fmt_error(double v) { return printf_str("%.2g", v); }
-
-void print_verify_text(std::ostream& out, const VerifyResult& r, const VerifyText& names) {
-  std::size_t layers = r.chain.recovered.size();
-  for (const TensorSummary& t : r.gradients.tensors) layers = std::max(layers, static_cast<std::size_t>(t.layer) + 1);
-  out << verdict_line(r, names, layers) << "\n";
-  if (r.status == VerifyStatus::declined || r.malformed) return;
-  out << "case: " << names.case_name << "\n";
-  print_forward(out, r.forward);
-  const VerdictCounts& n = r.gradients.summary.counts;
-  out << "gradients: " << n.total() << " entries compared: " << n.agree << " agree, " << n.disagree << " disagree";
-  if (n.inconclusive_kink) out << ", " << n.inconclusive_kink << " inconclusive at a relu kink";
-  if (n.non_finite) out << ", " << n.non_finite << " non-finite";
-  out << "\n";
-  for (const Finding& f : r.gradients.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
-  print_origin(out, r, layers);
-  if (r.status == VerifyStatus::diverge) print_chain(out, r, layers);
-  print_signatures(out, r);
-  if (!r.worst.empty()) {
-    out << "worst entries:\n";
-    std::vector<const Entry*> rows;
-    for (std::size_t i : r.worst) rows.push_back(&r.gradients.entries[i]);
-    print_entries_table(out, rows, "claimed");
-  }
-  print_update(out, r.update);
-}
-
-void print_check_text(std::ostream& out, const CheckResult& r, const std::string& case_name) {
-  const VerdictCounts& n = r.summary.counts;
-  out << (r.summary.passed ? "AGREE: gradcheck's own gradients match the reference on " : "DIVERGES: gradcheck's own gradients do NOT match the reference on ")
-      << case_name << "\n";
-  out << "method: " << to_string(r.summary.method) << ", mode " << to_string(r.summary.mode) << "; "
-      << n.total() << " entries: " << n.agree << " agree, " << n.disagree << " disagree, " << n.inconclusive_kink
-      << " inconclusive at a relu kink, " << n.non_finite << " non-finite\n";
-  if (!r.summary.escape_statement.empty()) out << r.summary.escape_statement << "\n";
-  for (const Finding& f : r.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
-  out << "tensors:\n";
-  for (const TensorSummary& t : r.tensors)
-    out << "  layers[" << t.layer << "]." << to_string(t.tensor) << " (" << t.rows << "×" << t.cols << "): "
-        << (t.passed ? "agree" : "DISAGREE") << ", worst relative error " << fmt_error(t.worst_relative_error) << "\n";
-  std::vector<const Entry*> rows;
-  for (const Entry& e : r.entries) rows.push_back(&e);
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const Entry* a, const Entry* b) { return a->relative_error > b->relative_error; });
-  if (rows.size() > 5) rows.resize(5);
-  if (!rows.empty()) {
-    out << "worst entries:\n";
-    print_entries_table(out, rows, "analytic");
-  }
-  for (const Entry& e : r.entries)
-    if (e.verdict == Verdict::inconclusive_kink && !e.note.empty()) {
-      out << "note: " << entry_name(e) << ": " << e.note << "\n";
-      break;
-    }
-}
-
-namespace {
-
-void emit(reports::Report& report, const ReportOptions& o, const std::function<void()>& print_text) {
-  if (o.format == "json") std::cout << reports::render_json(report);
-  else print_text();
+// The report document is built only when JSON or report files were asked for:
+// text alone never builds it (a full check has an entry object per parameter).
+void emit(const ReportOptions& o, const std::function<reports::Report()>& build, const std::string& text) {
+  std::optional<reports::Report> report;
+  if (o.format == "json" || !o.report_dir.empty()) report = build();
+  if (o.format == "json") std::cout << reports::render_json(*report);
+  else std::cout << text;
   std::cout.flush();
-  if (!o.report_dir.empty()) reports::write_report(o.report_dir, report);
+  if (!o.report_dir.empty()) reports::write_report(o.report_dir, *report);
 }
 
 }  // namespace
 
-void emit_verify(const VerifyResult& r, const Case& c, const Reply* reply, const VerifyText& names,
+void emit_verify(const VerifyResult& r, const Case& c, const Reply* reply, const reports::TextNames& names,
                  const ReportOptions& o) {
-  reports::Report report;
-  report.document.title = "gradcheck verify " + names.case_name + " " + names.reply_name;
-  report.document.facts.rows = {{"command", "gradcheck verify"}, {"case", names.case_name}, {"reply", names.reply_name}};
-  if (o.strict) report.document.facts.rows.push_back({"strict", "notes fail"});
-  reports::add(report, r, {names.case_name, names.reply_name});
-  // report.json is self-contained: the case and the reply it judged travel with it.
-  report.results.back()["case"] = to_json(c);
-  if (reply) report.results.back()["reply"] = to_json(*reply);
-  if (o.strict && r.status == VerifyStatus::notes) report.document.status = reports::Status::fail;
-  emit(report, o, [&] { print_verify_text(std::cout, r, names); });
+  const auto build = [&] {
+    reports::Report report;
+    report.document.title = "gradcheck verify " + names.case_name + " " + names.reply_name;
+    report.document.facts.rows = {{"command", "gradcheck verify"}, {"case", names.case_name}, {"reply", names.reply_name}};
+    if (o.strict) report.document.facts.rows.push_back({"strict", "notes fail"});
+    reports::add(report, r, {names.case_name, names.reply_name});
+    // report.json is self-contained: the case and the reply it judged travel with it.
+    report.results.back()["case"] = to_json(c);
+    if (reply) report.results.back()["reply"] = to_json(*reply);
+    if (o.strict && r.status == VerifyStatus::notes) report.document.status = reports::Status::fail;
+    return report;
+  };
+  emit(o, build, o.format == "json" ? "" : reports::render_verify_text(r, names));
 }
 
 void emit_check(const CheckResult& r, const Case& c, const std::string& case_name, const ReportOptions& o) {
-  reports::Report report;
-  report.document.title = "gradcheck check " + case_name;
-  report.document.facts.rows = {{"command", "gradcheck check"}, {"case", case_name}};
-  reports::add(report, r);
-  report.results.back()["case"] = to_json(c);
-  emit(report, o, [&] { print_check_text(std::cout, r, case_name); });
+  const auto build = [&] {
+    reports::Report report;
+    report.document.title = "gradcheck check " + case_name;
+    report.document.facts.rows = {{"command", "gradcheck check"}, {"case", case_name}};
+    reports::add(report, r);
+    report.results.back()["case"] = to_json(c);
+    return report;
+  };
+  emit(o, build, o.format == "json" ? "" : reports::render_check_text(r, case_name));
 }
 
 }  // namespace gradcheck::cli
