@@ -64,27 +64,25 @@ std::string known_names(const char* separator) {
   return known;
 }
 
-int run(const FixturesArgs& args) {
-  if (args.list) {
-    for (const auto& f : fixtures::catalogue()) std::printf("%d  %-18s %s\n", f.number, f.name.c_str(), f.title.c_str());
-    return exit_ok;
-  }
+// The fixtures to run: all, or the named ones in the documentation's order.
+std::vector<std::string> selected(const std::vector<std::string>& requested) {
   std::vector<std::string> names;
-  if (args.names.empty()) {
+  if (requested.empty()) {
     for (const auto& f : fixtures::catalogue()) names.push_back(f.name);
-  } else {
-    for (const auto& n : args.names) {
-      const fixtures::FixtureInfo* f = fixtures::find_fixture(n);
-      if (!f) throw InputError("", "fixtures", "no fixture named '" + n + "' (known: " + known_names(", ") + ")");
-      if (std::find(names.begin(), names.end(), f->name) == names.end()) names.push_back(f->name);
-    }
-    // The report follows the documentation's order, whatever the command line's.
-    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-      return fixtures::find_fixture(a)->number < fixtures::find_fixture(b)->number;
-    });
+    return names;
   }
+  for (const auto& n : requested) {
+    const fixtures::FixtureInfo* f = fixtures::find_fixture(n);
+    if (!f) throw InputError("", "fixtures", "no fixture named '" + n + "' (known: " + known_names(", ") + ")");
+    if (std::find(names.begin(), names.end(), f->name) == names.end()) names.push_back(f->name);
+  }
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+    return fixtures::find_fixture(a)->number < fixtures::find_fixture(b)->number;
+  });
+  return names;
+}
 
-  const bool tty = isatty(fileno(stderr));
+fixtures::Options fixture_options(const FixturesArgs& args, bool tty) {
   fixtures::Options options;
   options.quick = args.quick;
   options.fashion_mnist_dir = args.data;
@@ -94,7 +92,55 @@ int run(const FixturesArgs& args) {
     if (tty) std::fprintf(stderr, "\r\033[K  %s", line.c_str());
     else std::fprintf(stderr, "  %s\n", line.c_str());
   };
+  return options;
+}
 
+// Runs one fixture into the report (an error section when it cannot run) and
+// prints its line.
+Outcome run_and_print(const std::string& name, const fixtures::Options& options, reports::Report& report, bool tty) {
+  Outcome o;
+  o.name = name;
+  try {
+    run_one(name, options, report, o);
+  } catch (const std::exception& e) {
+    o.error = e.what();
+    fixtures::add_fixture_error(report, name, o.error);
+  }
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  if (!o.error.empty())
+    std::printf("  %-18s could not run: %s\n", name.c_str(), o.error.c_str());
+  else
+    std::printf("  %-18s %-15s %zu/%zu claims hold   %7.1f s\n", name.c_str(),
+                o.reproduced ? "reproduced" : "NOT reproduced", o.holding, o.claims, o.seconds);
+  std::fflush(stdout);
+  return o;
+}
+
+// The closing lines and the exit code: 130 interrupted, 2 a fixture could not
+// run, 1 one did not reproduce, 0 all did.
+int conclude(const std::vector<Outcome>& outcomes, std::size_t selected_count, double total,
+             const reports::WrittenReport& written) {
+  std::size_t reproduced = 0, errors = 0;
+  for (const auto& o : outcomes) {
+    reproduced += o.ran && o.reproduced;
+    errors += !o.error.empty();
+  }
+  std::printf("%zu of %zu reproduced their documented numbers (%.0f s)%s\n", reproduced, selected_count, total,
+              interrupted ? "; interrupted" : "");
+  std::printf("report: %s (also report.md, report.json, junit.xml)\n", written.html.string().c_str());
+  if (interrupted) return 130;
+  if (errors) return exit_usage;
+  return reproduced == selected_count ? exit_ok : exit_divergence;
+}
+
+int run(const FixturesArgs& args) {
+  if (args.list) {
+    for (const auto& f : fixtures::catalogue()) std::printf("%d  %-18s %s\n", f.number, f.name.c_str(), f.title.c_str());
+    return exit_ok;
+  }
+  const std::vector<std::string> names = selected(args.names);
+  const bool tty = isatty(fileno(stderr));
+  const fixtures::Options options = fixture_options(args, tty);
   reports::Report report;
   report.document.title = std::string("gradcheck fixtures") + (args.quick ? " --quick" : "");
   report.document.facts.rows = {{"variant", args.quick ? "quick (the tests' variant)" : "full"},
@@ -106,45 +152,19 @@ int run(const FixturesArgs& args) {
   std::printf("gradcheck fixtures: %zu fixture%s (%s)\n", names.size(), names.size() == 1 ? "" : "s",
               args.quick ? "quick" : "full run");
   std::fflush(stdout);
-  for (const auto& name : names) {
-    Outcome o;
-    o.name = name;
-    try {
-      run_one(name, options, report, o);
-    } catch (const Interrupted&) {
-      break;
-    } catch (const std::exception& e) {
-      o.error = e.what();
-      fixtures::add_fixture_error(report, name, o.error);
+  try {
+    for (const auto& name : names) {
+      outcomes.push_back(run_and_print(name, options, report, tty));
+      if (interrupted) break;
     }
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    if (!o.error.empty())
-      std::printf("  %-18s could not run: %s\n", name.c_str(), o.error.c_str());
-    else
-      std::printf("  %-18s %-15s %zu/%zu claims hold   %7.1f s\n", name.c_str(),
-                  o.reproduced ? "reproduced" : "NOT reproduced", o.holding, o.claims, o.seconds);
-    std::fflush(stdout);
-    outcomes.push_back(o);
-    if (interrupted) break;
+  } catch (const Interrupted&) {
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   std::signal(SIGINT, previous);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report.document.facts.rows.push_back({"wall time", std::to_string(static_cast<int>(total + 0.5)) + " s"});
   if (interrupted) report.mark_interrupted("SIGINT");
-  const auto written = reports::write_report(args.report, report);
-
-  std::size_t reproduced = 0, errors = 0;
-  for (const auto& o : outcomes) {
-    reproduced += o.ran && o.reproduced;
-    errors += !o.error.empty();
-  }
-  std::printf("%zu of %zu reproduced their documented numbers (%.0f s)%s\n", reproduced, names.size(), total,
-              interrupted ? "; interrupted" : "");
-  std::printf("report: %s (also report.md, report.json, junit.xml)\n", written.html.string().c_str());
-  if (interrupted) return 130;
-  if (errors) return exit_usage;
-  return reproduced == names.size() ? exit_ok : exit_divergence;
+  return conclude(outcomes, names.size(), total, reports::write_report(args.report, report));
 }
 
 }  // namespace

@@ -26,31 +26,9 @@
 //             agree              |a − r| ≤ τ
 //             disagree           otherwise
 //
-// Why a floor that scales with the tensor instead of a fixed atol (torch's 1e-5):
-// a correct double-precision backward pass sums over the batch and over units,
-// and an entry that is small relative to its tensor comes out of cancelling sums
-// with an absolute error of order 1e-16 × max_T |r| (measured against 50-digit
-// differences in engine/tests/property_test.cpp). Relative to the entry itself
-// that can be 100 %, so "absolute near zero" is needed, but at the tensor's
-// scale: a fixed atol of 1e-5 passes every gradient of a network whose
-// gradients are all below 1e-5 (tiny weights, saturated units) and fails
-// correct ones whose gradients are 1e4. The absolute floor 1e-290 keeps an
-// all-zero tensor (dead units) well defined — 0 against 0 agrees, anything
-// visibly non-zero against an exact zero does not — and covers gradients so
-// small that their double computation passed through the subnormal range
-// (below 2.2e-308), where double has no relative precision left (measured:
-// complex-step and analytic values of 1e-297 differing by 1e-8 relative):
-// below it values are compared absolutely, at 1e-290.
-//
-// Why derived tolerances by default: every reference here comes with its own
-// error estimate (Ridders' tableau, step halving + round-off bound, the rounding
-// of the 50-digit value), and gradcheck estimates the analytic value's
-// round-off from the problem's conditioning (docs/comparison-rule.md). The
-// tolerance is then as tight as the numbers allow: no fixed rtol that is too
-// loose for a well-conditioned entry and too tight for an ill-conditioned one.
-// rtol stays as a small safety margin for estimates that come out too
-// optimistic. Tolerances::fixed(atol, rtol) gives torch's allclose rule
-// (|a − r| ≤ atol + rtol·|r|) for comparison with it.
+// Why a floor at the tensor's scale rather than a fixed atol, and why derived
+// tolerances by default: docs/comparison-rule.md. Tolerances::fixed(atol, rtol)
+// gives torch's allclose rule (|a − r| ≤ atol + rtol·|r|) for comparison.
 //
 // How to use:
 //   const Tolerances tol;                                   // derived (default)

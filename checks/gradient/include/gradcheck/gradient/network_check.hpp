@@ -10,31 +10,12 @@
 // reference), central, ridders, complex_step; see result.hpp. Every entry is
 // judged by the rule of compare.hpp.
 //
-// Full mode checks every entry. Perturbing a parameter of layer l recomputes
-// layers ≥ l only, from cached activations (a weight or bias changes one row of
-// z_l, so layer l + 1 is a rank-one update), only for the samples it touches,
-// and the entries are split over `threads` threads.
-//
-// Fast mode checks random directions: for every tensor (each layer's weights,
-// each layer's biases, the inputs if asked) `directions_per_tensor` Rademacher
-// vectors v supported on that tensor alone, plus `whole_network_directions`
-// over all parameters; v·(analytic gradient) is compared with the directional
-// derivative d/dt L(θ + t v) by the same rule. A tensor whose direction
-// disagrees (or is undecided at a kink) is re-checked entry by entry
-// (`fallback`). Why Rademacher: a single wrong entry k changes v·g by exactly
-// ±δ_k, whatever v, so an error larger than twice the directional tolerance
-// cannot escape; for any error pattern with an entry above the tolerance, each
-// direction misses it with probability ≤ ½ (two sign choices of v_k cannot
-// both land in the tolerance band), so m directions miss it with probability
-// ≤ 2^−m. Summary::escape_statement states both for the case at hand
-// (derivation in docs/checks.md).
-//
-// Kinks (relu, leaky_relu): the side of 0 of every such pre-activation is
-// recorded at θ and at every point of a stencil; an entry whose stencil crosses
-// is re-checked one-sided on the side that does not cross (Ridders in powers of
-// h) and is `inconclusive-kink` when that is impossible. At an exact kink (z = 0
-// at θ) the note gives the engine's convention relu'(0) = 0 and both one-sided
-// slopes.
+// Full mode checks every entry (layers ≥ l recomputed from cached activations,
+// split over threads). Fast mode checks Rademacher directions per tensor and
+// over the whole network, and re-checks a failing tensor entry by entry; its
+// miss probability is stated in Summary::escape_statement. Entries whose
+// stencil crosses a relu kink are re-checked one-sided, or reported
+// inconclusive-kink. The derivations: docs/checks.md.
 //
 // How to use:
 //   CheckOptions o;                           // multiprecision, full mode, all cores

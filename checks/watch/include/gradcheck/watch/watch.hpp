@@ -1,23 +1,12 @@
 #pragma once
 // The training watch: an observer on the trainer that says, from the numbers,
-// why training fails — without being told where to look.
-//
-// What it records (docs/watch.md shows every finding with its evidence and fix):
-//   * input sanity, before training (check_inputs): range, mean, fraction
-//     negative, constant and unscaled features, non-finite values, and the
-//     SIGNED-BYTE SIGNATURE — pixel bytes read as signed char (see InputSanity);
-//   * the FIRST NON-FINITE value of the run: step, layer, unit, sample, forward /
-//     loss / backward / update, and the operation that PRODUCED it (exp overflow
-//     in softmax, log(0) in cross-entropy, inf − inf, 0 · inf, 0 / 0, overflow in
-//     W·a, in a gradient, in a weight update, ...), told apart from the
-//     operations that only PASSED IT ON (NonFinite::passed_on), with the per-layer
-//     norms of the K steps before it (NonFinite::history);
-//   * per layer and step: activation, gradient and weight norms, the
-//     update/weight ratio, the dead-ReLU fraction, the saturated sigmoid/tanh
-//     fraction (LayerStats);
-//   * loss plateau and divergence (over windows of Options::loss_window steps).
-// Every Finding has a severity, a sentence, numbers (evidence) and a fix. The
-// result is data; reports/ renders it (reports/src/train_section.cpp).
+// why training fails. It records input sanity before training (check_inputs:
+// range, scaling, non-finite values, the signed-byte signature), the first
+// non-finite value of the run with the operation that produced it, per-layer
+// norms, dead and saturated units, and loss plateau and divergence. Every
+// Finding has a severity, a sentence, evidence and a fix; the result is data
+// that reports/ renders. How each detector decides, what the emulated numerics
+// are for and what it costs: docs/watch.md.
 //
 // How to use:
 //   watch::Watch w;                                   // watch::Options for the cost knobs
@@ -28,41 +17,6 @@
 //   if (r.worst() == watch::Severity::error) ...
 // or in one call:
 //   auto run = watch::train_watched(net, training, train_options, &test);   // run.history, run.watch
-//
-// How the first non-finite value is localised. Every step the watch checks the
-// engine's own tensors (z, a, loss, dL/dz, dL/dW, dL/db of every layer, and the
-// parameters after the update) for NaN/±inf: reads only, the engine's fast path
-// is untouched. At the first hit it re-runs that step op by op in diagnostic
-// code (trace_step; for an update, explain_update): it walks the tensors in the
-// order the engine computes them (forward layer by layer, the loss, then
-// backward from the output: δ, dL/dW, dL/db, Wᵀδ ⊙ act'), takes the first
-// non-finite entry, and recomputes the operation that made it from its operands,
-// which are finite by construction (everything computed before was finite).
-// That names the producer from the actual numbers: with the engine's stable
-// softmax and log-sum-exp cross-entropy the softmax never overflows, so a
-// diverging run is blamed on what really overflowed (z = W·a, a weight gradient
-// δ·aᵀ, an update w − η·g). An entry whose operand was already non-finite (NaN
-// in the data, in the initial weights) is marked produced = false: passed on.
-//
-// Emulated numerics (for counterfactuals such as "what a NAIVE softmax would
-// have done"): Options::numerics / trace_step's `numerics` evaluate the output
-// layer as an implementation with those numerics would — softmax as
-// exp(z_k) / Σ exp(z_i) without subtracting the max, cross-entropy as
-// −Σ_k y_k ln a_k from the outputs — while training itself stays on the
-// engine's stable path. Up to the first non-finite value a naive implementation
-// computes the same numbers (to rounding), so the first step at which the
-// emulation overflows is the step at which the naive implementation would have
-// produced its first NaN: the watch reports it as the first non-finite value
-// with emulated = true, e.g. "exp overflow in softmax" at layer 2, unit 3,
-// sample 7, z = 712.4 (exp overflows above ln(DBL_MAX) = 709.78). The check
-// costs one exp per output entry per step.
-//
-// Cost (Options): the non-finite check runs every step (a few reads of every
-// tensor); per-layer statistics run every `stats_every`-th step; the parameter
-// snapshot that lets an overflowing update be shown with its operands (and that
-// gives the update/weight ratio) is one copy of the parameters per step;
-// `cadence` says whether every step's statistics are kept (Result::steps) or
-// only one aggregate per epoch. Measured overheads are in docs/watch.md.
 //
 // Thread-safety: none; one Watch per training run. A Watch must outlive the
 // Trainer that uses its callbacks (they refer to it) and cannot be moved.
