@@ -32,29 +32,37 @@ template void backward_with_slopes<long double>(const Network<long double>&, con
 template void backward_with_slopes<Big>(const Network<Big>&, const ForwardPass<Big>&, const Matrix<Big>&,
                                         Gradients<Big>&, bool, const std::vector<SlopeOverride>&);
 
-Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
-  // In double with a perturbation of 2^-30 relative (far above double's own
-  // rounding, small enough to stay first-order), scaled back to 4 ulps: the
-  // same first-order sensitivity as a 4-ulp perturbation in wider arithmetic,
-  // at the price of double's vectorised products.
-  using LD = double;
-  const Network<LD> net = c.network.cast<LD>();
-  const Matrix<LD> x = c.inputs.cast<LD>(), y = c.targets.cast<LD>();
-  ForwardPass<LD> fp;
-  forward(net, x, fp);
-  Gradients<LD> g;
-  backward(net, fp, y, g, inputs);
-  const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
+namespace {
+
+// The conditioning runs in double (see conditioning()); LD names that choice.
+using LD = double;
+
+// Differentiate the same branch as at θ: a pre-activation that the
+// perturbation pushed across a kink keeps θ's slope (the kink itself is
+// handled separately; here it would swamp the round-off estimate).
+std::vector<SlopeOverride> same_branches(const Network<LD>& net, const ForwardPass<LD>& fp, const ForwardPass<LD>& pf) {
+  std::vector<SlopeOverride> keep;
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const Activation act = net.layers[l].activation;
+    if (!has_kink(act)) continue;
+    for (Index n = 0; n < fp.z[l].cols(); ++n)
+      for (Index j = 0; j < fp.z[l].rows(); ++j)
+        if ((fp.z[l](j, n) > 0) != (pf.z[l](j, n) > 0))
+          keep.push_back({static_cast<int>(l), j, n,
+                          fp.z[l](j, n) > 0 ? 1.0 : (act == Activation::leaky_relu ? leaky_relu_slope : 0.0)});
+  }
+  return keep;
+}
+
+// Each perturbed gradient differs from g by a random combination of the
+// sensitivities; the largest of 4 such samples, ×3, stays above the error
+// of the double computation (a sample of the same kind) except when all 4
+// come out far below their spread: probability ~(0.1)^4 for a 10× miss.
+// Here: the largest change of 4 samples, per entry and per pre-activation.
+void perturbation_samples(const Network<LD>& net, const Matrix<LD>& x, const Matrix<LD>& y, const ForwardPass<LD>& fp,
+                          const Gradients<LD>& g, const std::vector<TensorId>& ids, bool inputs, std::uint64_t seed,
+                          Conditioning& out) {
   const std::size_t L = net.layers.size();
-
-  Conditioning out;
-  for (const auto& t : ids) out.roundoff.push_back(Matrix<double>::Zero(t.rows, t.cols));
-  for (std::size_t l = 0; l < L; ++l) out.dz.push_back(Matrix<double>::Zero(fp.z[l].rows(), fp.z[l].cols()));
-
-  // Each perturbed gradient differs from g by a random combination of the
-  // sensitivities; the largest of 4 such samples, ×3, stays above the error
-  // of the double computation (a sample of the same kind) except when all 4
-  // come out far below their spread: probability ~(0.1)^4 for a 10× miss.
   constexpr int kSamples = 4;
   std::mt19937_64 rng(seed ^ 0x5eedc0de5eedc0deULL);
   const LD rho = LD(0x1p-30);
@@ -72,21 +80,8 @@ Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
     jiggle(px);
     ForwardPass<LD> pf;
     forward(pn, px, pf);
-    // Differentiate the same branch as at θ: a pre-activation that the
-    // perturbation pushed across a kink keeps θ's slope (the kink itself is
-    // handled separately; here it would swamp the round-off estimate).
-    std::vector<SlopeOverride> keep;
-    for (std::size_t l = 0; l < L; ++l) {
-      const Activation act = net.layers[l].activation;
-      if (!has_kink(act)) continue;
-      for (Index n = 0; n < fp.z[l].cols(); ++n)
-        for (Index j = 0; j < fp.z[l].rows(); ++j)
-          if ((fp.z[l](j, n) > 0) != (pf.z[l](j, n) > 0))
-            keep.push_back({static_cast<int>(l), j, n,
-                            fp.z[l](j, n) > 0 ? 1.0 : (act == Activation::leaky_relu ? leaky_relu_slope : 0.0)});
-    }
     Gradients<LD> pg;
-    backward_with_slopes(pn, pf, y, pg, inputs, keep);
+    backward_with_slopes(pn, pf, y, pg, inputs, same_branches(net, fp, pf));
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const Matrix<LD> d = (gradient_of(pg, ids[k]) - gradient_of(g, ids[k])).cwiseAbs() * back;
       out.roundoff[k] = out.roundoff[k].cwiseMax(d.cast<double>());
@@ -94,12 +89,17 @@ Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
     for (std::size_t l = 0; l < L; ++l)
       out.dz[l] = out.dz[l].cwiseMax(((pf.z[l] - fp.z[l]).cwiseAbs() * back).template cast<double>());
   }
-  // The final sums Σ_n δ a (or Σ_n δ, or Σ_j W δ) carry, besides their own
-  // rounding (N·u), the rounding of their terms, which the perturbations miss
-  // where the terms of different samples cancel (their perturbations are
-  // correlated, their rounding errors are not). δ_l is rounded at every layer
-  // from the output down to l: a first-order bound grows with the widths
-  // crossed, hence N + 4 + 2·Σ_{k ≥ l} (inputs_k + units_k) ulps of Σ|terms|.
+}
+
+// The final sums Σ_n δ a (or Σ_n δ, or Σ_j W δ) carry, besides their own
+// rounding (N·u), the rounding of their terms, which the perturbations miss
+// where the terms of different samples cancel (their perturbations are
+// correlated, their rounding errors are not). δ_l is rounded at every layer
+// from the output down to l: a first-order bound grows with the widths
+// crossed, hence N + 4 + 2·Σ_{k ≥ l} (inputs_k + units_k) ulps of Σ|terms|.
+void add_sum_rounding(const Case& c, const Network<LD>& net, const ForwardPass<LD>& fp, const Gradients<LD>& g,
+                      const std::vector<TensorId>& ids, Conditioning& out) {
+  const std::size_t L = net.layers.size();
   const double u = unit_roundoff;
   const double n = static_cast<double>(c.inputs.cols());
   for (std::size_t k = 0; k < ids.size(); ++k) {
@@ -113,43 +113,78 @@ Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
     else bound = net.layers[0].weights.cwiseAbs().transpose() * g.deltas[0].cwiseAbs();
     out.roundoff[k] = 3 * out.roundoff[k] + (n + 4 + 2 * widths) * u * bound.cast<double>();
   }
-  // The output delta's own rounding: its formula combines terms of size
-  // |a|, |y| (e.g. a_j(Σy + 1 − y_j) − y_j − ... for softmax + BCE), so it is
-  // off by a few u of those terms however small the delta itself; carried
-  // down the network as an absolute error through |W|ᵀ and |act'|.
-  {
-    const Matrix<LD>& a = fp.a[L];
-    const Index K = a.rows();
-    Matrix<LD> err(K, a.cols());
-    for (Index col = 0; col < a.cols(); ++col) {
-      const LD ysum = y.col(col).cwiseAbs().sum(), asum = a.col(col).cwiseAbs().sum();
-      for (Index j = 0; j < K; ++j) {
-        const LD aj = std::abs(a(j, col)), yj = std::abs(y(j, col));
-        err(j, col) = net.loss == Loss::quadratic ? aj + yj : 2 * (aj * (1 + ysum) + yj + asum);
-      }
-    }
-    const LD scale = net.reduction == Reduction::mean ? LD(1) / LD(a.cols()) : LD(1);
-    err *= LD(4) * LD(unit_roundoff) * scale;
-    auto slope_abs = [&](std::size_t l) {
-      Matrix<LD> ones = Matrix<LD>::Ones(fp.z[l].rows(), fp.z[l].cols());
-      if (net.layers[l].activation == Activation::softmax) return ones;
-      detail::multiply_by_derivative(net.layers[l].activation, fp.z[l], fp.a[l + 1], ones);
-      return Matrix<LD>(ones.cwiseAbs());
-    };
-    if (net.loss == Loss::quadratic) err = err.cwiseProduct(slope_abs(L - 1));
-    for (std::size_t l = L; l-- > 0;) {
-      for (std::size_t k = 0; k < ids.size(); ++k) {
-        if (static_cast<std::size_t>(ids[k].layer) != l && ids[k].tensor != TensorKind::inputs) continue;
-        if (ids[k].tensor == TensorKind::weights)
-          out.roundoff[k] += (err * fp.a[l].cwiseAbs().transpose()).template cast<double>();
-        else if (ids[k].tensor == TensorKind::biases)
-          out.roundoff[k] += Matrix<LD>(err.rowwise().sum()).template cast<double>();
-        else if (l == 0)
-          out.roundoff[k] += (net.layers[0].weights.cwiseAbs().transpose() * err).template cast<double>();
-      }
-      if (l > 0) err = (net.layers[l].weights.cwiseAbs().transpose() * err).cwiseProduct(slope_abs(l - 1));
+}
+
+// The output delta's own rounding: its formula combines terms of size
+// |a|, |y| (e.g. a_j(Σy + 1 − y_j) − y_j − ... for softmax + BCE), so it is
+// off by a few u of those terms however small the delta itself.
+Matrix<LD> output_delta_rounding(const Network<LD>& net, const Matrix<LD>& y, const ForwardPass<LD>& fp) {
+  const Matrix<LD>& a = fp.a[net.layers.size()];
+  const Index K = a.rows();
+  Matrix<LD> err(K, a.cols());
+  for (Index col = 0; col < a.cols(); ++col) {
+    const LD ysum = y.col(col).cwiseAbs().sum(), asum = a.col(col).cwiseAbs().sum();
+    for (Index j = 0; j < K; ++j) {
+      const LD aj = std::abs(a(j, col)), yj = std::abs(y(j, col));
+      err(j, col) = net.loss == Loss::quadratic ? aj + yj : 2 * (aj * (1 + ysum) + yj + asum);
     }
   }
+  const LD scale = net.reduction == Reduction::mean ? LD(1) / LD(a.cols()) : LD(1);
+  err *= LD(4) * LD(unit_roundoff) * scale;
+  return err;
+}
+
+// |act'(z_l)| entrywise (1 for softmax, whose rounding the output delta already bounds).
+Matrix<LD> slope_abs(const Network<LD>& net, const ForwardPass<LD>& fp, std::size_t l) {
+  Matrix<LD> ones = Matrix<LD>::Ones(fp.z[l].rows(), fp.z[l].cols());
+  if (net.layers[l].activation == Activation::softmax) return ones;
+  detail::multiply_by_derivative(net.layers[l].activation, fp.z[l], fp.a[l + 1], ones);
+  return Matrix<LD>(ones.cwiseAbs());
+}
+
+// The output delta's rounding carried down the network as an absolute error through |W|ᵀ and |act'|.
+void add_output_delta_rounding(const Network<LD>& net, const Matrix<LD>& y, const ForwardPass<LD>& fp,
+                               const std::vector<TensorId>& ids, Conditioning& out) {
+  const std::size_t L = net.layers.size();
+  Matrix<LD> err = output_delta_rounding(net, y, fp);
+  if (net.loss == Loss::quadratic) err = err.cwiseProduct(slope_abs(net, fp, L - 1));
+  for (std::size_t l = L; l-- > 0;) {
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (static_cast<std::size_t>(ids[k].layer) != l && ids[k].tensor != TensorKind::inputs) continue;
+      if (ids[k].tensor == TensorKind::weights)
+        out.roundoff[k] += (err * fp.a[l].cwiseAbs().transpose()).template cast<double>();
+      else if (ids[k].tensor == TensorKind::biases)
+        out.roundoff[k] += Matrix<LD>(err.rowwise().sum()).template cast<double>();
+      else if (l == 0)
+        out.roundoff[k] += (net.layers[0].weights.cwiseAbs().transpose() * err).template cast<double>();
+    }
+    if (l > 0) err = (net.layers[l].weights.cwiseAbs().transpose() * err).cwiseProduct(slope_abs(net, fp, l - 1));
+  }
+}
+
+}  // namespace
+
+Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
+  // In double with a perturbation of 2^-30 relative (far above double's own
+  // rounding, small enough to stay first-order), scaled back to 4 ulps: the
+  // same first-order sensitivity as a 4-ulp perturbation in wider arithmetic,
+  // at the price of double's vectorised products.
+  const Network<LD> net = c.network.cast<LD>();
+  const Matrix<LD> x = c.inputs.cast<LD>(), y = c.targets.cast<LD>();
+  ForwardPass<LD> fp;
+  forward(net, x, fp);
+  Gradients<LD> g;
+  backward(net, fp, y, g, inputs);
+  const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
+  const std::size_t L = net.layers.size();
+
+  Conditioning out;
+  for (const auto& t : ids) out.roundoff.push_back(Matrix<double>::Zero(t.rows, t.cols));
+  for (std::size_t l = 0; l < L; ++l) out.dz.push_back(Matrix<double>::Zero(fp.z[l].rows(), fp.z[l].cols()));
+  perturbation_samples(net, x, y, fp, g, ids, inputs, seed, out);
+  add_sum_rounding(c, net, fp, g, ids, out);
+  add_output_delta_rounding(net, y, fp, ids, out);
+  const double u = unit_roundoff;
   for (std::size_t l = 0; l < L; ++l) {
     Matrix<LD> zabs = net.layers[l].weights.cwiseAbs() * fp.a[l].cwiseAbs();
     zabs.colwise() += net.layers[l].biases.cwiseAbs();

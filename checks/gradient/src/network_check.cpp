@@ -81,6 +81,19 @@ std::vector<const Matrix<double>*> match_shapes(const Case& c, const std::vector
   return out;
 }
 
+std::vector<const Matrix<double>*> claimed_tensors(const Case& c, const std::vector<LayerGradient>& claimed,
+                                                   const Matrix<double>* input_gradient,
+                                                   const std::vector<TensorId>& ids,
+                                                   std::vector<Matrix<double>>& storage,
+                                                   std::vector<Finding>& findings) {
+  auto out = match_shapes(c, claimed, ids, storage, findings);
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    if (ids[k].tensor == TensorKind::inputs && input_gradient && input_gradient->rows() == ids[k].rows &&
+        input_gradient->cols() == ids[k].cols)
+      out[k] = input_gradient;
+  return out;
+}
+
 // One entry against the reference, kinks included (docs/checks.md, "Kinks").
 Entry judge_against_reference(double a, const ReferenceTensor& rt, Index i, double floor, const Tolerances& tol,
                               const std::vector<Kink>& kinks) {
@@ -157,11 +170,7 @@ CheckResult compare_with_reference(const Case& c, const std::vector<LayerGradien
   const bool inputs = ref.find(0, TensorKind::inputs) != nullptr;
   const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
   std::vector<Matrix<double>> storage;
-  auto analytic = match_shapes(c, claimed, ids, storage, r.findings);
-  for (std::size_t k = 0; k < ids.size(); ++k)
-    if (ids[k].tensor == TensorKind::inputs && input_gradient && input_gradient->rows() == ids[k].rows &&
-        input_gradient->cols() == ids[k].cols)
-      analytic[k] = input_gradient;
+  const auto analytic = claimed_tensors(c, claimed, input_gradient, ids, storage, r.findings);
   for (const Finding& f : ref.findings) r.findings.push_back(f);
   for (std::size_t k = 0; k < ids.size(); ++k) {
     const ReferenceTensor* rt = ref.find(ids[k].layer, ids[k].tensor);
@@ -246,51 +255,16 @@ class EntryNumerics {
     auto f = [&](double t) -> std::optional<double> {
       Crossing cr;
       const double v = line_.eval(p, t, cols, &cr);
-      if (cr.exact && !first.exact) {
-        first.exact = true;
-        first.exact_layer = cr.exact_layer;
-        first.exact_unit = cr.exact_unit;
-        first.exact_sample = cr.exact_sample;
-        first.exact_count = cr.exact_count;
-      }
-      if (cr.crossed) {
-        if (!first.crossed) {
-          first.crossed = true;
-          first.layer = cr.layer;
-          first.unit = cr.unit;
-          first.sample = cr.sample;
-        }
-        return std::nullopt;
-      }
+      note_crossing(first, cr);
+      if (cr.crossed) return std::nullopt;
       return v;
     };
     Derivative d;
     if (method_ == Method::complex_step) {
-      Crossing cr;
-      const std::complex<double> v =
-          cline_->eval(p, std::complex<double>(0.0, h), cols, &cr);
-      d.value = v.imag() / h;
-      d.error = complex_roundoff * unreduce_;
-      d.ok = std::isfinite(d.value);
+      d = complex_step(p, cols, h, complex_roundoff, first);
       out.stencil = Stencil::complex;
-      if (cr.exact) {  // the real part never moves: only an exact kink shows
-        first = cr;
-        d.ok = false;
-      }
-    } else if (method_ == Method::central) {
-      d = central_difference_3(f, h, f0, eps_f);
     } else {
-      d = ridders(f, h, eps_f);
-      // Ridders' tableau can converge on a wrong value when its first steps are
-      // far outside the region where the loss is smooth at their scale (a large
-      // weight feeding saturated units): its estimate is then too small. A
-      // central difference at ∛ε is independent of that; their discrepancy
-      // widens the error estimate, so the method never claims more than both
-      // support.
-      if (d.ok) {
-        const Derivative cd = central_difference(f, default_relative_step(Method::central) * scale, eps_f);
-        if (cd.ok) d.error = std::max(d.error, std::abs(d.value - cd.value) + cd.error);
-      }
+      d = difference(f, h, scale, f0, eps_f);
     }
     if (d.ok) {
       out.value = d.value / unreduce_;
@@ -304,34 +278,98 @@ class EntryNumerics {
     }
     // Kinks. One-sided Ridders from θ on each side, with its own error estimate.
     const double h1 = default_relative_step(Method::ridders) * scale;
-    if (first.exact) {
-      line_.tolerate_exact_zeros(true);
-      const Derivative fw = ridders(f, h1, eps_f, Side::forward, f0);
-      const Derivative bw = ridders(f, h1, eps_f, Side::backward, f0);
-      line_.tolerate_exact_zeros(false);
-      Kink k;
-      k.layer = first.exact_layer;
-      k.unit = first.exact_unit;
-      k.sample = first.exact_sample;
-      k.z = 0;
-      k.exact = true;
-      k.forward_slope = fw.ok ? fw.value / unreduce_ : kNaN;
-      k.backward_slope = bw.ok ? bw.value / unreduce_ : kNaN;
-      out.kink = k;
-      out.exact = true;
-      out.exact_count = first.exact_count;
-      out.value = bw.ok ? k.backward_slope : k.forward_slope;
-      out.error = std::max(fw.ok ? fw.error : 0.0, bw.ok ? bw.error : 0.0) / unreduce_;
-      out.undecided = !fw.ok && !bw.ok;
-      return out;
+    if (first.exact) at_exact_kink(f, first, h1, eps_f, f0, out);
+    else across_kink(f, first, h1, eps_f, f0, d.value, out);
+    return out;
+  }
+
+ private:
+  // Keeps the first exact zero and the first crossing met along the line.
+  static void note_crossing(Crossing& first, const Crossing& cr) {
+    if (cr.exact && !first.exact) {
+      first.exact = true;
+      first.exact_layer = cr.exact_layer;
+      first.exact_unit = cr.exact_unit;
+      first.exact_sample = cr.exact_sample;
+      first.exact_count = cr.exact_count;
     }
+    if (cr.crossed && !first.crossed) {
+      first.crossed = true;
+      first.layer = cr.layer;
+      first.unit = cr.unit;
+      first.sample = cr.sample;
+    }
+  }
+
+  // The complex step; its real part never moves, so only an exact kink shows (then `first` and not ok).
+  Derivative complex_step(const ParamRef& p, const std::vector<Index>& cols, double h, double complex_roundoff,
+                          Crossing& first) {
+    Derivative d;
+    Crossing cr;
+    const std::complex<double> v = cline_->eval(p, std::complex<double>(0.0, h), cols, &cr);
+    d.value = v.imag() / h;
+    d.error = complex_roundoff * unreduce_;
+    d.ok = std::isfinite(d.value);
+    if (cr.exact) {
+      first = cr;
+      d.ok = false;
+    }
+    return d;
+  }
+
+  // Central differences, or Ridders checked against a central difference.
+  template <class F>
+  Derivative difference(F& f, double h, double scale, double f0, double eps_f) const {
+    if (method_ == Method::central) return central_difference_3(f, h, f0, eps_f);
+    Derivative d = ridders(f, h, eps_f);
+    // Ridders' tableau can converge on a wrong value when its first steps are
+    // far outside the region where the loss is smooth at their scale (a large
+    // weight feeding saturated units): its estimate is then too small. A
+    // central difference at ∛ε is independent of that; their discrepancy
+    // widens the error estimate, so the method never claims more than both
+    // support.
+    if (d.ok) {
+      const Derivative cd = central_difference(f, default_relative_step(Method::central) * scale, eps_f);
+      if (cd.ok) d.error = std::max(d.error, std::abs(d.value - cd.value) + cd.error);
+    }
+    return d;
+  }
+
+  // z = 0 exactly at θ: the one-sided slopes (the backward one is the value, the engine's convention).
+  template <class F>
+  void at_exact_kink(F& f, const Crossing& first, double h1, double eps_f, double f0, NumericEntry& out) {
+    line_.tolerate_exact_zeros(true);
+    const Derivative fw = ridders(f, h1, eps_f, Side::forward, f0);
+    const Derivative bw = ridders(f, h1, eps_f, Side::backward, f0);
+    line_.tolerate_exact_zeros(false);
+    Kink k;
+    k.layer = first.exact_layer;
+    k.unit = first.exact_unit;
+    k.sample = first.exact_sample;
+    k.z = 0;
+    k.exact = true;
+    k.forward_slope = fw.ok ? fw.value / unreduce_ : kNaN;
+    k.backward_slope = bw.ok ? bw.value / unreduce_ : kNaN;
+    out.kink = k;
+    out.exact = true;
+    out.exact_count = first.exact_count;
+    out.value = bw.ok ? k.backward_slope : k.forward_slope;
+    out.error = std::max(fw.ok ? fw.error : 0.0, bw.ok ? bw.error : 0.0) / unreduce_;
+    out.undecided = !fw.ok && !bw.ok;
+  }
+
+  // The stencil crosses a kink near θ: the first one-sided stencil that does not, else undecided.
+  template <class F>
+  void across_kink(F& f, const Crossing& first, double h1, double eps_f, double f0, double central_value,
+                   NumericEntry& out) {
     Kink k;
     k.layer = first.layer;
     k.unit = first.unit;
     k.sample = first.sample;
     k.z = line_.base().z[static_cast<std::size_t>(first.layer)](first.unit, first.sample);
     out.kink = k;
-    const std::string crossing = "the stencil crosses the kink of " + kink_name(k) + " (z = " + format_number(k.z) + ")";
+    const std::string crossing =
+        "the stencil crosses the kink of " + kink_name(k) + " (z = " + format_number(k.z) + ")";
     for (Side side : {Side::forward, Side::backward}) {
       const Derivative o = ridders(f, h1, eps_f, side, f0);
       if (!o.ok) continue;
@@ -339,15 +377,13 @@ class EntryNumerics {
       out.error = o.error / unreduce_;
       out.stencil = side == Side::forward ? Stencil::forward : Stencil::backward;
       out.note = crossing + "; re-checked one-sided (" + to_string(out.stencil) + ")";
-      return out;
+      return;
     }
     out.undecided = true;
-    out.value = d.value / unreduce_;
+    out.value = central_value / unreduce_;
     out.note = crossing + " on both sides at every step: not decided";
-    return out;
   }
 
- private:
   const Case& c_;
   LineLoss<double> line_;
   const Vector<double>& noise_;
@@ -402,49 +438,51 @@ Entry judge_numeric(double a, const NumericEntry& n, double roundoff, double flo
 
 namespace detail {
 
-CheckResult full_check(const Case& c, const std::vector<LayerGradient>& analytic, const Matrix<double>* input_gradient,
-                       const CheckOptions& o, const std::vector<char>* include) {
-  const Tolerances& tol = o.tolerances;
-  const double rel_step = o.relative_step > 0 ? o.relative_step : default_relative_step(o.method);
-  CheckResult r;
-  const auto ids = tensors_of(c.network, c.inputs.cols(), o.input_gradients);
-  if (o.method == Method::multiprecision) {
-    ReferenceOptions ro = o.reference;
-    ro.input_gradients = o.input_gradients;
-    ro.seed = o.seed;
-    const Reference ref = reference_gradients(c, ro);
-    r = compare_with_reference(c, analytic, input_gradient, ref, tol);
-    if (include) {
-      std::vector<Entry> kept;
-      for (auto& e : r.entries)
-        for (std::size_t k = 0; k < ids.size(); ++k)
-          if ((*include)[k] && ids[k].layer == e.layer && ids[k].tensor == e.tensor) kept.push_back(std::move(e));
-      r.entries = std::move(kept);
-    }
-    return r;
+namespace {
+
+// Full mode by the 50-digit reference; `include` keeps the entries of the chosen tensors only.
+CheckResult full_check_multiprecision(const Case& c, const std::vector<LayerGradient>& analytic,
+                                      const Matrix<double>* input_gradient, const CheckOptions& o,
+                                      const std::vector<TensorId>& ids, const std::vector<char>* include) {
+  ReferenceOptions ro = o.reference;
+  ro.input_gradients = o.input_gradients;
+  ro.seed = o.seed;
+  const Reference ref = reference_gradients(c, ro);
+  CheckResult r = compare_with_reference(c, analytic, input_gradient, ref, o.tolerances);
+  if (include) {
+    std::vector<Entry> kept;
+    for (auto& e : r.entries)
+      for (std::size_t k = 0; k < ids.size(); ++k)
+        if ((*include)[k] && ids[k].layer == e.layer && ids[k].tensor == e.tensor) kept.push_back(std::move(e));
+    r.entries = std::move(kept);
   }
-  std::vector<Matrix<double>> storage;
-  auto an = match_shapes(c, analytic, ids, storage, r.findings);
+  return r;
+}
+
+// One entry to difference: its tensor (tensors_of order) and its column-major index there.
+struct Job {
+  std::size_t tensor;
+  Index flat;
+};
+
+std::vector<Job> jobs_of(const std::vector<TensorId>& ids, const std::vector<const Matrix<double>*>& an,
+                         const std::vector<char>* include) {
+  std::vector<Job> jobs;
   for (std::size_t k = 0; k < ids.size(); ++k)
-    if (ids[k].tensor == TensorKind::inputs && input_gradient && input_gradient->rows() == ids[k].rows &&
-        input_gradient->cols() == ids[k].cols)
-      an[k] = input_gradient;
-  const Conditioning cond = conditioning(c, o.input_gradients, o.seed);
+    if (an[k] && (!include || (*include)[k]))
+      for (Index i = 0; i < ids[k].rows * ids[k].cols; ++i) jobs.push_back({k, i});
+  return jobs;
+}
+
+// The numerical value of every job's entry, over `threads` workers with an EntryNumerics each.
+std::vector<NumericEntry> differentiate(const Case& c, const CheckOptions& o, const std::vector<TensorId>& ids,
+                                        const std::vector<Job>& jobs, const Conditioning& cond, unsigned threads) {
+  const double rel_step = o.relative_step > 0 ? o.relative_step : default_relative_step(o.method);
   ForwardPass<double> fp;
   forward(c.network, c.inputs, fp);
   Gradients<double> g;
   backward(c.network, fp, c.targets, g, false);
   const Vector<double> noise = loss_noise(c, fp, g);
-
-  struct Job {
-    std::size_t tensor;
-    Index flat;
-  };
-  std::vector<Job> jobs;
-  for (std::size_t k = 0; k < ids.size(); ++k)
-    if (an[k] && (!include || (*include)[k]))
-      for (Index i = 0; i < ids[k].rows * ids[k].cols; ++i) jobs.push_back({k, i});
-  const unsigned threads = thread_count(o.threads);
   std::vector<std::unique_ptr<EntryNumerics>> workers(threads);
   std::vector<NumericEntry> numerics(jobs.size());
   parallel_for(jobs.size(), threads, [&](std::size_t j, unsigned w) {
@@ -457,11 +495,17 @@ CheckResult full_check(const Case& c, const std::vector<LayerGradient>& analytic
     p.col = jobs[j].flat / id.rows;
     numerics[j] = (*workers[w])(p, cond.roundoff[jobs[j].tensor].data()[jobs[j].flat]);
   });
-  r.summary.threads = threads;
+  return numerics;
+}
+
+// One summary per tensor, its floor from the largest finite, decided numerical entry.
+std::vector<TensorSummary> tensor_summaries(const std::vector<TensorId>& ids, const std::vector<Job>& jobs,
+                                            const std::vector<NumericEntry>& numerics, const Tolerances& tol) {
   std::vector<double> max_abs(ids.size(), 0.0);
   for (std::size_t j = 0; j < jobs.size(); ++j)
     if (std::isfinite(numerics[j].value) && !numerics[j].undecided)
       max_abs[jobs[j].tensor] = std::max(max_abs[jobs[j].tensor], std::abs(numerics[j].value));
+  std::vector<TensorSummary> out;
   for (std::size_t k = 0; k < ids.size(); ++k) {
     TensorSummary ts;
     ts.layer = ids[k].layer;
@@ -470,13 +514,33 @@ CheckResult full_check(const Case& c, const std::vector<LayerGradient>& analytic
     ts.cols = ids[k].cols;
     ts.max_abs_reference = max_abs[k];
     ts.floor = tensor_floor(max_abs[k], tol);
-    r.tensors.push_back(ts);
+    out.push_back(ts);
   }
+  return out;
+}
+
+}  // namespace
+
+CheckResult full_check(const Case& c, const std::vector<LayerGradient>& analytic, const Matrix<double>* input_gradient,
+                       const CheckOptions& o, const std::vector<char>* include) {
+  const auto ids = tensors_of(c.network, c.inputs.cols(), o.input_gradients);
+  if (o.method == Method::multiprecision)
+    return full_check_multiprecision(c, analytic, input_gradient, o, ids, include);
+  CheckResult r;
+  std::vector<Matrix<double>> storage;
+  const auto an = claimed_tensors(c, analytic, input_gradient, ids, storage, r.findings);
+  const Conditioning cond = conditioning(c, o.input_gradients, o.seed);
+  const std::vector<Job> jobs = jobs_of(ids, an, include);
+  const unsigned threads = thread_count(o.threads);
+  const std::vector<NumericEntry> numerics = differentiate(c, o, ids, jobs, cond, threads);
+  r.summary.threads = threads;
+  r.tensors = tensor_summaries(ids, jobs, numerics, o.tolerances);
   r.entries.reserve(jobs.size());
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const std::size_t k = jobs[j].tensor;
     const Index i = jobs[j].flat;
-    Entry e = judge_numeric(an[k]->data()[i], numerics[j], cond.roundoff[k].data()[i], r.tensors[k].floor, tol);
+    Entry e = judge_numeric(an[k]->data()[i], numerics[j], cond.roundoff[k].data()[i], r.tensors[k].floor,
+                            o.tolerances);
     e.layer = ids[k].layer;
     e.tensor = ids[k].tensor;
     e.row = i % ids[k].rows;

@@ -61,63 +61,45 @@ detail::ParamRef param_of(const ReferenceTensor& t, Index flat) {
   return p;
 }
 
-}  // namespace
+// An output's round-off: that of its pre-activation times |act'(z)|, the
+// engine's own derivative; for softmax δa_k = a_k (δz_k − Σ_j a_j δz_j),
+// bounded by a_k (ε_k + max_j ε_j).
+Matrix<double> outputs_roundoff(const Case& c, const ForwardPass<Big>& fp, const Matrix<double>& outputs,
+                                const Matrix<double>& dz) {
+  const Activation act = c.network.layers.back().activation;
+  if (act == Activation::softmax) return outputs.cwiseProduct(dz + dz.colwise().maxCoeff().replicate(dz.rows(), 1));
+  const Matrix<double> z = fp.z.back().unaryExpr([](const Big& v) { return to_d(v); });
+  Matrix<double> out = dz;
+  detail::multiply_by_derivative(act, z, outputs, out);
+  return out.cwiseAbs();
+}
 
-Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
-  const auto start = std::chrono::steady_clock::now();
-  detail::validate_case(c);
-  Reference ref;
-  const bool inputs = opt.input_gradients;
-  const Network<Big> net = c.network.cast<Big>();
-  const Matrix<Big> x = c.inputs.cast<Big>(), y = c.targets.cast<Big>();
-  ForwardPass<Big> fp;
-  forward(net, x, fp);
-  Gradients<Big> g;
-  backward(net, fp, y, g, inputs);
-  ref.loss = to_d(loss(net, fp, y));
-  ref.outputs = fp.output().unaryExpr([](const Big& v) { return to_d(v); });
+// A tensor of the reference from its 50-digit gradient: the rounded value and its rounding error, the round-off of
+// a correct double computation, no kink found yet.
+ReferenceTensor reference_tensor(const detail::TensorId& id, const Matrix<Big>& exact, const Matrix<double>& roundoff) {
+  ReferenceTensor t;
+  t.layer = id.layer;
+  t.tensor = id.tensor;
+  t.value = exact.unaryExpr([](const Big& v) { return to_d(v); });
+  t.error = (exact - t.value.cast<Big>()).unaryExpr([](const Big& v) { return std::abs(to_d(v)); });
+  t.roundoff = roundoff;
+  t.kink = Eigen::MatrixXi::Constant(id.rows, id.cols, -1);
+  t.kinks_involved = Eigen::MatrixXi::Zero(id.rows, id.cols);
+  t.other_side = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+  t.at_exact_kink = Matrix<char>::Zero(id.rows, id.cols);
+  t.forward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+  t.backward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
+  t.cross_checked = Matrix<char>::Zero(id.rows, id.cols);
+  t.max_abs = 0;
+  for (Index i = 0; i < t.value.size(); ++i)
+    if (std::isfinite(t.value.data()[i])) t.max_abs = std::max(t.max_abs, std::abs(t.value.data()[i]));
+  return t;
+}
 
-  const auto ids = detail::tensors_of(c.network, c.inputs.cols(), inputs);
-  const detail::Conditioning cond = detail::conditioning(c, inputs, opt.seed);
-  {
-    // An output's round-off: that of its pre-activation times |act'(z)|, the
-    // engine's own derivative; for softmax δa_k = a_k (δz_k − Σ_j a_j δz_j),
-    // bounded by a_k (ε_k + max_j ε_j).
-    const Matrix<double>& dz = cond.dz.back();
-    const Activation act = c.network.layers.back().activation;
-    if (act == Activation::softmax) {
-      ref.outputs_roundoff = ref.outputs.cwiseProduct(dz + dz.colwise().maxCoeff().replicate(dz.rows(), 1));
-    } else {
-      const Matrix<double> z = fp.z.back().unaryExpr([](const Big& v) { return to_d(v); });
-      ref.outputs_roundoff = dz;
-      detail::multiply_by_derivative(act, z, ref.outputs, ref.outputs_roundoff);
-      ref.outputs_roundoff = ref.outputs_roundoff.cwiseAbs();
-    }
-  }
-  std::vector<Matrix<Big>> exact;  // the 50-digit gradient per tensor
-  for (std::size_t k = 0; k < ids.size(); ++k) {
-    const auto& id = ids[k];
-    exact.push_back(detail::gradient_of(g, id));
-    ReferenceTensor t;
-    t.layer = id.layer;
-    t.tensor = id.tensor;
-    t.value = exact[k].unaryExpr([](const Big& v) { return to_d(v); });
-    t.error = (exact[k] - t.value.cast<Big>()).unaryExpr([](const Big& v) { return std::abs(to_d(v)); });
-    t.roundoff = cond.roundoff[k];
-    t.kink = Eigen::MatrixXi::Constant(id.rows, id.cols, -1);
-    t.kinks_involved = Eigen::MatrixXi::Zero(id.rows, id.cols);
-    t.other_side = Matrix<double>::Constant(id.rows, id.cols, kNaN);
-    t.at_exact_kink = Matrix<char>::Zero(id.rows, id.cols);
-    t.forward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
-    t.backward_slope = Matrix<double>::Constant(id.rows, id.cols, kNaN);
-    t.cross_checked = Matrix<char>::Zero(id.rows, id.cols);
-    t.max_abs = 0;
-    for (Index i = 0; i < t.value.size(); ++i)
-      if (std::isfinite(t.value.data()[i])) t.max_abs = std::max(t.max_abs, std::abs(t.value.data()[i]));
-    ref.tensors.push_back(std::move(t));
-  }
-
-  // Undecided kinks: z exactly 0, or within the round-off of a double z.
+// Undecided kinks: z exactly 0, or within the round-off of a double z.
+std::vector<Kink> undecided_kinks(const Network<Big>& net, const ForwardPass<Big>& fp,
+                                  const std::vector<Matrix<double>>& dz) {
+  std::vector<Kink> kinks;
   const std::size_t L = net.layers.size();
   for (std::size_t l = 0; l < L; ++l) {
     if (!has_kink(net.layers[l].activation)) continue;
@@ -125,18 +107,23 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
       for (Index j = 0; j < fp.z[l].rows(); ++j) {
         const double z = to_d(fp.z[l](j, n));
         const bool is_exact = fp.z[l](j, n) == 0;
-        if (!is_exact && std::abs(z) > cond.dz[l](j, n)) continue;
+        if (!is_exact && std::abs(z) > dz[l](j, n)) continue;
         Kink k;
         k.layer = static_cast<int>(l);
         k.unit = j;
         k.sample = n;
         k.z = z;
         k.exact = is_exact;
-        ref.kinks.push_back(k);
+        kinks.push_back(k);
       }
   }
-  // For each, the gradient with that unit's derivative on the other side; the
-  // entries it changes (beyond the rule's tolerance) are kink-sensitive.
+  return kinks;
+}
+
+// For each kink, the gradient with that unit's derivative on the other side; the
+// entries it changes (beyond the rule's tolerance) are kink-sensitive.
+void mark_kink_sensitive(const Network<Big>& net, const ForwardPass<Big>& fp, const Matrix<Big>& y,
+                         const std::vector<detail::TensorId>& ids, bool inputs, Reference& ref) {
   const Tolerances tol;
   for (std::size_t ki = 0; ki < ref.kinks.size(); ++ki) {
     const Kink& k = ref.kinks[ki];
@@ -161,11 +148,11 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
       }
     }
   }
+}
 
-  detail::LineLoss<Big> line(net, x, y, fp);
-  const Big unreduce = c.network.reduction == Reduction::mean ? Big(c.inputs.cols()) : Big(1);
-  // One-sided slopes at exact kinks: 50-digit forward and backward differences
-  // with a step (1e-25) far below every other scale of the case.
+// One-sided slopes at exact kinks: 50-digit forward and backward differences
+// with a step (1e-25) far below every other scale of the case.
+void one_sided_slopes(const Case& c, detail::LineLoss<Big>& line, const Big& unreduce, Reference& ref) {
   line.tolerate_exact_zeros(true);
   for (auto& rt : ref.tensors)
     for (Index i = 0; i < rt.value.size(); ++i) {
@@ -179,32 +166,56 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
       rt.backward_slope.data()[i] = to_d((f0 - fm) / h / unreduce);
     }
   line.tolerate_exact_zeros(false);
+}
 
-  // The cross-check: 50-digit central differences, h = 1e-20 · max(|θ|, 1).
-  // Truncation (h² f'''/6) is ~1e-40 relative; round-off ~1e-50 · Σ|ℓ| / h.
+// The 50-digit central difference of entry p and its error bound (both 0 when the loss does not depend on p);
+// false when p is within 1e-20 of a kink: undecided, not cross-checked.
+bool central_50(const Case& c, detail::LineLoss<Big>& line, const ForwardPass<Big>& fp, const Big& unreduce,
+                const detail::ParamRef& p, Big& numeric, Big& err) {
+  const auto cols = line.touched(p);
+  if (cols.empty()) return true;
+  const Big h = Big("1e-20") * std::max(1.0, std::abs(detail::parameter_value(c, p)));
+  detail::Crossing cp, cm;
+  const Big fp_ = line.eval(p, h, cols, &cp), fm = line.eval(p, Big(-h), cols, &cm);
+  if (cp.crossed || cm.crossed) return false;
+  // Round-off of a 50-digit loss: ~1e-50 of its intermediate magnitudes
+  // (the loss, the log of sums ≥ 1, the logits), taken as |ℓ| + 1 + |z_L|.
+  Big scale = 0;
+  for (Index n : cols) {
+    scale += abs(line.base_losses()(n)) + 1;
+    for (Index k = 0; k < fp.z.back().rows(); ++k) scale += abs(fp.z.back()(k, n));
+  }
+  numeric = (fp_ - fm) / (2 * h) / unreduce;
+  err = (Big("1e-48") * scale / h + Big("1e-30") * abs(numeric)) / unreduce;
+  return true;
+}
+
+Finding reference_disagreement(const ReferenceTensor& rt, Index i, const detail::ParamRef& p, const Big& numeric) {
+  Finding f;
+  f.kind = FindingKind::reference_disagreement;
+  f.layer = rt.layer;
+  f.tensor = rt.tensor;
+  f.message = std::string("the 50-digit backward gives ") + detail::format_number(rt.value.data()[i]) + " for " +
+              to_string(rt.tensor) + " of layer " + std::to_string(rt.layer) + " entry (" + std::to_string(p.row) +
+              ", " + std::to_string(p.col) + "), 50-digit central differences give " +
+              detail::format_number(to_d(numeric));
+  return f;
+}
+
+// The cross-check: 50-digit central differences, h = 1e-20 · max(|θ|, 1).
+// Truncation (h² f'''/6) is ~1e-40 relative; round-off ~1e-50 · Σ|ℓ| / h.
+void cross_check(const Case& c, const ReferenceOptions& opt, detail::LineLoss<Big>& line, const ForwardPass<Big>& fp,
+                 const Big& unreduce, const std::vector<Matrix<Big>>& exact, Reference& ref) {
+  const Tolerances tol;
+  const bool inputs = opt.input_gradients;
   const auto plan = cross_check_plan(ref.tensors, c.network.parameter_count() + (inputs ? c.inputs.size() : 0), opt);
   for (std::size_t t = 0; t < ref.tensors.size(); ++t) {
     ReferenceTensor& rt = ref.tensors[t];
     const double floor = tensor_floor(rt.max_abs, tol);
     for (Index i : plan[t]) {
       const detail::ParamRef p = param_of(rt, i);
-      const auto cols = line.touched(p);
       Big numeric = 0, err = 0;
-      if (!cols.empty()) {
-        const Big h = Big("1e-20") * std::max(1.0, std::abs(detail::parameter_value(c, p)));
-        detail::Crossing cp, cm;
-        const Big fp_ = line.eval(p, h, cols, &cp), fm = line.eval(p, Big(-h), cols, &cm);
-        if (cp.crossed || cm.crossed) continue;  // within 1e-20 of a kink: undecided, not cross-checked
-        // Round-off of a 50-digit loss: ~1e-50 of its intermediate magnitudes
-        // (the loss, the log of sums ≥ 1, the logits), taken as |ℓ| + 1 + |z_L|.
-        Big scale = 0;
-        for (Index n : cols) {
-          scale += abs(line.base_losses()(n)) + 1;
-          for (Index k = 0; k < fp.z.back().rows(); ++k) scale += abs(fp.z.back()(k, n));
-        }
-        numeric = (fp_ - fm) / (2 * h) / unreduce;
-        err = (Big("1e-48") * scale / h + Big("1e-30") * abs(numeric)) / unreduce;
-      }
+      if (!central_50(c, line, fp, unreduce, p, numeric, err)) continue;
       rt.cross_checked.data()[i] = 1;
       ++ref.cross_checked;
       const Big& analytic = exact[t].data()[i];
@@ -215,19 +226,43 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
       ref.worst_cross_check = std::max(ref.worst_cross_check, e);
       // 1e-24 relative: eight decades below double rounding, so only a
       // disagreement that could matter at double precision is reported.
-      if (diff > 4 * err + Big("1e-24") * Big(std::max(std::abs(rt.value.data()[i]), floor))) {
-        Finding f;
-        f.kind = FindingKind::reference_disagreement;
-        f.layer = rt.layer;
-        f.tensor = rt.tensor;
-        f.message = std::string("the 50-digit backward gives ") + detail::format_number(rt.value.data()[i]) +
-                    " for " + to_string(rt.tensor) + " of layer " + std::to_string(rt.layer) + " entry (" +
-                    std::to_string(p.row) + ", " + std::to_string(p.col) +
-                    "), 50-digit central differences give " + detail::format_number(to_d(numeric));
-        ref.findings.push_back(std::move(f));
-      }
+      if (diff > 4 * err + Big("1e-24") * Big(std::max(std::abs(rt.value.data()[i]), floor)))
+        ref.findings.push_back(reference_disagreement(rt, i, p, numeric));
     }
   }
+}
+
+}  // namespace
+
+Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::validate_case(c);
+  Reference ref;
+  const bool inputs = opt.input_gradients;
+  const Network<Big> net = c.network.cast<Big>();
+  const Matrix<Big> x = c.inputs.cast<Big>(), y = c.targets.cast<Big>();
+  ForwardPass<Big> fp;
+  forward(net, x, fp);
+  Gradients<Big> g;
+  backward(net, fp, y, g, inputs);
+  ref.loss = to_d(loss(net, fp, y));
+  ref.outputs = fp.output().unaryExpr([](const Big& v) { return to_d(v); });
+
+  const auto ids = detail::tensors_of(c.network, c.inputs.cols(), inputs);
+  const detail::Conditioning cond = detail::conditioning(c, inputs, opt.seed);
+  ref.outputs_roundoff = outputs_roundoff(c, fp, ref.outputs, cond.dz.back());
+  std::vector<Matrix<Big>> exact;  // the 50-digit gradient per tensor
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    exact.push_back(detail::gradient_of(g, ids[k]));
+    ref.tensors.push_back(reference_tensor(ids[k], exact[k], cond.roundoff[k]));
+  }
+  ref.kinks = undecided_kinks(net, fp, cond.dz);
+  mark_kink_sensitive(net, fp, y, ids, inputs, ref);
+
+  detail::LineLoss<Big> line(net, x, y, fp);
+  const Big unreduce = c.network.reduction == Reduction::mean ? Big(c.inputs.cols()) : Big(1);
+  one_sided_slopes(c, line, unreduce, ref);
+  cross_check(c, opt, line, fp, unreduce, exact, ref);
   ref.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return ref;
 }

@@ -70,6 +70,89 @@ inline double function_step(Method m) {
   }
 }
 
+// ∂f/∂x_i by complex step: needs f generic over Vector<std::complex<double>> (F as check_gradient deduced it).
+template <class F>
+Derivative complex_step_derivative(F& f, const Vector<double>& x, Index i, double h) {
+  constexpr double u = 0x1p-53;
+  using C = std::complex<double>;
+  Derivative d;
+  if constexpr (generic_callable_with<F, Vector<C>>) {
+    Vector<C> y = x.cast<C>();
+    y(i) += C(0.0, h);
+    d.value = C(f(y)).imag() / h;
+    d.error = 8 * u * std::abs(d.value);
+    d.ok = std::isfinite(d.value);
+  } else {
+    throw std::invalid_argument(
+        "check_gradient: complex-step needs a generic f (a template or generic lambda) callable on "
+        "Vector<std::complex<double>>");
+  }
+  return d;
+}
+
+// ∂f/∂x_i by 50-digit central differences at h and 2h (Richardson's difference as the error); needs f generic over
+// Vector<cpp_bin_float_50>.
+template <class F>
+Derivative multiprecision_derivative(F& f, const Vector<double>& x, Index i, double h, double fx) {
+  using B = cpp_bin_float_50;
+  Derivative d;
+  if constexpr (generic_callable_with<F, Vector<B>>) {
+    const Vector<B> xb = x.cast<B>();
+    const B hb = B(h);
+    auto at = [&](const B& t) {
+      Vector<B> y = xb;
+      y(i) += t;
+      return B(f(y));
+    };
+    const B d1 = (at(hb) - at(B(-hb))) / (2 * hb);
+    const B d2 = (at(B(2 * hb)) - at(B(-2 * hb))) / (4 * hb);
+    d.value = static_cast<double>(d1);
+    d.error = static_cast<double>(abs(d1 - d2) / 3) + std::abs(d.value - static_cast<double>(d1)) +
+              1e-48 * std::max(std::abs(fx), 1.0) / h;
+    d.ok = std::isfinite(d.value);
+  } else {
+    throw std::invalid_argument(
+        "check_gradient: multiprecision needs a generic f (a template or generic lambda) callable on "
+        "Vector<cpp_bin_float_50>");
+  }
+  return d;
+}
+
+// ∂f/∂x_i by the chosen method, step h.
+template <class F>
+Derivative partial_derivative(F& f, const Vector<double>& x, Index i, double h, double eps_f, double fx, Method m) {
+  if (m == Method::central || m == Method::ridders) {
+    auto line = [&](double t) {
+      Vector<double> y = x;
+      y(i) += t;
+      return static_cast<double>(f(y));
+    };
+    return m == Method::central ? central_difference(line, h, eps_f) : ridders(line, h, eps_f);
+  }
+  if (m == Method::complex_step) return complex_step_derivative<F>(f, x, i, h);
+  return multiprecision_derivative<F>(f, x, i, h, fx);
+}
+
+// The result row of entry i: a(i) against its numerical derivative d.
+inline Entry function_entry(Index i, double analytic, const Derivative& d, double floor,
+                            const FunctionCheckOptions& o) {
+  Entry e;
+  e.tensor = TensorKind::x;
+  e.row = i;
+  e.analytic = analytic;
+  e.numeric = d.value;
+  e.error_estimate = d.ok ? d.error : std::numeric_limits<double>::infinity();
+  e.roundoff = o.analytic_roundoff;
+  e.stencil = o.method == Method::complex_step ? Stencil::complex : Stencil::central;
+  const Comparison c = compare(e.analytic, e.numeric, e.error_estimate, e.roundoff, floor, o.tolerances);
+  e.tolerance = c.tolerance;
+  e.absolute_error = c.absolute_error;
+  e.relative_error = c.relative_error;
+  e.verdict = c.verdict;
+  if (!d.ok) e.note = "no usable numerical derivative (f not finite near x)";
+  return e;
+}
+
 }  // namespace detail
 
 template <class F, class G>
@@ -102,69 +185,15 @@ CheckResult check_gradient(F&& f, G&& grad, const Vector<double>& x, const Funct
   std::vector<Derivative> numeric(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) {
     const double h = r.summary.relative_step * std::max(std::abs(x(i)), 1.0);
-    Derivative& d = numeric[static_cast<std::size_t>(i)];
-    if (o.method == Method::central || o.method == Method::ridders) {
-      auto line = [&](double t) {
-        Vector<double> y = x;
-        y(i) += t;
-        return static_cast<double>(f(y));
-      };
-      d = o.method == Method::central ? central_difference(line, h, eps_f) : ridders(line, h, eps_f);
-    } else if (o.method == Method::complex_step) {
-      using C = std::complex<double>;
-      if constexpr (detail::generic_callable_with<F, Vector<C>>) {
-        Vector<C> y = x.cast<C>();
-        y(i) += C(0.0, h);
-        d.value = C(f(y)).imag() / h;
-        d.error = 8 * u * std::abs(d.value);
-        d.ok = std::isfinite(d.value);
-      } else {
-        throw std::invalid_argument("check_gradient: complex-step needs a generic f (a template or generic lambda) callable on Vector<std::complex<double>>");
-      }
-    } else {
-      using B = cpp_bin_float_50;
-      if constexpr (detail::generic_callable_with<F, Vector<B>>) {
-        const Vector<B> xb = x.cast<B>();
-        const B hb = B(h);
-        auto at = [&](const B& t) {
-          Vector<B> y = xb;
-          y(i) += t;
-          return B(f(y));
-        };
-        const B d1 = (at(hb) - at(B(-hb))) / (2 * hb);
-        const B d2 = (at(B(2 * hb)) - at(B(-2 * hb))) / (4 * hb);
-        d.value = static_cast<double>(d1);
-        d.error = static_cast<double>(abs(d1 - d2) / 3) + std::abs(d.value - static_cast<double>(d1)) +
-                  1e-48 * std::max(std::abs(fx), 1.0) / h;
-        d.ok = std::isfinite(d.value);
-      } else {
-        throw std::invalid_argument("check_gradient: multiprecision needs a generic f (a template or generic lambda) callable on Vector<cpp_bin_float_50>");
-      }
-    }
+    numeric[static_cast<std::size_t>(i)] = detail::partial_derivative<F>(f, x, i, h, eps_f, fx, o.method);
   }
   double max_abs = 0;
   for (const Derivative& d : numeric)
     if (std::isfinite(d.value)) max_abs = std::max(max_abs, std::abs(d.value));
   ts.max_abs_reference = max_abs;
   ts.floor = tensor_floor(max_abs, o.tolerances);
-  for (Index i = 0; i < n; ++i) {
-    const Derivative& d = numeric[static_cast<std::size_t>(i)];
-    Entry e;
-    e.tensor = TensorKind::x;
-    e.row = i;
-    e.analytic = a(i);
-    e.numeric = d.value;
-    e.error_estimate = d.ok ? d.error : std::numeric_limits<double>::infinity();
-    e.roundoff = o.analytic_roundoff;
-    e.stencil = o.method == Method::complex_step ? Stencil::complex : Stencil::central;
-    const Comparison c = compare(e.analytic, e.numeric, e.error_estimate, e.roundoff, ts.floor, o.tolerances);
-    e.tolerance = c.tolerance;
-    e.absolute_error = c.absolute_error;
-    e.relative_error = c.relative_error;
-    e.verdict = c.verdict;
-    if (!d.ok) e.note = "no usable numerical derivative (f not finite near x)";
-    r.entries.push_back(std::move(e));
-  }
+  for (Index i = 0; i < n; ++i)
+    r.entries.push_back(detail::function_entry(i, a(i), numeric[static_cast<std::size_t>(i)], ts.floor, o));
   r.tensors.push_back(ts);
   summarize(r);
   r.summary.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
