@@ -3,6 +3,7 @@
 #include "watch_detail.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <string>
@@ -170,13 +171,8 @@ std::string fix_for(const NonFinite& nf, const std::optional<TrainOptions>& trai
          "for sigmoid/tanh)";
 }
 
-Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions>& training) {
-  Finding f;
-  f.kind = Kind::non_finite;
-  f.severity = Severity::error;
-  f.layer = nf.layer;
-  f.epoch = nf.epoch;
-  f.step = nf.step;
+// Where the entry is, in the words of the finding: "z of layer 1 (unit 3, sample 0)".
+std::string non_finite_where(const NonFinite& nf) {
   std::string where = std::string(to_string(nf.quantity)) + " of " + detail::layer_name(nf.layer);
   switch (nf.quantity) {
     case Quantity::loss:
@@ -193,59 +189,76 @@ Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions
       where += " (unit " + std::to_string(nf.row) + ", sample " + std::to_string(nf.col) + ")";
       break;
   }
-  f.message = std::string(nf.emulated ? "with the emulated numerics, the first" : "the first") + " non-finite value (" +
-              detail::num(nf.value) + ") appears at step " + std::to_string(nf.step) + " (epoch " +
-              std::to_string(nf.epoch) + ") in " + where + ", " + to_string(nf.pass) + ": " + nf.cause +
-              (nf.produced ? "" : " (passed on, not produced here)") + " — " + nf.detail;
-  // The growth before it, for the layer concerned: each norm from the oldest to
-  // the newest step of the history where it is finite (the offending step's own
-  // gradient and activation norms are usually NaN already, and a growth "to NaN"
-  // says nothing), as a geometric mean factor per step.
+  return where;
+}
+
+// One norm of one layer over the history: its first and last finite values, and
+// the geometric mean growth factor per step between them.
+struct Span {
+  const char* name;
+  double from = nan, to = nan, per_step = nan;
+  Index from_step = -1, to_step = -1;
+};
+
+Span norm_span(const std::vector<StepStats>& h, const char* name, double LayerStats::*field, std::size_t layer) {
+  Span s{name};
+  for (const StepStats& st : h) {
+    if (layer >= st.layers.size()) continue;
+    const double v = st.layers[layer].*field;
+    if (!std::isfinite(v)) continue;
+    if (s.from_step < 0) s.from = v, s.from_step = st.step;
+    s.to = v, s.to_step = st.step;
+  }
+  const double steps = static_cast<double>(s.to_step - s.from_step);
+  if (s.from_step >= 0 && steps > 0 && s.from > 0) s.per_step = std::pow(s.to / s.from, 1.0 / steps);
+  return s;
+}
+
+// The growth before it, for the layer concerned: each norm from the oldest to
+// the newest step of the history where it is finite (the offending step's own
+// gradient and activation norms are usually NaN already, and a growth "to NaN"
+// says nothing), as a geometric mean factor per step.
+void describe_growth(const NonFinite& nf, Finding& f) {
   const auto& h = nf.history;
   const auto l = static_cast<std::size_t>(nf.layer);
-  if (h.size() >= 2 && nf.layer >= 0 && l < h.front().layers.size()) {
-    struct Span {
-      const char* name;
-      double from = nan, to = nan, per_step = nan;
-      Index from_step = -1, to_step = -1;
-    };
-    const auto span = [&](const char* name, double LayerStats::*field, std::size_t layer) {
-      Span s{name};
-      for (const StepStats& st : h) {
-        if (layer >= st.layers.size()) continue;
-        const double v = st.layers[layer].*field;
-        if (!std::isfinite(v)) continue;
-        if (s.from_step < 0) s.from = v, s.from_step = st.step;
-        s.to = v, s.to_step = st.step;
-      }
-      const double steps = static_cast<double>(s.to_step - s.from_step);
-      if (s.from_step >= 0 && steps > 0 && s.from > 0) s.per_step = std::pow(s.to / s.from, 1.0 / steps);
-      return s;
-    };
-    // The layer's own norms, and (past the first layer) the norm of its input —
-    // the previous layer's output, the `a` of this layer's W·a.
-    std::vector<Span> spans = {span("weight norm", &LayerStats::weight_norm, l),
-                               span("gradient norm", &LayerStats::gradient_norm, l),
-                               span("activation norm", &LayerStats::activation_norm, l)};
-    if (l > 0) spans.push_back(span("input's activation norm", &LayerStats::activation_norm, l - 1));
-    f.message += "; in the " + std::to_string(h.size()) + " steps up to it (" + std::to_string(h.front().step) + "–" +
-                 std::to_string(h.back().step) + ")";
-    bool first_span = true;
-    for (const Span& s : spans) {
-      f.message += std::string(first_span ? " " : ", ") + "its " + s.name;
-      first_span = false;
-      if (s.from_step < 0) {
-        f.message += " was never finite";
-        continue;
-      }
-      f.message += " went from " + num(s.from) + " (step " + std::to_string(s.from_step) + ") to " + num(s.to) +
-                   " (step " + std::to_string(s.to_step) + ")";
-      if (std::isfinite(s.per_step)) f.message += ", × " + num(s.per_step, 3) + " per step";
-      f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.from_step), s.from});
-      f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.to_step), s.to});
-      f.evidence.push_back({std::string(s.name) + " growth per step", s.per_step});
+  if (h.size() < 2 || nf.layer < 0 || l >= h.front().layers.size()) return;
+  // The layer's own norms, and (past the first layer) the norm of its input —
+  // the previous layer's output, the `a` of this layer's W·a.
+  std::vector<Span> spans = {norm_span(h, "weight norm", &LayerStats::weight_norm, l),
+                             norm_span(h, "gradient norm", &LayerStats::gradient_norm, l),
+                             norm_span(h, "activation norm", &LayerStats::activation_norm, l)};
+  if (l > 0) spans.push_back(norm_span(h, "input's activation norm", &LayerStats::activation_norm, l - 1));
+  f.message += "; in the " + std::to_string(h.size()) + " steps up to it (" + std::to_string(h.front().step) + "–" +
+               std::to_string(h.back().step) + ")";
+  bool first_span = true;
+  for (const Span& s : spans) {
+    f.message += std::string(first_span ? " " : ", ") + "its " + s.name;
+    first_span = false;
+    if (s.from_step < 0) {
+      f.message += " was never finite";
+      continue;
     }
+    f.message += " went from " + num(s.from) + " (step " + std::to_string(s.from_step) + ") to " + num(s.to) +
+                 " (step " + std::to_string(s.to_step) + ")";
+    if (std::isfinite(s.per_step)) f.message += ", × " + num(s.per_step, 3) + " per step";
+    f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.from_step), s.from});
+    f.evidence.push_back({std::string(s.name) + " at step " + std::to_string(s.to_step), s.to});
+    f.evidence.push_back({std::string(s.name) + " growth per step", s.per_step});
   }
+}
+
+Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions>& training) {
+  Finding f;
+  f.kind = Kind::non_finite;
+  f.severity = Severity::error;
+  f.layer = nf.layer;
+  f.epoch = nf.epoch;
+  f.step = nf.step;
+  f.message = std::string(nf.emulated ? "with the emulated numerics, the first" : "the first") + " non-finite value (" +
+              detail::num(nf.value) + ") appears at step " + std::to_string(nf.step) + " (epoch " +
+              std::to_string(nf.epoch) + ") in " + non_finite_where(nf) + ", " + to_string(nf.pass) + ": " +
+              nf.cause + (nf.produced ? "" : " (passed on, not produced here)") + " — " + nf.detail;
+  describe_growth(nf, f);
   for (const Evidence& e : nf.operands) f.evidence.push_back(e);
   f.fix = fix_for(nf, training);
   return f;
@@ -659,19 +672,27 @@ struct Watch::State {
   Result finalised() const;
 };
 
-Result Watch::State::finalised() const {
-  Result out = r;
-  // An epoch interrupted before its epoch_end (SIGINT, a stop): its aggregates so far.
-  if (epoch >= 0 && epoch_steps > 0) {
-    out.epochs.push_back(epoch_stats(epoch_samples > 0 ? epoch_loss_sum / epoch_samples : nan, std::nullopt, 0));
-  }
-  if (window_steps > 0) out.loss_windows.push_back({window_first, window_steps, window_sum / static_cast<double>(window_steps)});
+// ---------------------------------------------------------------------------
+// The end-of-run detectors
 
-  std::vector<Finding> found;
-  const auto emit = [&](Finding f) { found.push_back(std::move(f)); };
+namespace {
 
-  // Divergence: a window's mean loss beyond factor × the best before it.
-  const auto& w = out.loss_windows;
+// What the end-of-run detectors read: the result being finalised and the watch's settings.
+struct Run {
+  const Result& out;
+  const Options& opt;
+  const std::optional<TrainOptions>& training;
+};
+
+// A run-level detector appends its findings to `found`, which holds those of the detectors before it.
+using Detector = void (*)(const Run& run, std::vector<Finding>& found);
+// A per-layer detector: its finding for layer l, if any.
+using LayerDetector = std::optional<Finding> (*)(const Run& run, std::size_t l);
+
+// Divergence: a window's mean loss beyond factor × the best before it.
+void detect_divergence(const Run& run, std::vector<Finding>& found) {
+  const Options& opt = run.opt;
+  const auto& w = run.out.loss_windows;
   double best = nan;
   std::size_t best_at = 0;
   for (std::size_t i = 0; i < w.size(); ++i) {
@@ -687,171 +708,229 @@ Result Watch::State::finalised() const {
                   num(best) + " (steps " + std::to_string(w[best_at].first_step) + "–" +
                   std::to_string(w[best_at].first_step + w[best_at].steps - 1) + ")";
       f.fix = "lower the learning rate" +
-              (training ? " (η = " + num(training->learning_rate) + "; try " + num(training->learning_rate / 10) + ")"
-                        : std::string()) +
+              (run.training ? " (η = " + num(run.training->learning_rate) + "; try " +
+                                  num(run.training->learning_rate / 10) + ")"
+                            : std::string()) +
               ", or clip the gradient norm (TrainOptions::clip_norm)";
       f.evidence = {{"window mean loss", v},
                     {"best window mean loss", best},
                     {"ratio", v / best},
                     {"threshold factor", opt.divergence_factor},
                     {"window (steps)", static_cast<double>(opt.loss_window)}};
-      emit(std::move(f));
-      break;
+      found.push_back(std::move(f));
+      return;
     }
     if (std::isnan(best) || v < best) {
       best = v;
       best_at = i;
     }
   }
+}
 
-  // Plateau: no window improved the best by more than the threshold, from some
-  // window up to the end of the run.
-  std::vector<double> full;
-  for (const LossWindow& lw : w)
+// The finding of a plateau over the full windows after `last_improvement`, which
+// never went below `best` (the best window mean).
+Finding plateau_finding(const Options& opt, const std::vector<double>& full, std::size_t last_improvement,
+                        double best) {
+  const std::size_t flat = full.size() - 1 - last_improvement;
+  double level = 0;
+  for (std::size_t i = last_improvement + 1; i < full.size(); ++i) level += full[i];
+  level /= static_cast<double>(flat);
+  const bool stuck = level >= opt.plateau_stuck * full[0];
+  Finding f;
+  f.kind = Kind::plateau;
+  f.severity = stuck ? Severity::warning : Severity::info;
+  const Index from = static_cast<Index>(last_improvement + 1) * opt.loss_window;
+  f.step = from;
+  f.message = std::string(stuck ? "training is stuck: " : "the loss has levelled off: ") + "for the last " +
+              std::to_string(flat) + " windows of " + std::to_string(opt.loss_window) +
+              " steps (from step " + std::to_string(from) + ") the mean loss stayed at " + num(level) +
+              ", never " + percent(opt.plateau_improvement) + " below its best " + num(best) +
+              "; the first window's mean was " + num(full[0]) +
+              (stuck ? " (it has not even halved)" : " (" + percent(1 - level / full[0]) + " lower)");
+  f.fix = stuck ? "check the data and the gradients first (input findings, gradcheck check); then a larger "
+                  "learning rate, an initialisation scaled to the fan-in (xavier/he) against saturated "
+                  "units, or a cross-entropy loss instead of quadratic"
+                : "converged at this learning rate: stop here, or lower the learning rate to go further";
+  f.evidence = {{"plateau mean loss", level},
+                {"best window mean loss", best},
+                {"first window mean loss", full[0]},
+                {"windows without improvement", static_cast<double>(flat)},
+                {"improvement threshold", opt.plateau_improvement}};
+  return f;
+}
+
+// Plateau: no window improved the best by more than the threshold, from some
+// window up to the end of the run. Not after a divergence or a non-finite value.
+void detect_plateau(const Run& run, std::vector<Finding>& found) {
+  const Options& opt = run.opt;
+  std::vector<double> full;  // the windows at least half full: the run's last one may be short
+  for (const LossWindow& lw : run.out.loss_windows)
     if (lw.steps * 2 >= opt.loss_window) full.push_back(lw.mean_loss);
   bool finite_windows = !full.empty();
   for (double v : full) finite_windows = finite_windows && std::isfinite(v);
-  const bool diverged = !found.empty();
-  if (finite_windows && !diverged && !out.first_non_finite) {
-    std::size_t last_improvement = 0;
-    double running = full[0];
-    for (std::size_t i = 1; i < full.size(); ++i) {
-      if (full[i] < (1 - opt.plateau_improvement) * running) last_improvement = i;
-      running = std::min(running, full[i]);
-    }
-    const std::size_t flat = full.size() - 1 - last_improvement;
-    if (flat >= static_cast<std::size_t>(opt.plateau_windows)) {
-      double level = 0;
-      for (std::size_t i = last_improvement + 1; i < full.size(); ++i) level += full[i];
-      level /= static_cast<double>(flat);
-      const bool stuck = level >= opt.plateau_stuck * full[0];
-      Finding f;
-      f.kind = Kind::plateau;
-      f.severity = stuck ? Severity::warning : Severity::info;
-      const Index from = static_cast<Index>(last_improvement + 1) * opt.loss_window;
-      f.step = from;
-      f.message = std::string(stuck ? "training is stuck: " : "the loss has levelled off: ") + "for the last " +
-                  std::to_string(flat) + " windows of " + std::to_string(opt.loss_window) +
-                  " steps (from step " + std::to_string(from) + ") the mean loss stayed at " + num(level) +
-                  ", never " + percent(opt.plateau_improvement) + " below its best " + num(running) +
-                  "; the first window's mean was " + num(full[0]) +
-                  (stuck ? " (it has not even halved)" : " (" + percent(1 - level / full[0]) + " lower)");
-      f.fix = stuck ? "check the data and the gradients first (input findings, gradcheck check); then a larger "
-                      "learning rate, an initialisation scaled to the fan-in (xavier/he) against saturated "
-                      "units, or a cross-entropy loss instead of quadratic"
-                    : "converged at this learning rate: stop here, or lower the learning rate to go further";
-      f.evidence = {{"plateau mean loss", level},
-                    {"best window mean loss", running},
-                    {"first window mean loss", full[0]},
-                    {"windows without improvement", static_cast<double>(flat)},
-                    {"improvement threshold", opt.plateau_improvement}};
-      emit(std::move(f));
-    }
+  const bool diverged =
+      std::any_of(found.begin(), found.end(), [](const Finding& f) { return f.kind == Kind::divergence; });
+  if (!finite_windows || diverged || run.out.first_non_finite) return;
+  std::size_t last_improvement = 0;
+  double running = full[0];
+  for (std::size_t i = 1; i < full.size(); ++i) {
+    if (full[i] < (1 - opt.plateau_improvement) * running) last_improvement = i;
+    running = std::min(running, full[i]);
   }
+  const std::size_t flat = full.size() - 1 - last_improvement;
+  if (flat >= static_cast<std::size_t>(opt.plateau_windows))
+    found.push_back(plateau_finding(opt, full, last_improvement, running));
+}
 
-  // Per layer, judged per epoch and reported once, for the worst epoch.
-  for (std::size_t l = 0; l < out.activations.size(); ++l) {
-    const int layer = static_cast<int>(l);
-    const EpochStats* dead = nullptr;
-    const EpochStats* saturated = nullptr;
-    const EpochStats* large = nullptr;
-    for (const EpochStats& e : out.epochs) {
-      if (l >= e.layers.size()) continue;
-      const LayerStats& ls = e.layers[l];
-      // A unit silent on a couple of batches is not dead yet: judge epochs of 10 statistics steps or more.
-      const bool enough = e.steps >= 10 * opt.stats_every;
-      if (enough && ls.dead_fraction >= opt.dead_warning && (!dead || ls.dead_fraction > dead->layers[l].dead_fraction))
-        dead = &e;
-      if (ls.saturated_fraction >= opt.saturated_warning &&
-          (!saturated || ls.saturated_fraction > saturated->layers[l].saturated_fraction))
-        saturated = &e;
-      if (ls.update_ratio > opt.update_ratio_warning && (!large || ls.update_ratio > large->layers[l].update_ratio))
-        large = &e;
-    }
-    if (dead) {
-      const LayerStats& ls = dead->layers[l];
-      Finding f;
-      f.kind = Kind::dead_units;
-      f.severity = Severity::warning;
-      f.layer = layer;
-      f.epoch = dead->epoch;
-      const Index window = std::min(opt.dead_window * opt.stats_every, dead->steps);
-      f.message = percent(ls.dead_fraction) + " of " + detail::layer_name(layer) +
-                  "'s relu units are dead: not active (z ≤ 0 on every sample) in the last " + std::to_string(window) +
-                  " steps of epoch " + std::to_string(dead->epoch) + "; they pass no gradient and cannot recover";
-      f.fix = "look for large negative biases or a learning rate that pushed them there; initialise with he "
-              "(biases 0), lower the learning rate, or use leaky_relu";
-      f.evidence = {{"dead fraction", ls.dead_fraction},
-                    {"epoch", static_cast<double>(dead->epoch)},
-                    {"threshold", opt.dead_warning}};
-      emit(std::move(f));
-    }
-    if (saturated) {
-      const LayerStats& ls = saturated->layers[l];
-      const Activation act = out.activations[l];
-      const double t = act == Activation::sigmoid ? opt.saturation_sigmoid : opt.saturation_tanh;
-      Finding f;
-      f.kind = Kind::saturated_units;
-      f.severity = Severity::warning;
-      f.layer = layer;
-      f.epoch = saturated->epoch;
-      f.message = percent(ls.saturated_fraction) + " of " + detail::layer_name(layer) + "'s " + to_string(act) +
-                  " pre-activations are saturated (|z| > " + num(t) + ", where the derivative is below 1 % of its "
-                  "peak) on average in epoch " + std::to_string(saturated->epoch) + "; the largest |z| is " +
-                  num(ls.max_abs_z) + ": these units learn slowly";
-      f.fix = "initialise to the fan-in (xavier: weights ~ U(±√(6/(fan_in + fan_out)))) instead of N(0, 1), "
-              "scale the inputs to [0, 1] or standardise them, and prefer cross-entropy to quadratic loss on "
-              "sigmoid outputs";
-      f.evidence = {{"saturated fraction (epoch mean)", ls.saturated_fraction},
-                    {"threshold |z|", t},
-                    {"largest |z|", ls.max_abs_z},
-                    {"epoch", static_cast<double>(saturated->epoch)}};
-      emit(std::move(f));
-    }
-    if (large) {
-      const LayerStats& ls = large->layers[l];
-      Finding f;
-      f.kind = Kind::large_updates;
-      f.severity = Severity::warning;
-      f.layer = layer;
-      f.epoch = large->epoch;
-      f.message = "updates of " + detail::layer_name(layer) + " are large: the median update/weight ratio in epoch " +
-                  std::to_string(large->epoch) + " is " + num(ls.update_ratio, 3) + " (a healthy run moves ~1e-3 "
-                  "of the weights per step)";
-      f.fix = "lower the learning rate" +
-              (training ? " (η = " + num(training->learning_rate) + ")" : std::string()) +
-              "; ratios near 1 mean every step rewrites the weights";
-      f.evidence = {{"median update/weight ratio", ls.update_ratio},
-                    {"threshold", opt.update_ratio_warning},
-                    {"epoch", static_cast<double>(large->epoch)}};
-      emit(std::move(f));
-    }
+// The epoch in which layer l's `field` is largest among the epochs `flagged(e, value)`
+// (the first of equal ones), or null.
+template <class Flagged>
+const EpochStats* worst_epoch(const std::vector<EpochStats>& epochs, std::size_t l, double LayerStats::*field,
+                              Flagged flagged) {
+  const EpochStats* worst = nullptr;
+  for (const EpochStats& e : epochs) {
+    if (l >= e.layers.size()) continue;
+    const double v = e.layers[l].*field;
+    if (flagged(e, v) && (!worst || v > worst->layers[l].*field)) worst = &e;
   }
-  // Accuracy at chance, on the test set after the last evaluated epoch.
+  return worst;
+}
+
+std::optional<Finding> detect_dead_units(const Run& run, std::size_t l) {
+  const Options& opt = run.opt;
+  // A unit silent on a couple of batches is not dead yet: judge epochs of 10 statistics steps or more.
+  const auto flagged = [&](const EpochStats& e, double v) {
+    return e.steps >= 10 * opt.stats_every && v >= opt.dead_warning;
+  };
+  const EpochStats* dead = worst_epoch(run.out.epochs, l, &LayerStats::dead_fraction, flagged);
+  if (!dead) return std::nullopt;
+  const int layer = static_cast<int>(l);
+  const LayerStats& ls = dead->layers[l];
+  Finding f;
+  f.kind = Kind::dead_units;
+  f.severity = Severity::warning;
+  f.layer = layer;
+  f.epoch = dead->epoch;
+  const Index window = std::min(opt.dead_window * opt.stats_every, dead->steps);
+  f.message = percent(ls.dead_fraction) + " of " + detail::layer_name(layer) +
+              "'s relu units are dead: not active (z ≤ 0 on every sample) in the last " + std::to_string(window) +
+              " steps of epoch " + std::to_string(dead->epoch) + "; they pass no gradient and cannot recover";
+  f.fix = "look for large negative biases or a learning rate that pushed them there; initialise with he "
+          "(biases 0), lower the learning rate, or use leaky_relu";
+  f.evidence = {{"dead fraction", ls.dead_fraction},
+                {"epoch", static_cast<double>(dead->epoch)},
+                {"threshold", opt.dead_warning}};
+  return f;
+}
+
+std::optional<Finding> detect_saturated_units(const Run& run, std::size_t l) {
+  const Options& opt = run.opt;
+  const EpochStats* saturated = worst_epoch(run.out.epochs, l, &LayerStats::saturated_fraction,
+                                            [&](const EpochStats&, double v) { return v >= opt.saturated_warning; });
+  if (!saturated) return std::nullopt;
+  const int layer = static_cast<int>(l);
+  const LayerStats& ls = saturated->layers[l];
+  const Activation act = run.out.activations[l];
+  const double t = act == Activation::sigmoid ? opt.saturation_sigmoid : opt.saturation_tanh;
+  Finding f;
+  f.kind = Kind::saturated_units;
+  f.severity = Severity::warning;
+  f.layer = layer;
+  f.epoch = saturated->epoch;
+  f.message = percent(ls.saturated_fraction) + " of " + detail::layer_name(layer) + "'s " + to_string(act) +
+              " pre-activations are saturated (|z| > " + num(t) + ", where the derivative is below 1 % of its "
+              "peak) on average in epoch " + std::to_string(saturated->epoch) + "; the largest |z| is " +
+              num(ls.max_abs_z) + ": these units learn slowly";
+  f.fix = "initialise to the fan-in (xavier: weights ~ U(±√(6/(fan_in + fan_out)))) instead of N(0, 1), "
+          "scale the inputs to [0, 1] or standardise them, and prefer cross-entropy to quadratic loss on "
+          "sigmoid outputs";
+  f.evidence = {{"saturated fraction (epoch mean)", ls.saturated_fraction},
+                {"threshold |z|", t},
+                {"largest |z|", ls.max_abs_z},
+                {"epoch", static_cast<double>(saturated->epoch)}};
+  return f;
+}
+
+std::optional<Finding> detect_large_updates(const Run& run, std::size_t l) {
+  const Options& opt = run.opt;
+  const EpochStats* large = worst_epoch(run.out.epochs, l, &LayerStats::update_ratio,
+                                        [&](const EpochStats&, double v) { return v > opt.update_ratio_warning; });
+  if (!large) return std::nullopt;
+  const int layer = static_cast<int>(l);
+  const LayerStats& ls = large->layers[l];
+  Finding f;
+  f.kind = Kind::large_updates;
+  f.severity = Severity::warning;
+  f.layer = layer;
+  f.epoch = large->epoch;
+  f.message = "updates of " + detail::layer_name(layer) + " are large: the median update/weight ratio in epoch " +
+              std::to_string(large->epoch) + " is " + num(ls.update_ratio, 3) + " (a healthy run moves ~1e-3 "
+              "of the weights per step)";
+  f.fix = "lower the learning rate" +
+          (run.training ? " (η = " + num(run.training->learning_rate) + ")" : std::string()) +
+          "; ratios near 1 mean every step rewrites the weights";
+  f.evidence = {{"median update/weight ratio", ls.update_ratio},
+                {"threshold", opt.update_ratio_warning},
+                {"epoch", static_cast<double>(large->epoch)}};
+  return f;
+}
+
+// The per-layer detectors, in the order their findings appear for each layer.
+constexpr std::array<LayerDetector, 3> layer_detectors = {detect_dead_units, detect_saturated_units,
+                                                          detect_large_updates};
+
+// Per layer, judged per epoch and reported once, for the worst epoch: layer by layer.
+void detect_per_layer(const Run& run, std::vector<Finding>& found) {
+  for (std::size_t l = 0; l < run.out.activations.size(); ++l)
+    for (const LayerDetector detect : layer_detectors)
+      if (std::optional<Finding> f = detect(run, l)) found.push_back(std::move(*f));
+}
+
+// Accuracy at chance, on the test set after the last evaluated epoch.
+void detect_chance_accuracy(const Run& run, std::vector<Finding>& found) {
+  const Result& out = run.out;
   const EpochStats* last_test = nullptr;
   for (const EpochStats& e : out.epochs)
     if (e.test && e.test->samples > 0) last_test = &e;
-  if (last_test && out.outputs >= 1) {
-    const double classes = out.outputs == 1 ? 2.0 : static_cast<double>(out.outputs);
-    const double chance = 1.0 / classes, acc = last_test->test->accuracy;
-    if (acc < opt.chance_factor * chance) {
-      Finding f;
-      f.kind = Kind::chance_accuracy;
-      f.severity = Severity::warning;
-      f.epoch = last_test->epoch;
-      f.message = "test accuracy after epoch " + std::to_string(last_test->epoch) + " is " + percent(acc) +
-                  ", at chance level for " + num(classes) + " classes (" + percent(chance) +
-                  "): the network predicts the test set no better than guessing";
-      f.fix = "if the training loss fell, the training and test inputs differ: check that both are read and "
-              "scaled the same way (the input findings); if it did not, see the other findings (learning rate, "
-              "initialisation, dead or saturated units)";
-      f.evidence = {{"test accuracy", acc},
-                    {"chance accuracy", chance},
-                    {"test samples", static_cast<double>(last_test->test->samples)},
-                    {"training loss of that epoch", last_test->train_loss}};
-      emit(std::move(f));
-    }
+  if (!last_test || out.outputs < 1) return;
+  const double classes = out.outputs == 1 ? 2.0 : static_cast<double>(out.outputs);
+  const double chance = 1.0 / classes, acc = last_test->test->accuracy;
+  if (!(acc < run.opt.chance_factor * chance)) return;
+  Finding f;
+  f.kind = Kind::chance_accuracy;
+  f.severity = Severity::warning;
+  f.epoch = last_test->epoch;
+  f.message = "test accuracy after epoch " + std::to_string(last_test->epoch) + " is " + percent(acc) +
+              ", at chance level for " + num(classes) + " classes (" + percent(chance) +
+              "): the network predicts the test set no better than guessing";
+  f.fix = "if the training loss fell, the training and test inputs differ: check that both are read and "
+          "scaled the same way (the input findings); if it did not, see the other findings (learning rate, "
+          "initialisation, dead or saturated units)";
+  f.evidence = {{"test accuracy", acc},
+                {"chance accuracy", chance},
+                {"test samples", static_cast<double>(last_test->test->samples)},
+                {"training loss of that epoch", last_test->train_loss}};
+  found.push_back(std::move(f));
+}
+
+// The end-of-run detectors, in the order their findings appear. A new detector is
+// one function and one row here (or in layer_detectors, for a per-layer one).
+constexpr std::array<Detector, 4> detectors = {detect_divergence, detect_plateau, detect_per_layer,
+                                               detect_chance_accuracy};
+
+}  // namespace
+
+Result Watch::State::finalised() const {
+  Result out = r;
+  // An epoch interrupted before its epoch_end (SIGINT, a stop): its aggregates so far.
+  if (epoch >= 0 && epoch_steps > 0) {
+    out.epochs.push_back(epoch_stats(epoch_samples > 0 ? epoch_loss_sum / epoch_samples : nan, std::nullopt, 0));
   }
+  if (window_steps > 0) out.loss_windows.push_back({window_first, window_steps, window_sum / static_cast<double>(window_steps)});
+
+  std::vector<Finding> found;
+  const Run run{out, opt, training};
+  for (const Detector detect : detectors) detect(run, found);
   for (Finding& f : found) out.findings.push_back(std::move(f));
   return out;
 }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gradcheck::watch {
@@ -77,20 +79,21 @@ double ratio(double a, double b) {
   return lo > 0 ? hi / lo : (hi > 0 ? INFINITY : 1.0);
 }
 
-}  // namespace
+// What the value scan finds besides InputSanity's fields: the checks need these too.
+struct Scan {
+  Index finite = 0;      // finite values
+  Index first_bad = -1;  // storage index of the first non-finite value
+};
 
-InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
-  InputSanity s;
-  s.samples = x.cols();
-  s.features = x.rows();
-  if (x.size() == 0) return s;
-
+// Over every value: min, max, mean, the fraction negative and the count of non-finite.
+Scan value_statistics(const Matrix<double>& x, InputSanity& s) {
+  Scan scan;
   double lo = INFINITY, hi = -INFINITY, sum = 0;
-  Index finite = 0, negative = 0, first_bad = -1;
+  Index negative = 0;
   for (Index i = 0; i < x.size(); ++i) {
     const double v = x.data()[i];
     if (!std::isfinite(v)) {
-      if (first_bad < 0) first_bad = i;
+      if (scan.first_bad < 0) scan.first_bad = i;
       ++s.non_finite;
       continue;
     }
@@ -98,16 +101,19 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
     hi = std::max(hi, v);
     sum += v;
     negative += v < 0 ? 1 : 0;
-    ++finite;
+    ++scan.finite;
   }
-  if (finite > 0) {
+  if (scan.finite > 0) {
     s.min = lo;
     s.max = hi;
-    s.mean = sum / static_cast<double>(finite);
-    s.fraction_negative = static_cast<double>(negative) / static_cast<double>(finite);
+    s.mean = sum / static_cast<double>(scan.finite);
+    s.fraction_negative = static_cast<double>(negative) / static_cast<double>(scan.finite);
   }
+  return scan;
+}
 
-  // Per feature: constant or not, and its scale max |x|.
+// Per feature: constant or not, and its scale max |x|.
+void feature_statistics(const Matrix<double>& x, InputSanity& s) {
   std::vector<double> scales;
   for (Index f = 0; f < x.rows(); ++f) {
     double fmin = INFINITY, fmax = -INFINITY, scale = 0;
@@ -135,108 +141,142 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
     std::nth_element(scales.begin(), mid, scales.end());
     s.median_feature_scale = *mid;
   }
+}
 
-  s.bytes = byte_grid(x);
+// Whether the byte grid shows the signed-byte signature (see check_inputs in watch.hpp).
+bool signed_bytes_signature(const ByteGrid& g, const InputOptions& o) {
+  return g.on_grid && g.min_byte < 0 && g.min_byte >= -128 && g.max_byte <= 127 && g.low_edge >= o.edge_fraction &&
+         g.high_edge >= o.edge_fraction && ratio(g.low_edge, g.high_edge) <= o.wrap_continuity &&
+         ratio(g.below_zero, g.above_zero) >= o.zero_jump;
+}
+
+Finding finding(Kind kind, Severity severity, std::string message, std::string fix, std::vector<Evidence> evidence) {
+  Finding f;
+  f.kind = kind;
+  f.severity = severity;
+  f.message = std::move(message);
+  f.fix = std::move(fix);
+  f.evidence = std::move(evidence);
+  return f;
+}
+
+// A check reads the inputs and their statistics, and says what it finds, if anything.
+using InputCheck = std::optional<Finding> (*)(const Matrix<double>& x, const InputSanity& s, const InputOptions& o,
+                                              const Scan& scan);
+
+std::optional<Finding> check_non_finite(const Matrix<double>& x, const InputSanity& s, const InputOptions&,
+                                        const Scan& scan) {
+  if (s.non_finite <= 0) return std::nullopt;
+  const Index feature = scan.first_bad % x.rows(), sample = scan.first_bad / x.rows();
+  return finding(Kind::non_finite_inputs, Severity::error,
+                 std::to_string(s.non_finite) + " input values are NaN or infinite (the first: feature " +
+                     std::to_string(feature) + " of sample " + std::to_string(sample) + ")",
+                 "clean or impute them before training: every gradient they touch becomes NaN",
+                 {{"non-finite values", static_cast<double>(s.non_finite)},
+                  {"first: feature", static_cast<double>(feature)},
+                  {"first: sample", static_cast<double>(sample)}});
+}
+
+std::optional<Finding> check_signed_bytes(const Matrix<double>&, const InputSanity& s, const InputOptions&,
+                                          const Scan&) {
+  if (!s.signed_bytes) return std::nullopt;
   const ByteGrid& g = s.bytes;
-  s.signed_bytes = g.on_grid && g.min_byte < 0 && g.min_byte >= -128 && g.max_byte <= 127 &&
-                   g.low_edge >= o.edge_fraction && g.high_edge >= o.edge_fraction &&
-                   ratio(g.low_edge, g.high_edge) <= o.wrap_continuity &&
-                   ratio(g.below_zero, g.above_zero) >= o.zero_jump;
+  const bool pixels = g.scale != 1.0;
+  const std::string half = pixels ? "0.5" : "128";
+  std::string message = "pixel bytes were read as signed char: " + percent(s.fraction_negative) +
+                        " of values are negative, none is ≥ " + half + " (a jump at −" + half +
+                        ": the values stop abruptly at −128" + scale_name(g.scale) + " and 127" +
+                        scale_name(g.scale) + ", with " + percent(g.low_edge) + " and " + percent(g.high_edge) +
+                        " of them within 16 steps of each end: one distribution wrapped at ±" + half +
+                        "; and they jump at 0: " + percent(g.below_zero) + " just below, " +
+                        percent(g.above_zero) + " just above); read them as unsigned char";
+  return finding(Kind::signed_bytes, Severity::error, std::move(message),
+                 "read them as unsigned char (std::uint8_t, numpy uint8, idx::ByteReading::unsigned_bytes), or map "
+                 "each negative byte b to b + 256 before scaling",
+                 {{"fraction of values < 0", s.fraction_negative},
+                  {"min", s.min},
+                  {"max", s.max},
+                  {"smallest byte (value / scale)", static_cast<double>(g.min_byte)},
+                  {"largest byte (value / scale)", static_cast<double>(g.max_byte)},
+                  {"mass at bytes −128…−113 (just above −0.5)", g.low_edge},
+                  {"mass at bytes 112…127 (just below +0.5)", g.high_edge},
+                  {"mass at bytes −16…−1 (unsigned 240…255)", g.below_zero},
+                  {"mass at bytes 0…15", g.above_zero}});
+}
 
-  const auto add = [&](Kind kind, Severity severity, std::string message, std::string fix,
-                       std::vector<Evidence> evidence) {
-    Finding f;
-    f.kind = kind;
-    f.severity = severity;
-    f.message = std::move(message);
-    f.fix = std::move(fix);
-    f.evidence = std::move(evidence);
-    s.findings.push_back(std::move(f));
-  };
+std::optional<Finding> check_unscaled(const Matrix<double>&, const InputSanity& s, const InputOptions& o,
+                                      const Scan& scan) {
+  if (!(scan.finite > 0 && std::max(std::fabs(s.min), std::fabs(s.max)) > o.unscaled_max)) return std::nullopt;
+  const ByteGrid& g = s.bytes;
+  const bool raw_bytes = g.on_grid && g.scale == 1.0 && g.min_byte >= 0;
+  if (raw_bytes)
+    return finding(Kind::unscaled_inputs, Severity::warning,
+                   "inputs look like raw bytes: every value is an integer in 0…" + std::to_string(g.max_byte) +
+                       " (mean " + num(s.mean) + "), where pixel intensities in [0, 1] belong",
+                   "divide the pixel bytes by 255", {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
+  return finding(Kind::unscaled_inputs, Severity::warning,
+                 "inputs are not scaled: values reach " + num(std::fabs(s.min) > std::fabs(s.max) ? s.min : s.max) +
+                     " (mean " + num(s.mean) + "); sigmoid and tanh units saturate on such inputs",
+                 "standardise every feature (subtract its mean, divide by its standard deviation) or scale to [0, 1]",
+                 {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
+}
 
-  if (s.non_finite > 0) {
-    const Index feature = first_bad % x.rows(), sample = first_bad / x.rows();
-    add(Kind::non_finite_inputs, Severity::error,
-        std::to_string(s.non_finite) + " input values are NaN or infinite (the first: feature " +
-            std::to_string(feature) + " of sample " + std::to_string(sample) + ")",
-        "clean or impute them before training: every gradient they touch becomes NaN",
-        {{"non-finite values", static_cast<double>(s.non_finite)},
-         {"first: feature", static_cast<double>(feature)},
-         {"first: sample", static_cast<double>(sample)}});
+std::optional<Finding> check_feature_scales(const Matrix<double>& x, const InputSanity& s, const InputOptions& o,
+                                            const Scan&) {
+  if (!(s.median_feature_scale > 0 && s.largest_feature_scale > o.scale_ratio * s.median_feature_scale))
+    return std::nullopt;
+  Index wild = 0;
+  for (Index f = 0; f < x.rows(); ++f) {
+    double scale = 0;
+    for (Index c = 0; c < x.cols(); ++c)
+      if (std::isfinite(x(f, c))) scale = std::max(scale, std::fabs(x(f, c)));
+    wild += scale > o.scale_ratio * s.median_feature_scale ? 1 : 0;
   }
+  return finding(Kind::feature_scales, Severity::warning,
+                 "features differ wildly in scale: feature " + std::to_string(s.largest_scale_feature) + " reaches " +
+                     num(s.largest_feature_scale) + ", " +
+                     num(s.largest_feature_scale / s.median_feature_scale, 3) + " × the median feature's " +
+                     num(s.median_feature_scale) + " (" + std::to_string(wild) + " features beyond " +
+                     num(o.scale_ratio, 3) + " ×); one learning rate cannot suit them all",
+                 "standardise every feature (subtract its mean, divide by its standard deviation)",
+                 {{"largest feature scale (max |x|)", s.largest_feature_scale},
+                  {"its feature", static_cast<double>(s.largest_scale_feature)},
+                  {"median feature scale", s.median_feature_scale},
+                  {"features beyond the ratio", static_cast<double>(wild)}});
+}
 
-  if (s.signed_bytes) {
-    const bool pixels = g.scale != 1.0;
-    const std::string half = pixels ? "0.5" : "128";
-    std::string message = "pixel bytes were read as signed char: " + percent(s.fraction_negative) +
-                          " of values are negative, none is ≥ " + half + " (a jump at −" + half +
-                          ": the values stop abruptly at −128" + scale_name(g.scale) + " and 127" +
-                          scale_name(g.scale) + ", with " + percent(g.low_edge) + " and " + percent(g.high_edge) +
-                          " of them within 16 steps of each end: one distribution wrapped at ±" + half +
-                          "; and they jump at 0: " + percent(g.below_zero) + " just below, " +
-                          percent(g.above_zero) + " just above); read them as unsigned char";
-    add(Kind::signed_bytes, Severity::error, std::move(message),
-        "read them as unsigned char (std::uint8_t, numpy uint8, idx::ByteReading::unsigned_bytes), or map each "
-        "negative byte b to b + 256 before scaling",
-        {{"fraction of values < 0", s.fraction_negative},
-         {"min", s.min},
-         {"max", s.max},
-         {"smallest byte (value / scale)", static_cast<double>(g.min_byte)},
-         {"largest byte (value / scale)", static_cast<double>(g.max_byte)},
-         {"mass at bytes −128…−113 (just above −0.5)", g.low_edge},
-         {"mass at bytes 112…127 (just below +0.5)", g.high_edge},
-         {"mass at bytes −16…−1 (unsigned 240…255)", g.below_zero},
-         {"mass at bytes 0…15", g.above_zero}});
-  }
+std::optional<Finding> check_constant_features(const Matrix<double>& x, const InputSanity& s, const InputOptions&,
+                                               const Scan&) {
+  if (!(s.constant_features > 0 && s.samples > 1)) return std::nullopt;  // with one sample every feature is constant
+  const Index f = s.first_constant_feature;
+  return finding(Kind::constant_features, Severity::info,
+                 std::to_string(s.constant_features) + " of " + std::to_string(s.features) +
+                     " features are constant over the " + std::to_string(s.samples) + " samples (feature " +
+                     std::to_string(f) + " is " + num(x(f, 0)) + " everywhere): they carry no information",
+                 "harmless for training (their weights only see a constant); drop them, or guard the division by "
+                 "their zero standard deviation when standardising",
+                 {{"constant features", static_cast<double>(s.constant_features)},
+                  {"features", static_cast<double>(s.features)},
+                  {"first constant feature", static_cast<double>(f)}});
+}
 
-  if (finite > 0 && std::max(std::fabs(s.min), std::fabs(s.max)) > o.unscaled_max) {
-    const bool raw_bytes = g.on_grid && g.scale == 1.0 && g.min_byte >= 0;
-    if (raw_bytes)
-      add(Kind::unscaled_inputs, Severity::warning,
-          "inputs look like raw bytes: every value is an integer in 0…" + std::to_string(g.max_byte) +
-              " (mean " + num(s.mean) + "), where pixel intensities in [0, 1] belong",
-          "divide the pixel bytes by 255",
-          {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
-    else
-      add(Kind::unscaled_inputs, Severity::warning,
-          "inputs are not scaled: values reach " + num(std::fabs(s.min) > std::fabs(s.max) ? s.min : s.max) +
-              " (mean " + num(s.mean) + "); sigmoid and tanh units saturate on such inputs",
-          "standardise every feature (subtract its mean, divide by its standard deviation) or scale to [0, 1]",
-          {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
-  }
+// The checks, in the order their findings appear.
+constexpr std::array<InputCheck, 5> input_checks = {check_non_finite, check_signed_bytes, check_unscaled,
+                                                    check_feature_scales, check_constant_features};
 
-  if (s.median_feature_scale > 0 && s.largest_feature_scale > o.scale_ratio * s.median_feature_scale) {
-    Index wild = 0;
-    for (Index f = 0; f < x.rows(); ++f) {
-      double scale = 0;
-      for (Index c = 0; c < x.cols(); ++c)
-        if (std::isfinite(x(f, c))) scale = std::max(scale, std::fabs(x(f, c)));
-      wild += scale > o.scale_ratio * s.median_feature_scale ? 1 : 0;
-    }
-    add(Kind::feature_scales, Severity::warning,
-        "features differ wildly in scale: feature " + std::to_string(s.largest_scale_feature) + " reaches " +
-            num(s.largest_feature_scale) + ", " + num(s.largest_feature_scale / s.median_feature_scale, 3) +
-            " × the median feature's " + num(s.median_feature_scale) + " (" + std::to_string(wild) +
-            " features beyond " + num(o.scale_ratio, 3) + " ×); one learning rate cannot suit them all",
-        "standardise every feature (subtract its mean, divide by its standard deviation)",
-        {{"largest feature scale (max |x|)", s.largest_feature_scale},
-         {"its feature", static_cast<double>(s.largest_scale_feature)},
-         {"median feature scale", s.median_feature_scale},
-         {"features beyond the ratio", static_cast<double>(wild)}});
-  }
+}  // namespace
 
-  if (s.constant_features > 0 && s.samples > 1) {  // with one sample every feature is constant
-    const Index f = s.first_constant_feature;
-    add(Kind::constant_features, Severity::info,
-        std::to_string(s.constant_features) + " of " + std::to_string(s.features) +
-            " features are constant over the " + std::to_string(s.samples) + " samples (feature " +
-            std::to_string(f) + " is " + num(x(f, 0)) + " everywhere): they carry no information",
-        "harmless for training (their weights only see a constant); drop them, or guard the division by their "
-        "zero standard deviation when standardising",
-        {{"constant features", static_cast<double>(s.constant_features)},
-         {"features", static_cast<double>(s.features)},
-         {"first constant feature", static_cast<double>(f)}});
-  }
+InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
+  InputSanity s;
+  s.samples = x.cols();
+  s.features = x.rows();
+  if (x.size() == 0) return s;
+  const Scan scan = value_statistics(x, s);
+  feature_statistics(x, s);
+  s.bytes = byte_grid(x);
+  s.signed_bytes = signed_bytes_signature(s.bytes, o);
+  for (const InputCheck check : input_checks)
+    if (std::optional<Finding> f = check(x, s, o, scan)) s.findings.push_back(std::move(*f));
   return s;
 }
 

@@ -452,6 +452,100 @@ bool engine_column_finite(const Network<double>& net, const Matrix<double>& x, c
   return finite;
 }
 
+// A non-finite value in the data, which nothing in the network made.
+Explanation explain_data(Quantity q, Index r, Index c, double value) {
+  Explanation e;
+  e.site = Site::data;
+  e.operation = Operation::non_finite_operand;
+  e.produced = false;
+  e.cause = q == Quantity::input ? "non-finite input data" : "non-finite target";
+  e.detail = std::string("the batch's ") + (q == Quantity::input ? "input" : "target") + " (feature " +
+             std::to_string(r) + ", sample " + std::to_string(c) + ") is " + num(value) +
+             ": it comes from the data, nothing in the network made it";
+  return e;
+}
+
+// A non-finite parameter the step started from.
+Explanation explain_parameter(Quantity q, double value) {
+  Explanation e;
+  e.site = Site::parameters;
+  e.operation = Operation::non_finite_operand;
+  e.produced = false;
+  e.cause = "non-finite parameter";
+  e.detail = std::string("the ") + to_string(q) + " the step started from hold " + num(value) +
+             ": they were non-finite before this step";
+  return e;
+}
+
+// The explanation of the first non-finite entry nf (its pass, quantity, layer,
+// row, column and value set) by the tensor it is an entry of. A loss entry is
+// re-addressed: no output unit (row −1), and for the batch loss no sample either.
+Explanation explain_entry(const Network<double>& net, const Numerics& numerics, const Tensors& t,
+                          const Matrix<double>& targets, bool is_batch_loss, NonFinite& nf) {
+  const int l = nf.layer;
+  const Index r = nf.row, c = nf.col;
+  Explanation e;
+  switch (nf.quantity) {
+    case Quantity::input:
+    case Quantity::target: e = explain_data(nf.quantity, r, c, nf.value); break;
+    case Quantity::weights:
+    case Quantity::biases: e = explain_parameter(nf.quantity, nf.value); break;
+    case Quantity::z: e = explain_z(net, t, l, r, c); break;
+    case Quantity::a: e = explain_activation(net, numerics, t, l, r, c); break;
+    case Quantity::loss:
+      if (is_batch_loss) {
+        nf.row = -1;
+        nf.col = -1;
+        e = explain_sum(t.sample_losses, t.batch_loss, Site::loss, "the batch's sum of per-sample losses");
+      } else {
+        nf.row = -1;
+        e = explain_loss(net, numerics, t, targets, c);
+      }
+      break;
+    case Quantity::delta:
+      if (l == static_cast<int>(net.layers.size()) - 1)
+        e = explain_output_delta(net, numerics, t, targets, r, c);
+      else
+        e = explain_backprop(net, t, l, r, c);
+      break;
+    case Quantity::weight_gradient: {
+      const Matrix<double>& d = t.g.deltas[static_cast<std::size_t>(l)];
+      const Matrix<double>& a = t.fp.a[static_cast<std::size_t>(l)];
+      e = explain_dot(d.row(r), a.row(c), nf.value, Site::weight_gradient, "the weight gradient δ·aᵀ (backward)",
+                      "δ", "a");
+      break;
+    }
+    case Quantity::bias_gradient:
+      e = explain_sum(t.g.deltas[static_cast<std::size_t>(l)].row(r), nf.value, Site::bias_gradient,
+                      "the bias gradient Σ δ (backward)");
+      break;
+  }
+  return e;
+}
+
+// The first non-finite entry, m(r, c) of the tensor (pass, q, l), located and explained.
+NonFinite first_non_finite_entry(const Network<double>& net, const Numerics& numerics, const Tensors& t,
+                                 const Matrix<double>& targets, Pass pass, Quantity q, int l, bool is_batch_loss,
+                                 const Matrix<double>& m, Index r, Index c) {
+  NonFinite nf;
+  nf.pass = pass;
+  nf.quantity = q;
+  nf.layer = l;
+  nf.row = r;
+  nf.col = c;
+  nf.value = m(r, c);
+  Explanation e = explain_entry(net, numerics, t, targets, is_batch_loss, nf);
+  if (e.row_override >= 0) nf.row = e.row_override;
+  nf.operation = e.operation;
+  nf.site = e.site;
+  nf.produced = e.produced;
+  nf.emulated = !numerics.engine();
+  nf.cause = std::move(e.cause);
+  nf.detail = std::move(e.detail);
+  nf.operands = std::move(e.operands);
+  return nf;
+}
+
 }  // namespace
 
 std::optional<NonFinite> trace_step(const Network<double>& net, const Matrix<double>& inputs,
@@ -471,73 +565,7 @@ std::optional<NonFinite> trace_step(const Network<double>& net, const Matrix<dou
     }
     Index r = 0, c = 0;
     if (!detail::first_non_finite(m, r, c)) return false;
-    NonFinite nf;
-    nf.pass = pass;
-    nf.quantity = q;
-    nf.layer = l;
-    nf.row = r;
-    nf.col = c;
-    nf.value = m(r, c);
-    Explanation e;
-    switch (q) {
-      case Quantity::input:
-      case Quantity::target:
-        e.site = Site::data;
-        e.operation = Operation::non_finite_operand;
-        e.produced = false;
-        e.cause = q == Quantity::input ? "non-finite input data" : "non-finite target";
-        e.detail = std::string("the batch's ") + (q == Quantity::input ? "input" : "target") + " (feature " +
-                   std::to_string(r) + ", sample " + std::to_string(c) + ") is " + num(nf.value) +
-                   ": it comes from the data, nothing in the network made it";
-        break;
-      case Quantity::weights:
-      case Quantity::biases:
-        e.site = Site::parameters;
-        e.operation = Operation::non_finite_operand;
-        e.produced = false;
-        e.cause = "non-finite parameter";
-        e.detail = std::string("the ") + to_string(q) + " the step started from hold " + num(nf.value) +
-                   ": they were non-finite before this step";
-        break;
-      case Quantity::z: e = explain_z(net, t, l, r, c); break;
-      case Quantity::a: e = explain_activation(net, numerics, t, l, r, c); break;
-      case Quantity::loss:
-        if (is_batch_loss) {
-          nf.row = -1;
-          nf.col = -1;
-          e = explain_sum(t.sample_losses, t.batch_loss, Site::loss, "the batch's sum of per-sample losses");
-        } else {
-          nf.row = -1;
-          e = explain_loss(net, numerics, t, targets, c);
-        }
-        break;
-      case Quantity::delta:
-        if (l == static_cast<int>(net.layers.size()) - 1)
-          e = explain_output_delta(net, numerics, t, targets, r, c);
-        else
-          e = explain_backprop(net, t, l, r, c);
-        break;
-      case Quantity::weight_gradient: {
-        const Matrix<double>& d = t.g.deltas[static_cast<std::size_t>(l)];
-        const Matrix<double>& a = t.fp.a[static_cast<std::size_t>(l)];
-        e = explain_dot(d.row(r), a.row(c), nf.value, Site::weight_gradient, "the weight gradient δ·aᵀ (backward)",
-                        "δ", "a");
-        break;
-      }
-      case Quantity::bias_gradient:
-        e = explain_sum(t.g.deltas[static_cast<std::size_t>(l)].row(r), nf.value, Site::bias_gradient,
-                        "the bias gradient Σ δ (backward)");
-        break;
-    }
-    if (e.row_override >= 0) nf.row = e.row_override;
-    nf.operation = e.operation;
-    nf.site = e.site;
-    nf.produced = e.produced;
-    nf.emulated = !numerics.engine();
-    nf.cause = std::move(e.cause);
-    nf.detail = std::move(e.detail);
-    nf.operands = std::move(e.operands);
-    found = std::move(nf);
+    found = first_non_finite_entry(net, numerics, t, targets, pass, q, l, is_batch_loss, m, r, c);
     return false;  // keep walking: the rest of the step shows what passed it on
   });
   if (found && found->emulated) found->emulated = engine_column_finite(net, inputs, targets, *found);
