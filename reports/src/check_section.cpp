@@ -134,24 +134,32 @@ std::string entry_name(const Entry& e) {
   return "?";
 }
 
-Section check_section(const CheckResult& r, const CheckSectionOptions& o) {
-  const Summary& s = r.summary;
-  Section sec;
-  sec.heading = o.heading;
-  sec.status = !s.passed ? Status::fail : s.counts.inconclusive_kink > 0 ? Status::notes : Status::pass;
-  sec.summary = summary_line(r);
+namespace {
 
+// Each tensor's entries, as indices into r.entries.
+struct EntryIndex {
+  const CheckResult& r;
   std::map<TensorKey, std::vector<std::size_t>> by_tensor;
-  for (std::size_t i = 0; i < r.entries.size(); ++i) by_tensor[{r.entries[i].layer, r.entries[i].tensor}].push_back(i);
-  auto find_entry = [&](const TensorSummary& t, Index row, Index col) -> const Entry* {
-    auto it = by_tensor.find({t.layer, t.tensor});
-    if (it == by_tensor.end()) return nullptr;
-    for (std::size_t i : it->second)
-      if (r.entries[i].row == row && r.entries[i].col == col) return &r.entries[i];
-    return nullptr;
-  };
 
-  // What was done.
+  explicit EntryIndex(const CheckResult& result) : r(result) {
+    for (std::size_t i = 0; i < r.entries.size(); ++i)
+      by_tensor[{r.entries[i].layer, r.entries[i].tensor}].push_back(i);
+  }
+  // The indices of t's entries; nullptr when it has none.
+  const std::vector<std::size_t>* of(const TensorSummary& t) const {
+    auto it = by_tensor.find({t.layer, t.tensor});
+    return it == by_tensor.end() ? nullptr : &it->second;
+  }
+  const Entry* find(const TensorSummary& t, Index row, Index col) const {
+    if (const std::vector<std::size_t>* entries = of(t))
+      for (std::size_t i : *entries)
+        if (r.entries[i].row == row && r.entries[i].col == col) return &r.entries[i];
+    return nullptr;
+  }
+};
+
+// What was done.
+KeyValues check_facts(const Summary& s) {
   KeyValues facts;
   facts.caption = "Check";
   facts.rows.push_back({"method", gradcheck::to_string(s.method)});
@@ -168,7 +176,12 @@ Section check_section(const CheckResult& r, const CheckSectionOptions& o) {
   }
   facts.rows.push_back({"threads", std::to_string(s.threads)});
   facts.rows.push_back({"time", format_number(s.elapsed_seconds, 3) + " s"});
+  return facts;
+}
 
+// The findings, the worst entry, the inconclusive entries and the escape statement, in words.
+void add_paragraphs(Section& sec, const CheckResult& r) {
+  const Summary& s = r.summary;
   for (const Finding& f : r.findings)
     sec.add(Paragraph{Severity::failure, std::string(gradcheck::to_string(f.kind)) + " (" + tensor_name(f.layer, f.tensor) +
                                              "): " + f.message});
@@ -182,183 +195,226 @@ Section check_section(const CheckResult& r, const CheckSectionOptions& o) {
                           " inconclusive: the finite-difference stencil crosses a relu kink and no one-sided re-check "
                           "decided it. Inconclusive entries do not fail the check; they are listed below."});
   if (!s.escape_statement.empty()) sec.add(Paragraph{Severity::info, s.escape_statement});
-  sec.add(std::move(facts));
+}
 
-  // Worst relative error per tensor.
-  if (!r.tensors.empty()) {
-    BarChart bar;
-    bar.title = "Worst relative error per tensor";
-    bar.y_label = "relative error";
-    bar.log_scale = true;
-    bar.threshold_label = "tolerance at that entry";
-    bool from_directions = false;
-    for (const TensorSummary& t : r.tensors) {
-      bar.labels.push_back(tensor_name(t.layer, t.tensor));
-      bar.verdicts.push_back(tensor_verdict(t));
-      double value = t.worst_relative_error, threshold = std::nan("");
-      if (const Entry* w = t.worst_row >= 0 ? find_entry(t, t.worst_row, t.worst_col) : nullptr) {
-        value = w->relative_error;
-        threshold = relative_tolerance(*w, t.floor);
-      } else if (t.entries_checked == 0 && t.directions > 0) {
-        // Fast mode without the per-entry fallback: the tensor's worst direction.
-        value = 0;
-        for (const DirectionCheck& d : r.directions)
-          if (!d.whole_network && d.layer == t.layer && d.tensor == t.tensor && !(d.relative_error <= value))
-            value = d.relative_error;
-        from_directions = true;
-      }
-      bar.values.push_back(value);
-      bar.bar_thresholds.push_back(threshold);
+// Fast mode without the per-entry fallback: the largest relative error of the tensor's random directions.
+double worst_direction_error(const CheckResult& r, const TensorSummary& t) {
+  double value = 0;
+  for (const DirectionCheck& d : r.directions)
+    if (!d.whole_network && d.layer == t.layer && d.tensor == t.tensor && !(d.relative_error <= value))
+      value = d.relative_error;
+  return value;
+}
+
+// Worst relative error per tensor, each bar marked with the tolerance of the entry it shows.
+BarChart tensor_bar_chart(const CheckResult& r, const EntryIndex& index) {
+  BarChart bar;
+  bar.title = "Worst relative error per tensor";
+  bar.y_label = "relative error";
+  bar.log_scale = true;
+  bar.threshold_label = "tolerance at that entry";
+  bool from_directions = false;
+  for (const TensorSummary& t : r.tensors) {
+    bar.labels.push_back(tensor_name(t.layer, t.tensor));
+    bar.verdicts.push_back(tensor_verdict(t));
+    double value = t.worst_relative_error, threshold = std::nan("");
+    if (const Entry* w = t.worst_row >= 0 ? index.find(t, t.worst_row, t.worst_col) : nullptr) {
+      value = w->relative_error;
+      threshold = relative_tolerance(*w, t.floor);
+    } else if (t.entries_checked == 0 && t.directions > 0) {
+      value = worst_direction_error(r, t);
+      from_directions = true;
     }
-    bar.caption = "Log scale. Each bar is the largest relative error e = |a \u2212 r| / max(|r|, floor) among the "
-                  "tensor's entries; the black mark is the tolerance \u03c4 / max(|r|, floor) of that same entry "
-                  "(bar above its mark: that entry disagrees). Colour: the tensor's worst verdict.";
-    if (from_directions) bar.caption += " Tensors checked by random directions only show their worst direction.";
-    sec.add(std::move(bar));
+    bar.values.push_back(value);
+    bar.bar_thresholds.push_back(threshold);
   }
+  bar.caption = "Log scale. Each bar is the largest relative error e = |a \u2212 r| / max(|r|, floor) among the "
+                "tensor's entries; the black mark is the tolerance \u03c4 / max(|r|, floor) of that same entry "
+                "(bar above its mark: that entry disagrees). Colour: the tensor's worst verdict.";
+  if (from_directions) bar.caption += " Tensors checked by random directions only show their worst direction.";
+  return bar;
+}
 
-  // One heatmap per weight matrix, on one colour scale.
+// The positive finite relative errors of all weight entries span [lo, hi]; hi is 0 when there are none.
+std::pair<double, double> weights_error_range(const CheckResult& r) {
   double lo = HUGE_VAL, hi = 0;
   for (const Entry& e : r.entries)
     if (e.tensor == TensorKind::weights && std::isfinite(e.relative_error) && e.relative_error > 0)
       lo = std::min(lo, e.relative_error), hi = std::max(hi, e.relative_error);
+  return {lo, hi};
+}
+
+// Weight matrix t's relative errors (entries not checked: grey), pooled as the options allow, captioned.
+Heatmap weights_heatmap(const CheckResult& r, const TensorSummary& t, const std::vector<std::size_t>& entries,
+                        std::pair<double, double> range, const CheckSectionOptions& o) {
+  const auto [lo, hi] = range;
+  Heatmap h(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
+  h.verdicts.assign(h.values.size(), Verdict::unchecked);
+  h.values.assign(h.values.size(), std::nan(""));
+  std::size_t placed = 0;
+  for (std::size_t i : entries) {
+    const Entry& e = r.entries[i];
+    if (e.row < 0 || e.col < 0 || e.row >= t.rows || e.col >= t.cols) continue;
+    const auto k = static_cast<std::size_t>(e.row) * h.cols + static_cast<std::size_t>(e.col);
+    h.values[k] = e.relative_error;
+    h.verdicts[k] = shown(e.verdict);
+    ++placed;
+  }
+  h.title = "Relative error of " + tensor_name(t.layer, t.tensor) + " (" + std::to_string(t.rows) + " \u00d7 " +
+            std::to_string(t.cols) + ")";
+  h.value_label = "relative error";
+  h.row_title = "unit";
+  h.col_title = "input";
+  h.log_scale = true;
+  if (hi > 0) h.scale_min = lo, h.scale_max = hi;
+  if (r.summary.tolerances.is_fixed() && r.summary.tolerances.rtol > 0) h.threshold = r.summary.tolerances.rtol;
+  const Heatmap pooled = max_pool(h, o.heatmap_max_rows, o.heatmap_max_cols);
+  h.caption.clear();
+  std::string caption = "Row: the unit, column: the input it weighs. Hue: the verdict; darker: a larger relative error "
+                        "(one colour scale for every weight matrix of this check).";
+  if (placed < h.values.size())
+    caption += " " + std::to_string(h.values.size() - placed) + " entries were not checked (grey).";
+  const std::string pooled_text = pooled_caption(h, pooled);
+  if (!pooled_text.empty()) caption += " " + pooled_text;
+  Heatmap shown_map = pooled;
+  shown_map.caption = caption;
+  return shown_map;
+}
+
+// One heatmap per weight matrix, on one colour scale.
+void add_heatmaps(Section& sec, const CheckResult& r, const EntryIndex& index, const CheckSectionOptions& o) {
+  const std::pair<double, double> range = weights_error_range(r);
   for (const TensorSummary& t : r.tensors) {
     if (t.tensor != TensorKind::weights || t.rows <= 0 || t.cols <= 0 || t.shape_mismatch) continue;
-    auto it = by_tensor.find({t.layer, t.tensor});
-    if (it == by_tensor.end()) continue;
-    Heatmap h(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
-    h.verdicts.assign(h.values.size(), Verdict::unchecked);
-    h.values.assign(h.values.size(), std::nan(""));
-    std::size_t placed = 0;
-    for (std::size_t i : it->second) {
-      const Entry& e = r.entries[i];
-      if (e.row < 0 || e.col < 0 || e.row >= t.rows || e.col >= t.cols) continue;
-      const auto k = static_cast<std::size_t>(e.row) * h.cols + static_cast<std::size_t>(e.col);
-      h.values[k] = e.relative_error;
-      h.verdicts[k] = shown(e.verdict);
-      ++placed;
-    }
-    h.title = "Relative error of " + tensor_name(t.layer, t.tensor) + " (" + std::to_string(t.rows) + " \u00d7 " +
-              std::to_string(t.cols) + ")";
-    h.value_label = "relative error";
-    h.row_title = "unit";
-    h.col_title = "input";
-    h.log_scale = true;
-    if (hi > 0) h.scale_min = lo, h.scale_max = hi;
-    if (s.tolerances.is_fixed() && s.tolerances.rtol > 0) h.threshold = s.tolerances.rtol;
-    const Heatmap pooled = max_pool(h, o.heatmap_max_rows, o.heatmap_max_cols);
-    h.caption.clear();
-    std::string caption = "Row: the unit, column: the input it weighs. Hue: the verdict; darker: a larger relative error "
-                          "(one colour scale for every weight matrix of this check).";
-    if (placed < h.values.size())
-      caption += " " + std::to_string(h.values.size() - placed) + " entries were not checked (grey).";
-    const std::string pooled_text = pooled_caption(h, pooled);
-    if (!pooled_text.empty()) caption += " " + pooled_text;
-    Heatmap shown_map = pooled;
-    shown_map.caption = caption;
-    sec.add(std::move(shown_map));
+    if (const std::vector<std::size_t>* entries = index.of(t)) sec.add(weights_heatmap(r, t, *entries, range, o));
   }
+}
 
-  // The entries that do not agree.
-  std::vector<std::size_t> bad;
-  for (std::size_t i = 0; i < r.entries.size(); ++i)
-    if (r.entries[i].verdict != CheckVerdict::agree) bad.push_back(i);
-  std::stable_sort(bad.begin(), bad.end(), [&](std::size_t a, std::size_t b) { return more_severe(r.entries[a], r.entries[b]); });
-  if (!bad.empty()) {
-    Table t;
-    t.caption = "Entries that do not agree (" + std::to_string(bad.size()) +
-                "): non-finite and disagreeing first, then by relative error";
-    t.header = {"entry", "analytic", "reference", "|a \u2212 r|", "relative error", "tolerance \u03c4", "error estimate",
-                "verdict"};
-    const std::size_t shown_rows = std::min(bad.size(), o.max_table_rows);
-    bool notes = false;
-    for (std::size_t k = 0; k < shown_rows; ++k) notes = notes || !r.entries[bad[k]].note.empty();
-    if (notes) t.header.push_back("note");
-    for (std::size_t k = 0; k < shown_rows; ++k) {
-      const Entry& e = r.entries[bad[k]];
-      const Verdict v = shown(e.verdict);
-      t.rows.push_back({Cell(entry_name(e)), Cell::number(e.analytic, 10), Cell::number(e.numeric, 10),
-                        Cell::number(e.absolute_error, 3), Cell::number(e.relative_error, 3, v), Cell::number(e.tolerance, 3),
-                        Cell::number(e.error_estimate, 3), Cell(gradcheck::to_string(e.verdict), v)});
-      if (notes) t.rows.back().push_back(Cell(e.note));
-    }
-    t.omitted_rows = bad.size() - shown_rows;
-    sec.add(std::move(t));
+// Indices of the entries `keep` accepts, most severe first (stable: ties stay in result order).
+template <class Keep>
+std::vector<std::size_t> most_severe_first(const CheckResult& r, const std::vector<std::size_t>& candidates,
+                                           Keep keep) {
+  std::vector<std::size_t> out;
+  for (std::size_t i : candidates)
+    if (keep(r.entries[i])) out.push_back(i);
+  std::stable_sort(out.begin(), out.end(),
+                   [&](std::size_t a, std::size_t b) { return more_severe(r.entries[a], r.entries[b]); });
+  return out;
+}
+
+// The entries that do not agree.
+void add_entries_table(Section& sec, const CheckResult& r, const CheckSectionOptions& o) {
+  std::vector<std::size_t> all(r.entries.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  const std::vector<std::size_t> bad =
+      most_severe_first(r, all, [](const Entry& e) { return e.verdict != CheckVerdict::agree; });
+  if (bad.empty()) return;
+  Table t;
+  t.caption = "Entries that do not agree (" + std::to_string(bad.size()) +
+              "): non-finite and disagreeing first, then by relative error";
+  t.header = {"entry", "analytic", "reference", "|a \u2212 r|", "relative error", "tolerance \u03c4", "error estimate",
+              "verdict"};
+  const std::size_t shown_rows = std::min(bad.size(), o.max_table_rows);
+  bool notes = false;
+  for (std::size_t k = 0; k < shown_rows; ++k) notes = notes || !r.entries[bad[k]].note.empty();
+  if (notes) t.header.push_back("note");
+  for (std::size_t k = 0; k < shown_rows; ++k) {
+    const Entry& e = r.entries[bad[k]];
+    const Verdict v = shown(e.verdict);
+    t.rows.push_back({Cell(entry_name(e)), Cell::number(e.analytic, 10), Cell::number(e.numeric, 10),
+                      Cell::number(e.absolute_error, 3), Cell::number(e.relative_error, 3, v), Cell::number(e.tolerance, 3),
+                      Cell::number(e.error_estimate, 3), Cell(gradcheck::to_string(e.verdict), v)});
+    if (notes) t.rows.back().push_back(Cell(e.note));
   }
+  t.omitted_rows = bad.size() - shown_rows;
+  sec.add(std::move(t));
+}
 
-  // Fast mode: the directions that disagree.
+// Fast mode: the directions that disagree.
+void add_directions_table(Section& sec, const CheckResult& r, const CheckSectionOptions& o) {
   std::vector<const DirectionCheck*> bad_directions;
   for (const auto& d : r.directions)
     if (d.verdict != CheckVerdict::agree) bad_directions.push_back(&d);
-  if (!bad_directions.empty()) {
-    Table t;
-    t.caption = "Random directions that do not agree (" + std::to_string(bad_directions.size()) + " of " +
-                std::to_string(r.directions.size()) + ")";
-    t.header = {"direction", "v\u00b7\u2207L analytic", "directional derivative", "relative error", "tolerance \u03c4",
-                "verdict", "note"};
-    for (std::size_t k = 0; k < std::min(bad_directions.size(), o.max_table_rows); ++k) {
-      const DirectionCheck& d = *bad_directions[k];
-      const Verdict v = shown(d.verdict);
-      t.rows.push_back({Cell((d.whole_network ? std::string("whole network") : tensor_name(d.layer, d.tensor)) + " #" +
-                             std::to_string(d.index)),
-                        Cell::number(d.analytic, 10), Cell::number(d.numeric, 10), Cell::number(d.relative_error, 3, v),
-                        Cell::number(d.tolerance, 3), Cell(gradcheck::to_string(d.verdict), v), Cell(d.note)});
-    }
-    t.omitted_rows = bad_directions.size() - std::min(bad_directions.size(), o.max_table_rows);
-    sec.add(std::move(t));
+  if (bad_directions.empty()) return;
+  Table t;
+  t.caption = "Random directions that do not agree (" + std::to_string(bad_directions.size()) + " of " +
+              std::to_string(r.directions.size()) + ")";
+  t.header = {"direction", "v\u00b7\u2207L analytic", "directional derivative", "relative error", "tolerance \u03c4",
+              "verdict", "note"};
+  for (std::size_t k = 0; k < std::min(bad_directions.size(), o.max_table_rows); ++k) {
+    const DirectionCheck& d = *bad_directions[k];
+    const Verdict v = shown(d.verdict);
+    t.rows.push_back({Cell((d.whole_network ? std::string("whole network") : tensor_name(d.layer, d.tensor)) + " #" +
+                           std::to_string(d.index)),
+                      Cell::number(d.analytic, 10), Cell::number(d.numeric, 10), Cell::number(d.relative_error, 3, v),
+                      Cell::number(d.tolerance, 3), Cell(gradcheck::to_string(d.verdict), v), Cell(d.note)});
   }
+  t.omitted_rows = bad_directions.size() - std::min(bad_directions.size(), o.max_table_rows);
+  sec.add(std::move(t));
+}
 
-  // JUnit: one testcase per tensor.
-  std::vector<bool> finding_used(r.findings.size(), false);
-  for (const TensorSummary& t : r.tensors) {
-    TestCase tc;
-    tc.suite = o.junit_suite;
-    tc.name = tensor_name(t.layer, t.tensor);
-    tc.outcome = t.passed ? Outcome::pass : Outcome::fail;
-    std::vector<std::string> problems;
-    for (std::size_t k = 0; k < r.findings.size(); ++k)
-      if (r.findings[k].layer == t.layer && r.findings[k].tensor == t.tensor) {
-        problems.push_back(std::string(gradcheck::to_string(r.findings[k].kind)) + ": " + r.findings[k].message);
-        finding_used[k] = true;
-      }
-    const VerdictCounts& c = t.counts;
-    std::string message;
-    if (t.entries_checked > 0) {
-      message = c.disagree + c.non_finite == 0
-                    ? n_of(c.total(), "entry", "entries") + " agree"
-                    : std::to_string(c.disagree) + " of " + n_of(c.total(), "entry disagrees", "entries disagree");
-      if (c.non_finite) message += ", " + std::to_string(c.non_finite) + " non-finite";
-      if (c.inconclusive_kink) message += ", " + std::to_string(c.inconclusive_kink) + " inconclusive at kinks";
-      if (t.worst_row >= 0) {
-        message += "; worst relative error " + format_number(t.worst_relative_error, 3);
-        if (const Entry* w = find_entry(t, t.worst_row, t.worst_col)) message += " at " + entry_name(*w);
-      }
-    } else if (t.directions > 0) {
-      message = std::to_string(t.directions_disagreeing) + " of " + n_of(static_cast<std::size_t>(t.directions), "direction", "directions") +
-                " disagree";
-    } else {
-      message = "not checked";
+// A tensor's JUnit message: its verdict counts (or its directions') and its worst entry.
+std::string tensor_message(const TensorSummary& t, const EntryIndex& index) {
+  const VerdictCounts& c = t.counts;
+  std::string message;
+  if (t.entries_checked > 0) {
+    message = c.disagree + c.non_finite == 0
+                  ? n_of(c.total(), "entry", "entries") + " agree"
+                  : std::to_string(c.disagree) + " of " + n_of(c.total(), "entry disagrees", "entries disagree");
+    if (c.non_finite) message += ", " + std::to_string(c.non_finite) + " non-finite";
+    if (c.inconclusive_kink) message += ", " + std::to_string(c.inconclusive_kink) + " inconclusive at kinks";
+    if (t.worst_row >= 0) {
+      message += "; worst relative error " + format_number(t.worst_relative_error, 3);
+      if (const Entry* w = index.find(t, t.worst_row, t.worst_col)) message += " at " + entry_name(*w);
     }
-    if (t.shape_mismatch) message = "shape mismatch; " + message;
-    tc.message = message;
-    std::string details;
-    for (const auto& p : problems) details += p + "\n";
-    if (!t.passed) {
-      std::vector<std::size_t> failing;
-      if (auto it = by_tensor.find({t.layer, t.tensor}); it != by_tensor.end())
-        for (std::size_t i : it->second)
-          if (r.entries[i].verdict == CheckVerdict::disagree || r.entries[i].verdict == CheckVerdict::non_finite)
-            failing.push_back(i);
-      std::stable_sort(failing.begin(), failing.end(),
-                       [&](std::size_t a, std::size_t b) { return more_severe(r.entries[a], r.entries[b]); });
-      for (std::size_t k = 0; k < std::min(failing.size(), o.junit_max_entries); ++k)
-        details += entry_line(r.entries[failing[k]]) + "\n";
-      if (failing.size() > o.junit_max_entries)
-        details += "\u2026 and " + std::to_string(failing.size() - o.junit_max_entries) + " more (report.json)\n";
-    }
-    tc.details = details;
-    sec.testcases.push_back(std::move(tc));
+  } else if (t.directions > 0) {
+    message = std::to_string(t.directions_disagreeing) + " of " + n_of(static_cast<std::size_t>(t.directions), "direction", "directions") +
+              " disagree";
+  } else {
+    message = "not checked";
   }
+  if (t.shape_mismatch) message = "shape mismatch; " + message;
+  return message;
+}
+
+// A failed tensor's disagreeing and non-finite entries, most severe first, one line each, up to the options' cap.
+std::string failing_entries_text(const TensorSummary& t, const EntryIndex& index, const CheckSectionOptions& o) {
+  std::string details;
+  std::vector<std::size_t> failing;
+  if (const std::vector<std::size_t>* entries = index.of(t))
+    failing = most_severe_first(index.r, *entries, [](const Entry& e) {
+      return e.verdict == CheckVerdict::disagree || e.verdict == CheckVerdict::non_finite;
+    });
+  for (std::size_t k = 0; k < std::min(failing.size(), o.junit_max_entries); ++k)
+    details += entry_line(index.r.entries[failing[k]]) + "\n";
+  if (failing.size() > o.junit_max_entries)
+    details += "\u2026 and " + std::to_string(failing.size() - o.junit_max_entries) + " more (report.json)\n";
+  return details;
+}
+
+// A tensor's testcase; the findings about it (marked used) open its details.
+TestCase tensor_testcase(const CheckResult& r, const TensorSummary& t, const EntryIndex& index,
+                         const CheckSectionOptions& o, std::vector<bool>& finding_used) {
+  TestCase tc;
+  tc.suite = o.junit_suite;
+  tc.name = tensor_name(t.layer, t.tensor);
+  tc.outcome = t.passed ? Outcome::pass : Outcome::fail;
+  tc.message = tensor_message(t, index);
+  std::string details;
+  for (std::size_t k = 0; k < r.findings.size(); ++k)
+    if (r.findings[k].layer == t.layer && r.findings[k].tensor == t.tensor) {
+      details += std::string(gradcheck::to_string(r.findings[k].kind)) + ": " + r.findings[k].message + "\n";
+      finding_used[k] = true;
+    }
+  if (!t.passed) details += failing_entries_text(t, index, o);
+  tc.details = details;
+  return tc;
+}
+
+// JUnit: one testcase per tensor, then one per finding about no tensor of the result.
+void add_testcases(Section& sec, const CheckResult& r, const EntryIndex& index, const CheckSectionOptions& o) {
+  std::vector<bool> finding_used(r.findings.size(), false);
+  for (const TensorSummary& t : r.tensors) sec.testcases.push_back(tensor_testcase(r, t, index, o, finding_used));
   for (std::size_t k = 0; k < r.findings.size(); ++k) {
     if (finding_used[k]) continue;
     const Finding& f = r.findings[k];
@@ -366,7 +422,26 @@ Section check_section(const CheckResult& r, const CheckSectionOptions& o) {
                              Outcome::fail, f.message, "", 0});
   }
   if (sec.testcases.empty())  // a check of nothing still says so in CI
-    sec.testcases.push_back({o.junit_suite, "check", s.passed ? Outcome::pass : Outcome::fail, sec.summary, "", 0});
+    sec.testcases.push_back(
+        {o.junit_suite, "check", r.summary.passed ? Outcome::pass : Outcome::fail, sec.summary, "", 0});
+}
+
+}  // namespace
+
+Section check_section(const CheckResult& r, const CheckSectionOptions& o) {
+  const Summary& s = r.summary;
+  Section sec;
+  sec.heading = o.heading;
+  sec.status = !s.passed ? Status::fail : s.counts.inconclusive_kink > 0 ? Status::notes : Status::pass;
+  sec.summary = summary_line(r);
+  const EntryIndex index(r);
+  add_paragraphs(sec, r);
+  sec.add(check_facts(s));
+  if (!r.tensors.empty()) sec.add(tensor_bar_chart(r, index));
+  add_heatmaps(sec, r, index, o);
+  add_entries_table(sec, r, o);
+  add_directions_table(sec, r, o);
+  add_testcases(sec, r, index, o);
   return sec;
 }
 
@@ -412,23 +487,22 @@ nlohmann::json entry_json(const Entry& e) {
   return j;
 }
 
-}  // namespace
+nlohmann::json tolerances_json(const Tolerances& t) {
+  return {{"rule", t.is_fixed() ? "fixed" : "derived"},
+          {"rtol", json_number(t.rtol)},
+          {"atol", json_number(t.atol)},
+          {"floor_fraction", json_number(t.floor_fraction)},
+          {"estimate_factor", json_number(t.estimate_factor)},
+          {"roundoff_factor", json_number(t.roundoff_factor)}};
+}
 
-nlohmann::json to_json(const CheckResult& r) {
-  const Summary& s = r.summary;
-  const Tolerances& t = s.tolerances;
-  nlohmann::json summary = {
+nlohmann::json summary_json(const Summary& s) {
+  return {
       {"method", gradcheck::to_string(s.method)},
       {"mode", gradcheck::to_string(s.mode)},
       {"relative_step", json_number(s.relative_step)},
       {"seed", s.seed},
-      {"tolerances",
-       {{"rule", t.is_fixed() ? "fixed" : "derived"},
-        {"rtol", json_number(t.rtol)},
-        {"atol", json_number(t.atol)},
-        {"floor_fraction", json_number(t.floor_fraction)},
-        {"estimate_factor", json_number(t.estimate_factor)},
-        {"roundoff_factor", json_number(t.roundoff_factor)}}},
+      {"tolerances", tolerances_json(s.tolerances)},
       {"counts", counts_json(s.counts)},
       {"worst", s.worst ? entry_json(*s.worst) : nlohmann::json(nullptr)},
       {"passed", s.passed},
@@ -442,50 +516,68 @@ nlohmann::json to_json(const CheckResult& r) {
       {"escape_statement", s.escape_statement},
       {"elapsed_seconds", json_number(s.elapsed_seconds)},
   };
-  nlohmann::json tensors = nlohmann::json::array();
-  for (const TensorSummary& ts : r.tensors)
-    tensors.push_back({{"name", tensor_name(ts.layer, ts.tensor)},
-                       {"layer", ts.layer},
-                       {"tensor", gradcheck::to_string(ts.tensor)},
-                       {"rows", ts.rows},
-                       {"cols", ts.cols},
-                       {"entries_checked", ts.entries_checked},
-                       {"counts", counts_json(ts.counts)},
-                       {"worst_relative_error", json_number(ts.worst_relative_error)},
-                       {"worst_row", ts.worst_row},
-                       {"worst_col", ts.worst_col},
-                       {"max_abs_reference", json_number(ts.max_abs_reference)},
-                       {"floor", json_number(ts.floor)},
-                       {"directions", ts.directions},
-                       {"directions_disagreeing", ts.directions_disagreeing},
-                       {"fell_back_to_entries", ts.fell_back_to_entries},
-                       {"shape_mismatch", ts.shape_mismatch},
-                       {"passed", ts.passed}});
-  nlohmann::json entries = nlohmann::json::array();
-  for (const Entry& e : r.entries) entries.push_back(entry_json(e));
-  nlohmann::json directions = nlohmann::json::array();
-  for (const DirectionCheck& d : r.directions)
-    directions.push_back({{"whole_network", d.whole_network},
-                          {"layer", d.layer},
-                          {"tensor", gradcheck::to_string(d.tensor)},
-                          {"index", d.index},
-                          {"analytic", json_number(d.analytic)},
-                          {"numeric", json_number(d.numeric)},
-                          {"error_estimate", json_number(d.error_estimate)},
-                          {"roundoff", json_number(d.roundoff)},
-                          {"tolerance", json_number(d.tolerance)},
-                          {"absolute_error", json_number(d.absolute_error)},
-                          {"relative_error", json_number(d.relative_error)},
-                          {"verdict", gradcheck::to_string(d.verdict)},
-                          {"note", d.note}});
-  nlohmann::json findings = nlohmann::json::array();
-  for (const Finding& f : r.findings)
-    findings.push_back({{"kind", gradcheck::to_string(f.kind)},
-                        {"layer", f.layer},
-                        {"tensor", gradcheck::to_string(f.tensor)},
-                        {"message", f.message}});
-  return {{"type", "check"},  {"summary", summary},       {"tensors", tensors},
-          {"entries", entries}, {"directions", directions}, {"findings", findings}};
+}
+
+nlohmann::json tensor_json(const TensorSummary& ts) {
+  return {{"name", tensor_name(ts.layer, ts.tensor)},
+          {"layer", ts.layer},
+          {"tensor", gradcheck::to_string(ts.tensor)},
+          {"rows", ts.rows},
+          {"cols", ts.cols},
+          {"entries_checked", ts.entries_checked},
+          {"counts", counts_json(ts.counts)},
+          {"worst_relative_error", json_number(ts.worst_relative_error)},
+          {"worst_row", ts.worst_row},
+          {"worst_col", ts.worst_col},
+          {"max_abs_reference", json_number(ts.max_abs_reference)},
+          {"floor", json_number(ts.floor)},
+          {"directions", ts.directions},
+          {"directions_disagreeing", ts.directions_disagreeing},
+          {"fell_back_to_entries", ts.fell_back_to_entries},
+          {"shape_mismatch", ts.shape_mismatch},
+          {"passed", ts.passed}};
+}
+
+nlohmann::json direction_json(const DirectionCheck& d) {
+  return {{"whole_network", d.whole_network},
+          {"layer", d.layer},
+          {"tensor", gradcheck::to_string(d.tensor)},
+          {"index", d.index},
+          {"analytic", json_number(d.analytic)},
+          {"numeric", json_number(d.numeric)},
+          {"error_estimate", json_number(d.error_estimate)},
+          {"roundoff", json_number(d.roundoff)},
+          {"tolerance", json_number(d.tolerance)},
+          {"absolute_error", json_number(d.absolute_error)},
+          {"relative_error", json_number(d.relative_error)},
+          {"verdict", gradcheck::to_string(d.verdict)},
+          {"note", d.note}};
+}
+
+nlohmann::json finding_json(const Finding& f) {
+  return {{"kind", gradcheck::to_string(f.kind)},
+          {"layer", f.layer},
+          {"tensor", gradcheck::to_string(f.tensor)},
+          {"message", f.message}};
+}
+
+// A JSON array of f(x) for each x of xs.
+template <class T, class F>
+nlohmann::json array_of(const std::vector<T>& xs, F f) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const T& x : xs) out.push_back(f(x));
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const CheckResult& r) {
+  return {{"type", "check"},
+          {"summary", summary_json(r.summary)},
+          {"tensors", array_of(r.tensors, tensor_json)},
+          {"entries", array_of(r.entries, entry_json)},
+          {"directions", array_of(r.directions, direction_json)},
+          {"findings", array_of(r.findings, finding_json)}};
 }
 
 void add(Report& report, const CheckResult& result, const CheckSectionOptions& options) {

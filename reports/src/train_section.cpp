@@ -163,6 +163,34 @@ void add_findings(Section& sec, const w::Result& r) {
   sec.add(std::move(t));
 }
 
+// Each layer's weight, gradient and activation norms in the steps the watch kept before the first non-finite value.
+LineChart norm_history_chart(const w::Result& r, const w::NonFinite& nf) {
+  LineChart c;
+  c.title = "Norms in the " + std::to_string(nf.history.size()) + " steps up to it";
+  c.x_label = "step";
+  c.y_label = "norm";
+  c.log_y = true;
+  const std::size_t L = nf.history.front().layers.size();
+  const struct {
+    const char* name;
+    double w::LayerStats::*field;
+  } norms[] = {{"weights", &w::LayerStats::weight_norm},
+               {"gradient", &w::LayerStats::gradient_norm},
+               {"activations", &w::LayerStats::activation_norm}};
+  for (std::size_t l = 0; l < L; ++l)
+    for (const auto& n : norms) {
+      Series s;
+      s.name = layer_label(r, l) + " " + n.name;
+      for (const auto& st : nf.history) {
+        if (l >= st.layers.size()) continue;
+        s.x.push_back(static_cast<double>(st.step));
+        s.y.push_back(st.layers[l].*n.field);
+      }
+      c.series.push_back(std::move(s));
+    }
+  return c;
+}
+
 void add_non_finite(Section& sec, const w::Result& r) {
   if (!r.first_non_finite) return;
   const auto& nf = *r.first_non_finite;
@@ -197,32 +225,7 @@ void add_non_finite(Section& sec, const w::Result& r) {
                         Cell::number(static_cast<double>(p.entries), 10)});
     sec.add(std::move(t));
   }
-  if (nf.history.size() >= 2) {
-    LineChart c;
-    c.title = "Norms in the " + std::to_string(nf.history.size()) + " steps up to it";
-    c.x_label = "step";
-    c.y_label = "norm";
-    c.log_y = true;
-    const std::size_t L = nf.history.front().layers.size();
-    const struct {
-      const char* name;
-      double w::LayerStats::*field;
-    } norms[] = {{"weights", &w::LayerStats::weight_norm},
-                 {"gradient", &w::LayerStats::gradient_norm},
-                 {"activations", &w::LayerStats::activation_norm}};
-    for (std::size_t l = 0; l < L; ++l)
-      for (const auto& n : norms) {
-        Series s;
-        s.name = layer_label(r, l) + " " + n.name;
-        for (const auto& st : nf.history) {
-          if (l >= st.layers.size()) continue;
-          s.x.push_back(static_cast<double>(st.step));
-          s.y.push_back(st.layers[l].*n.field);
-        }
-        c.series.push_back(std::move(s));
-      }
-    sec.add(std::move(c));
-  }
+  if (nf.history.size() >= 2) sec.add(norm_history_chart(r, nf));
 }
 
 void add_curves(Section& sec, const w::Result& r, const TrainSectionOptions& o) {

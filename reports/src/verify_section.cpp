@@ -103,6 +103,67 @@ json recovered_json(const RecoveredDelta& d) {
 
 json optional_index(const std::optional<std::size_t>& i) { return i ? json(*i) : json(nullptr); }
 
+json forward_json(const ForwardCheck& f) {
+  return {{"outputs_sent", f.outputs_sent},
+          {"loss_sent", f.loss_sent},
+          {"outputs_shape_problem", f.outputs_shape_problem ? json(*f.outputs_shape_problem) : json(nullptr)},
+          {"verdict", to_string(f.verdict)},
+          {"reference_outputs", matrix_rows_per_sample(f.reference_outputs)},
+          {"reference_loss", json_number(f.reference_loss)},
+          {"worst_relative_error", json_number(f.worst_relative_error)},
+          {"entries", entries_json(f.entries)}};
+}
+
+json chain_json(const ChainConsistency& c) {
+  json layers = json::array(), steps = json::array(), recovered = json::array();
+  for (const auto& l : c.layers) layers.push_back(consistency_json(l));
+  for (const auto& s : c.steps) steps.push_back(s ? consistency_json(*s) : json(nullptr));
+  for (const auto& d : c.recovered) recovered.push_back(recovered_json(d));
+  return {{"status", to_string(c.status)},
+          {"output", recovered_json(c.output)},
+          {"reference_output_delta", matrix_rows_per_sample(c.reference_output_delta)},
+          {"layers", layers},
+          {"recovered", recovered},
+          {"steps", steps}};
+}
+
+json ratios_json(const std::vector<TensorRatio>& ratios) {
+  json out = json::array();
+  for (const TensorRatio& t : ratios)
+    out.push_back({{"layer", t.layer},
+                   {"tensor", t.biases ? "biases" : "weights"},
+                   {"defined", t.defined},
+                   {"ratio", json_number(t.ratio)},
+                   {"residual", json_number(t.residual)}});
+  return out;
+}
+
+json signatures_json(const std::vector<Signature>& signatures) {
+  json sigs = json::array();
+  for (const Signature& s : signatures) {
+    json ev = json::array();
+    for (const Evidence& e : s.evidence) ev.push_back({{"label", e.label}, {"value", json_number(e.value)}});
+    sigs.push_back({{"kind", to_string(s.kind)},
+                    {"severity", to_string(s.severity)},
+                    {"finding", s.finding},
+                    {"layers", s.layers},
+                    {"evidence", ev}});
+  }
+  return sigs;
+}
+
+json update_json(const UpdateEffect& u) {
+  return {{"computed", u.computed},
+          {"learning_rate", json_number(u.learning_rate)},
+          {"outputs_before", matrix_rows_per_sample(u.outputs_before)},
+          {"outputs_after_claimed", matrix_rows_per_sample(u.outputs_after_claimed)},
+          {"outputs_after_reference", matrix_rows_per_sample(u.outputs_after_reference)},
+          {"loss_before", json_number(u.loss_before)},
+          {"loss_after_claimed", json_number(u.loss_after_claimed)},
+          {"loss_after_reference", json_number(u.loss_after_reference)},
+          {"cosine", json_number(u.cosine)}};
+}
+
 }  // namespace
 
 Status status_of(const VerifyResult& r) {
@@ -121,92 +182,40 @@ nlohmann::json to_json(const VerifyResult& r) {
   j["malformed"] = r.malformed ? json(*r.malformed) : json(nullptr);
   if (r.status == VerifyStatus::declined || r.malformed) return j;
 
-  const ForwardCheck& f = r.forward;
-  j["forward"] = {{"outputs_sent", f.outputs_sent},
-                  {"loss_sent", f.loss_sent},
-                  {"outputs_shape_problem", f.outputs_shape_problem ? json(*f.outputs_shape_problem) : json(nullptr)},
-                  {"verdict", to_string(f.verdict)},
-                  {"reference_outputs", matrix_rows_per_sample(f.reference_outputs)},
-                  {"reference_loss", json_number(f.reference_loss)},
-                  {"worst_relative_error", json_number(f.worst_relative_error)},
-                  {"entries", entries_json(f.entries)}};
+  j["forward"] = forward_json(r.forward);
   j["gradients"] = to_json(r.gradients);
   j["gradients"].erase("type");  // the CheckResult itself, nested
   j["origin_layer"] = optional_index(r.origin_layer);
   j["fault"] = to_string(r.fault);
   j["fault_layer"] = optional_index(r.fault_layer);
-
-  const ChainConsistency& c = r.chain;
-  json layers = json::array(), steps = json::array(), recovered = json::array();
-  for (const auto& l : c.layers) layers.push_back(consistency_json(l));
-  for (const auto& s : c.steps) steps.push_back(s ? consistency_json(*s) : json(nullptr));
-  for (const auto& d : c.recovered) recovered.push_back(recovered_json(d));
-  j["chain"] = {{"status", to_string(c.status)},
-                {"output", recovered_json(c.output)},
-                {"reference_output_delta", matrix_rows_per_sample(c.reference_output_delta)},
-                {"layers", layers},
-                {"recovered", recovered},
-                {"steps", steps}};
-
-  json ratios = json::array();
-  for (const TensorRatio& t : r.ratios)
-    ratios.push_back({{"layer", t.layer},
-                      {"tensor", t.biases ? "biases" : "weights"},
-                      {"defined", t.defined},
-                      {"ratio", json_number(t.ratio)},
-                      {"residual", json_number(t.residual)}});
-  j["ratios"] = ratios;
-
-  json sigs = json::array();
-  for (const Signature& s : r.signatures) {
-    json ev = json::array();
-    for (const Evidence& e : s.evidence) ev.push_back({{"label", e.label}, {"value", json_number(e.value)}});
-    sigs.push_back({{"kind", to_string(s.kind)},
-                    {"severity", to_string(s.severity)},
-                    {"finding", s.finding},
-                    {"layers", s.layers},
-                    {"evidence", ev}});
-  }
-  j["signatures"] = sigs;
+  j["chain"] = chain_json(r.chain);
+  j["ratios"] = ratios_json(r.ratios);
+  j["signatures"] = signatures_json(r.signatures);
   j["worst"] = r.worst;
-
-  const UpdateEffect& u = r.update;
-  j["update"] = {{"computed", u.computed},
-                 {"learning_rate", json_number(u.learning_rate)},
-                 {"outputs_before", matrix_rows_per_sample(u.outputs_before)},
-                 {"outputs_after_claimed", matrix_rows_per_sample(u.outputs_after_claimed)},
-                 {"outputs_after_reference", matrix_rows_per_sample(u.outputs_after_reference)},
-                 {"loss_before", json_number(u.loss_before)},
-                 {"loss_after_claimed", json_number(u.loss_after_claimed)},
-                 {"loss_after_reference", json_number(u.loss_after_reference)},
-                 {"cosine", json_number(u.cosine)}};
+  j["update"] = update_json(r.update);
   return j;
 }
 
-Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
-  Section s;
-  s.heading = "Verification" + (o.reply_name.empty() ? std::string() : " of " + o.reply_name);
-  s.status = status_of(r);
-  s.summary = headline(r);
-  const std::string suite = "verify";
+namespace {
 
+// A reply that was declined or malformed: said in one paragraph and one testcase. False for any other reply.
+bool add_unusable_reply(Section& s, const VerifyResult& r, const std::string& suite) {
   if (r.status == VerifyStatus::declined) {
     s.add(Paragraph{Severity::info, "The implementation declined this case (\"" + r.declined_message.value_or("") +
                                         "\"): counted as declined, not as a failure."});
     s.testcases.push_back({suite, "reply", Outcome::skip, "declined: " + r.declined_message.value_or(""), "", 0});
-    return s;
+    return true;
   }
   if (r.malformed) {
     s.add(Paragraph{Severity::failure, "The reply is malformed: " + *r.malformed});
     s.testcases.push_back({suite, "reply", Outcome::fail, "malformed reply", *r.malformed, 0});
-    return s;
+    return true;
   }
-  const std::size_t L = layer_count(r);
-  const bool notes = r.status == VerifyStatus::notes;
-  const Severity verdict_severity =
-      r.status == VerifyStatus::diverge ? Severity::failure : notes ? Severity::note : Severity::info;
-  s.add(Paragraph{verdict_severity, headline(r) + "."});
+  return false;
+}
 
+// The forward pass: the files, then each value against the reference (the first 8 outputs of them).
+KeyValues forward_facts(const VerifyResult& r, const VerifySectionOptions& o) {
   KeyValues facts;
   facts.caption = "Forward pass";
   if (!o.case_name.empty()) facts.rows.push_back({"case", o.case_name});
@@ -220,27 +229,30 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
   }
   if (!r.forward.outputs_sent) facts.rows.push_back({"outputs", "not sent"});
   if (!r.forward.loss_sent) facts.rows.push_back({"loss", "not sent (reference " + num(r.forward.reference_loss, 6) + ")"});
-  s.add(std::move(facts));
+  return facts;
+}
 
-  if (r.origin_layer)
-    s.add(Paragraph{Severity::failure, "Origin layer: " + layer_name(*r.origin_layer, L) +
-                                           ", the first layer walking back from the output whose gradients disagree."});
-
-  if (r.status == VerifyStatus::diverge && !r.chain.layers.empty()) {
-    Table t;
-    t.caption = std::string("Chain consistency: ") + to_string(r.chain.status) +
-                " — earlier layers predicted from the implementation's own output delta (" +
-                to_string(r.chain.output.how) + ") through the reference forward pass";
-    t.header = {"layer", "weights distance", "biases distance", "follows"};
-    for (const LayerConsistency& c : r.chain.layers)
-      t.rows.push_back({"layers[" + std::to_string(c.layer) + "]", Cell::number(c.weights_error, 2),
-                        Cell::number(c.biases_error, 2),
-                        Cell(c.consistent() ? "yes" : "no", c.consistent() ? Verdict::agree : Verdict::disagree)});
-    s.add(std::move(t));
-  } else if (r.status == VerifyStatus::diverge) {
+// Chain consistency of a diverging reply: a table per layer, or one sentence when there are no layers to show.
+void add_chain(Section& s, const VerifyResult& r) {
+  if (r.status != VerifyStatus::diverge) return;
+  if (r.chain.layers.empty()) {
     s.add(Paragraph{Severity::info, std::string("Chain consistency: ") + to_string(r.chain.status) + "."});
+    return;
   }
+  Table t;
+  t.caption = std::string("Chain consistency: ") + to_string(r.chain.status) +
+              " — earlier layers predicted from the implementation's own output delta (" +
+              to_string(r.chain.output.how) + ") through the reference forward pass";
+  t.header = {"layer", "weights distance", "biases distance", "follows"};
+  for (const LayerConsistency& c : r.chain.layers)
+    t.rows.push_back({"layers[" + std::to_string(c.layer) + "]", Cell::number(c.weights_error, 2),
+                      Cell::number(c.biases_error, 2),
+                      Cell(c.consistent() ? "yes" : "no", c.consistent() ? Verdict::agree : Verdict::disagree)});
+  s.add(std::move(t));
+}
 
+// Each signature that fits: its finding, then its evidence.
+void add_signatures(Section& s, const VerifyResult& r) {
   for (const Signature& sig : r.signatures) {
     s.add(Paragraph{sig.severity == gradcheck::Severity::note ? Severity::note : Severity::failure,
                     std::string(to_string(sig.kind)) + (sig.severity == gradcheck::Severity::note ? " (note)" : "") +
@@ -252,27 +264,30 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
   }
   if (r.status == VerifyStatus::diverge && r.signatures.empty())
     s.add(Paragraph{Severity::warning, "None of the known bugs fits the numbers."});
+}
 
-  // Per tensor: the worst relative error, one bar each.
-  if (!r.gradients.tensors.empty()) {
-    BarChart chart;
-    chart.title = "Worst relative error per tensor";
-    chart.y_label = "relative error";
-    chart.log_scale = true;
-    chart.threshold = r.gradients.summary.tolerances.rtol;
-    chart.threshold_label = "rtol";
-    for (const TensorSummary& t : r.gradients.tensors) {
-      chart.labels.push_back(tensor_name(t.layer, t.tensor));
-      chart.values.push_back(t.shape_mismatch ? std::nan("") : t.worst_relative_error);
-      Verdict v = Verdict::agree;
-      if (t.counts.inconclusive_kink) v = Verdict::inconclusive_kink;
-      if (t.counts.disagree) v = notes ? Verdict::note : Verdict::disagree;
-      if (t.counts.non_finite || t.shape_mismatch) v = Verdict::non_finite;
-      chart.verdicts.push_back(v);
-    }
-    s.add(std::move(chart));
+// Per tensor: the worst relative error, one bar each.
+BarChart tensor_bar_chart(const VerifyResult& r, bool notes) {
+  BarChart chart;
+  chart.title = "Worst relative error per tensor";
+  chart.y_label = "relative error";
+  chart.log_scale = true;
+  chart.threshold = r.gradients.summary.tolerances.rtol;
+  chart.threshold_label = "rtol";
+  for (const TensorSummary& t : r.gradients.tensors) {
+    chart.labels.push_back(tensor_name(t.layer, t.tensor));
+    chart.values.push_back(t.shape_mismatch ? std::nan("") : t.worst_relative_error);
+    Verdict v = Verdict::agree;
+    if (t.counts.inconclusive_kink) v = Verdict::inconclusive_kink;
+    if (t.counts.disagree) v = notes ? Verdict::note : Verdict::disagree;
+    if (t.counts.non_finite || t.shape_mismatch) v = Verdict::non_finite;
+    chart.verdicts.push_back(v);
   }
-  // Per weight matrix: every entry's relative error.
+  return chart;
+}
+
+// Per weight matrix: every entry's relative error (pooled when large); none when no entry of it was compared.
+void add_heatmaps(Section& s, const VerifyResult& r, const VerifySectionOptions& o, bool notes) {
   for (const TensorSummary& t : r.gradients.tensors) {
     if (t.tensor != TensorKind::weights || t.shape_mismatch || t.rows < 1 || t.cols < 1) continue;
     Heatmap h(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
@@ -294,45 +309,51 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
     if (pooled.rows != h.rows || pooled.cols != h.cols) pooled.caption = pooled_caption(h, pooled);
     s.add(std::move(pooled));
   }
+}
 
-  if (!r.worst.empty()) {
-    Table t;
-    t.caption = "Worst entries";
-    t.header = {"entry", "claimed", "reference", "relative error", "verdict"};
-    for (std::size_t i : r.worst) {
-      if (t.rows.size() >= o.worst_rows) break;
-      const Entry& e = r.gradients.entries[i];
-      const Verdict v = verdict_of(e.verdict, notes);
-      t.rows.push_back({entry_name(e), Cell::number(e.analytic, 9), Cell::number(e.numeric, 9),
-                        Cell::number(e.relative_error, 2, v), Cell(to_string(e.verdict), v)});
-    }
-    s.add(std::move(t));
+void add_worst_table(Section& s, const VerifyResult& r, const VerifySectionOptions& o, bool notes) {
+  if (r.worst.empty()) return;
+  Table t;
+  t.caption = "Worst entries";
+  t.header = {"entry", "claimed", "reference", "relative error", "verdict"};
+  for (std::size_t i : r.worst) {
+    if (t.rows.size() >= o.worst_rows) break;
+    const Entry& e = r.gradients.entries[i];
+    const Verdict v = verdict_of(e.verdict, notes);
+    t.rows.push_back({entry_name(e), Cell::number(e.analytic, 9), Cell::number(e.numeric, 9),
+                      Cell::number(e.relative_error, 2, v), Cell(to_string(e.verdict), v)});
   }
+  s.add(std::move(t));
+}
 
-  const UpdateEffect& u = r.update;
-  if (u.computed) {
-    auto outs = [](const Matrix<double>& m) {
-      std::string x;
-      const Index n = std::min<Index>(m.size(), 4);
-      for (Index i = 0; i < n; ++i) x += (i ? ", " : "") + format_number(m.data()[i], 8);
-      return m.size() > n ? x + ", …" : x;
-    };
-    Table t;
-    t.caption = "Update effect of one step θ −= " + format_number(u.learning_rate) + "·gradient on this batch";
-    t.header = {"step", "outputs", "loss"};
-    t.rows.push_back({"before", outs(u.outputs_before), Cell::number(u.loss_before, 6)});
-    const bool rises = u.loss_after_claimed > u.loss_before;
-    t.rows.push_back({"with the reply's gradients", outs(u.outputs_after_claimed),
-                      Cell::number(u.loss_after_claimed, 6, rises ? Verdict::disagree : Verdict::none)});
-    t.rows.push_back({"with the correct gradients", outs(u.outputs_after_reference),
-                      Cell::number(u.loss_after_reference, 6)});
-    s.add(std::move(t));
-    s.add(Paragraph{u.cosine < 0 ? Severity::warning : Severity::info,
-                    "cos ∠(reply, correct) = " + format_number(u.cosine, 3) +
-                        (u.cosine < 0 ? ": the reply's step points uphill." : ".")});
-  }
+// The first 4 values of m, "…" when there are more.
+std::string first_outputs(const Matrix<double>& m) {
+  std::string x;
+  const Index n = std::min<Index>(m.size(), 4);
+  for (Index i = 0; i < n; ++i) x += (i ? ", " : "") + format_number(m.data()[i], 8);
+  return m.size() > n ? x + ", …" : x;
+}
 
-  // JUnit: the forward pass, then one testcase per parameter tensor.
+// What one training step does with the reply's gradients and with the correct ones.
+void add_update_effect(Section& s, const UpdateEffect& u) {
+  if (!u.computed) return;
+  Table t;
+  t.caption = "Update effect of one step θ −= " + format_number(u.learning_rate) + "·gradient on this batch";
+  t.header = {"step", "outputs", "loss"};
+  t.rows.push_back({"before", first_outputs(u.outputs_before), Cell::number(u.loss_before, 6)});
+  const bool rises = u.loss_after_claimed > u.loss_before;
+  t.rows.push_back({"with the reply's gradients", first_outputs(u.outputs_after_claimed),
+                    Cell::number(u.loss_after_claimed, 6, rises ? Verdict::disagree : Verdict::none)});
+  t.rows.push_back({"with the correct gradients", first_outputs(u.outputs_after_reference),
+                    Cell::number(u.loss_after_reference, 6)});
+  s.add(std::move(t));
+  s.add(Paragraph{u.cosine < 0 ? Severity::warning : Severity::info,
+                  "cos ∠(reply, correct) = " + format_number(u.cosine, 3) +
+                      (u.cosine < 0 ? ": the reply's step points uphill." : ".")});
+}
+
+// JUnit: the forward pass, then one testcase per parameter tensor.
+void add_testcases(Section& s, const VerifyResult& r, const std::string& suite, bool notes) {
   if (r.forward.outputs_sent || r.forward.loss_sent) {
     const bool ok = r.forward.verdict == gradcheck::Verdict::agree && !r.forward.outputs_shape_problem;
     s.testcases.push_back({suite, "forward", ok ? Outcome::pass : Outcome::fail,
@@ -354,6 +375,34 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
       tc.details += std::string(to_string(sig.kind)) + ": " + sig.finding + "\n";
     s.testcases.push_back(std::move(tc));
   }
+}
+
+}  // namespace
+
+Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
+  Section s;
+  s.heading = "Verification" + (o.reply_name.empty() ? std::string() : " of " + o.reply_name);
+  s.status = status_of(r);
+  s.summary = headline(r);
+  const std::string suite = "verify";
+  if (add_unusable_reply(s, r, suite)) return s;
+
+  const std::size_t L = layer_count(r);
+  const bool notes = r.status == VerifyStatus::notes;
+  const Severity verdict_severity =
+      r.status == VerifyStatus::diverge ? Severity::failure : notes ? Severity::note : Severity::info;
+  s.add(Paragraph{verdict_severity, headline(r) + "."});
+  s.add(forward_facts(r, o));
+  if (r.origin_layer)
+    s.add(Paragraph{Severity::failure, "Origin layer: " + layer_name(*r.origin_layer, L) +
+                                           ", the first layer walking back from the output whose gradients disagree."});
+  add_chain(s, r);
+  add_signatures(s, r);
+  if (!r.gradients.tensors.empty()) s.add(tensor_bar_chart(r, notes));
+  add_heatmaps(s, r, o, notes);
+  add_worst_table(s, r, o, notes);
+  add_update_effect(s, r.update);
+  add_testcases(s, r, suite, notes);
   return s;
 }
 
