@@ -184,31 +184,45 @@ void print_findings(const w::Result& r) {
   }
 }
 
-int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, const std::string& command_line) {
-  // Everything that can be refused is refused before data is read or memory allocated.
-  const std::vector<Index> sizes = parse_sizes(a.net);
-  const Activation hidden = parse_name<Activation>(a.activation, "--activation", parse_activation,
-                                                   "identity, sigmoid, tanh, relu, leaky_relu");
-  if (hidden == Activation::softmax) throw InputError("", "--activation", "softmax is only for the output layer (--output)");
-  const Loss loss = parse_name<Loss>(a.loss, "--loss", parse_loss, "quadratic, cross_entropy, binary_cross_entropy");
-  const Activation output =
-      a.output.empty() ? (loss == Loss::cross_entropy ? Activation::softmax : Activation::sigmoid)
-                       : parse_name<Activation>(a.output, "--output", parse_activation,
-                                                "identity, sigmoid, tanh, relu, leaky_relu, softmax");
-  const Init init = parse_name<Init>(a.init, "--init", parse_init, "gaussian, xavier, he");
-  Optimizer optimizer = parse_name<Optimizer>(a.optimizer, "--optimizer", parse_optimizer, "sgd, momentum, adam");
+// What the arguments settle before any data is read.
+struct Settings {
+  std::vector<Index> sizes;
+  Activation hidden = Activation::sigmoid, output = Activation::sigmoid;
+  Loss loss = Loss::quadratic;
+  Init init = Init::gaussian;
+  Optimizer optimizer = Optimizer::sgd;
+  idx::ByteReading reading = idx::ByteReading::unsigned_bytes, test_reading = idx::ByteReading::unsigned_bytes;
+};
+
+// Everything that can be refused is refused before data is read or memory allocated.
+Settings parse_settings(const TrainArgs& a, bool momentum_given, bool optimizer_given) {
+  Settings s;
+  s.sizes = parse_sizes(a.net);
+  s.hidden = parse_name<Activation>(a.activation, "--activation", parse_activation,
+                                    "identity, sigmoid, tanh, relu, leaky_relu");
+  if (s.hidden == Activation::softmax)
+    throw InputError("", "--activation", "softmax is only for the output layer (--output)");
+  s.loss = parse_name<Loss>(a.loss, "--loss", parse_loss, "quadratic, cross_entropy, binary_cross_entropy");
+  s.output = a.output.empty() ? (s.loss == Loss::cross_entropy ? Activation::softmax : Activation::sigmoid)
+                              : parse_name<Activation>(a.output, "--output", parse_activation,
+                                                       "identity, sigmoid, tanh, relu, leaky_relu, softmax");
+  s.init = parse_name<Init>(a.init, "--init", parse_init, "gaussian, xavier, he");
+  s.optimizer = parse_name<Optimizer>(a.optimizer, "--optimizer", parse_optimizer, "sgd, momentum, adam");
   // --momentum turns plain SGD into SGD with momentum (`--optimizer sgd --momentum 0.9`,
   // as the issue and most texts write it); Adam has its own β₁, so there it is an error.
-  if (momentum_given && (!optimizer_given || optimizer == Optimizer::sgd)) optimizer = Optimizer::momentum;
-  if (momentum_given && optimizer != Optimizer::momentum)
+  if (momentum_given && (!optimizer_given || s.optimizer == Optimizer::sgd)) s.optimizer = Optimizer::momentum;
+  if (momentum_given && s.optimizer != Optimizer::momentum)
     throw InputError("", "--momentum", "applies to --optimizer sgd or momentum, not adam (Adam's β₁ plays its part)");
-  const auto reading = parse_reading(a.byte_reading, "--byte-reading");
-  const auto test_reading = a.test_byte_reading.empty() ? reading : parse_reading(a.test_byte_reading, "--test-byte-reading");
+  s.reading = parse_reading(a.byte_reading, "--byte-reading");
+  s.test_reading = a.test_byte_reading.empty() ? s.reading : parse_reading(a.test_byte_reading, "--test-byte-reading");
   if (a.watch != "step" && a.watch != "epoch") throw InputError("", "--watch", "\"" + a.watch + "\" is not one of step, epoch");
   if (a.test_images.empty() != a.test_labels.empty())
     throw InputError("", a.test_images.empty() ? "--test-images" : "--test-labels",
                      "is missing: give --test-images and --test-labels together");
+  return s;
+}
 
+TrainOptions train_options(const TrainArgs& a, Optimizer optimizer) {
   TrainOptions opt;
   opt.optimizer = optimizer;
   opt.learning_rate = a.lr;
@@ -218,50 +232,56 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   opt.seed = a.seed;
   opt.clip_norm = a.clip;
   validate(opt);
+  return opt;
+}
 
-  auto net = make_network(sizes, hidden, output, loss, init, a.seed);
-  const int classes = static_cast<int>(std::max<Index>(net.output_size(), 2));
-  const Dataset<double> training = idx::load(a.images, a.labels, reading, a.limit, classes);
-  if (training.features() != net.input_size())
-    throw InputError(a.images, "images",
-                     "hold " + std::to_string(training.features()) + " pixels per image, the network takes " +
-                         std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
-  if (training.size() == 0) throw InputError(a.images, "images", "hold no image (after --limit)");
+struct Data {
+  Dataset<double> training;
   std::optional<Dataset<double>> test;
+};
+
+// The training set, and the test set when given; refused when their images do not fit the network.
+Data load_data(const TrainArgs& a, const Settings& s, const Network<double>& net) {
+  const int classes = static_cast<int>(std::max<Index>(net.output_size(), 2));
+  Data d;
+  d.training = idx::load(a.images, a.labels, s.reading, a.limit, classes);
+  if (d.training.features() != net.input_size())
+    throw InputError(a.images, "images",
+                     "hold " + std::to_string(d.training.features()) + " pixels per image, the network takes " +
+                         std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
+  if (d.training.size() == 0) throw InputError(a.images, "images", "hold no image (after --limit)");
   if (!a.test_images.empty()) {
-    test = idx::load(a.test_images, a.test_labels, test_reading, a.test_limit, classes);
-    if (test->features() != net.input_size())
+    d.test = idx::load(a.test_images, a.test_labels, s.test_reading, a.test_limit, classes);
+    if (d.test->features() != net.input_size())
       throw InputError(a.test_images, "images",
-                       "hold " + std::to_string(test->features()) + " pixels per image, the network takes " +
+                       "hold " + std::to_string(d.test->features()) + " pixels per image, the network takes " +
                            std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
   }
+  return d;
+}
 
-  const Index per_epoch = (training.size() + std::min(opt.batch_size, training.size()) - 1) /
-                          std::min(opt.batch_size, training.size());
+w::Options watch_options(const TrainArgs& a, Index per_epoch) {
   w::Options wo;
   wo.cadence = a.watch == "epoch" ? w::Cadence::epoch : w::Cadence::step;
   wo.stats_every = a.watch == "epoch" ? 10 : 1;
   wo.loss_window = std::clamp<Index>(per_epoch / 20, 1, 100);
   if (a.naive_softmax) wo.numerics.softmax = w::SoftmaxForm::naive;
   if (a.naive_cross_entropy) wo.numerics.cross_entropy = w::CrossEntropyForm::from_outputs;
+  return wo;
+}
 
-  std::printf("gradcheck train: %s %s/%s, %s loss, %s init, %s η = %g, batch %ld, %d epoch%s on %ld images%s\n",
-              a.net.c_str(), to_string(hidden), to_string(output), to_string(loss), to_string(init),
-              to_string(optimizer), opt.learning_rate, static_cast<long>(opt.batch_size), opt.epochs,
-              opt.epochs == 1 ? "" : "s", static_cast<long>(training.size()),
-              test ? (" (test: " + std::to_string(test->size()) + ")").c_str() : "");
-
-  w::Watch watch(wo, opt);
-  watch.check_inputs(training);
-
-  // auto: a bar only on a real terminal; CI runners that allocate a pseudo-terminal
-  // set CI (GitHub, GitLab, Travis, ...), and a dumb terminal cannot redraw a line.
+// auto: a bar only on a real terminal; CI runners that allocate a pseudo-terminal
+// set CI (GitHub, GitLab, Travis, ...), and a dumb terminal cannot redraw a line.
+bool progress_bar(const TrainArgs& a) {
   const char* ci = std::getenv("CI");
   const char* term = std::getenv("TERM");
-  const bool bar = a.progress == "bar" ||
-                   (a.progress == "auto" && isatty(STDOUT_FILENO) && !(ci && *ci) &&
-                    !(term && std::string(term) == "dumb"));
-  Progress progress(bar, opt.epochs, per_epoch);
+  return a.progress == "bar" ||
+         (a.progress == "auto" && isatty(STDOUT_FILENO) && !(ci && *ci) && !(term && std::string(term) == "dumb"));
+}
+
+// Trains with the watch and the progress display until done or until SIGINT / SIGTERM.
+History train_until_signal(Network<double>& net, const TrainOptions& opt, w::Watch& watch, Progress& progress,
+                           const Data& d) {
   Callbacks<double> ours;
   ours.after_update = [&progress](const Step<double>& s) {
     progress.step(s);
@@ -278,11 +298,50 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   History history;
   if (!g_signal) {
     Trainer<double> trainer(net, opt, watch.callbacks(ours));
-    history = trainer.train(training, test ? &*test : nullptr);
+    history = trainer.train(d.training, d.test ? &*d.test : nullptr);
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.end_line();
+  return history;
+}
+
+// The report's facts: the command line and what it settled.
+std::vector<std::pair<std::string, std::string>> facts(const TrainArgs& a, const Settings& s, const TrainOptions& opt,
+                                                       const Data& d, const std::string& command_line) {
+  return {
+      {"command", command_line},
+      {"training set", a.images + " (" + std::to_string(d.training.size()) + " images, " + a.byte_reading + ")"},
+      {"test set", d.test ? a.test_images + " (" + std::to_string(d.test->size()) + " images)" : "none"},
+      {"network", a.net + ", " + to_string(s.hidden) + " hidden, " + to_string(s.output) + " output"},
+      {"loss", to_string(s.loss)},
+      {"initialisation", std::string(to_string(s.init)) + ", seed " + std::to_string(a.seed)},
+      {"optimiser", std::string(to_string(s.optimizer)) + ", η = " + reports::format_number(opt.learning_rate) +
+                        (s.optimizer == Optimizer::momentum ? ", μ = " + reports::format_number(opt.momentum) : "") +
+                        (opt.clip_norm > 0 ? ", clip " + reports::format_number(opt.clip_norm) : "")},
+      {"batch, epochs", std::to_string(opt.batch_size) + ", " + std::to_string(opt.epochs)},
+      {"watch", a.watch}};
+}
+
+int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, const std::string& command_line) {
+  const Settings s = parse_settings(a, momentum_given, optimizer_given);
+  const TrainOptions opt = train_options(a, s.optimizer);
+  auto net = make_network(s.sizes, s.hidden, s.output, s.loss, s.init, a.seed);
+  const Data d = load_data(a, s, net);
+  const Dataset<double>& training = d.training;
+
+  const Index per_epoch = (training.size() + std::min(opt.batch_size, training.size()) - 1) /
+                          std::min(opt.batch_size, training.size());
+  std::printf("gradcheck train: %s %s/%s, %s loss, %s init, %s η = %g, batch %ld, %d epoch%s on %ld images%s\n",
+              a.net.c_str(), to_string(s.hidden), to_string(s.output), to_string(s.loss), to_string(s.init),
+              to_string(s.optimizer), opt.learning_rate, static_cast<long>(opt.batch_size), opt.epochs,
+              opt.epochs == 1 ? "" : "s", static_cast<long>(training.size()),
+              d.test ? (" (test: " + std::to_string(d.test->size()) + ")").c_str() : "");
+
+  w::Watch watch(watch_options(a, per_epoch), opt);
+  watch.check_inputs(training);
+  Progress progress(progress_bar(a), opt.epochs, per_epoch);
+  const History history = train_until_signal(net, opt, watch, progress, d);
   const int sig = g_signal;
 
   const w::Result result = watch.result();
@@ -292,18 +351,7 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   if (!a.report.empty()) {
     reports::Report report;
     report.document.title = "gradcheck train " + a.net;
-    report.document.facts.rows = {
-        {"command", command_line},
-        {"training set", a.images + " (" + std::to_string(training.size()) + " images, " + a.byte_reading + ")"},
-        {"test set", test ? a.test_images + " (" + std::to_string(test->size()) + " images)" : "none"},
-        {"network", a.net + ", " + to_string(hidden) + " hidden, " + to_string(output) + " output"},
-        {"loss", to_string(loss)},
-        {"initialisation", std::string(to_string(init)) + ", seed " + std::to_string(a.seed)},
-        {"optimiser", std::string(to_string(optimizer)) + ", η = " + reports::format_number(opt.learning_rate) +
-                          (optimizer == Optimizer::momentum ? ", μ = " + reports::format_number(opt.momentum) : "") +
-                          (opt.clip_norm > 0 ? ", clip " + reports::format_number(opt.clip_norm) : "")},
-        {"batch, epochs", std::to_string(opt.batch_size) + ", " + std::to_string(opt.epochs)},
-        {"watch", a.watch}};
+    report.document.facts.rows = facts(a, s, opt, d, command_line);
     reports::add(report, result);
     if (sig) report.mark_interrupted(by);
     reports::write_report(a.report, report);
