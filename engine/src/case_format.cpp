@@ -496,79 +496,9 @@ class Reader {
     known_fields(doc, root, {"network", "inputs", "targets", "name"});
     Case c;
     if (const json* name = optional(doc, "name")) c.name = string(*name, root.field("name"));
-
     const Where wn = root.field("network");
-    const json& net = required(doc, root, "network");
-    object(net, wn, "an object");
-    known_fields(net, wn, {"layers", "loss", "reduction"});
-    const Where wls = wn.field("layers");
-    const json& layers = required(net, wn, "layers");
-    if (!layers.is_array()) fail(wls, "expected an array of layers, got " + describe(layers));
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      const Where wl = wls[static_cast<Index>(l)];
-      const json& layer = layers[l];
-      object(layer, wl, "an object (a layer)");
-      known_fields(layer, wl, {"activation", "weights", "biases"});
-      Layer<double> m;
-      const Where wa = wl.field("activation");
-      const std::string act = string(required(layer, wl, "activation"), wa);
-      const auto parsed = parse_activation(act);
-      if (!parsed) {
-        std::vector<std::string> names;
-        for (Activation a : all_activations) names.push_back(to_string(a));
-        fail(wa, "unknown activation " + quote_for_message(act) + " (expected " + join(names) + ")");
-      }
-      m.activation = *parsed;
-      const Where ww = wl.field("weights");
-      const Index fan_in = l == 0 ? -1 : c.network.layers[l - 1].units();
-      m.weights = rows(required(layer, wl, "weights"), ww, fan_in, "", true);
-      if (m.weights.rows() < 1) fail(ww, "has no rows (a layer needs at least one unit)");
-      if (m.weights.cols() < 1) fail(ww, "has no columns (a layer needs at least one input)");
-      m.biases = numbers(required(layer, wl, "biases"), wl.field("biases"));
-      c.network.layers.push_back(std::move(m));
-    }
-    const Where wloss = wn.field("loss");
-    const std::string loss_name = string(required(net, wn, "loss"), wloss);
-    const auto loss = parse_loss(loss_name);
-    if (!loss) {
-      std::vector<std::string> names;
-      for (Loss x : all_losses) names.push_back(to_string(x));
-      fail(wloss, "unknown loss " + quote_for_message(loss_name) + " (expected " + join(names) + ")");
-    }
-    c.network.loss = *loss;
-    if (const json* red = optional(net, "reduction")) {
-      const Where wr = wn.field("reduction");
-      const std::string name = string(*red, wr);
-      const auto r = parse_reduction(name);
-      if (!r) fail(wr, "unknown reduction " + quote_for_message(name) + " (expected mean, sum)");
-      c.network.reduction = *r;
-    }
-    try {
-      validate(c.network);
-    } catch (const InputError& e) {
-      throw e.within(source_, "network");
-    }
-
-    const Where wi = root.field("inputs"), wt = root.field("targets");
-    const Matrix<double> inputs =
-        rows(required(doc, root, "inputs"), wi, c.network.input_size(), " (the inputs of network.layers[0])", false);
-    if (inputs.rows() < 1) fail(wi, "has no rows (a case needs at least one sample)");
-    const std::string last = "network.layers[" + std::to_string(c.network.layers.size() - 1) + "]";
-    const Matrix<double> targets =
-        rows(required(doc, root, "targets"), wt, c.network.output_size(), " (the units of " + last + ")", false);
-    if (targets.rows() != inputs.rows())
-      fail(wt, "has " + std::to_string(targets.rows()) + " rows, expected " + std::to_string(inputs.rows()) +
-                   " (one per row of inputs)");
-    if (c.network.loss != Loss::quadratic)
-      for (Index s = 0; s < targets.rows(); ++s)
-        for (Index k = 0; k < targets.cols(); ++k) {
-          const double y = targets(s, k);
-          if (y < 0 || y > 1)
-            fail(wt[s][k], "is " + format_number(y) + ", outside [0, 1] (" + to_string(c.network.loss) +
-                               " needs targets in [0, 1])");
-        }
-    c.inputs = inputs.transpose();
-    c.targets = targets.transpose();
+    c.network = read_network(required(doc, root, "network"), wn);
+    read_samples(doc, root, c);
     return c;
   }
 
@@ -601,6 +531,87 @@ class Reader {
   }
 
  private:
+  // The "network" object: its layers, loss and reduction, validated.
+  Network<double> read_network(const json& net, const Where& wn) {
+    object(net, wn, "an object");
+    known_fields(net, wn, {"layers", "loss", "reduction"});
+    Network<double> network;
+    const Where wls = wn.field("layers");
+    const json& layers = required(net, wn, "layers");
+    if (!layers.is_array()) fail(wls, "expected an array of layers, got " + describe(layers));
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const Index fan_in = l == 0 ? -1 : network.layers[l - 1].units();
+      network.layers.push_back(read_layer(layers[l], wls[static_cast<Index>(l)], fan_in));
+    }
+    const Where wloss = wn.field("loss");
+    const std::string loss_name = string(required(net, wn, "loss"), wloss);
+    const auto loss = parse_loss(loss_name);
+    if (!loss) {
+      std::vector<std::string> names;
+      for (Loss x : all_losses) names.push_back(to_string(x));
+      fail(wloss, "unknown loss " + quote_for_message(loss_name) + " (expected " + join(names) + ")");
+    }
+    network.loss = *loss;
+    if (const json* red = optional(net, "reduction")) {
+      const Where wr = wn.field("reduction");
+      const std::string name = string(*red, wr);
+      const auto r = parse_reduction(name);
+      if (!r) fail(wr, "unknown reduction " + quote_for_message(name) + " (expected mean, sum)");
+      network.reduction = *r;
+    }
+    try {
+      validate(network);
+    } catch (const InputError& e) {
+      throw e.within(source_, "network");
+    }
+    return network;
+  }
+
+  // One of network.layers; fan_in: the previous layer's units (-1 for the first layer: any).
+  Layer<double> read_layer(const json& layer, const Where& wl, Index fan_in) {
+    object(layer, wl, "an object (a layer)");
+    known_fields(layer, wl, {"activation", "weights", "biases"});
+    Layer<double> m;
+    const Where wa = wl.field("activation");
+    const std::string act = string(required(layer, wl, "activation"), wa);
+    const auto parsed = parse_activation(act);
+    if (!parsed) {
+      std::vector<std::string> names;
+      for (Activation a : all_activations) names.push_back(to_string(a));
+      fail(wa, "unknown activation " + quote_for_message(act) + " (expected " + join(names) + ")");
+    }
+    m.activation = *parsed;
+    const Where ww = wl.field("weights");
+    m.weights = rows(required(layer, wl, "weights"), ww, fan_in, "", true);
+    if (m.weights.rows() < 1) fail(ww, "has no rows (a layer needs at least one unit)");
+    if (m.weights.cols() < 1) fail(ww, "has no columns (a layer needs at least one input)");
+    m.biases = numbers(required(layer, wl, "biases"), wl.field("biases"));
+    return m;
+  }
+
+  // The case's inputs and targets (one row per sample in the document, one column in the Case).
+  void read_samples(const json& doc, const Where& root, Case& c) {
+    const Where wi = root.field("inputs"), wt = root.field("targets");
+    const Matrix<double> inputs =
+        rows(required(doc, root, "inputs"), wi, c.network.input_size(), " (the inputs of network.layers[0])", false);
+    if (inputs.rows() < 1) fail(wi, "has no rows (a case needs at least one sample)");
+    const std::string last = "network.layers[" + std::to_string(c.network.layers.size() - 1) + "]";
+    const Matrix<double> targets =
+        rows(required(doc, root, "targets"), wt, c.network.output_size(), " (the units of " + last + ")", false);
+    if (targets.rows() != inputs.rows())
+      fail(wt, "has " + std::to_string(targets.rows()) + " rows, expected " + std::to_string(inputs.rows()) +
+                   " (one per row of inputs)");
+    if (c.network.loss != Loss::quadratic)
+      for (Index s = 0; s < targets.rows(); ++s)
+        for (Index k = 0; k < targets.cols(); ++k) {
+          const double y = targets(s, k);
+          if (y < 0 || y > 1)
+            fail(wt[s][k], "is " + format_number(y) + ", outside [0, 1] (" + to_string(c.network.loss) +
+                               " needs targets in [0, 1])");
+        }
+    c.inputs = inputs.transpose();
+    c.targets = targets.transpose();
+  }
   [[noreturn]] void fail(const Where& w, const std::string& problem) const {
     throw InputError(source_, w.str(), problem);
   }

@@ -276,6 +276,151 @@ std::uint64_t fresh_seed() {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
+// One run of the probe: the cases in order, each reply verified and counted,
+// the first divergence shrunk, and (check_determinism) each case sent again
+// after the next one.
+class Run {
+ public:
+  Run(const std::vector<std::string>& command, const ProbeOptions& options, ProbeResult& result)
+      : options_(options), result_(result), session_(command, options, result) {}
+
+  void all_cases() {
+    for (int i = 0; i < options_.cases && !stop_; ++i) {
+      if (options_.interrupt && options_.interrupt->load()) {
+        result_.interrupted = true;
+        break;
+      }
+      one_case(static_cast<std::size_t>(i));
+    }
+    if (!stop_ && !result_.interrupted) repeat_pending();
+    session_.finish();
+  }
+
+ private:
+  // The determinism check: the previous case and its first reply, sent again
+  // after the next case.
+  struct Pending {
+    std::size_t index;
+    Case input;
+    Reply reply;
+    std::string line;
+  };
+
+  // Sends case `index` and verifies the reply: a failure, a tally, or the counterexample.
+  void one_case(std::size_t index) {
+    const rc::Shrinkable<Case> shrinkable = probe_case(options_.space, result_.seed, index);
+    Case c = shrinkable.value();
+    Query q = session_.ask(c, index);
+    if (q.interrupted) {
+      result_.interrupted = stop_ = true;
+      return;
+    }
+    ++result_.cases_sent;
+    if (q.failure) {
+      add_failure(std::move(*q.failure));
+      pending_.reset();  // the process was restarted: a repeat would compare two lives
+      return;
+    }
+    VerifyResult v = verify_reply(c, *q.reply, options_.verify);
+    if (v.status == VerifyStatus::diverge) {
+      counterexample(shrinkable, index, std::move(c), std::move(q.exchange.line), std::move(v));
+      return;
+    }
+    count(index, v);
+    if (options_.check_determinism) {
+      repeat_pending();
+      if (!stop_) pending_ = Pending{index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)};
+    }
+  }
+
+  // A verification that passed or was declined, in the tallies (and the first few kept).
+  void count(std::size_t index, const VerifyResult& v) {
+    switch (v.status) {
+      case VerifyStatus::agree: ++result_.agreed; break;
+      case VerifyStatus::notes: {
+        ++result_.noted;
+        if (result_.notes.size() < kept_notes) {
+          NotedCase n{index, {}};
+          for (const auto& s : v.signatures)
+            if (s.severity == Severity::note) n.notes.push_back(s);
+          result_.notes.push_back(std::move(n));
+        }
+        break;
+      }
+      case VerifyStatus::declined: {
+        ++result_.declined;
+        const std::string msg = v.declined_message.value_or("");
+        auto& kept = result_.declined_messages;
+        if (kept.size() < kept_declined_messages && std::find(kept.begin(), kept.end(), msg) == kept.end())
+          kept.push_back(msg);
+        break;
+      }
+      case VerifyStatus::diverge: break;  // counterexample()
+    }
+  }
+
+  // The first divergence, shrunk: it ends the run.
+  void counterexample(const rc::Shrinkable<Case>& shrinkable, std::size_t index, Case c, std::string line,
+                      VerifyResult v) {
+    ++result_.diverged;
+    Counterexample cx;
+    cx.case_index = index;
+    cx.original = c;
+    cx.original_reply = line;
+    cx.original_result = v;
+    cx.minimal = std::move(c);
+    cx.minimal_reply = std::move(line);
+    cx.minimal_result = std::move(v);
+    bool interrupted = false;
+    shrink(session_, shrinkable, cx, options_, interrupted);
+    result_.counterexample = std::move(cx);
+    result_.interrupted = interrupted;
+    stop_ = true;
+    pending_.reset();
+  }
+
+  // The run stops at max_failures.
+  void add_failure(Failure f) {
+    result_.failures.push_back(std::move(f));
+    if (static_cast<int>(result_.failures.size()) >= options_.max_failures) {
+      result_.stopped_at_max_failures = true;
+      stop_ = true;
+    }
+  }
+
+  // Sends the pending case again: a reply that is not bitwise the same is a failure.
+  void repeat_pending() {
+    if (!pending_ || stop_) return;
+    Pending p = std::move(*pending_);
+    pending_.reset();
+    Query q = session_.ask(p.input, p.index);
+    if (q.interrupted) {
+      result_.interrupted = stop_ = true;
+      return;
+    }
+    if (q.failure) {
+      add_failure(std::move(*q.failure));
+      return;
+    }
+    ++result_.repeats;
+    if (bitwise_equal(p.reply, *q.reply)) return;
+    Failure f;
+    f.kind = FailureKind::nondeterministic;
+    f.case_index = p.index;
+    f.input = std::move(p.input);
+    f.message = "the same case sent twice got bitwise-different replies";
+    f.reply_excerpt = excerpt(p.line);
+    f.second_reply_excerpt = excerpt(q.exchange.line);
+    add_failure(std::move(f));
+  }
+
+  const ProbeOptions& options_;
+  ProbeResult& result_;
+  Session session_;
+  std::optional<Pending> pending_;
+  bool stop_ = false;
+};
+
 }  // namespace
 
 const char* to_string(FailureKind k) {
@@ -321,121 +466,8 @@ ProbeResult probe(const std::vector<std::string>& command, const ProbeOptions& o
   result.cases_requested = options.cases;
   probe_case(options.space, result.seed, 0);  // an empty space is bad input, before anything starts
 
-  Session session(command, options, result);
-  auto stop_requested = [&] { return options.interrupt && options.interrupt->load(); };
-
-  // The determinism check: the previous case and its first reply, sent again
-  // after the next case.
-  struct Pending {
-    std::size_t index;
-    Case input;
-    Reply reply;
-    std::string line;
-  };
-  std::optional<Pending> pending;
-  bool stop = false;
-
-  auto add_failure = [&](Failure f) {
-    result.failures.push_back(std::move(f));
-    if (static_cast<int>(result.failures.size()) >= options.max_failures) {
-      result.stopped_at_max_failures = true;
-      stop = true;
-    }
-  };
-
-  auto repeat_pending = [&] {
-    if (!pending || stop) return;
-    Pending p = std::move(*pending);
-    pending.reset();
-    Query q = session.ask(p.input, p.index);
-    if (q.interrupted) {
-      result.interrupted = stop = true;
-      return;
-    }
-    if (q.failure) {
-      add_failure(std::move(*q.failure));
-      return;
-    }
-    ++result.repeats;
-    if (!bitwise_equal(p.reply, *q.reply)) {
-      Failure f;
-      f.kind = FailureKind::nondeterministic;
-      f.case_index = p.index;
-      f.input = std::move(p.input);
-      f.message = "the same case sent twice got bitwise-different replies";
-      f.reply_excerpt = excerpt(p.line);
-      f.second_reply_excerpt = excerpt(q.exchange.line);
-      add_failure(std::move(f));
-    }
-  };
-
-  for (int i = 0; i < options.cases && !stop; ++i) {
-    if (stop_requested()) {
-      result.interrupted = true;
-      break;
-    }
-    const auto index = static_cast<std::size_t>(i);
-    const rc::Shrinkable<Case> shrinkable = probe_case(options.space, result.seed, index);
-    Case c = shrinkable.value();
-    Query q = session.ask(c, index);
-    if (q.interrupted) {
-      result.interrupted = true;
-      break;
-    }
-    ++result.cases_sent;
-    if (q.failure) {
-      add_failure(std::move(*q.failure));
-      pending.reset();  // the process was restarted: a repeat would compare two lives
-      continue;
-    }
-    VerifyResult v = verify_reply(c, *q.reply, options.verify);
-    switch (v.status) {
-      case VerifyStatus::agree: ++result.agreed; break;
-      case VerifyStatus::notes: {
-        ++result.noted;
-        if (result.notes.size() < kept_notes) {
-          NotedCase n{index, {}};
-          for (const auto& s : v.signatures)
-            if (s.severity == Severity::note) n.notes.push_back(s);
-          result.notes.push_back(std::move(n));
-        }
-        break;
-      }
-      case VerifyStatus::declined: {
-        ++result.declined;
-        const std::string msg = v.declined_message.value_or("");
-        if (result.declined_messages.size() < kept_declined_messages &&
-            std::find(result.declined_messages.begin(), result.declined_messages.end(), msg) ==
-                result.declined_messages.end())
-          result.declined_messages.push_back(msg);
-        break;
-      }
-      case VerifyStatus::diverge: {
-        ++result.diverged;
-        Counterexample cx;
-        cx.case_index = index;
-        cx.original = c;
-        cx.original_reply = q.exchange.line;
-        cx.original_result = v;
-        cx.minimal = std::move(c);
-        cx.minimal_reply = std::move(q.exchange.line);
-        cx.minimal_result = std::move(v);
-        bool interrupted = false;
-        shrink(session, shrinkable, cx, options, interrupted);
-        result.counterexample = std::move(cx);
-        result.interrupted = interrupted;
-        stop = true;
-        pending.reset();
-        continue;
-      }
-    }
-    if (options.check_determinism) {
-      repeat_pending();
-      if (!stop) pending = Pending{index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)};
-    }
-  }
-  if (!stop && !result.interrupted) repeat_pending();
-  session.finish();
+  Run run(command, options, result);
+  run.all_cases();
   result.elapsed = Clock::now() - start;
   return result;
 }

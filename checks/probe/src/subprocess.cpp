@@ -68,6 +68,125 @@ bool interrupted(const LineProcessOptions& o) {
   return o.interrupt != nullptr && o.interrupt->load(std::memory_order_relaxed);
 }
 
+// Output nobody asked for (a second line for an earlier case, a banner): what
+// stdout holds before the case is sent, taken out of `buffer` (its first
+// kept_bytes returned).
+std::string take_unsolicited(int fd, std::string& buffer) {
+  char buf[read_chunk];
+  ssize_t n;
+  while (fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0) buffer.append(buf, static_cast<std::size_t>(n));
+  std::string taken;
+  if (!buffer.empty()) {
+    taken = buffer.substr(0, kept_bytes);
+    buffer.clear();
+  }
+  return taken;
+}
+
+// The case being written: its line and '\n', and how much of it has gone.
+struct Request {
+  std::string text;
+  std::size_t written = 0;
+  bool failed = false;  // it stopped reading (EPIPE), now or during an earlier case
+  bool done() const { return written == text.size() || failed; }
+};
+
+// Writes what the child's stdin takes now; a failure other than "full" closes it.
+void write_some(int& fd, Request& w) {
+  const ssize_t n = write_no_sigpipe(fd, w.text.data() + w.written, w.text.size() - w.written);
+  if (n > 0) {
+    w.written += static_cast<std::size_t>(n);
+  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    w.failed = true;  // EPIPE: it no longer reads; whatever it wrote may still come
+    close_fd(fd);
+  }
+}
+
+// Appends what the child's stdout holds to `buffer`, stopping once more than a
+// line's limit lies past `scanned`. Returns whether stdout ended.
+bool read_stdout(int fd, std::string& buffer, std::size_t scanned, std::size_t max_line) {
+  char buf[read_chunk];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      buffer.append(buf, static_cast<std::size_t>(n));
+      if (buffer.size() - scanned > max_line + 1) return false;
+      continue;
+    }
+    if (n == 0) return true;
+    if (errno == EINTR) continue;
+    return false;
+  }
+}
+
+enum class Scan { taken, waiting, too_long };
+
+// Takes the first line of `buffer` (searched from `scanned` on) as the reply.
+// too_long: the line, or the bytes so far without one, exceed max_line
+// (bytes_received says how many).
+Scan take_reply(std::string& buffer, std::size_t& scanned, std::size_t max_line, std::optional<std::string>& reply,
+                std::size_t& bytes_received) {
+  const auto nl = buffer.find('\n', scanned);
+  if (nl != std::string::npos) {
+    if (nl > max_line) {
+      bytes_received = nl;
+      return Scan::too_long;
+    }
+    reply = buffer.substr(0, nl);
+    buffer.erase(0, nl + 1);
+    scanned = 0;
+    return Scan::taken;
+  }
+  scanned = buffer.size();
+  if (buffer.size() > max_line) {
+    bytes_received = buffer.size();
+    return Scan::too_long;
+  }
+  return Scan::waiting;
+}
+
+// Stdout ended without a reply: what came of one, if anything, is a partial line.
+bool take_partial_line(std::string& buffer, Exchange& x) {
+  x.bytes_received = buffer.size();
+  const bool partial = !buffer.empty();
+  if (partial) x.line = buffer.substr(0, kept_bytes);
+  buffer.clear();
+  return partial;
+}
+
+// What an end of stdout without a reply was.
+Exchange::Outcome ended(bool partial_line, bool write_failed) {
+  if (partial_line) return Exchange::Outcome::partial_line;
+  return write_failed ? Exchange::Outcome::write_failed : Exchange::Outcome::eof;
+}
+
+// How long one poll may wait: until the deadline (rounded up), at most a slice.
+std::chrono::milliseconds poll_wait(Clock::time_point deadline, Clock::time_point now) {
+  return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1),
+                  std::chrono::milliseconds(poll_slice));
+}
+
+// The descriptors one wait polls (those that are open): the child's stdin
+// while there is something to write, its stdout and stderr. A slot of -1 is
+// not polled.
+struct PollSet {
+  pollfd fds[3];
+  nfds_t n = 0;
+  int in = -1, out = -1, err = -1;
+
+  PollSet(int in_fd, bool writing, int out_fd, int err_fd) {
+    if (in_fd >= 0 && writing) in = add(in_fd, POLLOUT);
+    if (out_fd >= 0) out = add(out_fd, POLLIN);
+    if (err_fd >= 0) err = add(err_fd, POLLIN);
+  }
+  int add(int fd, short events) {
+    fds[n] = {fd, events, 0};
+    return static_cast<int>(n++);
+  }
+  int wait(std::chrono::milliseconds limit) { return ::poll(fds, n, static_cast<int>(limit.count())); }
+  bool ready(int slot) const { return slot >= 0 && fds[slot].revents != 0; }
+};
+
 }  // namespace
 
 std::string ExitStatus::describe() const {
@@ -258,128 +377,54 @@ Exchange LineProcess::exchange(const std::string& line, std::chrono::millisecond
     x.elapsed = Clock::now() - start;
     return x;
   };
+  auto kill_and_finish = [&](Exchange::Outcome o) {
+    x.exit = kill_and_reap();
+    return finish(o);
+  };
   if (!running()) {
     x.exit = ExitStatus{};
     return finish(Exchange::Outcome::eof);
   }
+  // The stream is out of step: say so instead of taking that output as the reply.
+  x.unsolicited = take_unsolicited(out_, out_buffer_);
 
-  // Output nobody asked for (a second line for an earlier case, a banner):
-  // the stream is out of step, say so instead of taking it as the reply.
-  {
-    char buf[read_chunk];
-    ssize_t n;
-    while (out_ >= 0 && (n = ::read(out_, buf, sizeof buf)) > 0) out_buffer_.append(buf, static_cast<std::size_t>(n));
-    if (!out_buffer_.empty()) {
-      x.unsolicited = out_buffer_.substr(0, kept_bytes);
-      out_buffer_.clear();
-    }
-  }
-
-  const std::string pending = line + "\n";
-  std::size_t written = 0;
-  bool write_failed = in_ < 0;  // it stopped reading during an earlier case
+  Request request{line + "\n", 0, in_ < 0};
   std::optional<std::string> reply;
   std::size_t scanned = 0;  // bytes of out_buffer_ already searched for '\n'
-
   for (;;) {
-    if (interrupted(options_)) {
-      x.exit = kill_and_reap();
-      return finish(Exchange::Outcome::interrupted);
-    }
+    if (interrupted(options_)) return kill_and_finish(Exchange::Outcome::interrupted);
     // A reply counts only once the whole case has been written: stopping
     // half-way would glue the rest of this case to the next one.
-    if (reply && (written == pending.size() || write_failed)) {
+    if (reply && request.done()) {
       x.line = std::move(*reply);
       return finish(Exchange::Outcome::line);
     }
     const auto now = Clock::now();
     if (now >= deadline) {
       x.bytes_received = out_buffer_.size();
-      x.exit = kill_and_reap();
-      return finish(Exchange::Outcome::timeout);
+      return kill_and_finish(Exchange::Outcome::timeout);
     }
-    const auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                                   std::chrono::milliseconds(1),
-                               std::chrono::milliseconds(poll_slice));
-
-    pollfd fds[3];
-    nfds_t nfds = 0;
-    int in_slot = -1, out_slot = -1, err_slot = -1;
-    if (in_ >= 0 && written < pending.size() && !write_failed) {
-      in_slot = static_cast<int>(nfds);
-      fds[nfds++] = {in_, POLLOUT, 0};
-    }
-    if (out_ >= 0) {
-      out_slot = static_cast<int>(nfds);
-      fds[nfds++] = {out_, POLLIN, 0};
-    }
-    if (err_ >= 0) {
-      err_slot = static_cast<int>(nfds);
-      fds[nfds++] = {err_, POLLIN, 0};
-    }
-    const int ready = ::poll(fds, nfds, static_cast<int>(wait.count()));
-    if (ready < 0) {
+    PollSet p(in_, !request.done(), out_, err_);
+    if (p.wait(poll_wait(deadline, now)) < 0) {
       if (errno == EINTR) continue;
-      x.exit = kill_and_reap();
-      return finish(Exchange::Outcome::eof);
+      return kill_and_finish(Exchange::Outcome::eof);
     }
-    if (err_slot >= 0 && fds[err_slot].revents != 0) drain_stderr();
-    if (in_slot >= 0 && fds[in_slot].revents != 0) {
-      const ssize_t n = write_no_sigpipe(in_, pending.data() + written, pending.size() - written);
-      if (n > 0) {
-        written += static_cast<std::size_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        write_failed = true;  // EPIPE: it no longer reads; whatever it wrote may still come
-        close_fd(in_);
-      }
+    if (p.ready(p.err)) drain_stderr();
+    if (p.ready(p.in)) write_some(in_, request);
+    if (!p.ready(p.out)) continue;
+    const bool eof = read_stdout(out_, out_buffer_, scanned, options_.max_line_bytes);
+    if (!reply) {
+      const Scan s = take_reply(out_buffer_, scanned, options_.max_line_bytes, reply, x.bytes_received);
+      if (s == Scan::too_long) return kill_and_finish(Exchange::Outcome::too_long);
+      if (s == Scan::taken) continue;  // the reply is taken only once the whole case is written
     }
-    if (out_slot >= 0 && fds[out_slot].revents != 0) {
-      char buf[read_chunk];
-      bool eof = false;
-      for (;;) {
-        const ssize_t n = ::read(out_, buf, sizeof buf);
-        if (n > 0) {
-          out_buffer_.append(buf, static_cast<std::size_t>(n));
-          if (out_buffer_.size() - scanned > options_.max_line_bytes + 1) break;
-          continue;
-        }
-        if (n == 0) eof = true;
-        else if (errno == EINTR) continue;
-        break;
-      }
-      if (!reply) {
-        const auto nl = out_buffer_.find('\n', scanned);
-        if (nl != std::string::npos) {
-          if (nl > options_.max_line_bytes) {
-            x.bytes_received = nl;
-            x.exit = kill_and_reap();
-            return finish(Exchange::Outcome::too_long);
-          }
-          reply = out_buffer_.substr(0, nl);
-          out_buffer_.erase(0, nl + 1);
-          scanned = 0;
-          continue;  // the reply is taken only once the whole case is written
-        }
-        scanned = out_buffer_.size();
-        if (out_buffer_.size() > options_.max_line_bytes) {
-          x.bytes_received = out_buffer_.size();
-          x.exit = kill_and_reap();
-          return finish(Exchange::Outcome::too_long);
-        }
-      }
-      if (eof) {
-        close_fd(out_);
-        if (reply) continue;
-        x.bytes_received = out_buffer_.size();
-        const bool partial = !out_buffer_.empty();
-        if (partial) x.line = out_buffer_.substr(0, kept_bytes);
-        out_buffer_.clear();
-        auto s = reap_within(options_.exit_grace);
-        x.exit = s ? *s : kill_and_reap();
-        if (partial) return finish(Exchange::Outcome::partial_line);
-        return finish(write_failed ? Exchange::Outcome::write_failed : Exchange::Outcome::eof);
-      }
-    }
+    if (!eof) continue;
+    close_fd(out_);
+    if (reply) continue;
+    const bool partial = take_partial_line(out_buffer_, x);
+    const auto s = reap_within(options_.exit_grace);
+    x.exit = s ? *s : kill_and_reap();
+    return finish(ended(partial, request.failed));
   }
 }
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -669,6 +671,49 @@ std::optional<double> round_value(double v, double tolerance) {
   return std::nullopt;
 }
 
+// " (opposite sign, 2.5× the magnitude)" / " (0.5× the reference)"
+std::string ratio_clause(double ratio) {
+  if (ratio < 0) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", -ratio);
+    return " (opposite sign, " + std::string(b) + "× the magnitude)";
+  }
+  return " (" + err(ratio) + "× the reference)";
+}
+
+// For an elementwise output activation, divide out its derivative: what the
+// implementation used as dL/da. For the quadratic loss dL/da = a − y, which
+// names the target it subtracted. (wi, wj): the entry of δ_L named by `at`, c its claimed value.
+void add_implied_loss_derivative(const VerifyContext& ctx, Index wi, Index wj, double c, const std::string& at,
+                                 Signature& s) {
+  const auto& net = ctx.c.network;
+  const Activation act = net.layers.back().activation;
+  const double N = net.reduction == Reduction::mean ? static_cast<double>(ctx.c.batch_size()) : 1.0;
+  const double z = ctx.fp.z.back()(wi, wj), a = ctx.fp.a.back()(wi, wj), y = ctx.c.targets(wi, wj);
+  const double slope = activation_derivative(act, z);
+  const Matrix<double> dlda_ref = loss_derivative(net.loss, ctx.fp.a.back(), ctx.c.targets);
+  if (act == Activation::identity) {
+    s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
+    return;
+  }
+  if (slope == 0) return;
+  const double implied = c * N / slope;
+  s.evidence.push_back({at + " ÷ " + derivative_name(act) + "(z)" + (N != 1 ? " × N" : ""), implied});
+  s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
+  s.finding += "; divided by " + std::string(derivative_name(act)) + "(z_L) = " + num(slope) +
+               (N != 1 ? " (and × N)" : "") + " it is " + num(implied) + " where dL/da" +
+               (net.loss == Loss::quadratic ? " = a − y" : "") + " = " + num(dlda_ref(wi, wj));
+  if (net.loss != Loss::quadratic) return;
+  const double target = a - implied;
+  s.evidence.push_back({"implied target a − (that)", target});
+  s.evidence.push_back({"case target", y});
+  // Only a round implied target is worth naming: any number is a − something.
+  const auto rv = round_value(target, 1e-6 * std::max(std::abs(implied), std::abs(target)));
+  if (rv && *rv != y)
+    s.finding += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
+                 num(y);
+}
+
 void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
   const auto& net = ctx.c.network;
   const Matrix<double>& claimed = r.chain.output.delta;
@@ -689,51 +734,12 @@ void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r
   if (d != 0) {
     const double ratio = c / d;
     s.evidence.push_back({at + " ratio claimed / reference", ratio});
-    if (ratio < 0)
-      s.finding += " (opposite sign, " + [&] {
-        char b[32];
-        std::snprintf(b, sizeof b, "%.3g", -ratio);
-        return std::string(b);
-      }() + "× the magnitude)";
-    else
-      s.finding += " (" + err(ratio) + "× the reference)";
+    s.finding += ratio_clause(ratio);
   }
   const ConstantRatio cr = constant_ratio(r, ctx.options.match_tolerance);
   if (cr.constant && cr.tensors > 1)
     s.finding += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
-
-  // For an elementwise output activation, divide out its derivative: what the
-  // implementation used as dL/da. For the quadratic loss dL/da = a − y, which
-  // names the target it subtracted.
-  const Activation act = net.layers.back().activation;
-  if (act == Activation::softmax) {
-    out.push_back(std::move(s));
-    return;
-  }
-  const double N = net.reduction == Reduction::mean ? static_cast<double>(ctx.c.batch_size()) : 1.0;
-  const double z = ctx.fp.z.back()(wi, wj), a = ctx.fp.a.back()(wi, wj), y = ctx.c.targets(wi, wj);
-  const double slope = activation_derivative(act, z);
-  const Matrix<double> dlda_ref = loss_derivative(net.loss, ctx.fp.a.back(), ctx.c.targets);
-  if (slope != 0 && act != Activation::identity) {
-    const double implied = c * N / slope;
-    s.evidence.push_back({at + " ÷ " + derivative_name(act) + "(z)" + (N != 1 ? " × N" : ""), implied});
-    s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
-    s.finding += "; divided by " + std::string(derivative_name(act)) + "(z_L) = " + num(slope) +
-                 (N != 1 ? " (and × N)" : "") + " it is " + num(implied) + " where dL/da" +
-                 (net.loss == Loss::quadratic ? " = a − y" : "") + " = " + num(dlda_ref(wi, wj));
-    if (net.loss == Loss::quadratic) {
-      const double target = a - implied;
-      s.evidence.push_back({"implied target a − (that)", target});
-      s.evidence.push_back({"case target", y});
-      // Only a round implied target is worth naming: any number is a − something.
-      const auto rv = round_value(target, 1e-6 * std::max(std::abs(implied), std::abs(target)));
-      if (rv && *rv != y)
-        s.finding += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
-                     num(y);
-    }
-  } else if (act == Activation::identity) {
-    s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
-  }
+  if (net.layers.back().activation != Activation::softmax) add_implied_loss_derivative(ctx, wi, wj, c, at, s);
   out.push_back(std::move(s));
 }
 
@@ -835,17 +841,24 @@ std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyRe
   return s;
 }
 
-std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r) {
-  if (!ctx.usable.all || !ctx.claimed_finite) return std::nullopt;
-  const auto& net = ctx.c.network;
-  // Kinks in the double forward pass (what an implementation sees): exactly at 0,
-  // or within the rounding a float32 computation of z makes (|z| ≤ 64 ε₃₂ (Σ|W a| + |b|)
-  // + 2 × float32's smallest normal number).
-  struct Site {
-    KinkSite at;
-    double z, closeness;  // |z| / bound
-  };
+namespace {
+
+// A relu/leaky_relu pre-activation at or near its kink.
+struct Site {
+  KinkSite at;
+  double z, closeness;  // |z| / bound
+};
+
+struct KinkSites {
   std::vector<Site> exact, near;
+};
+
+// Kinks in the double forward pass (what an implementation sees): exactly at 0,
+// or within the rounding a float32 computation of z makes (|z| ≤ 64 ε₃₂ (Σ|W a| + |b|)
+// + 2 × float32's smallest normal number).
+KinkSites kink_sites(const VerifyContext& ctx) {
+  const auto& net = ctx.c.network;
+  KinkSites sites;
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& layer = net.layers[l];
     if (!has_kink(layer.activation)) continue;
@@ -856,42 +869,58 @@ std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult&
         // Plus float32's underflow: a z held by no float32 reads as 0 there.
         const double bound = near_kink_factor * float32_epsilon * (magnitude(j, s) + std::abs(layer.biases(j))) +
                              2 * float32_min_normal;
-        if (z(j, s) == 0) exact.push_back({{l, j, s}, 0.0, 0.0});
-        if (std::abs(z(j, s)) <= bound) near.push_back({{l, j, s}, z(j, s), bound > 0 ? std::abs(z(j, s)) / bound : 0});
+        if (z(j, s) == 0) sites.exact.push_back({{l, j, s}, 0.0, 0.0});
+        if (std::abs(z(j, s)) <= bound)
+          sites.near.push_back({{l, j, s}, z(j, s), bound > 0 ? std::abs(z(j, s)) / bound : 0});
       }
   }
-  if (near.empty()) return std::nullopt;
-  const auto site_name = [](const Site& k) {
-    return "layer " + std::to_string(k.at.layer) + " unit " + std::to_string(k.at.unit) + " sample " +
-           std::to_string(k.at.sample);
-  };
+  return sites;
+}
 
-  // A convention at every exact kink (a double implementation's z >= 0 test, say).
-  if (!exact.empty()) {
-    for (double d : {1.0, 0.5}) {
-      Variant v;
-      v.kink_derivative = d;
-      const auto t = test_hypothesis(ctx, r, v);
-      if (!t || !t->matched) continue;
-      Signature s;
-      s.kind = SignatureKind::kink_convention;
-      s.severity = Severity::note;
-      s.evidence.push_back({"pre-activations exactly at 0", static_cast<double>(exact.size())});
-      s.evidence.push_back({"derivative at 0 the reply matches", d});
-      add_hypothesis_evidence(ctx, *t, s, "that convention");
-      s.finding = std::to_string(exact.size()) + " relu/leaky_relu pre-activation" + (exact.size() == 1 ? " is" : "s are") +
-                  " exactly 0 (first: " + site_name(exact.front()) +
-                  "), where the derivative is not defined; the reply takes it as " + num(d) +
-                  " and gradcheck's reference as relu'(0) = 0, leaky_relu'(0) = 0.01 — a convention, not a bug" +
-                  example_clause(ctx, *t, "that convention");
-      return s;
-    }
+std::string site_name(const Site& k) {
+  return "layer " + std::to_string(k.at.layer) + " unit " + std::to_string(k.at.unit) + " sample " +
+         std::to_string(k.at.sample);
+}
+
+// The derivatives at exactly 0 an implementation may choose (a z >= 0 test
+// gives 1), in the order they are tried.
+constexpr double kink_conventions[] = {1.0, 0.5};
+
+// A convention at every exact kink (a double implementation's z >= 0 test, say).
+std::optional<Signature> exact_kink_convention(const VerifyContext& ctx, const VerifyResult& r,
+                                               const std::vector<Site>& exact) {
+  if (exact.empty()) return std::nullopt;
+  for (double d : kink_conventions) {
+    Variant v;
+    v.kink_derivative = d;
+    const auto t = test_hypothesis(ctx, r, v);
+    if (!t || !t->matched) continue;
+    Signature s;
+    s.kind = SignatureKind::kink_convention;
+    s.severity = Severity::note;
+    s.evidence.push_back({"pre-activations exactly at 0", static_cast<double>(exact.size())});
+    s.evidence.push_back({"derivative at 0 the reply matches", d});
+    add_hypothesis_evidence(ctx, *t, s, "that convention");
+    s.finding = std::to_string(exact.size()) + " relu/leaky_relu pre-activation" +
+                (exact.size() == 1 ? " is" : "s are") + " exactly 0 (first: " + site_name(exact.front()) +
+                "), where the derivative is not defined; the reply takes it as " + num(d) +
+                " and gradcheck's reference as relu'(0) = 0, leaky_relu'(0) = 0.01 — a convention, not a bug" +
+                example_clause(ctx, *t, "that convention");
+    return s;
   }
+  return std::nullopt;
+}
 
-  // Some of them on the other side, as float32 rounding of z puts them: greedily
-  // flip the sites (closest to 0 first) that bring the reply's gradients nearer.
-  std::sort(near.begin(), near.end(), [](const Site& x, const Site& y) { return x.closeness < y.closeness; });
-  if (near.size() > max_kink_sites) near.resize(max_kink_sites);
+// The sites flipped to the other side of 0, and the gradients with them flipped.
+struct Flips {
+  Variant variant;
+  Grads gradients;
+  std::vector<Site> sites;
+};
+
+// Greedily flips the sites (in the given order) that bring the reply's
+// gradients nearer.
+Flips greedy_flips(const VerifyContext& ctx, const std::vector<Site>& candidates) {
   // The objective sums the tensors' distances, so that a flip that fixes one
   // tensor counts while another is at float32 noise.
   const auto summed = [&](const Grads& g) {
@@ -901,28 +930,30 @@ std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult&
            tensor_distance(ctx.reply.layers[l].biases, g[l].biases);
     return d;
   };
-  Variant v;
-  Grads best_gradients = ctx.baseline;
-  double best = summed(best_gradients);
-  std::vector<Site> flipped;
-  for (const Site& k : near) {
-    v.flipped.push_back(k.at);
-    Grads g = *variant_gradients(ctx.c, ctx.fp, v);
+  Flips f;
+  f.gradients = ctx.baseline;
+  double best = summed(f.gradients);
+  for (const Site& k : candidates) {
+    f.variant.flipped.push_back(k.at);
+    Grads g = *variant_gradients(ctx.c, ctx.fp, f.variant);
     const double d = summed(g);
     if (d < best) {
       best = d;
-      best_gradients = std::move(g);
-      flipped.push_back(k);
+      f.gradients = std::move(g);
+      f.sites.push_back(k);
     } else {
-      v.flipped.pop_back();
+      f.variant.flipped.pop_back();
     }
   }
-  if (flipped.empty()) return std::nullopt;
-  // What is left must be precision, by the same rules as the precision note.
-  const PrecisionTally left = precision_between(ctx, r, ctx.reply.layers, best_gradients);
-  if (!left.within) return std::nullopt;
-  auto t = test_hypothesis(ctx, r, v);
-  if (!t) return std::nullopt;
+  return f;
+}
+
+// The note for flipped sites: a convention when they are all exactly at 0,
+// float32 rounding otherwise. sites.near: the candidates the flips were chosen
+// from; left: what remains between the reply and the flipped gradients.
+Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& r, const KinkSites& sites,
+                                  const Flips& f, const HypothesisTest& t, const PrecisionTally& left) {
+  const std::vector<Site>& flipped = f.sites;
   const bool all_exact = std::all_of(flipped.begin(), flipped.end(), [](const Site& k) { return k.z == 0; });
   Signature s;
   s.kind = all_exact ? SignatureKind::kink_convention : SignatureKind::precision;
@@ -930,118 +961,161 @@ std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult&
   double largest = 0;
   for (const Site& k : flipped) largest = std::max(largest, std::abs(k.z));
   s.evidence.push_back({"pre-activations taken on the other side of 0", static_cast<double>(flipped.size())});
-  s.evidence.push_back({"of those within float32 rounding of 0", static_cast<double>(near.size())});
+  s.evidence.push_back({"of those within float32 rounding of 0", static_cast<double>(sites.near.size())});
   s.evidence.push_back({"largest |z| among them", largest});
-  add_hypothesis_evidence(ctx, *t, s, "those sides");
+  add_hypothesis_evidence(ctx, t, s, "those sides");
   const std::string n = std::to_string(flipped.size());
   if (all_exact)
-    s.finding = n + " of " + std::to_string(exact.size()) + " relu/leaky_relu pre-activations that are exactly 0 (first: " +
-                site_name(flipped.front()) + ") are taken with the derivative of the positive side (1) by the reply, where "
+    s.finding = n + " of " + std::to_string(sites.exact.size()) +
+                " relu/leaky_relu pre-activations that are exactly 0 (first: " + site_name(flipped.front()) +
+                ") are taken with the derivative of the positive side (1) by the reply, where "
                 "gradcheck's reference takes relu'(0) = 0, leaky_relu'(0) = 0.01 — as a float32 computation of z that "
-                "rounds to ±tiny does; a convention at the kink, not a bug" + example_clause(ctx, *t, "those sides");
+                "rounds to ±tiny does; a convention at the kink, not a bug" + example_clause(ctx, t, "those sides");
   else
     s.finding = n + " relu/leaky_relu pre-activation" + (flipped.size() == 1 ? " lies" : "s lie") +
                 " within float32 rounding of 0 (|z| ≤ " + err(largest) + "; first: " + site_name(flipped.front()) +
                 ") and the reply takes " + (flipped.size() == 1 ? "it" : "them") +
                 " on the other side of the kink, as float32 rounding of z does; with those sides the reply agrees" +
                 (left.total() ? precision_clause(left, r) : std::string(" exactly")) + " — precision, not logic" +
-                example_clause(ctx, *t, "those sides");
+                example_clause(ctx, t, "those sides");
   return s;
 }
 
+}  // namespace
+
+std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r) {
+  if (!ctx.usable.all || !ctx.claimed_finite) return std::nullopt;
+  KinkSites sites = kink_sites(ctx);
+  if (sites.near.empty()) return std::nullopt;
+  if (auto s = exact_kink_convention(ctx, r, sites.exact)) return s;
+
+  // Some of them on the other side, as float32 rounding of z puts them: the
+  // closest to 0 are tried first.
+  std::sort(sites.near.begin(), sites.near.end(),
+            [](const Site& x, const Site& y) { return x.closeness < y.closeness; });
+  if (sites.near.size() > max_kink_sites) sites.near.resize(max_kink_sites);
+  const Flips f = greedy_flips(ctx, sites.near);
+  if (f.sites.empty()) return std::nullopt;
+  // What is left must be precision, by the same rules as the precision note.
+  const PrecisionTally left = precision_between(ctx, r, ctx.reply.layers, f.gradients);
+  if (!left.within) return std::nullopt;
+  const auto t = test_hypothesis(ctx, r, f.variant);
+  if (!t) return std::nullopt;
+  return flipped_sides_signature(ctx, r, sites, f, *t, left);
+}
+
 namespace {
+
+// A known mistake, recomputed on the case's forward pass (Variant), and what
+// its signature says when the reply matches it.
+struct Hypothesis {
+  Variant variant;
+  SignatureKind kind;
+  // Alternatives share a group: the first that matches is reported, the rest
+  // of its group are not tried.
+  int group;
+  bool explains_output, explains_step;  // which localised findings it makes redundant
+  std::vector<std::size_t> (*layers)(const VerifyContext&);
+  // The finding, up to "; the reply matches it ...".
+  std::function<std::string(const VerifyContext&)> finding;
+};
+
+Variant with(std::initializer_list<bool Variant::*> flags) {
+  Variant v;
+  for (bool Variant::*f : flags) v.*f = true;
+  return v;
+}
+
+std::vector<std::size_t> output_layer(const VerifyContext& ctx) { return {ctx.c.network.layers.size() - 1}; }
+
+std::vector<std::size_t> layers_after_first(const VerifyContext& ctx) {
+  std::vector<std::size_t> v;
+  for (std::size_t l = 1; l < ctx.c.network.layers.size(); ++l) v.push_back(l);
+  return v;
+}
+
+std::function<std::string(const VerifyContext&)> derivative_at_a(const char* where) {
+  return [where](const VerifyContext&) {
+    return "the activation derivative is evaluated at the activation a instead of the pre-activation z " +
+           std::string(where) + " (e.g. σ'(a) = σ(a)(1 − σ(a)) where σ'(z) = a(1 − a) belongs)";
+  };
+}
+
+std::string missing_derivative_finding(const VerifyContext& ctx) {
+  const char* dlda = ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da";
+  return std::string("the output delta is dL/da without the output activation's derivative (δ_L = ") + dlda +
+         " instead of (" + dlda + ") ⊙ " + derivative_name(ctx.c.network.layers.back().activation) + "(z))";
+}
+
+// The catalogue of hypotheses, in the order their signatures are reported.
+const std::vector<Hypothesis>& hypotheses() {
+  using V = Variant;
+  // act'(a) for act'(z), narrowest first: where the hidden layers' derivative
+  // cannot tell a from z (relu, identity), "every layer" would match too but
+  // say more than is shown.
+  static const std::vector<Hypothesis> table = {
+      {with({&V::output_derivative_at_a}), SignatureKind::derivative_at_output_value, 0, true, false, all_layers,
+       derivative_at_a("at the output layer")},
+      {with({&V::hidden_derivative_at_a}), SignatureKind::derivative_at_output_value, 0, false, true, all_layers,
+       derivative_at_a("in the hidden layers")},
+      {with({&V::hidden_derivative_at_a, &V::output_derivative_at_a}), SignatureKind::derivative_at_output_value, 0,
+       true, true, all_layers, derivative_at_a("in every layer")},
+      {with({&V::output_missing_derivative}), SignatureKind::output_missing_derivative, 1, true, false, output_layer,
+       missing_derivative_finding},
+      {with({&V::softmax_on_fused}), SignatureKind::softmax_derivative_on_fused, 2, true, false, output_layer,
+       [](const VerifyContext&) -> std::string {
+         return "the softmax derivative is applied on top of the fused softmax + cross-entropy delta: δ_L = "
+                "J_softmax(a − y) where a − y already is dL/dz";
+       }},
+      {with({&V::z_instead_of_a}), SignatureKind::z_instead_of_a, 3, false, true, layers_after_first,
+       [](const VerifyContext&) -> std::string {
+         return "the weight gradients use the previous layer's pre-activations z where its activations a belong "
+                "(dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ); the bias gradients are right";
+       }},
+  };
+  return table;
+}
 
 struct Explained {
   bool output = false, step = false, bias = false;
 };
 
-// The catalogue: hypotheses, scales and zeroed biases.
-void known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out, Explained& ex) {
-  const std::size_t L = ctx.c.network.layers.size();
-  const Activation out_act = ctx.c.network.layers.back().activation;
-  bool output_explained = false, step_explained = false;
+// The hypotheses the reply matches, one signature each.
+Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  Explained ex;
+  int matched_group = -1;
+  for (const Hypothesis& h : hypotheses()) {
+    if (h.group == matched_group) continue;
+    const auto t = test_hypothesis(ctx, r, h.variant);
+    if (!t || !t->matched) continue;
+    Signature s;
+    s.kind = h.kind;
+    s.layers = h.layers(ctx);
+    add_hypothesis_evidence(ctx, *t, s);
+    s.finding = h.finding(ctx) + "; the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
+    out.push_back(std::move(s));
+    matched_group = h.group;
+    ex.output = ex.output || h.explains_output;
+    ex.step = ex.step || h.explains_step;
+  }
+  return ex;
+}
 
-  // act'(a) for act'(z): everywhere, only in hidden layers, only at the output.
-  {
-    struct Where {
-      bool hidden, output;
-      const char* text;
-    };
-    // Narrowest first: where the hidden layers' derivative cannot tell a from z
-    // (relu, identity), "every layer" would match too but say more than is shown.
-    for (const Where w : {Where{false, true, "at the output layer"}, Where{true, false, "in the hidden layers"},
-                          Where{true, true, "in every layer"}}) {
-      Variant v;
-      v.hidden_derivative_at_a = w.hidden;
-      v.output_derivative_at_a = w.output;
-      const auto t = test_hypothesis(ctx, r, v);
-      if (!t || !t->matched) continue;
-      Signature s;
-      s.kind = SignatureKind::derivative_at_output_value;
-      s.layers = all_layers(ctx);
-      add_hypothesis_evidence(ctx, *t, s);
-      s.finding = "the activation derivative is evaluated at the activation a instead of the pre-activation z " +
-                  std::string(w.text) + " (e.g. σ'(a) = σ(a)(1 − σ(a)) where σ'(z) = a(1 − a) belongs); the reply " +
-                  matches(t->to_claimed) + example_clause(ctx, *t);
-      out.push_back(std::move(s));
-      output_explained = output_explained || w.output;
-      step_explained = step_explained || w.hidden;
-      break;
-    }
-  }
-  {
-    Variant v;
-    v.output_missing_derivative = true;
-    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
-      Signature s;
-      s.kind = SignatureKind::output_missing_derivative;
-      s.layers = {L - 1};
-      add_hypothesis_evidence(ctx, *t, s);
-      s.finding = std::string("the output delta is dL/da without the output activation's derivative (δ_L = ") +
-                  (ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da") + " instead of (" +
-                  (ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da") + ") ⊙ " + derivative_name(out_act) +
-                  "(z)); the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
-      out.push_back(std::move(s));
-      output_explained = true;
-    }
-  }
-  {
-    Variant v;
-    v.softmax_on_fused = true;
-    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
-      Signature s;
-      s.kind = SignatureKind::softmax_derivative_on_fused;
-      s.layers = {L - 1};
-      add_hypothesis_evidence(ctx, *t, s);
-      s.finding = "the softmax derivative is applied on top of the fused softmax + cross-entropy delta: δ_L = "
-                  "J_softmax(a − y) where a − y already is dL/dz; the reply " + matches(t->to_claimed) +
-                  example_clause(ctx, *t);
-      out.push_back(std::move(s));
-      output_explained = true;
-    }
-  }
-  {
-    Variant v;
-    v.z_instead_of_a = true;
-    if (const auto t = test_hypothesis(ctx, r, v); t && t->matched) {
-      Signature s;
-      s.kind = SignatureKind::z_instead_of_a;
-      for (std::size_t l = 1; l < L; ++l) s.layers.push_back(l);
-      add_hypothesis_evidence(ctx, *t, s);
-      s.finding = "the weight gradients use the previous layer's pre-activations z where its activations a belong "
-                  "(dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ); the bias gradients are right; the reply " +
-                  matches(t->to_claimed) + example_clause(ctx, *t);
-      out.push_back(std::move(s));
-      step_explained = true;
-    }
-  }
+// The catalogue: hypotheses, scales and zeroed biases.
+Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+  Explained ex = hypothesis_signatures(ctx, r, out);
   const std::size_t before_scale = out.size();
   scale_signatures(ctx, r, out);
-  if (out.size() > before_scale) output_explained = true;
+  if (out.size() > before_scale) ex.output = true;
   bias_zero_signature(ctx, r, out);
   ex.bias = !out.empty() && out.back().kind == SignatureKind::bias_zero;
-  ex.output = output_explained;
-  ex.step = step_explained;
+  return ex;
+}
+
+// A hypothesis or a scale matches the whole reply: it explains every tensor.
+bool explains_whole_reply(SignatureKind k) {
+  if (k == SignatureKind::sign_flip || k == SignatureKind::constant_scale) return true;
+  return std::any_of(hypotheses().begin(), hypotheses().end(), [k](const Hypothesis& h) { return h.kind == k; });
 }
 
 }  // namespace
@@ -1049,8 +1123,7 @@ void known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector
 bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r) {
   if (!ctx.usable.any() || !ctx.claimed_finite) return false;
   std::vector<Signature> out;
-  Explained ex;
-  known_mistakes(ctx, r, out, ex);
+  known_mistakes(ctx, r, out);
   return !out.empty();
 }
 
@@ -1060,29 +1133,16 @@ std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const Ver
   non_finite_signature(ctx, r, out);
   bias_missing_signature(ctx, out);
   if (!ctx.usable.any() || !ctx.claimed_finite) return out;
-  Explained ex;
-  known_mistakes(ctx, r, out, ex);
-  const bool output_explained = ex.output, step_explained = ex.step, bias_explained = ex.bias;
+  const Explained ex = known_mistakes(ctx, r, out);
   // A hypothesis or a scale that matches the whole reply explains every
   // tensor: the localisation's generic signatures would only restate it (and
   // on a degenerate case, zero activations say, name the wrong tensor).
-  const bool whole_reply_explained = std::any_of(out.begin(), out.end(), [](const Signature& s) {
-    switch (s.kind) {
-      case SignatureKind::sign_flip:
-      case SignatureKind::constant_scale:
-      case SignatureKind::derivative_at_output_value:
-      case SignatureKind::output_missing_derivative:
-      case SignatureKind::z_instead_of_a:
-      case SignatureKind::softmax_derivative_on_fused: return true;
-      default: return false;
-    }
-  });
-  if (whole_reply_explained) return out;
+  if (std::any_of(out.begin(), out.end(), [](const Signature& s) { return explains_whole_reply(s.kind); })) return out;
 
-  if (r.fault == FaultLocation::output_error_term && !output_explained) output_error_term_signature(ctx, r, out);
-  if (r.fault == FaultLocation::backward_step && !step_explained) localised_signature(ctx, r, out);
-  if (r.fault == FaultLocation::weight_gradient && !step_explained) localised_signature(ctx, r, out);
-  if (r.fault == FaultLocation::bias_gradient && !bias_explained) localised_signature(ctx, r, out);
+  if (r.fault == FaultLocation::output_error_term && !ex.output) output_error_term_signature(ctx, r, out);
+  if (r.fault == FaultLocation::backward_step && !ex.step) localised_signature(ctx, r, out);
+  if (r.fault == FaultLocation::weight_gradient && !ex.step) localised_signature(ctx, r, out);
+  if (r.fault == FaultLocation::bias_gradient && !ex.bias) localised_signature(ctx, r, out);
   return out;
 }
 

@@ -483,6 +483,40 @@ std::vector<std::size_t> worst_entries(const CheckResult& g, std::size_t k) {
   return idx;
 }
 
+// Notes first: when one explains every difference, nothing diverges.
+std::optional<Signature> explaining_note(const VerifyContext& ctx, const VerifyResult& r) {
+  std::optional<Signature> note = precision_note(ctx, r);
+  if (!note) note = kink_note(ctx, r);
+  if (note && matches_known_mistake(ctx, r)) note.reset();  // a bug at any scale is a bug
+  return note;
+}
+
+bool forward_diverges(const VerifyResult& r) {
+  bool diverges = r.forward.outputs_shape_problem.has_value();
+  for (const Entry& e : r.forward.entries) diverges = diverges || is_divergent(e.verdict);
+  return diverges;
+}
+
+// Whether the gradients diverge; sets r.origin_layer to the last layer with a
+// divergent entry (or, failing that, with an unusable tensor).
+bool gradients_diverge(const VerifyContext& ctx, VerifyResult& r) {
+  bool diverge = !r.gradients.findings.empty() || !ctx.usable.all || ctx.reply.non_finite_count > 0;
+  for (const Entry& e : r.gradients.entries) {
+    if (!is_divergent(e.verdict)) continue;
+    diverge = true;
+    if (!r.origin_layer || static_cast<std::size_t>(e.layer) > *r.origin_layer)
+      r.origin_layer = static_cast<std::size_t>(e.layer);
+  }
+  if (!ctx.usable.all && !r.origin_layer) {
+    for (std::size_t l = ctx.c.network.layers.size(); l-- > 0;)
+      if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) {
+        r.origin_layer = l;
+        break;
+      }
+  }
+  return diverge;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -509,28 +543,10 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   r.update = update_effect(ctx);
   r.chain = chain_consistency(ctx);
 
-  // Notes first: when one explains every difference, nothing diverges.
-  std::optional<Signature> note = precision_note(ctx, r);
-  if (!note) note = kink_note(ctx, r);
-  if (note && matches_known_mistake(ctx, r)) note.reset();  // a bug at any scale is a bug
-
-  bool forward_diverges = r.forward.outputs_shape_problem.has_value();
-  for (const Entry& e : r.forward.entries) forward_diverges = forward_diverges || is_divergent(e.verdict);
-  bool gradients_diverge = !r.gradients.findings.empty() || !ctx.usable.all || reply.non_finite_count > 0;
-  for (const Entry& e : r.gradients.entries) {
-    if (!is_divergent(e.verdict)) continue;
-    gradients_diverge = true;
-    if (!r.origin_layer || static_cast<std::size_t>(e.layer) > *r.origin_layer)
-      r.origin_layer = static_cast<std::size_t>(e.layer);
-  }
-  if (!ctx.usable.all && !r.origin_layer) {
-    for (std::size_t l = L; l-- > 0;)
-      if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) {
-        r.origin_layer = l;
-        break;
-      }
-  }
-  const bool explained = note && !(note->kind == SignatureKind::kink_convention && forward_diverges);
+  const std::optional<Signature> note = explaining_note(ctx, r);
+  const bool forward_differs = forward_diverges(r);
+  const bool gradients_differ = gradients_diverge(ctx, r);
+  const bool explained = note && !(note->kind == SignatureKind::kink_convention && forward_differs);
   if (explained) {
     r.origin_layer.reset();
     r.fault = FaultLocation::none;
@@ -538,12 +554,12 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
     r.status = VerifyStatus::notes;
     return r;
   }
-  if (!forward_diverges && !gradients_diverge) {
+  if (!forward_differs && !gradients_differ) {
     r.status = VerifyStatus::agree;
     return r;
   }
   localise(ctx, r);
-  if (forward_diverges) {
+  if (forward_differs) {
     r.fault = FaultLocation::forward;
     r.fault_layer.reset();
   }
