@@ -9,7 +9,7 @@ template <class S>
 void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
                           Gradients<S>& g, bool input_gradient, const std::vector<SlopeOverride>& overrides) {
   const std::size_t L = net.layers.size();
-  const S scale = net.reduction == Reduction::mean ? S(S(1) / S(fp.batch_size())) : S(1);
+  const S scale = S(1) / batch_divisor<S>(net.reduction, fp.batch_size());
   backward(net, fp, targets, g, input_gradient, /*weight_gradients=*/true,
            [&](std::size_t l, const Matrix<S>* dl_da, Matrix<S>& delta) {
              for (const auto& o : overrides) {
@@ -129,7 +129,7 @@ Matrix<LD> output_delta_rounding(const Network<LD>& net, const Matrix<LD>& y, co
       err(j, col) = net.loss == Loss::quadratic ? aj + yj : 2 * (aj * (1 + ysum) + yj + asum);
     }
   }
-  const LD scale = net.reduction == Reduction::mean ? LD(1) / LD(a.cols()) : LD(1);
+  const LD scale = LD(1) / batch_divisor<LD>(net.reduction, a.cols());
   err *= LD(4) * LD(unit_roundoff) * scale;
   return err;
 }
@@ -197,7 +197,7 @@ Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
 Vector<double> loss_noise(const Case& c, const ForwardPass<double>& fp, const Gradients<double>& g) {
   const Network<double>& net = c.network;
   const Index N = c.inputs.cols();
-  const double unreduce = net.reduction == Reduction::mean ? static_cast<double>(N) : 1.0;
+  const double unreduce = batch_divisor(net.reduction, N);
   Vector<double> noise = sample_losses(net, fp, c.targets).cwiseAbs();
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     Matrix<double> zabs = net.layers[l].weights.cwiseAbs() * fp.a[l].cwiseAbs();

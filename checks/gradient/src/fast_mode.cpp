@@ -76,7 +76,7 @@ struct Fast {
         an(claimed),
         fp(forward(the_case.network, the_case.inputs)),
         eps_f(loss_eps(the_case, fp)),
-        unreduce(the_case.network.reduction == Reduction::mean ? static_cast<double>(the_case.inputs.cols()) : 1.0),
+        unreduce(batch_divisor(the_case.network.reduction, the_case.inputs.cols())),
         rel_step(options.relative_step > 0 ? options.relative_step : default_relative_step(options.method)),
         line(the_case.network, the_case.inputs, the_case.targets, fp),
         ref(reference_for(the_case, options)) {

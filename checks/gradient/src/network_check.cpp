@@ -233,7 +233,7 @@ class EntryNumerics {
       cy_ = c.targets.cast<std::complex<double>>();
       cline_.emplace(cnet_, cx_, cy_);
     }
-    unreduce_ = c.network.reduction == Reduction::mean ? static_cast<double>(c.inputs.cols()) : 1.0;
+    unreduce_ = batch_divisor(c.network.reduction, c.inputs.cols());
   }
 
   NumericEntry operator()(const ParamRef& p, double complex_roundoff) {

@@ -260,7 +260,7 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
   mark_kink_sensitive(net, fp, y, ids, inputs, ref);
 
   detail::LineLoss<Big> line(net, x, y, fp);
-  const Big unreduce = c.network.reduction == Reduction::mean ? Big(c.inputs.cols()) : Big(1);
+  const Big unreduce = batch_divisor<Big>(c.network.reduction, c.inputs.cols());
   one_sided_slopes(c, line, unreduce, ref);
   cross_check(c, opt, line, fp, unreduce, exact, ref);
   ref.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

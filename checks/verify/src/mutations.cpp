@@ -71,7 +71,7 @@ Gradients<double> mutated_gradients(const Case& c, Mutation m) {
   const std::size_t L = net.layers.size();
   const ForwardPass<double> fp = forward(net, c.inputs);
   const double N = static_cast<double>(c.inputs.cols());
-  const double mean = net.reduction == Reduction::mean ? 1.0 / N : 1.0;
+  const double mean = 1.0 / batch_divisor(net.reduction, c.inputs.cols());
   Gradients<double> g;
   g.weights.resize(L);
   g.biases.resize(L);

@@ -138,7 +138,7 @@ std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>&
   const Matrix<double>& aL = fp.a.back();
   const Matrix<double>& zL = fp.z.back();
   const Matrix<double>& y = c.targets;
-  const double scale = net.reduction == Reduction::mean ? 1.0 / static_cast<double>(aL.cols()) : 1.0;
+  const double scale = 1.0 / batch_divisor(net.reduction, aL.cols());
 
   Matrix<double> delta;
   if (v.output_missing_derivative) {
@@ -688,7 +688,7 @@ void add_implied_loss_derivative(const VerifyContext& ctx, Index wi, Index wj, d
                                  Signature& s) {
   const auto& net = ctx.c.network;
   const Activation act = net.layers.back().activation;
-  const double N = net.reduction == Reduction::mean ? static_cast<double>(ctx.c.batch_size()) : 1.0;
+  const double N = batch_divisor(net.reduction, ctx.c.batch_size());
   const double z = ctx.fp.z.back()(wi, wj), a = ctx.fp.a.back()(wi, wj), y = ctx.c.targets(wi, wj);
   const double slope = activation_derivative(act, z);
   const Matrix<double> dlda_ref = loss_derivative(net.loss, ctx.fp.a.back(), ctx.c.targets);

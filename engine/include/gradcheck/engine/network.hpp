@@ -66,6 +66,13 @@ inline const char* to_string(Loss l) {
 }
 inline const char* to_string(Reduction r) { return r == Reduction::mean ? "mean" : "sum"; }
 
+// What the loss of a batch of n samples is divided by: n for mean, 1 for sum.
+// Multiply a reduced gradient by it to get the summed one.
+template <class S = double>
+S batch_divisor(Reduction r, Index n) {
+  return r == Reduction::mean ? S(n) : S(1);
+}
+
 inline std::optional<Activation> parse_activation(std::string_view s) {
   for (Activation a : all_activations)
     if (s == to_string(a)) return a;
