@@ -27,6 +27,7 @@ struct CheckArgs {
 };
 
 int run_check(const CheckArgs& a) {
+  prepare_report(a.report);
   const Case c = read_case(a.case_path);
   CheckOptions o;
   o.method = a.method;

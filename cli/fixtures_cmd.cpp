@@ -139,6 +139,7 @@ int run(const FixturesArgs& args) {
     return exit_ok;
   }
   const std::vector<std::string> names = selected(args.names);
+  reports::prepare_report_dir(args.report);
   const bool tty = isatty(fileno(stderr));
   const fixtures::Options options = fixture_options(args, tty);
   reports::Report report;

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 int main(int argc, char** argv) {
   namespace cli = gradcheck::cli;
@@ -20,6 +21,19 @@ int main(int argc, char** argv) {
   cli::add_check_command(app, exit_code);
   cli::add_verify_command(app, exit_code);
   cli::add_train_command(app, exit_code);
+  // CLI11 would answer a mistyped command with "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+      found = found || sub->check_name(argv[1]);
+    }
+    if (!found) {
+      std::cerr << "gradcheck: unknown command '" << argv[1] << "' (known: " << known << ")\n";
+      return cli::exit_usage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

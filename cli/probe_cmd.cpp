@@ -251,6 +251,7 @@ reports::Report make_report(const ProbeResult& r, const Args& a, const fs::path&
 
 int run(const Args& a) {
   ProbeOptions options = to_options(a);
+  prepare_report(a.report);
   StopSignals signals;
   options.interrupt = &stop_flag;
   ProbeResult r;

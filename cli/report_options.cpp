@@ -28,6 +28,10 @@ void add_report_options(CLI::App& cmd, ReportOptions& o) {
                "(exit code 1 instead of 0)");
 }
 
+void prepare_report(const ReportOptions& o) {
+  if (!o.report_dir.empty()) reports::prepare_report_dir(o.report_dir);
+}
+
 int verify_exit_code(const VerifyResult& r, bool strict) { return r.passed(strict) ? exit_ok : exit_divergence; }
 
 int check_exit_code(const CheckResult& r, bool strict) {

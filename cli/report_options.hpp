@@ -33,6 +33,10 @@ struct ReportOptions {
 
 void add_report_options(CLI::App& cmd, ReportOptions& options);
 
+// Before any work: the --report directory is created and writable, or an
+// InputError (exit 2) says why not.
+void prepare_report(const ReportOptions& options);
+
 // 0 agree or declined (notes too unless strict), 1 otherwise.
 int verify_exit_code(const VerifyResult& r, bool strict);
 // 0 when the check passed (inconclusive entries at a relu kink too, unless strict), 1 otherwise.

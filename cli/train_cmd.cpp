@@ -325,6 +325,7 @@ std::vector<std::pair<std::string, std::string>> facts(const TrainArgs& a, const
 
 int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, const std::string& command_line) {
   const Settings s = parse_settings(a, momentum_given, optimizer_given);
+  if (!a.report.empty()) reports::prepare_report_dir(a.report);
   const TrainOptions opt = train_options(a, s.optimizer);
   auto net = make_network(s.sizes, s.hidden, s.output, s.loss, s.init, a.seed);
   const Data d = load_data(a, s, net);

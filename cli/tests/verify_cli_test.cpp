@@ -306,6 +306,34 @@ TEST(CheckCli, AnUnknownMethodIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+// A --report that names a file, or a directory that cannot be created, is one
+// line and exit 2 before any work: nothing of the check is printed.
+TEST(CheckCli, ABadReportPathIsRefusedBeforeTheCheckRuns) {
+  const auto dir = temp_dir("report-file");
+  write_text(dir / "taken", "a file, not a directory\n");
+  auto r = run_gradcheck({"check", case_321, "--report", (dir / "taken").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "gradcheck: " + (dir / "taken").string() + ": not a directory (--report names a directory)\n");
+  r = run_gradcheck({"check", case_321, "--report", (dir / "taken" / "below").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("cannot create the report directory"), std::string::npos) << r.err;
+  r = run_gradcheck({"verify", case_321, fixtures + "asker-reply.json", "--report", (dir / "taken").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  std::filesystem::remove_all(dir);
+}
+
+// A mistyped command names itself and the known ones (CLI11 alone would say
+// "A subcommand is required").
+TEST(Cli, AnUnknownCommandIsNamedWithTheKnownOnes) {
+  const auto r = run_gradcheck({"fd", "--", "python3", "x.py"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "gradcheck: unknown command 'fd' (known: fixtures, probe, check, verify, train)\n");
+}
+
 TEST(CheckCli, HelpDocumentsEveryOption) {
   const auto r = run_gradcheck({"check", "--help"});
   EXPECT_EQ(r.exit_code, 0);

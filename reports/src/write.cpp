@@ -106,11 +106,19 @@ void write_file_atomically(const fs::path& target, std::string_view content) {
   fsync_directory(dir);
 }
 
-WrittenReport write_report(const fs::path& dir, const Report& report, const WriteOptions& options) {
+void prepare_report_dir(const fs::path& dir) {
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw InputError(dir.string(), "", "not a directory (--report names a directory)");
   fs::create_directories(dir, ec);
   if (ec) throw InputError(dir.string(), "", "cannot create the report directory: " + ec.message());
   if (!fs::is_directory(dir, ec)) throw InputError(dir.string(), "", "not a directory");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw InputError(dir.string(), "", std::string("cannot write into the report directory: ") + std::strerror(errno));
+}
+
+WrittenReport write_report(const fs::path& dir, const Report& report, const WriteOptions& options) {
+  prepare_report_dir(dir);
 
   WrittenReport out{dir / "report.json", dir / "report.md", dir / "report.html", dir / "junit.xml"};
   // Render everything first: a renderer failing must not leave a half-replaced set.

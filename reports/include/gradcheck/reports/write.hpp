@@ -30,6 +30,11 @@ struct WrittenReport {
   std::filesystem::path json, markdown, html, junit;
 };
 
+// Creates `dir` when missing; InputError (naming it) when it is a file or
+// cannot be created or written. Commands call it before any work, so that a
+// bad --report is one line and exit 2, not a finished run and a lost report.
+void prepare_report_dir(const std::filesystem::path& dir);
+
 // Creates `dir` when missing and writes the four files into it.
 WrittenReport write_report(const std::filesystem::path& dir, const Report& report,
                            const WriteOptions& options = {});
