@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -83,6 +84,14 @@ std::string format_number(double x) {
   std::string s;
   append_number(x, s);
   return s;
+}
+
+// A field name that reads as itself in a path: letters, digits, '_'.
+bool is_plain_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  return true;
 }
 
 std::string quote_for_message(std::string_view s) {
@@ -378,9 +387,11 @@ class DomBuilder final : public json::json_sax_t {
       const Frame& f = stack_[i];
       if (f.value->is_array()) {
         s += "[" + std::to_string(f.value->size() - 1) + "]";
-      } else {
+      } else if (is_plain_name(*f.key)) {
         if (!s.empty()) s += ".";
         s += *f.key;
+      } else {
+        s += "[" + quote_for_message(*f.key) + "]";  // a control character stays one line: "netw\rk"
       }
     }
     return s;

@@ -363,6 +363,13 @@ TEST_P(BadCase, IsRefusedWithItsExactMessage) {
 INSTANTIATE_TEST_SUITE_P(CaseFormat, BadCase, ::testing::ValuesIn(bad_cases()),
                          [](const ::testing::TestParamInfo<BadInput>& info) { return std::string(info.param.name); });
 
+// A fuzzer's find: the path of a duplicate field quoted a field name with a
+// control character raw ("netw<CR>k"), so the one-line message spanned two.
+TEST(CaseFormat, APathThroughAFieldNameWithAControlCharacterStaysOneLine) {
+  const std::string text = R"({"netw\rk":{"layers":[{"weights":[[1]],"weights":[[2]]}]}})";
+  EXPECT_EQ(message_of_case(text), R"(case.json: ["netw\rk"].layers[0]: duplicate field "weights")");
+}
+
 TEST(CaseFormat, TheBaseOfTheBadCasesIsValid) { EXPECT_EQ(message_of_case(kBase), "(no error)"); }
 
 TEST(CaseFormatDocs, EveryBadInputMessageIsInTheDocumentation) {
