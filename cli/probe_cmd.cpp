@@ -9,6 +9,7 @@
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/reports/probe_section.hpp>
 #include <gradcheck/reports/render.hpp>
+#include <gradcheck/reports/text.hpp>
 #include <gradcheck/reports/write.hpp>
 
 #include <signal.h>
@@ -147,100 +148,10 @@ ProbeOptions to_options(const Args& a) {
   return o;
 }
 
-std::string quote(const std::string& s) {
-  if (!s.empty() && s.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;#~") == std::string::npos) return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string joined(const std::vector<std::string>& argv) {
-  std::string s;
-  for (const auto& a : argv) s += (s.empty() ? "" : " ") + quote(a);
-  return s;
-}
-
-// "2 layers 3 → 2 sigmoid → 1 softmax, cross_entropy (mean), batch 1"
-std::string describe(const Case& c) {
-  std::ostringstream os;
-  const auto& layers = c.network.layers;
-  os << layers.size() << (layers.size() == 1 ? " layer " : " layers ") << c.network.input_size();
-  for (const auto& l : layers) os << " -> " << l.units() << " " << to_string(l.activation);
-  os << ", " << to_string(c.network.loss) << " (" << to_string(c.network.reduction) << "), batch "
-     << c.batch_size();
-  return os.str();
-}
-
-std::string indent_lines(const std::string& text, const std::string& pad) {
-  std::string out = pad;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    out += text[i];
-    if (text[i] == '\n' && i + 1 < text.size()) out += pad;
-  }
-  return out;
-}
-
-std::string last_lines(const std::string& text, int n) {
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (int i = 0; i < n && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return text;
-  }
-  std::string s = text.substr(pos == 0 ? 0 : pos + 1);
-  if (s.size() > 1000) s = "..." + s.substr(s.size() - 1000);
-  return s;
-}
-
-void print_text(const ProbeResult& r, const Args& a, const fs::path& dir, std::ostream& os) {
-  os << "gradcheck probe: " << joined(r.command) << "\n";
-  os << "seed " << r.seed << " (replay with --seed " << r.seed << ")\n";
-  os << "cases: " << r.cases_sent << " of " << r.cases_requested << " sent; " << r.agreed << " agree, " << r.noted
-     << " with notes, " << r.declined << " declined, " << r.diverged << " diverge; " << r.repeats
-     << " repeated bitwise-identical checks; " << r.restarts << " restarts; " << std::fixed;
-  os.precision(1);
-  os << r.elapsed.count() << " s\n";
-  os.unsetf(std::ios::fixed);
-  for (const auto& m : r.declined_messages) os << "  declined: " << m << "\n";
-  for (const auto& n : r.notes)
-    for (const auto& s : n.notes) os << "  note on case " << n.case_index << ": " << to_string(s.kind) << ": " << s.finding << "\n";
-  if (r.stderr_bytes > 0) os << "stderr: " << r.stderr_bytes << " bytes written by the implementation\n";
-
-  if (const auto& cx = r.counterexample) {
-    os << "\nDIVERGENCE on case " << cx->case_index << ": " << describe(cx->original) << "\n";
-    os << "shrunk in " << cx->shrinks << " steps (" << cx->shrink_queries << " queries"
-       << (cx->shrink_capped ? ", stopped at --max-shrink-steps" : "")
-       << (cx->shrink_misbehaved ? ", " + std::to_string(cx->shrink_misbehaved) + " candidates failed otherwise" : "")
-       << (cx->shrink_slipped ? ", " + std::to_string(cx->shrink_slipped) + " candidates showed a different bug" : "")
-       << ") to: " << describe(cx->minimal) << "\n";
-    const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
-    os << indent_lines(reports::render_verify_text(cx->minimal_result, {case_file.string(), reply_file.string()}), "  ");
-    os << "  case:   " << case_file.string() << "\n  reply:  " << reply_file.string() << "\n";
-    os << "  replay: gradcheck verify " << quote(case_file.string()) << " " << quote(reply_file.string()) << "\n";
-    os << "          gradcheck probe --seed " << r.seed << " --cases " << cx->case_index + 1 << " ... -- "
-       << joined(r.command) << "\n";
-  }
-  if (!r.failures.empty()) {
-    os << "\nIMPLEMENTATION FAILURES (" << r.failures.size() << (r.stopped_at_max_failures ? ", stopped at --max-failures" : "")
-       << "):\n";
-    for (std::size_t i = 0; i < r.failures.size(); ++i) {
-      const Failure& f = r.failures[i];
-      os << "  case " << f.case_index << ": " << to_string(f.kind) << ": " << f.message << "\n";
-      os << "    case: " << describe(f.input) << " -> " << (dir / ("failure-" + std::to_string(i + 1) + ".case.json")).string() << "\n";
-      if (!f.reply_excerpt.empty()) os << "    reply: " << f.reply_excerpt << "\n";
-      if (!f.second_reply_excerpt.empty()) os << "    again: " << f.second_reply_excerpt << "\n";
-      if (!f.stderr_tail.empty()) os << "    stderr (last lines):\n" << indent_lines(last_lines(f.stderr_tail, 5), "      ") << "\n";
-    }
-  }
-  if (r.interrupted) os << "\nINTERRUPTED: the results above are partial (" << r.cases_sent << " cases)\n";
-  const bool ok = r.passed(a.report.strict);
-  os << (ok ? "PASS" : "FAIL") << (r.interrupted ? " (partial)" : "") << "\n";
-}
-
 reports::Report make_report(const ProbeResult& r, const Args& a, const fs::path& dir) {
   reports::Report report;
-  report.document.title = "gradcheck probe " + joined(r.command);
-  report.document.facts.rows = {{"command", joined(r.command)},
+  report.document.title = "gradcheck probe " + reports::shell_command(r.command);
+  report.document.facts.rows = {{"command", reports::shell_command(r.command)},
                                 {"seed", std::to_string(r.seed)},
                                 {"cases", std::to_string(a.cases)}};
   if (r.counterexample) report.document.facts.rows.push_back({"counterexample", (dir / "counterexample.case.json").string()});
@@ -278,7 +189,7 @@ int run(const Args& a) {
   const reports::Report report = make_report(r, a, dir);
   if (!a.report.report_dir.empty()) reports::write_report(a.report.report_dir, report);
   if (a.report.format == "json") std::cout << reports::render_json(report);
-  else print_text(r, a, dir, std::cout);
+  else std::cout << reports::render_probe_text(r, {dir.string(), a.report.strict});
   std::cout.flush();
 
   if (!r.passed(a.report.strict)) return exit_divergence;

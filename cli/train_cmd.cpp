@@ -14,6 +14,7 @@
 #include <gradcheck/engine/init.hpp>
 #include <gradcheck/engine/trainer.hpp>
 #include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/text.hpp>
 #include <gradcheck/reports/train_section.hpp>
 #include <gradcheck/reports/write.hpp>
 
@@ -169,20 +170,6 @@ class Progress {
   bool open_ = false;
   std::chrono::steady_clock::time_point last_{};
 };
-
-void print_findings(const w::Result& r) {
-  if (r.findings.empty()) {
-    std::printf("watch: no findings\n");
-    return;
-  }
-  std::printf("watch: %zu finding%s\n", r.findings.size(), r.findings.size() == 1 ? "" : "s");
-  for (const w::Finding& f : r.findings) {
-    std::printf("  %-7s %s", w::to_string(f.severity), w::to_string(f.kind));
-    if (f.layer >= 0) std::printf(" (layer %d)", f.layer);
-    std::printf(": %s\n", f.message.c_str());
-    std::printf("          fix: %s\n", f.fix.c_str());
-  }
-}
 
 // What the arguments settle before any data is read.
 struct Settings {
@@ -346,7 +333,7 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   const int sig = g_signal;
 
   const w::Result result = watch.result();
-  print_findings(result);
+  std::fputs(reports::render_watch_text(result).c_str(), stdout);
   const char* by = sig == SIGINT ? "SIGINT" : "SIGTERM";
   if (sig) std::printf("interrupted by %s after %ld steps: the results are partial\n", by, static_cast<long>(history.steps));
   if (!a.report.empty()) {

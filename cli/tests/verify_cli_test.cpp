@@ -76,7 +76,7 @@ TEST(VerifyCli, BareNaNTokensAreReportedAsNonFinite) {
     {"weights": [[-0.022070306505962322, -0.025850902329430134]], "biases": [-0.03512611471278415]}]})");
   const auto r = run_gradcheck({"verify", case_321, (dir / "reply.json").string()});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(r.contains("non-finite: 1 gradient entry is NaN or infinite (layers[0].weights[0][1] = nan)")) << r.out;
+  EXPECT_TRUE(r.contains("non-finite: 1 gradient entry is NaN or infinite (layers[0].weights[0][1] = NaN)")) << r.out;
   EXPECT_TRUE(r.contains("non-finite value (bare NaN/Infinity or null")) << r.out;
 }
 

@@ -182,12 +182,12 @@ KeyValues check_facts(const Summary& s) {
 // The findings, the worst entry, the inconclusive entries and the escape statement, in words.
 void add_paragraphs(Section& sec, const CheckResult& r) {
   const Summary& s = r.summary;
-  for (const Finding& f : r.findings)
-    sec.add(Paragraph{Severity::failure, std::string(gradcheck::to_string(f.kind)) + " (" + tensor_name(f.layer, f.tensor) +
+  for (const CheckFinding& f : r.findings)
+    sec.add(Paragraph{Severity::error, std::string(gradcheck::to_string(f.kind)) + " (" + tensor_name(f.layer, f.tensor) +
                                              "): " + f.message});
   if (s.worst) {
     const bool bad = s.worst->verdict == CheckVerdict::disagree || s.worst->verdict == CheckVerdict::non_finite;
-    sec.add(Paragraph{bad ? Severity::failure : Severity::info, "Worst entry: " + entry_line(*s.worst)});
+    sec.add(Paragraph{bad ? Severity::error : Severity::info, "Worst entry: " + entry_line(*s.worst)});
   }
   if (s.counts.inconclusive_kink > 0)
     sec.add(Paragraph{Severity::note,
@@ -417,7 +417,7 @@ void add_testcases(Section& sec, const CheckResult& r, const EntryIndex& index, 
   for (const TensorSummary& t : r.tensors) sec.testcases.push_back(tensor_testcase(r, t, index, o, finding_used));
   for (std::size_t k = 0; k < r.findings.size(); ++k) {
     if (finding_used[k]) continue;
-    const Finding& f = r.findings[k];
+    const CheckFinding& f = r.findings[k];
     sec.testcases.push_back({o.junit_suite, std::string(gradcheck::to_string(f.kind)) + " " + tensor_name(f.layer, f.tensor),
                              Outcome::fail, f.message, "", 0});
   }
@@ -554,7 +554,7 @@ nlohmann::json direction_json(const DirectionCheck& d) {
           {"note", d.note}};
 }
 
-nlohmann::json finding_json(const Finding& f) {
+nlohmann::json finding_json(const CheckFinding& f) {
   return {{"kind", gradcheck::to_string(f.kind)},
           {"layer", f.layer},
           {"tensor", gradcheck::to_string(f.tensor)},

@@ -16,16 +16,6 @@ const char* to_string(Status s) noexcept {
   return "error";
 }
 
-const char* to_string(Severity s) noexcept {
-  switch (s) {
-    case Severity::info: return "info";
-    case Severity::note: return "note";
-    case Severity::warning: return "warning";
-    case Severity::failure: return "failure";
-  }
-  return "failure";
-}
-
 const char* to_string(Verdict v) noexcept {
   switch (v) {
     case Verdict::unchecked: return "unchecked";

@@ -41,7 +41,7 @@ p.summary { color: var(--muted); margin-top: 0; }
 p.para { margin: 6px 0; padding: 4px 10px; border-left: 3px solid transparent; }
 p.sev-note { border-left-color: var(--notes); background: #f0f5fc; }
 p.sev-warning { border-left-color: #e69500; background: #fff8eb; }
-p.sev-failure { border-left-color: var(--fail); background: #fdf0ef; }
+p.sev-error { border-left-color: var(--fail); background: #fdf0ef; }
 p.para .sev { font-weight: 700; margin-right: 4px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
 caption { text-align: left; font-weight: 600; padding: 2px 0 6px; color: var(--ink); }
@@ -129,7 +129,7 @@ const char* severity_word(Severity s) {
     case Severity::info: return "";
     case Severity::note: return "Note:";
     case Severity::warning: return "Warning:";
-    case Severity::failure: return "Failure:";
+    case Severity::error: return "Failure:";
   }
   return "";
 }

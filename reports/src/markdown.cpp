@@ -70,7 +70,7 @@ void table(std::ostringstream& os, const Table& t, const Limits& limits, const M
 void block(std::ostringstream& os, const Block& b, const Limits& limits, const MarkdownOptions& options) {
   if (const auto* p = std::get_if<Paragraph>(&b)) {
     switch (p->severity) {
-      case Severity::failure: os << "**Failure:** "; break;
+      case Severity::error: os << "**Failure:** "; break;
       case Severity::warning: os << "**Warning:** "; break;
       case Severity::note: os << "**Note:** "; break;
       case Severity::info: break;

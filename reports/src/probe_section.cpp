@@ -1,6 +1,8 @@
 // Report adapter of a probe (probe_section.hpp).
 #include <gradcheck/reports/probe_section.hpp>
 
+#include "detail/text.hpp"
+
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/reports/format.hpp>
 #include <gradcheck/reports/verify_section.hpp>
@@ -26,22 +28,12 @@ nlohmann::json signatures_json(const std::vector<Signature>& signatures) {
     nlohmann::json evidence = nlohmann::json::array();
     for (const auto& e : s.evidence) evidence.push_back({{"label", e.label}, {"value", json_number(e.value)}});
     out.push_back({{"kind", to_string(s.kind)},
-                   {"severity", to_string(s.severity)},
-                   {"finding", s.finding},
+                   {"severity", severity_word(s)},
+                   {"finding", s.message},
                    {"evidence", evidence},
                    {"layers", s.layers}});
   }
   return out;
-}
-
-// "2 layers 3 -> 2 sigmoid -> 1 softmax, cross_entropy (mean), batch 1"
-std::string describe(const Case& c) {
-  const auto& layers = c.network.layers;
-  std::string s = std::to_string(layers.size()) + (layers.size() == 1 ? " layer " : " layers ") +
-                  std::to_string(c.network.input_size());
-  for (const auto& l : layers) s += " -> " + std::to_string(l.units()) + " " + to_string(l.activation);
-  return s + ", " + to_string(c.network.loss) + " (" + to_string(c.network.reduction) + "), batch " +
-         std::to_string(c.batch_size());
 }
 
 std::string command_line(const std::vector<std::string>& argv) {
@@ -108,25 +100,25 @@ void add_run_paragraphs(Section& s, const ProbeResult& r) {
   for (const auto& n : r.notes)
     for (const auto& sig : n.notes)
       s.add(Paragraph{Severity::note, "Case " + std::to_string(n.case_index) + ": " + to_string(sig.kind) + ": " +
-                                          sig.finding});
+                                          sig.message});
 }
 
 // The counterexample in words and as files; the cases testcase fails with it.
 void add_counterexample(Section& s, const Counterexample& cx, TestCase& cases) {
-  s.add(Paragraph{Severity::failure,
-                  "Case " + std::to_string(cx.case_index) + " diverged (" + describe(cx.original) + "); shrunk in " +
+  s.add(Paragraph{Severity::error,
+                  "Case " + std::to_string(cx.case_index) + " diverged (" + detail::describe_case(cx.original) + "); shrunk in " +
                       std::to_string(cx.shrinks) + " steps (" + std::to_string(cx.shrink_queries) + " queries" +
                       (cx.shrink_capped ? ", stopped at the cap on shrink steps" : "") + ") to " +
-                      describe(cx.minimal) + "."});
+                      detail::describe_case(cx.minimal) + "."});
   for (const auto& sig : cx.minimal_result.signatures)
-    s.add(Paragraph{sig.severity == gradcheck::Severity::note ? Severity::note : Severity::failure,
-                    std::string(to_string(sig.kind)) + ": " + sig.finding});
+    s.add(Paragraph{sig.severity,
+                    std::string(to_string(sig.kind)) + ": " + sig.message});
   const std::string case_text = case_to_json(cx.minimal, 2);
   s.add(Preformatted{"Minimal counterexample (counterexample.case.json)", case_text, "json"});
   s.add(Preformatted{"The implementation's reply to it (counterexample.reply.json)", cx.minimal_reply, "json"});
   cases.outcome = Outcome::fail;
   cases.message =
-      "case " + std::to_string(cx.case_index) + " diverged; minimal counterexample: " + describe(cx.minimal);
+      "case " + std::to_string(cx.case_index) + " diverged; minimal counterexample: " + detail::describe_case(cx.minimal);
   cases.details = case_text + "\nreply: " + cx.minimal_reply;
 }
 
@@ -159,7 +151,7 @@ void add_failures(Section& s, const ProbeResult& r) {
                                                   : f.stderr_tail;
     t.rows.push_back({Cell(std::to_string(f.case_index)), Cell(to_string(f.kind), Verdict::disagree),
                       Cell(f.message + (f.reply_excerpt.empty() ? "" : "; it sent: " + f.reply_excerpt)),
-                      Cell(describe(f.input)), Cell(tail)});
+                      Cell(detail::describe_case(f.input)), Cell(tail)});
     s.testcases.push_back({"probe.failures", "failure " + std::to_string(i + 1) + ": " + to_string(f.kind),
                            Outcome::fail, f.message, case_to_json(f.input, 2) + "\nstderr:\n" + f.stderr_tail, 0});
   }

@@ -224,7 +224,7 @@ void print_signatures(std::ostream& out, const VerifyResult& r) {
   }
   out << "signatures:\n";
   for (const Signature& s : r.signatures) {
-    out << "  - " << to_string(s.kind) << (s.severity == Severity::note ? " (note)" : "") << ": " << s.finding << "\n";
+    out << "  - " << to_string(s.kind) << (s.severity == Severity::note ? " (note)" : "") << ": " << s.message << "\n";
     for (const Evidence& e : s.evidence) out << "      " << e.label << ": " << fmt_value(e.value) << "\n";
   }
 }
@@ -265,7 +265,7 @@ std::string render_verify_text(const VerifyResult& r, const TextNames& names) {
   if (n.inconclusive_kink) out << ", " << n.inconclusive_kink << " inconclusive at a relu kink";
   if (n.non_finite) out << ", " << n.non_finite << " non-finite";
   out << "\n";
-  for (const Finding& f : r.gradients.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
+  for (const CheckFinding& f : r.gradients.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
   print_origin(out, r, layers);
   if (r.status == VerifyStatus::diverge) print_chain(out, r, layers);
   print_signatures(out, r);
@@ -288,7 +288,7 @@ std::string render_check_text(const CheckResult& r, const std::string& case_name
       << n.total() << " entries: " << n.agree << " agree, " << n.disagree << " disagree, " << n.inconclusive_kink
       << " inconclusive at a relu kink, " << n.non_finite << " non-finite\n";
   if (!r.summary.escape_statement.empty()) out << r.summary.escape_statement << "\n";
-  for (const Finding& f : r.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
+  for (const CheckFinding& f : r.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
   out << "tensors:\n";
   for (const TensorSummary& t : r.tensors)
     out << "  layers[" << t.layer << "]." << to_string(t.tensor) << " (" << t.rows << "×" << t.cols << "): "

@@ -9,17 +9,6 @@
 
 namespace gradcheck::reports {
 
-std::string format_number(double value, int significant_digits) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  if (significant_digits < 1) significant_digits = 1;
-  if (significant_digits > 17) significant_digits = 17;
-  std::array<char, 64> buf{};
-  auto r = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::general,
-                         significant_digits);
-  return std::string(buf.data(), r.ptr);
-}
-
 nlohmann::json json_number(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";

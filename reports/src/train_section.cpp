@@ -19,20 +19,12 @@ const char* to_string(w::CrossEntropyForm f) {
   return f == w::CrossEntropyForm::from_logits ? "from-logits" : "from-outputs";
 }
 
-Severity shown(w::Severity s) {
+Verdict verdict_of(Severity s) {
   switch (s) {
-    case w::Severity::info: return Severity::info;
-    case w::Severity::warning: return Severity::warning;
-    case w::Severity::error: return Severity::failure;
-  }
-  return Severity::info;
-}
-
-Verdict verdict_of(w::Severity s) {
-  switch (s) {
-    case w::Severity::info: return Verdict::none;
-    case w::Severity::warning: return Verdict::note;
-    case w::Severity::error: return Verdict::disagree;
+    case Severity::info: return Verdict::none;
+    case Severity::note:
+    case Severity::warning: return Verdict::note;
+    case Severity::error: return Verdict::disagree;
   }
   return Verdict::none;
 }
@@ -151,7 +143,7 @@ void add_findings(Section& sec, const w::Result& r) {
   });
   if (order.empty()) sec.add(Paragraph{Severity::info, "The watch found nothing to report."});
   for (const w::Finding* f : order)
-    sec.add(Paragraph{shown(f->severity), std::string(w::to_string(f->kind)) + ": " + f->message + ". Fix: " + f->fix + "."});
+    sec.add(Paragraph{f->severity, std::string(w::to_string(f->kind)) + ": " + f->message + ". Fix: " + f->fix + "."});
   if (order.empty()) return;
   Table t;
   t.caption = "Findings, with their evidence";

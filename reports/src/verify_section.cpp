@@ -144,8 +144,8 @@ json signatures_json(const std::vector<Signature>& signatures) {
     json ev = json::array();
     for (const Evidence& e : s.evidence) ev.push_back({{"label", e.label}, {"value", json_number(e.value)}});
     sigs.push_back({{"kind", to_string(s.kind)},
-                    {"severity", to_string(s.severity)},
-                    {"finding", s.finding},
+                    {"severity", severity_word(s)},
+                    {"finding", s.message},
                     {"layers", s.layers},
                     {"evidence", ev}});
   }
@@ -207,7 +207,7 @@ bool add_unusable_reply(Section& s, const VerifyResult& r, const std::string& su
     return true;
   }
   if (r.malformed) {
-    s.add(Paragraph{Severity::failure, "The reply is malformed: " + *r.malformed});
+    s.add(Paragraph{Severity::error, "The reply is malformed: " + *r.malformed});
     s.testcases.push_back({suite, "reply", Outcome::fail, "malformed reply", *r.malformed, 0});
     return true;
   }
@@ -254,9 +254,9 @@ void add_chain(Section& s, const VerifyResult& r) {
 // Each signature that fits: its finding, then its evidence.
 void add_signatures(Section& s, const VerifyResult& r) {
   for (const Signature& sig : r.signatures) {
-    s.add(Paragraph{sig.severity == gradcheck::Severity::note ? Severity::note : Severity::failure,
-                    std::string(to_string(sig.kind)) + (sig.severity == gradcheck::Severity::note ? " (note)" : "") +
-                        ": " + sig.finding});
+    s.add(Paragraph{sig.severity,
+                    std::string(to_string(sig.kind)) + (sig.severity == Severity::note ? " (note)" : "") +
+                        ": " + sig.message});
     KeyValues ev;
     ev.caption = std::string("Evidence: ") + to_string(sig.kind);
     for (const Evidence& e : sig.evidence) ev.rows.push_back({e.label, num(e.value)});
@@ -372,7 +372,7 @@ void add_testcases(Section& s, const VerifyResult& r, const std::string& suite, 
                    (notes && t.counts.disagree ? " (a note: " + headline(r) + ")" : "");
     }
     for (const Signature& sig : r.signatures)
-      tc.details += std::string(to_string(sig.kind)) + ": " + sig.finding + "\n";
+      tc.details += std::string(to_string(sig.kind)) + ": " + sig.message + "\n";
     s.testcases.push_back(std::move(tc));
   }
 }
@@ -390,11 +390,11 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
   const std::size_t L = layer_count(r);
   const bool notes = r.status == VerifyStatus::notes;
   const Severity verdict_severity =
-      r.status == VerifyStatus::diverge ? Severity::failure : notes ? Severity::note : Severity::info;
+      r.status == VerifyStatus::diverge ? Severity::error : notes ? Severity::note : Severity::info;
   s.add(Paragraph{verdict_severity, headline(r) + "."});
   s.add(forward_facts(r, o));
   if (r.origin_layer)
-    s.add(Paragraph{Severity::failure, "Origin layer: " + layer_name(*r.origin_layer, L) +
+    s.add(Paragraph{Severity::error, "Origin layer: " + layer_name(*r.origin_layer, L) +
                                            ", the first layer walking back from the output whose gradients disagree."});
   add_chain(s, r);
   add_signatures(s, r);

@@ -31,7 +31,7 @@ TEST(CheckSection, TheAskersGradientsFailWithEveryNonZeroEntryDisagreeing) {
   EXPECT_EQ(s.summary.rfind("9 of 11 entries disagree; worst relative error ", 0), 0u) << s.summary;
   const auto paragraphs = blocks_of<Paragraph>(s);
   ASSERT_FALSE(paragraphs.empty());
-  EXPECT_EQ(paragraphs[0]->severity, Severity::failure);
+  EXPECT_EQ(paragraphs[0]->severity, Severity::error);
   EXPECT_EQ(paragraphs[0]->text.rfind("Worst entry: " + entry_name(*r.summary.worst) + ": analytic ", 0), 0u);
 }
 

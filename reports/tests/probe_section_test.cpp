@@ -55,7 +55,7 @@ TEST(ProbeSection, ADivergenceShowsTheCounterexampleAndTheChartsOfItsVerificatio
   // The signature that explains it, as a failure paragraph.
   bool signature = false;
   for (const Paragraph* p : blocks<Paragraph>(s))
-    if (p->text.rfind("output-error-term: ", 0) == 0) signature = p->severity == Severity::failure;
+    if (p->text.rfind("output-error-term: ", 0) == 0) signature = p->severity == Severity::error;
   EXPECT_TRUE(signature);
   // The charts of the minimal counterexample: a bar per tensor, a heatmap per weight matrix.
   const auto bars = blocks<BarChart>(s);
@@ -122,9 +122,9 @@ TEST(ProbeSection, NotesPassUnlessStrict) {
   r.agreed = 2;
   r.noted = 1;
   Signature note;
-  note.kind = SignatureKind::precision;
-  note.severity = gradcheck::Severity::note;
-  note.finding = "float32 level";
+  note.kind = BugKind::precision;
+  note.severity = Severity::note;
+  note.message = "float32 level";
   r.notes.push_back({1, {note}});
   EXPECT_EQ(probe_section(r).status, Status::notes);
   EXPECT_EQ(probe_section(r, true).status, Status::fail);

@@ -34,7 +34,7 @@ inline Document sample_document() {
   grads.heading = "Gradients";
   grads.status = Status::fail;
   grads.summary = "3 of 25 entries disagree";
-  grads.add(Paragraph{Severity::failure, "layers[1].biases: <script>alert(1)</script> & more"});
+  grads.add(Paragraph{Severity::error, "layers[1].biases: <script>alert(1)</script> & more"});
   grads.add(Paragraph{Severity::info, "origin layer: 1"});
   Table t;
   t.caption = "Failing entries";

@@ -120,7 +120,7 @@ TEST(TrainSection, AnOverflowingRunFailsAndShowsTheProducerAndWhatPassedItOn) {
   EXPECT_NE(s.summary.find("error"), std::string::npos);
   const auto paragraphs = blocks_of<Paragraph>(s);
   ASSERT_FALSE(paragraphs.empty());
-  EXPECT_EQ(paragraphs[0]->severity, Severity::failure) << "errors first";
+  EXPECT_EQ(paragraphs[0]->severity, Severity::error) << "errors first";
   const KeyValues* nf = titled<KeyValues>(s, "The first non-finite value");
   ASSERT_NE(nf, nullptr);
   bool cause = false;

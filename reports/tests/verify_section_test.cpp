@@ -43,7 +43,7 @@ TEST(VerifySection, TheAskersRepliesFailWithTheFindingsInTheSection) {
   for (const Paragraph* p : blocks<Paragraph>(s))
     if (p->text.rfind("output-error-term: ", 0) == 0) {
       signature = true;
-      EXPECT_EQ(p->severity, Severity::failure);
+      EXPECT_EQ(p->severity, Severity::error);
       EXPECT_NE(p->text.find("target 0.1"), std::string::npos);
     }
   EXPECT_TRUE(signature);

@@ -217,12 +217,6 @@ Vector<double> loss_noise(const Case& c, const ForwardPass<double>& fp, const Gr
   return unit_roundoff * noise;
 }
 
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 std::string kink_name(const Kink& k) {
   return "layer " + std::to_string(k.layer) + " unit " + std::to_string(k.unit) + " (sample " +
          std::to_string(k.sample) + ")";

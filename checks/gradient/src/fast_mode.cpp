@@ -42,11 +42,7 @@ Matrix<S> shift_of(const Network<S>& net, const ForwardPass<S>& fp, const Tensor
   return net.layers[0].weights * vs;  // inputs: Δz_0 = W_0 V
 }
 
-std::string probability(double p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", p);
-  return buf;
-}
+std::string probability(double p) { return format_number(p, 3); }
 
 // The loss's round-off at θ, summed over the samples, ×4: the function noise of a directional difference.
 double loss_eps(const Case& c, const ForwardPass<double>& fp) {

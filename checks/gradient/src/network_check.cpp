@@ -11,7 +11,6 @@
 
 namespace gradcheck {
 
-using detail::format_number;
 using detail::kink_name;
 
 namespace {
@@ -45,12 +44,12 @@ namespace detail {
 // Claimed tensors in the case's shapes; a mismatch becomes a finding and the tensor's entry pointer null.
 std::vector<const Matrix<double>*> match_shapes(const Case& c, const std::vector<LayerGradient>& claimed,
                                                 const std::vector<TensorId>& ids, std::vector<Matrix<double>>& storage,
-                                                std::vector<Finding>& findings) {
+                                                std::vector<CheckFinding>& findings) {
   std::vector<const Matrix<double>*> out(ids.size(), nullptr);
   storage.resize(ids.size());
   const std::size_t L = c.network.layers.size();
   if (claimed.size() != L) {
-    Finding f;
+    CheckFinding f;
     f.kind = FindingKind::shape_mismatch;
     f.layer = static_cast<int>(std::min(claimed.size(), L));
     f.message = "claimed gradients have " + std::to_string(claimed.size()) + " layers, the case has " + std::to_string(L);
@@ -85,7 +84,7 @@ std::vector<const Matrix<double>*> claimed_tensors(const Case& c, const std::vec
                                                    const Matrix<double>* input_gradient,
                                                    const std::vector<TensorId>& ids,
                                                    std::vector<Matrix<double>>& storage,
-                                                   std::vector<Finding>& findings) {
+                                                   std::vector<CheckFinding>& findings) {
   auto out = match_shapes(c, claimed, ids, storage, findings);
   for (std::size_t k = 0; k < ids.size(); ++k)
     if (ids[k].tensor == TensorKind::inputs && input_gradient && input_gradient->rows() == ids[k].rows &&
@@ -171,7 +170,7 @@ CheckResult compare_with_reference(const Case& c, const std::vector<LayerGradien
   const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
   std::vector<Matrix<double>> storage;
   const auto analytic = claimed_tensors(c, claimed, input_gradient, ids, storage, r.findings);
-  for (const Finding& f : ref.findings) r.findings.push_back(f);
+  for (const CheckFinding& f : ref.findings) r.findings.push_back(f);
   for (std::size_t k = 0; k < ids.size(); ++k) {
     const ReferenceTensor* rt = ref.find(ids[k].layer, ids[k].tensor);
     TensorSummary ts;

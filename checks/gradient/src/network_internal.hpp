@@ -8,14 +8,14 @@ namespace gradcheck::detail {
 
 std::vector<const Matrix<double>*> match_shapes(const Case& c, const std::vector<LayerGradient>& claimed,
                                                 const std::vector<TensorId>& ids, std::vector<Matrix<double>>& storage,
-                                                std::vector<Finding>& findings);
+                                                std::vector<CheckFinding>& findings);
 
 // match_shapes, with the inputs' tensor (when checked) taken from `input_gradient` where its shape fits.
 std::vector<const Matrix<double>*> claimed_tensors(const Case& c, const std::vector<LayerGradient>& claimed,
                                                    const Matrix<double>* input_gradient,
                                                    const std::vector<TensorId>& ids,
                                                    std::vector<Matrix<double>>& storage,
-                                                   std::vector<Finding>& findings);
+                                                   std::vector<CheckFinding>& findings);
 
 CheckResult compare_with_reference(const Case& c, const std::vector<LayerGradient>& claimed,
                                    const Matrix<double>* input_gradient, const Reference& ref, const Tolerances& tol);

@@ -190,15 +190,15 @@ bool central_50(const Case& c, detail::LineLoss<Big>& line, const ForwardPass<Bi
   return true;
 }
 
-Finding reference_disagreement(const ReferenceTensor& rt, Index i, const detail::ParamRef& p, const Big& numeric) {
-  Finding f;
+CheckFinding reference_disagreement(const ReferenceTensor& rt, Index i, const detail::ParamRef& p, const Big& numeric) {
+  CheckFinding f;
   f.kind = FindingKind::reference_disagreement;
   f.layer = rt.layer;
   f.tensor = rt.tensor;
-  f.message = std::string("the 50-digit backward gives ") + detail::format_number(rt.value.data()[i]) + " for " +
+  f.message = std::string("the 50-digit backward gives ") + format_number(rt.value.data()[i]) + " for " +
               to_string(rt.tensor) + " of layer " + std::to_string(rt.layer) + " entry (" + std::to_string(p.row) +
               ", " + std::to_string(p.col) + "), 50-digit central differences give " +
-              detail::format_number(to_d(numeric));
+              format_number(to_d(numeric));
   return f;
 }
 

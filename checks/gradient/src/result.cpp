@@ -51,7 +51,7 @@ void summarize(CheckResult& result) {
       s.worst = e;
     }
   }
-  for (const Finding& f : result.findings)
+  for (const CheckFinding& f : result.findings)
     if (f.kind == FindingKind::shape_mismatch) tensor_of(f.layer, f.tensor).shape_mismatch = true;
   for (TensorSummary& t : result.tensors)
     t.passed = t.counts.disagree == 0 && t.counts.non_finite == 0 && !t.shape_mismatch &&

@@ -42,7 +42,7 @@ inline std::string non_agreeing(const CheckResult& r, std::size_t limit = 12) {
       os << "direction " << (d.whole_network ? "whole" : to_string(d.tensor)) << " layer " << d.layer << " #" << d.index
          << " analytic " << d.analytic << " numeric " << d.numeric << " est " << d.error_estimate << " tol "
          << d.tolerance << " " << to_string(d.verdict) << " " << d.note << "\n";
-  for (const Finding& f : r.findings) os << to_string(f.kind) << ": " << f.message << "\n";
+  for (const CheckFinding& f : r.findings) os << to_string(f.kind) << ": " << f.message << "\n";
   return os.str();
 }
 

@@ -208,7 +208,7 @@ void check_options(const ProbeOptions& o) {
 // are non-finite — a naive softmax's NaN gradients past exp's overflow and its
 // infinite loss from log(0) are both `non-finite`, but not the same finding.
 struct BugKey {
-  std::vector<SignatureKind> kinds;
+  std::vector<BugKind> kinds;
   bool non_finite_gradients = false;
   bool operator==(const BugKey& o) const { return kinds == o.kinds && non_finite_gradients == o.non_finite_gradients; }
   bool operator!=(const BugKey& o) const { return !(*this == o); }
@@ -217,7 +217,7 @@ struct BugKey {
 BugKey bug_key(const VerifyResult& v) {
   BugKey key;
   for (const Signature& s : v.signatures)
-    if (s.severity == Severity::divergence) key.kinds.push_back(s.kind);
+    if (s.severity == Severity::error) key.kinds.push_back(s.kind);
   std::sort(key.kinds.begin(), key.kinds.end());
   key.kinds.erase(std::unique(key.kinds.begin(), key.kinds.end()), key.kinds.end());
   key.non_finite_gradients = v.gradients.summary.counts.non_finite > 0;

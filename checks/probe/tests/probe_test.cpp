@@ -47,9 +47,9 @@ ProbeOptions options(int cases, std::uint64_t seed = 1) {
   return o;
 }
 
-bool has_signature(const VerifyResult& v, SignatureKind kind) {
+bool has_signature(const VerifyResult& v, BugKind kind) {
   return std::any_of(v.signatures.begin(), v.signatures.end(),
-                     [&](const Signature& s) { return s.kind == kind && s.severity == Severity::divergence; });
+                     [&](const Signature& s) { return s.kind == kind && s.severity == Severity::error; });
 }
 
 // The failure carries the very case that was sent: the generator's case at its index.
@@ -111,11 +111,11 @@ TEST(Probe, ShrinksASignFlipToOneLayerOneUnitOneSample) {
     EXPECT_GT(cx.shrinks, 0);
     EXPECT_FALSE(cx.shrink_capped);
     EXPECT_LE(cx.minimal.network.parameter_count(), cx.original.network.parameter_count());
-    EXPECT_TRUE(has_signature(cx.minimal_result, SignatureKind::sign_flip));
+    EXPECT_TRUE(has_signature(cx.minimal_result, BugKind::sign_flip));
     // Replay: the written reply, verified again, diverges the same way.
     const VerifyResult again = verify_reply(cx.minimal, parse_reply(cx.minimal_reply, "replay"));
     EXPECT_EQ(again.status, VerifyStatus::diverge);
-    EXPECT_TRUE(has_signature(again, SignatureKind::sign_flip));
+    EXPECT_TRUE(has_signature(again, BugKind::sign_flip));
     // The original case also diverged, and is the generator's case at its index.
     EXPECT_EQ(cx.original_result.status, VerifyStatus::diverge);
     EXPECT_EQ(case_to_json(cx.original, -1), case_to_json(probe_case(CaseSpace{}, 1, cx.case_index).value(), -1));
@@ -135,9 +135,9 @@ TEST(Probe, TheMinimalCounterexampleShowsTheSameBugAsTheOriginal) {
     const ProbeResult r = probe(python({"--bug", "softmax-on-fused"}), o);
     ASSERT_TRUE(r.counterexample.has_value());
     const Counterexample& cx = *r.counterexample;
-    EXPECT_TRUE(has_signature(cx.original_result, SignatureKind::softmax_derivative_on_fused));
-    EXPECT_TRUE(has_signature(cx.minimal_result, SignatureKind::softmax_derivative_on_fused));
-    EXPECT_FALSE(has_signature(cx.minimal_result, SignatureKind::constant_scale));
+    EXPECT_TRUE(has_signature(cx.original_result, BugKind::softmax_derivative_on_fused));
+    EXPECT_TRUE(has_signature(cx.minimal_result, BugKind::softmax_derivative_on_fused));
+    EXPECT_FALSE(has_signature(cx.minimal_result, BugKind::constant_scale));
     EXPECT_GT(cx.shrink_slipped, 0);  // some smaller candidates did read as another bug
     EXPECT_GT(cx.shrinks, 0);
     EXPECT_LT(cx.minimal.network.parameter_count(), cx.original.network.parameter_count());
@@ -146,7 +146,7 @@ TEST(Probe, TheMinimalCounterexampleShowsTheSameBugAsTheOriginal) {
     const ProbeResult n = probe(python({"--bug", "nan"}), o);
     ASSERT_TRUE(n.counterexample.has_value());
     const VerifyResult& m = n.counterexample->minimal_result;
-    EXPECT_TRUE(has_signature(m, SignatureKind::non_finite));
+    EXPECT_TRUE(has_signature(m, BugKind::non_finite));
     EXPECT_GT(m.gradients.summary.counts.non_finite, 0u);  // NaN gradients, not only an infinite loss
     const auto fp = forward(n.counterexample->minimal.network, n.counterexample->minimal.inputs);
     EXPECT_GT(fp.z.back().cwiseAbs().maxCoeff(), 709.78);  // logits past exp's overflow
@@ -170,7 +170,7 @@ TEST(Probe, CatchesZeroBiasGradients) {
   {
     const ProbeResult r = probe(python({"--bug", "bias"}), options(30));
     ASSERT_TRUE(r.counterexample.has_value());
-    EXPECT_TRUE(has_signature(r.counterexample->minimal_result, SignatureKind::bias_zero));
+    EXPECT_TRUE(has_signature(r.counterexample->minimal_result, BugKind::bias_zero));
     EXPECT_EQ(r.counterexample->minimal.network.layers.size(), 1u);
   }
   expect_no_children();
@@ -180,7 +180,7 @@ TEST(Probe, ReportsAWrongShapeAsAShapeMismatch) {
   {
     const ProbeResult r = probe(python({"--bug", "shape"}), options(10));
     ASSERT_TRUE(r.counterexample.has_value());
-    EXPECT_TRUE(has_signature(r.counterexample->minimal_result, SignatureKind::shape_mismatch));
+    EXPECT_TRUE(has_signature(r.counterexample->minimal_result, BugKind::shape_mismatch));
   }
   expect_no_children();
 }
@@ -194,7 +194,7 @@ TEST(Probe, FindsTheNaNOfANaiveSoftmaxPastExpsOverflow) {
     const ProbeResult r = probe(python({"--bug", "nan"}), o);
     ASSERT_TRUE(r.counterexample.has_value());
     const Counterexample& cx = *r.counterexample;
-    EXPECT_TRUE(has_signature(cx.minimal_result, SignatureKind::non_finite));
+    EXPECT_TRUE(has_signature(cx.minimal_result, BugKind::non_finite));
     EXPECT_EQ(cx.minimal.network.layers.size(), 1u);
     EXPECT_EQ(cx.minimal.network.output_size(), 2);  // softmax needs two units
     EXPECT_EQ(cx.minimal.batch_size(), 1);
@@ -211,7 +211,7 @@ TEST(Probe, Float32RepliesAreNotesThatFailOnlyWhenStrict) {
     EXPECT_TRUE(r.passed(/*strict=*/false));
     EXPECT_FALSE(r.passed(/*strict=*/true));
     ASSERT_FALSE(r.notes.empty());
-    EXPECT_EQ(r.notes.front().notes.front().kind, SignatureKind::precision);
+    EXPECT_EQ(r.notes.front().notes.front().kind, BugKind::precision);
   }
   expect_no_children();
 }

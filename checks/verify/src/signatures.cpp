@@ -14,27 +14,25 @@
 
 namespace gradcheck {
 
-const char* to_string(SignatureKind k) {
+const char* to_string(BugKind k) {
   switch (k) {
-    case SignatureKind::shape_mismatch: return "shape-mismatch";
-    case SignatureKind::non_finite: return "non-finite";
-    case SignatureKind::sign_flip: return "sign-flip";
-    case SignatureKind::constant_scale: return "constant-scale";
-    case SignatureKind::bias_zero: return "bias-zero";
-    case SignatureKind::bias_missing: return "bias-missing";
-    case SignatureKind::derivative_at_output_value: return "derivative-at-a";
-    case SignatureKind::output_missing_derivative: return "output-missing-derivative";
-    case SignatureKind::z_instead_of_a: return "z-instead-of-a";
-    case SignatureKind::softmax_derivative_on_fused: return "softmax-derivative-on-fused-delta";
-    case SignatureKind::output_error_term: return "output-error-term";
-    case SignatureKind::backward_step: return "backward-step";
-    case SignatureKind::precision: return "precision";
-    case SignatureKind::kink_convention: return "kink-convention";
+    case BugKind::shape_mismatch: return "shape-mismatch";
+    case BugKind::non_finite: return "non-finite";
+    case BugKind::sign_flip: return "sign-flip";
+    case BugKind::constant_scale: return "constant-scale";
+    case BugKind::bias_zero: return "bias-zero";
+    case BugKind::bias_missing: return "bias-missing";
+    case BugKind::derivative_at_output_value: return "derivative-at-a";
+    case BugKind::output_missing_derivative: return "output-missing-derivative";
+    case BugKind::z_instead_of_a: return "z-instead-of-a";
+    case BugKind::softmax_derivative_on_fused: return "softmax-derivative-on-fused-delta";
+    case BugKind::output_error_term: return "output-error-term";
+    case BugKind::backward_step: return "backward-step";
+    case BugKind::precision: return "precision";
+    case BugKind::kink_convention: return "kink-convention";
   }
   return "?";
 }
-
-const char* to_string(Severity s) { return s == Severity::divergence ? "divergence" : "note"; }
 
 namespace detail {
 
@@ -69,20 +67,10 @@ double max_distance(const Grads& x, const Grads& y, const Usable& u) {
   return worst;
 }
 
-double activation_derivative(Activation act, double v, std::optional<double> kink) {
-  switch (act) {
-    case Activation::identity: return 1;
-    case Activation::sigmoid: return sigmoid_derivative(v);
-    case Activation::tanh: return tanh_derivative(v);
-    case Activation::relu:
-      if (v == 0 && kink) return *kink;
-      return v > 0 ? 1 : 0;
-    case Activation::leaky_relu:
-      if (v == 0 && kink) return *kink;
-      return v > 0 ? 1 : leaky_relu_slope;
-    case Activation::softmax: break;
-  }
-  return std::numeric_limits<double>::quiet_NaN();
+double kinked_derivative(Activation act, double v, std::optional<double> kink) {
+  const bool kinked = act == Activation::relu || act == Activation::leaky_relu;
+  if (v == 0 && kink && kinked) return *kink;
+  return activation_derivative(act, v);
 }
 
 Matrix<double> loss_derivative(Loss loss, const Matrix<double>& a, const Matrix<double>& y) {
@@ -115,7 +103,7 @@ Matrix<double> softmax_jvp(const Matrix<double>& a, const Matrix<double>& d) {
 }
 
 Matrix<double> derivative_at(Activation act, const Matrix<double>& v, std::optional<double> kink) {
-  return v.unaryExpr([&](double x) { return activation_derivative(act, x, kink); });
+  return v.unaryExpr([&](double x) { return kinked_derivative(act, x, kink); });
 }
 
 // The derivative of a kinked activation on the other side of 0 from z.
@@ -176,17 +164,9 @@ std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>&
   return g;
 }
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.8g", v);
-  return buf;
-}
+std::string num(double v) { return format_number(v, 8); }
 
-std::string err(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2g", v);
-  return buf;
-}
+std::string err(double v) { return format_number(v, 2); }
 
 std::string entry_path(std::size_t layer, bool biases, Index row, Index col) {
   std::string s = "layers[" + std::to_string(layer) + "]." + (biases ? "biases[" : "weights[") + std::to_string(row) + "]";
@@ -420,7 +400,7 @@ void shape_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
   const auto& claimed = ctx.reply.layers;
   const std::size_t L = net.layers.size();
   Signature s;
-  s.kind = SignatureKind::shape_mismatch;
+  s.kind = BugKind::shape_mismatch;
   std::vector<std::string> problems;
   if (claimed.size() != L) {
     problems.push_back("the reply has " + std::to_string(claimed.size()) + " layers, the case has " + std::to_string(L));
@@ -464,7 +444,7 @@ void shape_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
   }
   if (r.forward.outputs_shape_problem) problems.push_back(*r.forward.outputs_shape_problem);
   if (problems.empty()) return;
-  for (std::size_t i = 0; i < problems.size(); ++i) s.finding += (i ? "; " : "") + problems[i];
+  for (std::size_t i = 0; i < problems.size(); ++i) s.message += (i ? "; " : "") + problems[i];
   out.push_back(std::move(s));
 }
 
@@ -473,7 +453,7 @@ void bias_missing_signature(const VerifyContext& ctx, std::vector<Signature>& ou
   const auto& claimed = ctx.reply.layers;
   if (claimed.size() != net.layers.size()) return;
   Signature s;
-  s.kind = SignatureKind::bias_missing;
+  s.kind = BugKind::bias_missing;
   for (std::size_t l = 0; l < claimed.size(); ++l)
     if (claimed[l].biases.size() == 0) s.layers.push_back(l);
   if (s.layers.empty()) return;
@@ -484,7 +464,7 @@ void bias_missing_signature(const VerifyContext& ctx, std::vector<Signature>& ou
     s.evidence.push_back({"layers[" + std::to_string(l) + "].biases largest |reference|",
                           ctx.reference[l].biases.cwiseAbs().maxCoeff()});
   }
-  s.finding = "no bias gradients in " + which + " (the reference's are not zero)";
+  s.message = "no bias gradients in " + which + " (the reference's are not zero)";
   out.push_back(std::move(s));
 }
 
@@ -510,22 +490,22 @@ void non_finite_signature(const VerifyContext& ctx, const VerifyResult& r, std::
   if (count == 0 && forward_bad == 0 && ctx.reply.non_finite_count == 0) return;
 
   Signature s;
-  s.kind = SignatureKind::non_finite;
+  s.kind = BugKind::non_finite;
   s.evidence.push_back({"non-finite gradient entries", static_cast<double>(count)});
   s.evidence.push_back({"non-finite outputs or loss", static_cast<double>(forward_bad)});
   s.evidence.push_back({"non-finite values written in the reply (NaN/Infinity/null)", static_cast<double>(ctx.reply.non_finite_count)});
-  s.finding = std::to_string(count) + " gradient entr" + (count == 1 ? "y is" : "ies are") + " NaN or infinite";
+  s.message = std::to_string(count) + " gradient entr" + (count == 1 ? "y is" : "ies are") + " NaN or infinite";
   if (!where.empty()) {
-    s.finding += " (";
-    for (std::size_t i = 0; i < where.size(); ++i) s.finding += (i ? ", " : "") + where[i];
-    s.finding += count > where.size() ? ", ...)" : ")";
+    s.message += " (";
+    for (std::size_t i = 0; i < where.size(); ++i) s.message += (i ? ", " : "") + where[i];
+    s.message += count > where.size() ? ", ...)" : ")";
   }
-  if (forward_bad) s.finding += "; " + std::to_string(forward_bad) + " of the outputs/loss too: the forward pass already failed";
+  if (forward_bad) s.message += "; " + std::to_string(forward_bad) + " of the outputs/loss too: the forward pass already failed";
   if (ctx.reply.non_finite_count) {
-    s.finding += "; the reply wrote " + std::to_string(ctx.reply.non_finite_count) + " non-finite value" +
+    s.message += "; the reply wrote " + std::to_string(ctx.reply.non_finite_count) + " non-finite value" +
                  (ctx.reply.non_finite_count == 1 ? "" : "s") + " (bare NaN/Infinity or null, not valid JSON numbers";
-    if (!ctx.reply.non_finite_tokens.empty()) s.finding += ", first at " + ctx.reply.non_finite_tokens.front();
-    s.finding += ")";
+    if (!ctx.reply.non_finite_tokens.empty()) s.message += ", first at " + ctx.reply.non_finite_tokens.front();
+    s.message += ")";
   }
   // The classic cause: exp of a large logit. Say so only when the case has one.
   double largest_z = 0;
@@ -533,11 +513,11 @@ void non_finite_signature(const VerifyContext& ctx, const VerifyResult& r, std::
   s.evidence.push_back({"largest |z| in the reference forward pass", largest_z});
   constexpr double exp_overflow = 709.782712893384;  // ln(DBL_MAX)
   if (largest_z > exp_overflow) {
-    s.finding += "; the case has pre-activations up to |z| = " + num(largest_z) +
+    s.message += "; the case has pre-activations up to |z| = " + num(largest_z) +
                  ", past exp's overflow at 709.78: an exp(z) without the usual shift (softmax without "
                  "subtracting the largest logit, a naive sigmoid) gives Inf and then NaN there";
   }
-  s.finding += "; the reference is finite everywhere";
+  s.message += "; the reference is finite everywhere";
   out.push_back(std::move(s));
 }
 
@@ -601,17 +581,17 @@ void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
   const std::string fit = " (" + std::to_string(c.tensors) + " tensors; their ratios agree to " + err(c.spread) +
                           ", each tensor fits its ratio to " + err(c.worst_residual) + ")";
   if (std::abs(c.ratio + 1) <= tol) {
-    s.kind = SignatureKind::sign_flip;
-    s.finding = "every tensor is −1 × the reference" + fit + ": the sign is flipped (a − y written y − a, or a step "
+    s.kind = BugKind::sign_flip;
+    s.message = "every tensor is −1 × the reference" + fit + ": the sign is flipped (a − y written y − a, or a step "
                 "that adds the gradient)";
     out.push_back(std::move(s));
     return;
   }
   for (const Factor& f : factors) {
     if (std::abs(std::abs(c.ratio) - f.value) > tol * f.value) continue;
-    s.kind = SignatureKind::constant_scale;
+    s.kind = BugKind::constant_scale;
     s.evidence.push_back({"recognised factor", c.ratio < 0 ? -f.value : f.value});
-    s.finding = "every tensor is " + num(c.ratio) + " × the reference" + fit + ": " + f.why +
+    s.message = "every tensor is " + num(c.ratio) + " × the reference" + fit + ": " + f.why +
                 (c.ratio < 0 ? ", and the sign is flipped" : "");
     out.push_back(std::move(s));
     return;
@@ -620,7 +600,7 @@ void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
 
 void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
   Signature s;
-  s.kind = SignatureKind::bias_zero;
+  s.kind = BugKind::bias_zero;
   std::string which;
   for (std::size_t l = 0; l < ctx.usable.biases.size(); ++l) {
     if (!ctx.usable.biases[l]) continue;
@@ -651,7 +631,7 @@ void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
     if (!ctx.usable.weights[l] ||
         tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) > ctx.options.match_tolerance)
       weights_agree = false;
-  s.finding = "the bias gradients of " + which + " are all exactly 0 where the reference's are not (largest |db| " +
+  s.message = "the bias gradients of " + which + " are all exactly 0 where the reference's are not (largest |db| " +
               num(ctx.reference[s.layers.front()].biases.cwiseAbs().maxCoeff()) + ")" +
               (weights_agree ? "; the weight gradients of the same layers agree: db = Σ δ over the batch was left out"
                              : "");
@@ -673,11 +653,7 @@ std::optional<double> round_value(double v, double tolerance) {
 
 // " (opposite sign, 2.5× the magnitude)" / " (0.5× the reference)"
 std::string ratio_clause(double ratio) {
-  if (ratio < 0) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.3g", -ratio);
-    return " (opposite sign, " + std::string(b) + "× the magnitude)";
-  }
+  if (ratio < 0) return " (opposite sign, " + format_number(-ratio, 3) + "× the magnitude)";
   return " (" + err(ratio) + "× the reference)";
 }
 
@@ -700,7 +676,7 @@ void add_implied_loss_derivative(const VerifyContext& ctx, Index wi, Index wj, d
   const double implied = c * N / slope;
   s.evidence.push_back({at + " ÷ " + derivative_name(act) + "(z)" + (N != 1 ? " × N" : ""), implied});
   s.evidence.push_back({"reference dL/da", dlda_ref(wi, wj)});
-  s.finding += "; divided by " + std::string(derivative_name(act)) + "(z_L) = " + num(slope) +
+  s.message += "; divided by " + std::string(derivative_name(act)) + "(z_L) = " + num(slope) +
                (N != 1 ? " (and × N)" : "") + " it is " + num(implied) + " where dL/da" +
                (net.loss == Loss::quadratic ? " = a − y" : "") + " = " + num(dlda_ref(wi, wj));
   if (net.loss != Loss::quadratic) return;
@@ -710,7 +686,7 @@ void add_implied_loss_derivative(const VerifyContext& ctx, Index wi, Index wj, d
   // Only a round implied target is worth naming: any number is a − something.
   const auto rv = round_value(target, 1e-6 * std::max(std::abs(implied), std::abs(target)));
   if (rv && *rv != y)
-    s.finding += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
+    s.message += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
                  num(y);
 }
 
@@ -721,7 +697,7 @@ void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r
   if (claimed.size() == 0 || claimed.rows() != ref.rows() || claimed.cols() != ref.cols()) return;
   const std::size_t L = net.layers.size();
   Signature s;
-  s.kind = SignatureKind::output_error_term;
+  s.kind = BugKind::output_error_term;
   s.layers = {L - 1};
   // The entry of δ_L that is most wrong.
   Index wi = 0, wj = 0;
@@ -730,15 +706,15 @@ void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r
   const std::string at = "δ_L[" + std::to_string(wi) + "] of sample " + std::to_string(wj);
   s.evidence.push_back({at + " claimed", c});
   s.evidence.push_back({at + " reference", d});
-  s.finding = "the output error term is wrong: " + at + " = " + num(c) + " where the reference is " + num(d);
+  s.message = "the output error term is wrong: " + at + " = " + num(c) + " where the reference is " + num(d);
   if (d != 0) {
     const double ratio = c / d;
     s.evidence.push_back({at + " ratio claimed / reference", ratio});
-    s.finding += ratio_clause(ratio);
+    s.message += ratio_clause(ratio);
   }
   const ConstantRatio cr = constant_ratio(r, ctx.options.match_tolerance);
   if (cr.constant && cr.tensors > 1)
-    s.finding += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
+    s.message += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
   if (net.layers.back().activation != Activation::softmax) add_implied_loss_derivative(ctx, wi, wj, c, at, s);
   out.push_back(std::move(s));
 }
@@ -747,7 +723,7 @@ void localised_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
   if (!r.fault_layer) return;
   const std::size_t l = *r.fault_layer;
   Signature s;
-  s.kind = SignatureKind::backward_step;
+  s.kind = BugKind::backward_step;
   s.layers = {l};
   const std::string layer = "layers[" + std::to_string(l) + "]";
   if (r.fault == FaultLocation::backward_step && l > 0) {
@@ -758,7 +734,7 @@ void localised_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
       const LayerConsistency& st = *r.chain.steps[k];
       s.evidence.push_back({"layers[" + std::to_string(l - 1) + "].weights distance to the step's prediction", st.weights_error});
       s.evidence.push_back({"layers[" + std::to_string(l - 1) + "].biases distance to the step's prediction", st.biases_error});
-      s.finding = "layers[" + std::to_string(l - 1) + "] does not follow from " + layer +
+      s.message = "layers[" + std::to_string(l - 1) + "] does not follow from " + layer +
                   "'s own δ through W_" + std::to_string(l) + "ᵀ and the derivative of layer " + std::to_string(l - 1) +
                   " (distance " + err(std::max(st.weights_error, st.biases_error)) +
                   "): the backward step through " + layer + " is wrong";
@@ -771,12 +747,12 @@ void localised_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
       s.evidence.push_back({layer + ".weights residual against δ a_prevᵀ", rd->weights_residual});
       s.evidence.push_back({layer + ".biases residual against δ·1", rd->biases_residual});
     }
-    s.finding = r.fault == FaultLocation::weight_gradient
+    s.message = r.fault == FaultLocation::weight_gradient
                     ? layer + ".weights are not δ a_prevᵀ for the δ its own biases give: the weight gradient is "
                               "built from something other than the previous layer's activations"
                     : layer + ".biases are not the batch sums of the δ its own weights give";
   }
-  if (!s.finding.empty()) out.push_back(std::move(s));
+  if (!s.message.empty()) out.push_back(std::move(s));
 }
 
 }  // namespace
@@ -819,7 +795,7 @@ std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyRe
   const double worst = rel.back(), median = rel[rel.size() / 2];
   const std::size_t total = r.gradients.entries.size() + r.forward.entries.size();
   Signature s;
-  s.kind = SignatureKind::precision;
+  s.kind = BugKind::precision;
   s.severity = Severity::note;
   s.evidence.push_back({"entries that differ", static_cast<double>(rel.size())});
   s.evidence.push_back({"entries compared", static_cast<double>(total)});
@@ -831,12 +807,12 @@ std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyRe
   s.evidence.push_back({"entries too small to change the loss at float32 resolution", static_cast<double>(tally.negligible)});
   s.evidence.push_back({"float32 machine epsilon", float32_epsilon});
   s.evidence.push_back({"precision limit", ctx.options.precision_limit});
-  s.finding = std::to_string(rel.size()) + " of " + std::to_string(total) + " values differ" + precision_clause(tally, r) +
+  s.message = std::to_string(rel.size()) + " of " + std::to_string(total) + " values differ" + precision_clause(tally, r) +
               " (median relative error " + err(median) + "): ";
   if (tally.worst_scaled >= 0.1 * float32_epsilon || tally.plain == 0)
-    s.finding += "float32 level (float32 carries " + err(float32_epsilon) + " per operation) — precision, not logic";
+    s.message += "float32 level (float32 carries " + err(float32_epsilon) + " per operation) — precision, not logic";
   else
-    s.finding += "about " + std::to_string(static_cast<int>(std::floor(-std::log10(tally.worst_scaled)))) +
+    s.message += "about " + std::to_string(static_cast<int>(std::floor(-std::log10(tally.worst_scaled)))) +
                  " significant digits, as if the values were printed short — precision, not logic";
   return s;
 }
@@ -896,12 +872,12 @@ std::optional<Signature> exact_kink_convention(const VerifyContext& ctx, const V
     const auto t = test_hypothesis(ctx, r, v);
     if (!t || !t->matched) continue;
     Signature s;
-    s.kind = SignatureKind::kink_convention;
+    s.kind = BugKind::kink_convention;
     s.severity = Severity::note;
     s.evidence.push_back({"pre-activations exactly at 0", static_cast<double>(exact.size())});
     s.evidence.push_back({"derivative at 0 the reply matches", d});
     add_hypothesis_evidence(ctx, *t, s, "that convention");
-    s.finding = std::to_string(exact.size()) + " relu/leaky_relu pre-activation" +
+    s.message = std::to_string(exact.size()) + " relu/leaky_relu pre-activation" +
                 (exact.size() == 1 ? " is" : "s are") + " exactly 0 (first: " + site_name(exact.front()) +
                 "), where the derivative is not defined; the reply takes it as " + num(d) +
                 " and gradcheck's reference as relu'(0) = 0, leaky_relu'(0) = 0.01 — a convention, not a bug" +
@@ -956,7 +932,7 @@ Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& 
   const std::vector<Site>& flipped = f.sites;
   const bool all_exact = std::all_of(flipped.begin(), flipped.end(), [](const Site& k) { return k.z == 0; });
   Signature s;
-  s.kind = all_exact ? SignatureKind::kink_convention : SignatureKind::precision;
+  s.kind = all_exact ? BugKind::kink_convention : BugKind::precision;
   s.severity = Severity::note;
   double largest = 0;
   for (const Site& k : flipped) largest = std::max(largest, std::abs(k.z));
@@ -966,13 +942,13 @@ Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& 
   add_hypothesis_evidence(ctx, t, s, "those sides");
   const std::string n = std::to_string(flipped.size());
   if (all_exact)
-    s.finding = n + " of " + std::to_string(sites.exact.size()) +
+    s.message = n + " of " + std::to_string(sites.exact.size()) +
                 " relu/leaky_relu pre-activations that are exactly 0 (first: " + site_name(flipped.front()) +
                 ") are taken with the derivative of the positive side (1) by the reply, where "
                 "gradcheck's reference takes relu'(0) = 0, leaky_relu'(0) = 0.01 — as a float32 computation of z that "
                 "rounds to ±tiny does; a convention at the kink, not a bug" + example_clause(ctx, t, "those sides");
   else
-    s.finding = n + " relu/leaky_relu pre-activation" + (flipped.size() == 1 ? " lies" : "s lie") +
+    s.message = n + " relu/leaky_relu pre-activation" + (flipped.size() == 1 ? " lies" : "s lie") +
                 " within float32 rounding of 0 (|z| ≤ " + err(largest) + "; first: " + site_name(flipped.front()) +
                 ") and the reply takes " + (flipped.size() == 1 ? "it" : "them") +
                 " on the other side of the kink, as float32 rounding of z does; with those sides the reply agrees" +
@@ -1010,14 +986,14 @@ namespace {
 // its signature says when the reply matches it.
 struct Hypothesis {
   Variant variant;
-  SignatureKind kind;
+  BugKind kind;
   // Alternatives share a group: the first that matches is reported, the rest
   // of its group are not tried.
   int group;
   bool explains_output, explains_step;  // which localised findings it makes redundant
   std::vector<std::size_t> (*layers)(const VerifyContext&);
-  // The finding, up to "; the reply matches it ...".
-  std::function<std::string(const VerifyContext&)> finding;
+  // The message, up to "; the reply matches it ...".
+  std::function<std::string(const VerifyContext&)> message;
 };
 
 Variant with(std::initializer_list<bool Variant::*> flags) {
@@ -1054,20 +1030,20 @@ const std::vector<Hypothesis>& hypotheses() {
   // cannot tell a from z (relu, identity), "every layer" would match too but
   // say more than is shown.
   static const std::vector<Hypothesis> table = {
-      {with({&V::output_derivative_at_a}), SignatureKind::derivative_at_output_value, 0, true, false, all_layers,
+      {with({&V::output_derivative_at_a}), BugKind::derivative_at_output_value, 0, true, false, all_layers,
        derivative_at_a("at the output layer")},
-      {with({&V::hidden_derivative_at_a}), SignatureKind::derivative_at_output_value, 0, false, true, all_layers,
+      {with({&V::hidden_derivative_at_a}), BugKind::derivative_at_output_value, 0, false, true, all_layers,
        derivative_at_a("in the hidden layers")},
-      {with({&V::hidden_derivative_at_a, &V::output_derivative_at_a}), SignatureKind::derivative_at_output_value, 0,
+      {with({&V::hidden_derivative_at_a, &V::output_derivative_at_a}), BugKind::derivative_at_output_value, 0,
        true, true, all_layers, derivative_at_a("in every layer")},
-      {with({&V::output_missing_derivative}), SignatureKind::output_missing_derivative, 1, true, false, output_layer,
+      {with({&V::output_missing_derivative}), BugKind::output_missing_derivative, 1, true, false, output_layer,
        missing_derivative_finding},
-      {with({&V::softmax_on_fused}), SignatureKind::softmax_derivative_on_fused, 2, true, false, output_layer,
+      {with({&V::softmax_on_fused}), BugKind::softmax_derivative_on_fused, 2, true, false, output_layer,
        [](const VerifyContext&) -> std::string {
          return "the softmax derivative is applied on top of the fused softmax + cross-entropy delta: δ_L = "
                 "J_softmax(a − y) where a − y already is dL/dz";
        }},
-      {with({&V::z_instead_of_a}), SignatureKind::z_instead_of_a, 3, false, true, layers_after_first,
+      {with({&V::z_instead_of_a}), BugKind::z_instead_of_a, 3, false, true, layers_after_first,
        [](const VerifyContext&) -> std::string {
          return "the weight gradients use the previous layer's pre-activations z where its activations a belong "
                 "(dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ); the bias gradients are right";
@@ -1092,7 +1068,7 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
     s.kind = h.kind;
     s.layers = h.layers(ctx);
     add_hypothesis_evidence(ctx, *t, s);
-    s.finding = h.finding(ctx) + "; the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
+    s.message = h.message(ctx) + "; the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
     out.push_back(std::move(s));
     matched_group = h.group;
     ex.output = ex.output || h.explains_output;
@@ -1108,13 +1084,13 @@ Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::v
   scale_signatures(ctx, r, out);
   if (out.size() > before_scale) ex.output = true;
   bias_zero_signature(ctx, r, out);
-  ex.bias = !out.empty() && out.back().kind == SignatureKind::bias_zero;
+  ex.bias = !out.empty() && out.back().kind == BugKind::bias_zero;
   return ex;
 }
 
 // A hypothesis or a scale matches the whole reply: it explains every tensor.
-bool explains_whole_reply(SignatureKind k) {
-  if (k == SignatureKind::sign_flip || k == SignatureKind::constant_scale) return true;
+bool explains_whole_reply(BugKind k) {
+  if (k == BugKind::sign_flip || k == BugKind::constant_scale) return true;
   return std::any_of(hypotheses().begin(), hypotheses().end(), [k](const Hypothesis& h) { return h.kind == k; });
 }
 

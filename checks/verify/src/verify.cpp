@@ -546,7 +546,7 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   const std::optional<Signature> note = explaining_note(ctx, r);
   const bool forward_differs = forward_diverges(r);
   const bool gradients_differ = gradients_diverge(ctx, r);
-  const bool explained = note && !(note->kind == SignatureKind::kink_convention && forward_differs);
+  const bool explained = note && !(note->kind == BugKind::kink_convention && forward_differs);
   if (explained) {
     r.origin_layer.reset();
     r.fault = FaultLocation::none;

@@ -2,6 +2,7 @@
 // Internals shared by verify.cpp and signatures.cpp (not installed).
 
 #include <gradcheck/verify/verify.hpp>
+#include <gradcheck/engine/format.hpp>
 #include <gradcheck/engine/network.hpp>
 
 #include <optional>
@@ -70,7 +71,7 @@ Matrix<double> backward_step(const Network<double>& net, const ForwardPass<doubl
 Matrix<double> loss_derivative(Loss loss, const Matrix<double>& a, const Matrix<double>& y);
 
 // act'(v) for the elementwise activations (kink: the value at exactly v = 0).
-double activation_derivative(Activation act, double v, std::optional<double> kink = std::nullopt);
+double kinked_derivative(Activation act, double v, std::optional<double> kink);
 
 // Notes, decided before localisation (they explain every difference or none):
 // every disagreement (forward and gradients) within the precision limit, and

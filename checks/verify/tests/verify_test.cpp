@@ -159,9 +159,9 @@ TEST(Verify, OutputsOfTheWrongShapeAreAShapeMismatch) {
   const VerifyResult v = verify_reply(c, r);
   EXPECT_EQ(v.status, VerifyStatus::diverge);
   ASSERT_TRUE(v.forward.outputs_shape_problem.has_value());
-  const Signature* s = find_signature(v, SignatureKind::shape_mismatch);
+  const Signature* s = find_signature(v, BugKind::shape_mismatch);
   ASSERT_NE(s, nullptr) << describe(v);
-  EXPECT_NE(s->finding.find("outputs has 2 samples of 1 values, expected 1 of 2"), std::string::npos) << s->finding;
+  EXPECT_NE(s->message.find("outputs has 2 samples of 1 values, expected 1 of 2"), std::string::npos) << s->message;
 }
 
 TEST(Verify, TheOriginLayerIsTheFirstDisagreeingLayerFromTheOutput) {
@@ -203,9 +203,9 @@ TEST(Verify, AWrongHiddenStepIsLocalisedToThatStep) {
   ASSERT_EQ(v.chain.steps.size(), 3u);
   EXPECT_TRUE(v.chain.steps[0]->consistent());   // layer 3 → 2
   EXPECT_FALSE(v.chain.steps[1]->consistent());  // layer 2 → 1
-  const Signature* s = find_signature(v, SignatureKind::backward_step);
+  const Signature* s = find_signature(v, BugKind::backward_step);
   ASSERT_NE(s, nullptr) << describe(v);
-  EXPECT_NE(s->finding.find("the backward step through layers[2] is wrong"), std::string::npos) << s->finding;
+  EXPECT_NE(s->message.find("the backward step through layers[2] is wrong"), std::string::npos) << s->message;
   EXPECT_EQ(v.signatures.size(), 1u) << describe(v);
 }
 
@@ -289,9 +289,9 @@ TEST(Verify, ShapeProblemsLeaveNoUpdateAndNoChain) {
   EXPECT_EQ(v.status, VerifyStatus::diverge);
   EXPECT_FALSE(v.update.computed);
   EXPECT_EQ(v.chain.status, ChainConsistency::Status::undetermined);
-  const Signature* s = find_signature(v, SignatureKind::shape_mismatch);
+  const Signature* s = find_signature(v, BugKind::shape_mismatch);
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(s->finding, "the reply has 1 layers, the case has 2");
+  EXPECT_EQ(s->message, "the reply has 1 layers, the case has 2");
 }
 
 TEST(Verify, WorstEntriesAreOrderedNonFiniteFirstThenByRelativeError) {

@@ -66,21 +66,21 @@ inline Reply engine_reply(const Case& c, bool with_forward = false) {
   return r;
 }
 
-inline const Signature* find_signature(const VerifyResult& v, SignatureKind k) {
+inline const Signature* find_signature(const VerifyResult& v, BugKind k) {
   for (const Signature& s : v.signatures)
     if (s.kind == k) return &s;
   return nullptr;
 }
 
-inline std::vector<SignatureKind> kinds(const VerifyResult& v) {
-  std::vector<SignatureKind> out;
+inline std::vector<BugKind> kinds(const VerifyResult& v) {
+  std::vector<BugKind> out;
   for (const Signature& s : v.signatures) out.push_back(s.kind);
   return out;
 }
 
 inline std::string describe(const VerifyResult& v) {
   std::string s = std::string("status ") + to_string(v.status) + ", fault " + to_string(v.fault) + "\n";
-  for (const Signature& x : v.signatures) s += std::string("  ") + to_string(x.kind) + ": " + x.finding + "\n";
+  for (const Signature& x : v.signatures) s += std::string("  ") + to_string(x.kind) + ": " + x.message + "\n";
   return s;
 }
 

@@ -12,15 +12,6 @@
 
 namespace gradcheck::watch {
 
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::error: return "error";
-  }
-  return "?";
-}
-
 const char* to_string(Kind k) {
   switch (k) {
     case Kind::non_finite_inputs: return "non-finite-inputs";
@@ -103,7 +94,7 @@ const char* to_string(Cadence c) { return c == Cadence::step ? "step" : "epoch";
 std::optional<Severity> Result::worst() const {
   std::optional<Severity> w;
   for (const Finding& f : findings)
-    if (!w || static_cast<int>(f.severity) > static_cast<int>(*w)) w = f.severity;
+    w = w ? gradcheck::worst(*w, f.severity) : f.severity;
   return w;
 }
 

@@ -2,6 +2,8 @@
 // Internals shared by the watch's sources (watch.cpp, watch_trace.cpp, watch_inputs.cpp).
 #include <gradcheck/watch/watch.hpp>
 
+#include <gradcheck/engine/format.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -10,21 +12,11 @@
 
 namespace gradcheck::watch::detail {
 
-// A number as the finding sentences show it: 4 significant digits, "NaN", "inf", "−inf".
-inline std::string num(double x, int digits = 4) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, x);
-  return buf;
-}
+// A number as the finding sentences show it: 4 significant digits, "NaN", "inf", "-inf".
+inline std::string num(double x, int digits = 4) { return format_number(x, digits); }
 
 // A fraction as a percentage, one decimal: 0.3131 -> "31.3 %".
-inline std::string percent(double fraction) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f %%", 100.0 * fraction);
-  return buf;
-}
+inline std::string percent(double fraction) { return format_fixed(100.0 * fraction, 1) + " %"; }
 
 // Whether n doubles are all finite. Integer arithmetic on the bits, so that it
 // vectorises without -ffast-math (Eigen's allFinite computes x − x == 0 and

@@ -1,6 +1,8 @@
 #pragma once
 // Escaping and number formatting shared by the renderers (internal).
 
+#include <gradcheck/engine/case.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -27,6 +29,9 @@ std::string md_escape(std::string_view s);
 
 // Coordinates in SVG: fixed, at most 2 decimals, no locale.
 std::string coord(double v);
+
+// "2 layers 3 -> 2 sigmoid -> 1 softmax, cross_entropy (mean), batch 1"
+std::string describe_case(const Case& c);
 
 // "pass" → "PASS"
 std::string upper(std::string_view s);

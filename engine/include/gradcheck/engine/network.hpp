@@ -25,6 +25,7 @@
 #include <gradcheck/engine/scalar.hpp>
 
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -396,6 +397,21 @@ struct Gradients {
   std::vector<Matrix<S>> deltas;   // dL/dz_l, units × batch (reduction included)
   Matrix<S> inputs;                // dL/d a_0, features × batch (empty unless asked for)
 };
+
+// act'(z) of an elementwise activation, computed from z (relu'(0) = 0,
+// leaky_relu'(0) = the slope, as in backward). NaN for softmax: not elementwise.
+template <class S>
+S activation_derivative(Activation act, const S& z) {
+  switch (act) {
+    case Activation::identity: return S(1);
+    case Activation::sigmoid: return detail::sigmoid_derivative(z);
+    case Activation::tanh: return detail::tanh_derivative(z);
+    case Activation::relu: return detail::re(z) > 0 ? S(1) : S(0);
+    case Activation::leaky_relu: return detail::re(z) > 0 ? S(1) : S(leaky_relu_slope);
+    case Activation::softmax: break;
+  }
+  return S(std::numeric_limits<double>::quiet_NaN());
+}
 
 namespace detail {
 

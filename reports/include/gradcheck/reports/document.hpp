@@ -9,7 +9,7 @@
 //   s.heading = "Gradients";
 //   s.status = Status::fail;
 //   s.summary = "2 of 9 entries disagree";                  // one line, for the summary table
-//   s.add(Paragraph{Severity::failure, "layers[1].biases: analytic 0.1147, reference -0.03513"});
+//   s.add(Paragraph{Severity::error, "layers[1].biases: analytic 0.1147, reference -0.03513"});
 //   BarChart chart;  chart.title = "Worst relative error per tensor";
 //   chart.labels = {"layers[0].weights", "layers[0].biases"};
 //   chart.values = {3e-11, 0.27};
@@ -21,6 +21,8 @@
 // Every field holds text and numbers ready to be shown. Adapters decide verdicts and
 // statuses from the result's data; renderers only lay them out. Numbers that are not
 // finite (NaN, ±inf) are legal everywhere a double appears and are drawn as such.
+
+#include <gradcheck/engine/findings.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -39,7 +41,7 @@ enum class Status {
   error,  // the run itself could not be completed (gradcheck's own error)
 };
 
-enum class Severity { info, note, warning, failure };
+using gradcheck::Severity;  // info, note, warning, error (engine/findings.hpp)
 
 // What a number means, for colouring a bar, a heatmap cell or a table cell. Ordered by
 // how much it matters when cells are pooled (worst() keeps the later one).
@@ -57,7 +59,6 @@ enum class Verdict {
 enum class Outcome { pass, fail, skip, error };
 
 const char* to_string(Status s) noexcept;    // "pass", "notes", "fail", "error"
-const char* to_string(Severity s) noexcept;  // "info", "note", "warning", "failure"
 const char* to_string(Verdict v) noexcept;   // "unchecked", "", "agree", "note", "inconclusive-kink", "disagree", "non-finite"
 const char* to_string(Outcome o) noexcept;   // "pass", "fail", "skip", "error"
 

@@ -9,13 +9,15 @@
 // Adapters use these so that a value reads the same in report.md, report.html and junit.xml,
 // and so that report.json never loses a non-finite value (nlohmann would write null).
 
+#include <gradcheck/engine/format.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <string>
 
 namespace gradcheck::reports {
 
-std::string format_number(double value, int significant_digits = 6);
+using gradcheck::format_number;  // engine/format.hpp: the one number formatter
 
 // A finite value as a JSON number; NaN, inf, -inf as the strings "NaN", "inf", "-inf".
 nlohmann::json json_number(double value);

@@ -46,7 +46,7 @@ inline std::string format_table(const CheckResult& r, std::size_t limit = 20) {
                     d.tolerance, to_string(d.verdict));
       out += line;
     }
-  for (const Finding& f : r.findings) out += std::string(to_string(f.kind)) + ": " + f.message + "\n";
+  for (const CheckFinding& f : r.findings) out += std::string(to_string(f.kind)) + ": " + f.message + "\n";
   if (r.summary.worst) {
     out += "worst entry:\n";
     row(*r.summary.worst);

@@ -3,7 +3,7 @@
 // (50 significant digits), rounded to double, cross-checked by 50-digit central
 // differences — every entry for small networks, a stratified sample (every
 // tensor, its largest entry included) for large ones. A disagreement between
-// the two 50-digit methods is a Finding (reference_disagreement): the reference
+// the two 50-digit methods is a CheckFinding (reference_disagreement): the reference
 // itself is then not to be trusted, and every check built on it fails.
 //
 // Besides the values, a Reference carries what comparing against it needs:
@@ -67,7 +67,7 @@ struct Reference {
                                          // round-off estimate of z_L carried through act'
                                          // (softmax: a_k (ε_k + max_j ε_j))
   std::vector<Kink> kinks;               // undecided pre-activations (Kink::exact: z == 0)
-  std::vector<Finding> findings;         // reference_disagreement
+  std::vector<CheckFinding> findings;         // reference_disagreement
   Index cross_checked = 0;               // entries cross-checked by 50-digit differences
   double worst_cross_check = 0;          // largest relative discrepancy found (e of compare.hpp)
   double elapsed_seconds = 0;
@@ -84,7 +84,7 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& options = {
 
 // Gradients claimed by an implementation under test against the reference.
 // Every entry of every layer's weights and biases gets a row; a tensor of the
-// wrong shape, or a missing or extra layer, is a Finding (shape_mismatch), its
+// wrong shape, or a missing or extra layer, is a CheckFinding (shape_mismatch), its
 // entries are not compared, and the rest of the check goes on.
 CheckResult compare_gradients(const Case& c, const std::vector<LayerGradient>& claimed, const Reference& reference,
                               const Tolerances& tolerances = {});

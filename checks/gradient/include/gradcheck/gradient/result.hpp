@@ -21,6 +21,7 @@
 // function reports tensor `x`, layer 0, row = index into x, col 0.
 
 #include <gradcheck/gradient/compare.hpp>
+#include <gradcheck/engine/findings.hpp>
 #include <gradcheck/engine/scalar.hpp>
 
 #include <cstddef>
@@ -28,6 +29,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gradcheck {
@@ -200,11 +202,16 @@ inline const char* to_string(FindingKind k) {
   return k == FindingKind::shape_mismatch ? "shape-mismatch" : "reference-disagreement";
 }
 
-struct Finding {
+// A finding of the check (severity error), e.g. "claimed weights of layer 1 are
+// 2×3, the case's are 3×2", and the tensor it concerns.
+struct CheckFinding : Finding {
   FindingKind kind = FindingKind::shape_mismatch;
   int layer = 0;
   TensorKind tensor = TensorKind::weights;
-  std::string message;  // e.g. "claimed weights of layer 1 are 2×3, the case's are 3×2"
+
+  CheckFinding() = default;
+  CheckFinding(FindingKind k, int l, TensorKind t, std::string msg)
+      : Finding{Severity::error, std::move(msg), {}, {}}, kind(k), layer(l), tensor(t) {}
 };
 
 struct Summary {
@@ -237,7 +244,7 @@ struct CheckResult {
   std::vector<TensorSummary> tensors;
   std::vector<Entry> entries;
   std::vector<DirectionCheck> directions;
-  std::vector<Finding> findings;
+  std::vector<CheckFinding> findings;
 };
 
 // Recomputes everything derived from `entries`, `directions` and `findings`:

@@ -1,60 +1,61 @@
 #pragma once
-// Known-bad backward passes: the bugs people actually write, each as a function
-// of a case returning the gradients the buggy code would produce. The checks'
-// known-bad controls, the bug-signature tests of `gradcheck verify` and the
-// fixtures use them as the implementation under test.
+// Known-bad backward passes: the bugs people actually write, each a BugKind of
+// the signature catalogue (signatures.hpp) that can be injected into a case,
+// returning the gradients the buggy code would produce. The checks' known-bad
+// controls, the bug-signature tests of `gradcheck verify` and the fixtures use
+// them as the implementation under test (docs/checks.md lists them).
 //
-//   sign_flip                      every gradient negated (θ += η g instead of −=)
-//   bias_gradient_dropped          dL/db left at zero
-//   derivative_at_activation       σ'(a) instead of σ'(z): a(1 − a) evaluated at a = σ(z),
-//                                  i.e. σ(a)(1 − σ(a)); tanh: 1 − tanh²(a) (sigmoid and tanh layers)
-//   summed_under_mean              per-sample gradients summed although the loss is a mean (×N)
-//   z_instead_of_a                 dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ (layers ≥ 1)
-//   output_delta_without_derivative the output delta is dL/da, the activation derivative missing
-//                                  (quadratic loss; identity outputs are unaffected)
-//   doubled, halved                every gradient ×2 / ×½ (e.g. ½ dropped from the quadratic loss)
-//   softmax_derivative_on_fused_delta  softmax + cross_entropy: the softmax Jacobian applied again
-//                                  on top of the fused delta a·Σy − y
-//
-// How to use:
-//   if (applies(Mutation::z_instead_of_a, c.network))
-//     const Gradients<double> bad = mutated_gradients(c, Mutation::z_instead_of_a);
+//   if (applies(mutation::z_instead_of_a, c.network))
+//     const Gradients<double> bad = mutated_gradients(c, mutation::z_instead_of_a);
 
 #include <gradcheck/engine/case.hpp>
+#include <gradcheck/verify/signatures.hpp>
 
 #include <optional>
 #include <string_view>
-#include <vector>
 
 namespace gradcheck {
 
-enum class Mutation {
-  sign_flip,
-  bias_gradient_dropped,
-  derivative_at_activation,
-  summed_under_mean,
-  z_instead_of_a,
-  output_delta_without_derivative,
-  doubled,
-  halved,
-  softmax_derivative_on_fused_delta,
+// A bug to inject: its kind, and for the scale bugs (sign_flip, constant_scale)
+// the factor every gradient is multiplied by (0: N, the batch size).
+struct Mutation {
+  BugKind kind = BugKind::sign_flip;
+  double factor = 1;
+  const char* name = "";  // to_string(kind), or the scale's own name for constant_scale
 };
+inline bool operator==(const Mutation& a, const Mutation& b) { return a.kind == b.kind && a.factor == b.factor; }
+inline bool operator!=(const Mutation& a, const Mutation& b) { return !(a == b); }
+
+namespace mutation {
+inline constexpr Mutation sign_flip{BugKind::sign_flip, -1, "sign-flip"};                 // θ += η g instead of −=
+inline constexpr Mutation bias_zero{BugKind::bias_zero, 1, "bias-zero"};                  // dL/db left at zero
+inline constexpr Mutation derivative_at_output_value{BugKind::derivative_at_output_value, 1,
+                                                     "derivative-at-a"};  // σ'(a) for σ'(z) (sigmoid, tanh layers)
+inline constexpr Mutation summed_under_mean{BugKind::constant_scale, 0, "summed-under-mean"};  // ×N under a mean
+inline constexpr Mutation z_instead_of_a{BugKind::z_instead_of_a, 1, "z-instead-of-a"};        // dW_l = δ_l z_{l−1}ᵀ
+inline constexpr Mutation output_missing_derivative{BugKind::output_missing_derivative, 1,
+                                                    "output-missing-derivative"};  // δ_L = dL/da (quadratic loss)
+inline constexpr Mutation doubled{BugKind::constant_scale, 2, "doubled"};  // e.g. ½ dropped from the quadratic loss
+inline constexpr Mutation halved{BugKind::constant_scale, 0.5, "halved"};
+inline constexpr Mutation softmax_derivative_on_fused{BugKind::softmax_derivative_on_fused, 1,
+                                                      "softmax-derivative-on-fused-delta"};  // on top of a·Σy − y
+}  // namespace mutation
 
 inline constexpr Mutation all_mutations[] = {
-    Mutation::sign_flip,        Mutation::bias_gradient_dropped,           Mutation::derivative_at_activation,
-    Mutation::summed_under_mean, Mutation::z_instead_of_a,                 Mutation::output_delta_without_derivative,
-    Mutation::doubled,          Mutation::halved,                          Mutation::softmax_derivative_on_fused_delta};
+    mutation::sign_flip,         mutation::bias_zero,      mutation::derivative_at_output_value,
+    mutation::summed_under_mean, mutation::z_instead_of_a, mutation::output_missing_derivative,
+    mutation::doubled,           mutation::halved,         mutation::softmax_derivative_on_fused};
 
-const char* to_string(Mutation m);
+inline const char* to_string(const Mutation& m) { return m.name; }
 std::optional<Mutation> parse_mutation(std::string_view s);
 
 // Whether the mutation changes anything on this network in general (e.g.
 // z_instead_of_a needs two layers and a non-identity hidden activation;
 // summed_under_mean needs mean reduction). A mutation that applies may still
 // leave a particular entry unchanged (a zero gradient stays zero).
-bool applies(Mutation m, const Network<double>& net);
+bool applies(const Mutation& m, const Network<double>& net);
 
 // The gradients (weights, biases, deltas; inputs too) the buggy backward computes.
-Gradients<double> mutated_gradients(const Case& c, Mutation m);
+Gradients<double> mutated_gradients(const Case& c, const Mutation& m);
 
 }  // namespace gradcheck

@@ -13,13 +13,16 @@
 // Signatures are produced by verify_reply (verify.hpp); this header defines
 // what they carry.
 
+#include <gradcheck/engine/findings.hpp>
+
 #include <cstddef>
 #include <string>
 #include <vector>
 
 namespace gradcheck {
 
-enum class SignatureKind {
+// The catalogue of bugs: what a signature names and what a Mutation injects.
+enum class BugKind {
   shape_mismatch,              // a tensor or the layer count differs from the case
   non_finite,                  // NaN or ±Inf in the reply (bare NaN tokens included)
   sign_flip,                   // every tensor is −1 × the reference
@@ -35,28 +38,19 @@ enum class SignatureKind {
   precision,                   // every difference at float32 level (or at the digits printed): a note
   kink_convention,             // relu'(0) / leaky_relu'(0) taken differently at an exact kink: a note
 };
-const char* to_string(SignatureKind k);
+const char* to_string(BugKind k);  // "sign-flip", "derivative-at-a", ...
 
-enum class Severity {
-  divergence,  // a bug: fails the verification
-  note,        // not a bug (precision, a convention): passes unless strict
-};
-const char* to_string(Severity s);
-
-// One number of evidence, e.g. {"layers[1].biases[0] claimed", 0.11470326}.
-struct Evidence {
-  std::string label;
-  double value = 0;
-};
-
-struct Signature {
-  SignatureKind kind = SignatureKind::output_error_term;
-  Severity severity = Severity::divergence;
-  // One plain sentence with the key numbers, e.g. "every tensor is −1.000000 ×
-  // the reference (fit residual 2e-16)". Renderers print it as is.
-  std::string finding;
-  std::vector<Evidence> evidence;
+// A signature is a Finding (engine/findings.hpp) of severity error (a bug: it
+// fails the verification) or note (not a bug: precision, a convention; passes
+// unless strict). `message` is one plain sentence with the key numbers, e.g.
+// "every tensor is −1.000000 × the reference (fit residual 2e-16)".
+struct Signature : Finding {
+  BugKind kind = BugKind::output_error_term;
   std::vector<std::size_t> layers;  // the layers it concerns (empty: the whole network)
 };
+
+// How verify's reports spell a signature's severity: "divergence" or "note"
+// (docs/verify.md, the report schema).
+inline const char* severity_word(const Signature& s) { return s.severity == Severity::note ? "note" : "divergence"; }
 
 }  // namespace gradcheck

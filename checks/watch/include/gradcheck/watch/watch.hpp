@@ -21,6 +21,7 @@
 // Thread-safety: none; one Watch per training run. A Watch must outlive the
 // Trainer that uses its callbacks (they refer to it) and cannot be moved.
 
+#include <gradcheck/engine/findings.hpp>
 #include <gradcheck/engine/dataset.hpp>
 #include <gradcheck/engine/network.hpp>
 #include <gradcheck/engine/trainer.hpp>
@@ -39,8 +40,10 @@ inline constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 // ---------------------------------------------------------------------------
 // Findings
 
-enum class Severity { info, warning, error };
-const char* to_string(Severity s);  // "info", "warning", "error"
+// The shared vocabulary (engine/findings.hpp); the watch uses info, warning and error.
+using gradcheck::Evidence;
+using gradcheck::Severity;
+using gradcheck::to_string;
 
 enum class Kind {
   // input sanity (check_inputs)
@@ -60,21 +63,13 @@ enum class Kind {
 };
 const char* to_string(Kind k);  // "signed-bytes", "non-finite", ...
 
-// One number of evidence: {"fraction of values < 0", 0.3131}.
-struct Evidence {
-  std::string label;
-  double value = 0;
-};
-
-struct Finding {
+// A finding of the watch: severity, message ("pixel bytes were read as signed
+// char: ..."), evidence ({"fraction of values < 0", 0.3131}) and fix, plus where.
+struct Finding : gradcheck::Finding {
   Kind kind = Kind::non_finite;
-  Severity severity = Severity::warning;
-  int layer = -1;      // the layer it concerns (-1: the data or the whole network)
-  int epoch = -1;      // where it was seen (-1: before training / the whole run)
+  int layer = -1;  // the layer it concerns (-1: the data or the whole network)
+  int epoch = -1;  // where it was seen (-1: before training / the whole run)
   Index step = -1;
-  std::string message; // one sentence with the key numbers, e.g. "pixel bytes were read as signed char: ..."
-  std::string fix;     // the suggested fix, one sentence
-  std::vector<Evidence> evidence;
 };
 
 // ---------------------------------------------------------------------------

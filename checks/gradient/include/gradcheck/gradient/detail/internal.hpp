@@ -4,6 +4,7 @@
 #include <gradcheck/gradient/detail/roundoff.hpp>
 #include <gradcheck/gradient/result.hpp>
 #include <gradcheck/engine/case.hpp>
+#include <gradcheck/engine/format.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +126,5 @@ void parallel_for(std::size_t n, unsigned threads, F&& body) {
 }
 
 std::string kink_name(const Kink& k);
-std::string format_number(double v);
 
 }  // namespace gradcheck::detail
