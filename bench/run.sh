@@ -71,30 +71,27 @@ run() {  # run NAME ENV... -- COMMAND...
 }
 
 run gradcheck -- "$epoch_bin" --data "$data" --seeds "$seeds" --limit "$limit"
+# One peer: its script run with the BLAS as installed, with OpenBLAS told to use
+# its SkylakeX kernels, and with the reference BLAS when one was found.
+peer() {  # peer NAME MODULE SCRIPT PACKAGE
+  local name=$1 module=$2 script=$3 package=$4
+  if ! "$py" -c "import $module" 2>/dev/null; then
+    echo "$name:    not importable by $py (Debian package $package); skipped"
+    return
+  fi
+  local args=(--data "$data" --seeds "$seeds" --limit "$limit")
+  run "$name" -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name"
+  run "$name-skylakex" OPENBLAS_CORETYPE=SkylakeX -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name-skylakex"
+  if [ -n "$refblas" ]; then
+    run "$name-refblas" LD_LIBRARY_PATH="$refblas" -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name-refblas"
+  fi
+}
 if [ "$peers" = 1 ]; then
   if "$py" -c 'import torch' 2>/dev/null; then
     echo "torch:    $("$py" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())')"
-    run torch -- "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch
-    run torch-skylakex OPENBLAS_CORETYPE=SkylakeX -- \
-      "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch-skylakex
-    if [ -n "$refblas" ]; then
-      run torch-refblas LD_LIBRARY_PATH="$refblas" -- \
-        "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl torch-refblas
-    fi
-  else
-    echo "torch:    not importable by $py (Debian package python3-torch); skipped"
   fi
-  if "$py" -c 'import numpy' 2>/dev/null; then
-    run numpy -- "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy
-    run numpy-skylakex OPENBLAS_CORETYPE=SkylakeX -- \
-      "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy-skylakex
-    if [ -n "$refblas" ]; then
-      run numpy-refblas LD_LIBRARY_PATH="$refblas" -- \
-        "$py" "$here/peers/epoch_numpy.py" --data "$data" --seeds "$seeds" --limit "$limit" --impl numpy-refblas
-    fi
-  else
-    echo "numpy:    not importable by $py (Debian package python3-numpy); skipped"
-  fi
+  peer torch torch epoch_torch.py python3-torch
+  peer numpy numpy epoch_numpy.py python3-numpy
 fi
 
 echo

@@ -169,12 +169,12 @@ Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed) {
   // rounding, small enough to stay first-order), scaled back to 4 ulps: the
   // same first-order sensitivity as a 4-ulp perturbation in wider arithmetic,
   // at the price of double's vectorised products.
-  const Network<LD> net = c.network.cast<LD>();
-  const Matrix<LD> x = c.inputs.cast<LD>(), y = c.targets.cast<LD>();
-  ForwardPass<LD> fp;
-  forward(net, x, fp);
-  Gradients<LD> g;
-  backward(net, fp, y, g, inputs);
+  const Evaluated<LD> e = evaluate_as<LD>(c, inputs);
+  const Network<LD>& net = e.net;
+  const Matrix<LD>& x = e.x;
+  const Matrix<LD>& y = e.y;
+  const ForwardPass<LD>& fp = e.fp;
+  const Gradients<LD>& g = e.g;
   const auto ids = tensors_of(c.network, c.inputs.cols(), inputs);
   const std::size_t L = net.layers.size();
 

@@ -239,12 +239,12 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
   detail::validate_case(c);
   Reference ref;
   const bool inputs = opt.input_gradients;
-  const Network<Big> net = c.network.cast<Big>();
-  const Matrix<Big> x = c.inputs.cast<Big>(), y = c.targets.cast<Big>();
-  ForwardPass<Big> fp;
-  forward(net, x, fp);
-  Gradients<Big> g;
-  backward(net, fp, y, g, inputs);
+  const detail::Evaluated<Big> e = detail::evaluate_as<Big>(c, inputs);
+  const Network<Big>& net = e.net;
+  const Matrix<Big>& x = e.x;
+  const Matrix<Big>& y = e.y;
+  const ForwardPass<Big>& fp = e.fp;
+  const Gradients<Big>& g = e.g;
   ref.loss = to_d(loss(net, fp, y));
   ref.outputs = fp.output().unaryExpr([](const Big& v) { return to_d(v); });
 

@@ -47,6 +47,24 @@ Matrix<S> gradient_of(const Gradients<S>& g, const TensorId& t) {
   }
 }
 
+// The case evaluated in scalar S (long double, 50 digits): its network, inputs
+// and targets cast, the forward pass and the gradients (dL/d inputs if asked).
+template <class S>
+struct Evaluated {
+  Network<S> net;
+  Matrix<S> x, y;
+  ForwardPass<S> fp;
+  Gradients<S> g;
+};
+
+template <class S>
+Evaluated<S> evaluate_as(const Case& c, bool input_gradients) {
+  Evaluated<S> e{c.network.template cast<S>(), c.inputs.template cast<S>(), c.targets.template cast<S>(), {}, {}};
+  forward(e.net, e.x, e.fp);
+  backward(e.net, e.fp, e.y, e.g, input_gradients);
+  return e;
+}
+
 inline double parameter_value(const Case& c, const ParamRef& p) {
   const auto& layer = c.network.layers[static_cast<std::size_t>(p.layer)];
   switch (p.tensor) {
