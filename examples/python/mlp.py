@@ -26,6 +26,10 @@ gradcheck says about each kind of mistake (docs/probe.md):
   softmax-on-fused
             softmax's Jacobian applied again to the fused softmax +
             cross-entropy delta a - y
+  leaky-zero
+            leaky_relu's derivative for z <= 0 taken as 0 (relu's) instead of its slope
+  transpose the backward step multiplies by W instead of its transpose (shows
+            only where a layer is square)
   float32   every reply value rounded to float32 (precision, not logic)
   nan       naive softmax, exp(z) / sum exp(z): NaN once a logit passes ~709
   shape     the first layer's dL/dW is missing its last column
@@ -52,6 +56,7 @@ import sys
 import time
 
 LEAKY_SLOPE = 0.01
+NEGATIVE_SIDE_SLOPE = LEAKY_SLOPE  # leaky_relu'(z) for z <= 0 (0 with --bug leaky-zero)
 
 
 # ---------------------------------------------------------------------------
@@ -146,7 +151,7 @@ def derivative(act, v):
         "sigmoid": lambda: sigmoid_prime(v),
         "tanh": lambda: tanh_prime(v),
         "relu": lambda: 1.0 if v > 0 else 0.0,
-        "leaky_relu": lambda: 1.0 if v > 0 else LEAKY_SLOPE,
+        "leaky_relu": lambda: 1.0 if v > 0 else NEGATIVE_SIDE_SLOPE,
     }[act]()
 
 
@@ -304,7 +309,9 @@ def gradients(case, bug=None):
             w = layers[l]["weights"]
             act = layers[l - 1]["activation"]
             at = acts[l] if bug == "deriv-at-a" else zs[l - 1]
-            delta = [[sum(w[j][i] * delta[j][c] for j in range(len(w))) * derivative(act, at[i][c])
+            square = len(w) == len(w[0])
+            wt = (lambda i, j: w[i][j]) if bug == "transpose" and square else (lambda i, j: w[j][i])
+            delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * derivative(act, at[i][c])
                       for c in range(n)] for i in range(len(w[0]))]
 
     reply = {"layers": grads, "loss": total, "outputs": transpose(acts[-1])}
@@ -336,13 +343,16 @@ def apply_value_bug(reply, bug):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bug", choices=["sign", "bias", "sum", "double", "half", "deriv-at-a", "no-output-derivative",
-                                     "z-for-a", "softmax-on-fused", "float32", "nan", "shape", "noise", "crash", "hang",
+                                     "z-for-a", "softmax-on-fused", "leaky-zero", "transpose", "float32", "nan", "shape", "noise", "crash", "hang",
                                      "garbage", "partial", "huge", "stderr", "close", "exit"])
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)
     p.add_argument("--decline", action="append", default=[], help="activation or loss to decline")
     args = p.parse_args()
     bug = args.bug
+    if bug == "leaky-zero":
+        global NEGATIVE_SIDE_SLOPE
+        NEGATIVE_SIDE_SLOPE = 0.0
     if bug == "exit":
         return 0
     random.seed(os.urandom(8))

@@ -5,6 +5,8 @@
 
 #include "detail/text.hpp"
 
+#include <gradcheck/engine/case_format.hpp>
+
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -13,6 +15,8 @@
 namespace gradcheck::reports {
 
 namespace fs = std::filesystem;
+
+constexpr std::size_t max_inline_case_bytes = 400;  // a minimal case this short is shown in the text as one line
 
 namespace {
 
@@ -92,6 +96,8 @@ std::string render_probe_text(const ProbeResult& r, const ProbeTextOptions& opti
        << (cx->shrink_misbehaved ? ", " + std::to_string(cx->shrink_misbehaved) + " candidates failed otherwise" : "")
        << (cx->shrink_slipped ? ", " + std::to_string(cx->shrink_slipped) + " candidates showed a different bug" : "")
        << ") to: " << detail::describe_case(cx->minimal) << "\n";
+    const std::string compact = case_to_json(cx->minimal, -1);
+    if (compact.size() <= max_inline_case_bytes) os << "  minimal case: " << compact << "\n";
     const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
     os << indent_lines(render_verify_text(cx->minimal_result, {case_file.string(), reply_file.string()}), "  ");
     os << "  case:   " << case_file.string() << "\n  reply:  " << reply_file.string() << "\n";

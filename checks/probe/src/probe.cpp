@@ -2,6 +2,8 @@
 // the first divergence shrunk.
 #include <gradcheck/probe/probe.hpp>
 
+#include "simpler_cases.hpp"
+
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/engine/errors.hpp>
 
@@ -203,71 +205,97 @@ void check_options(const ProbeOptions& o) {
     throw InputError("probe options", "max_width", "exceeds the limit of " + std::to_string(max_layer_width));
 }
 
-// What "the same bug" means while shrinking: the kinds of divergence a
-// verification names, and whether gradients (not only the outputs or the loss)
-// are non-finite — a naive softmax's NaN gradients past exp's overflow and its
-// infinite loss from log(0) are both `non-finite`, but not the same finding.
+// What "the same bug" means while shrinking (docs/probe.md): the same named
+// bugs; where no named bug fits (a wrong output error term or backward step),
+// any such fault, in any layer; in both, the same kinds of tensor disagreeing
+// (weights, biases) and non-finite gradients or not. A candidate that reads as
+// another bug is refused: shrinking towards zero weights makes cases degenerate
+// (one softmax pair at a = 1/2 turns the softmax Jacobian into exactly x1/2),
+// and such a minimal case would send the user after the wrong bug.
 struct BugKey {
-  std::vector<BugKind> kinds;
+  std::vector<BugKind> named;
+  bool unnamed = false;
+  bool weights = false, biases = false;
   bool non_finite_gradients = false;
-  bool operator==(const BugKey& o) const { return kinds == o.kinds && non_finite_gradients == o.non_finite_gradients; }
+  bool operator==(const BugKey& o) const {
+    return named == o.named && unnamed == o.unnamed && weights == o.weights && biases == o.biases &&
+           non_finite_gradients == o.non_finite_gradients;
+  }
   bool operator!=(const BugKey& o) const { return !(*this == o); }
 };
 
 BugKey bug_key(const VerifyResult& v) {
   BugKey key;
-  for (const Signature& s : v.signatures)
-    if (s.severity == Severity::error) key.kinds.push_back(s.kind);
-  std::sort(key.kinds.begin(), key.kinds.end());
-  key.kinds.erase(std::unique(key.kinds.begin(), key.kinds.end()), key.kinds.end());
+  for (const Signature& s : v.signatures) {
+    if (s.severity != Severity::error) continue;
+    if (s.kind == BugKind::output_error_term || s.kind == BugKind::backward_step) key.unnamed = true;
+    else key.named.push_back(s.kind);
+  }
+  std::sort(key.named.begin(), key.named.end());
+  key.named.erase(std::unique(key.named.begin(), key.named.end()), key.named.end());
+  for (const TensorSummary& t : v.gradients.tensors) {
+    const bool wrong = t.counts.disagree + t.counts.non_finite > 0;
+    if (t.tensor == TensorKind::weights) key.weights = key.weights || wrong;
+    if (t.tensor == TensorKind::biases) key.biases = key.biases || wrong;
+  }
   key.non_finite_gradients = v.gradients.summary.counts.non_finite > 0;
   return key;
 }
 
-// The shrink search of RapidCheck (shrinkTestCase): take the first smaller
-// candidate that still diverges and continue from its shrinks, until none does.
-// A candidate must diverge with the same signatures as the original: shrinking
-// towards zero weights makes cases degenerate (one softmax pair at a = ½ turns
-// the softmax Jacobian into exactly ×½), and a minimal case that reads as a
-// different bug would send the user after the wrong one.
-void shrink(Session& session, const rc::Shrinkable<Case>& start, Counterexample& cx, const ProbeOptions& o,
-            bool& interrupted) {
-  rc::Shrinkable<Case> best = start;
+enum class Tried { accepted, refused, stop };
+
+// One candidate asked and judged: accepted as the new minimal case when it
+// diverges with the same bug.
+Tried try_candidate(Session& session, Case c, const BugKey& bug, Counterexample& cx, const ProbeOptions& o,
+                    bool& interrupted) {
+  if (cx.shrink_queries >= o.max_shrink_steps) {
+    cx.shrink_capped = true;
+    return Tried::stop;
+  }
+  ++cx.shrink_queries;
+  Query q = session.ask(c, cx.case_index);
+  if (q.interrupted) {
+    interrupted = true;
+    return Tried::stop;
+  }
+  if (q.failure) {
+    ++cx.shrink_misbehaved;
+    return Tried::refused;
+  }
+  VerifyResult v = verify_reply(c, *q.reply, o.verify);
+  if (v.status != VerifyStatus::diverge) return Tried::refused;
+  if (bug_key(v) != bug) {
+    ++cx.shrink_slipped;
+    return Tried::refused;
+  }
+  cx.minimal = std::move(c);
+  cx.minimal_reply = std::move(q.exchange.line);
+  cx.minimal_result = std::move(v);
+  ++cx.shrinks;
+  return Tried::accepted;
+}
+
+// Shrinks toward what a person reads (simpler_cases.hpp): fewer layers, a
+// smaller batch, fewer units, round values. Within a stage the first simpler
+// candidate that still shows the bug is taken and the stage starts again from
+// it; the stages repeat until a whole pass takes nothing.
+void shrink(Session& session, Counterexample& cx, const ProbeOptions& o, bool& interrupted) {
   const BugKey bug = bug_key(cx.original_result);
-  auto candidates = best.shrinks();
-  while (auto candidate = candidates.next()) {
-    if (cx.shrink_queries >= o.max_shrink_steps) {
-      cx.shrink_capped = true;
-      return;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (detail::ShrinkStage stage : detail::shrink_stages) {
+      for (bool again = true; again;) {
+        again = false;
+        for (Case& c : detail::simpler_cases(cx.minimal, stage)) {
+          const Tried t = try_candidate(session, std::move(c), bug, cx, o, interrupted);
+          if (t == Tried::stop) return;
+          if (t == Tried::accepted) {
+            again = progress = true;
+            break;
+          }
+        }
+      }
     }
-    Case c;
-    try {
-      c = candidate->value();
-    } catch (...) {
-      continue;  // a discarded draw (RC_PRE): not a case
-    }
-    ++cx.shrink_queries;
-    Query q = session.ask(c, cx.case_index);
-    if (q.interrupted) {
-      interrupted = true;
-      return;
-    }
-    if (q.failure) {
-      ++cx.shrink_misbehaved;
-      continue;
-    }
-    VerifyResult v = verify_reply(c, *q.reply, o.verify);
-    if (v.status != VerifyStatus::diverge) continue;
-    if (bug_key(v) != bug) {
-      ++cx.shrink_slipped;
-      continue;
-    }
-    best = *candidate;
-    cx.minimal = std::move(c);
-    cx.minimal_reply = std::move(q.exchange.line);
-    cx.minimal_result = std::move(v);
-    ++cx.shrinks;
-    candidates = best.shrinks();
   }
 }
 
@@ -308,8 +336,7 @@ class Run {
 
   // Sends case `index` and verifies the reply: a failure, a tally, or the counterexample.
   void one_case(std::size_t index) {
-    const rc::Shrinkable<Case> shrinkable = probe_case(options_.space, result_.seed, index);
-    Case c = shrinkable.value();
+    Case c = probe_case(options_.space, result_.seed, index).value();
     Query q = session_.ask(c, index);
     if (q.interrupted) {
       result_.interrupted = stop_ = true;
@@ -323,7 +350,7 @@ class Run {
     }
     VerifyResult v = verify_reply(c, *q.reply, options_.verify);
     if (v.status == VerifyStatus::diverge) {
-      counterexample(shrinkable, index, std::move(c), std::move(q.exchange.line), std::move(v));
+      counterexample(index, std::move(c), std::move(q.exchange.line), std::move(v));
       return;
     }
     count(index, v);
@@ -360,8 +387,7 @@ class Run {
   }
 
   // The first divergence, shrunk: it ends the run.
-  void counterexample(const rc::Shrinkable<Case>& shrinkable, std::size_t index, Case c, std::string line,
-                      VerifyResult v) {
+  void counterexample(std::size_t index, Case c, std::string line, VerifyResult v) {
     ++result_.diverged;
     Counterexample cx;
     cx.case_index = index;
@@ -372,7 +398,7 @@ class Run {
     cx.minimal_reply = std::move(line);
     cx.minimal_result = std::move(v);
     bool interrupted = false;
-    shrink(session_, shrinkable, cx, options_, interrupted);
+    shrink(session_, cx, options_, interrupted);
     result_.counterexample = std::move(cx);
     result_.interrupted = interrupted;
     stop_ = true;

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../src/simpler_cases.hpp"
+
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -45,6 +47,17 @@ ProbeOptions options(int cases, std::uint64_t seed = 1) {
   o.cases = cases;
   o.seed = seed;
   return o;
+}
+
+// The named bugs of a verification (error severity, not the generic output
+// error term or backward step), sorted.
+std::vector<BugKind> bug_kinds(const VerifyResult& v) {
+  std::vector<BugKind> k;
+  for (const Signature& s : v.signatures)
+    if (s.severity == Severity::error && s.kind != BugKind::output_error_term && s.kind != BugKind::backward_step)
+      k.push_back(s.kind);
+  std::sort(k.begin(), k.end());
+  return k;
 }
 
 bool has_signature(const VerifyResult& v, BugKind kind) {
@@ -153,6 +166,60 @@ TEST(Probe, TheMinimalCounterexampleShowsTheSameBugAsTheOriginal) {
   }
   expect_no_children();
 }
+
+// The minimal counterexample of every bug variant of the example is small and
+// round (docs/probe.md, "The minimal counterexample"): at most 2 layers of at
+// most 2 units (the softmax Jacobian on the fused delta needs 3 classes: with
+// 2, one sample's Jacobian is a constant scale), and no value with more than 2
+// significant digits.
+struct ShrinkBound {
+  const char* bug;
+  std::size_t max_layers;
+  Index max_units;
+};
+
+int most_significant_digits(const Case& c) {
+  int most = 0;
+  const auto scan = [&](const auto& m) {
+    for (Index i = 0; i < m.size(); ++i) most = std::max(most, detail::significant_digits(m.data()[i]));
+  };
+  for (const auto& l : c.network.layers) scan(l.weights), scan(l.biases);
+  scan(c.inputs);
+  scan(c.targets);
+  return most;
+}
+
+class EveryBugVariant : public ::testing::TestWithParam<ShrinkBound> {};
+
+TEST_P(EveryBugVariant, ShrinksToAtMostTwoLayersOfTwoUnitsWithRoundValues) {
+  const ShrinkBound b = GetParam();
+  {
+    const ProbeResult r = probe(python({"--bug", b.bug}), options(200, 7));
+    ASSERT_TRUE(r.counterexample.has_value()) << b.bug;
+    const Case& m = r.counterexample->minimal;
+    EXPECT_LE(m.network.layers.size(), b.max_layers) << case_to_json(m, -1);
+    EXPECT_LE(m.network.input_size(), 2) << case_to_json(m, -1);
+    for (const auto& l : m.network.layers) EXPECT_LE(l.units(), b.max_units) << case_to_json(m, -1);
+    EXPECT_LE(most_significant_digits(m), 2) << case_to_json(m, -1);
+    EXPECT_FALSE(r.counterexample->shrink_capped);
+    EXPECT_EQ(bug_kinds(r.counterexample->minimal_result), bug_kinds(r.counterexample->original_result)) << b.bug;
+  }
+  expect_no_children();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Examples, EveryBugVariant,
+    ::testing::Values(ShrinkBound{"sign", 2, 2}, ShrinkBound{"bias", 2, 2}, ShrinkBound{"sum", 2, 2},
+                      ShrinkBound{"double", 2, 2}, ShrinkBound{"half", 2, 2}, ShrinkBound{"deriv-at-a", 2, 2},
+                      ShrinkBound{"no-output-derivative", 2, 2}, ShrinkBound{"z-for-a", 2, 2},
+                      ShrinkBound{"softmax-on-fused", 2, 3}, ShrinkBound{"leaky-zero", 2, 2},
+                      ShrinkBound{"transpose", 2, 2}, ShrinkBound{"nan", 2, 2}, ShrinkBound{"shape", 2, 2}),
+    [](const auto& info) {
+      std::string name = info.param.bug;
+      for (char& ch : name)
+        if (ch == '-') ch = '_';
+      return name;
+    });
 
 TEST(Probe, StopsShrinkingAtTheCapOnShrinkSteps) {
   {

@@ -1,0 +1,249 @@
+// Simpler cases for the probe's shrinker (simpler_cases.hpp).
+#include "simpler_cases.hpp"
+
+#include <gradcheck/engine/format.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace gradcheck::detail {
+
+double round_significant(double x, int digits) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  return std::strtod(format_number(x, digits).c_str(), nullptr);
+}
+
+int significant_digits(double x) {
+  for (int d = 1; d < 17; ++d)
+    if (round_significant(x, d) == x) return d;
+  return 17;
+}
+
+namespace {
+
+bool finite(const Case& c) {
+  for (const auto& l : c.network.layers)
+    if (!l.weights.allFinite() || !l.biases.allFinite()) return false;
+  return c.inputs.allFinite() && c.targets.allFinite();
+}
+
+bool valid(const Case& c) {
+  const auto& layers = c.network.layers;
+  if (layers.empty() || c.inputs.cols() < 1 || c.inputs.rows() < 1 || !finite(c)) return false;
+  Index fan_in = c.inputs.rows();
+  for (const auto& l : layers) {
+    if (l.units() < 1 || l.inputs() != fan_in || l.biases.size() != l.units()) return false;
+    if (l.activation == Activation::softmax && l.units() < 2) return false;
+    fan_in = l.units();
+  }
+  if (!output_supports(c.network.loss, layers.back().activation)) return false;
+  if (c.network.loss == Loss::binary_cross_entropy &&
+      ((c.targets.array() < 0).any() || (c.targets.array() > 1).any()))
+    return false;
+  for (std::size_t l = 0; l + 1 < layers.size(); ++l)
+    if (layers[l].activation == Activation::softmax) return false;
+  return c.targets.rows() == fan_in && c.targets.cols() == c.inputs.cols();
+}
+
+// Targets valid for the loss after rows were removed: cross-entropy targets
+// are renormalised to a probability vector per sample (one-hot at row 0 when
+// nothing is left), binary cross-entropy ones stay in [0, 1].
+void repair_targets(Case& c) {
+  if (c.network.loss != Loss::cross_entropy) return;
+  for (Index s = 0; s < c.targets.cols(); ++s) {
+    const double total = c.targets.col(s).sum();
+    if (total > 0) c.targets.col(s) /= total;
+    else c.targets(0, s) = 1;
+  }
+}
+
+Matrix<double> resized(const Matrix<double>& m, Index rows, Index cols) {
+  Matrix<double> out = Matrix<double>::Zero(rows, cols);
+  const Index r = std::min(rows, m.rows()), k = std::min(cols, m.cols());
+  out.topLeftCorner(r, k) = m.topLeftCorner(r, k);
+  return out;
+}
+
+Matrix<double> without_row(const Matrix<double>& m, Index i) {
+  Matrix<double> out(m.rows() - 1, m.cols());
+  out.topRows(i) = m.topRows(i);
+  out.bottomRows(m.rows() - 1 - i) = m.bottomRows(m.rows() - 1 - i);
+  return out;
+}
+
+Matrix<double> without_col(const Matrix<double>& m, Index j) { return without_row(m.transpose(), j).transpose(); }
+
+Vector<double> without_entry(const Vector<double>& v, Index i) {
+  Vector<double> out(v.size() - 1);
+  out.head(i) = v.head(i);
+  out.tail(v.size() - 1 - i) = v.tail(v.size() - 1 - i);
+  return out;
+}
+
+void add_if_valid(std::vector<Case>& out, Case c) {
+  if (valid(c)) out.push_back(std::move(c));
+}
+
+// Without the output layer: the last hidden layer becomes the output (with the
+// output's activation when the loss needs it), the targets cut to its units.
+void drop_output_layer(const Case& c, std::vector<Case>& out) {
+  Case d = c;
+  const Activation old_out = d.network.layers.back().activation;
+  d.network.layers.pop_back();
+  auto& last = d.network.layers.back();
+  if (!output_supports(d.network.loss, last.activation)) last.activation = old_out;
+  d.targets = resized(c.targets, last.units(), c.targets.cols());
+  repair_targets(d);
+  add_if_valid(out, std::move(d));
+}
+
+void layer_candidates(const Case& c, std::vector<Case>& out) {
+  const std::size_t L = c.network.layers.size();
+  if (L < 2) return;
+  drop_output_layer(c, out);
+  // Without the first layer: its activations become the inputs (the rest of
+  // the network computes exactly what it did).
+  Case first = c;
+  first.inputs = forward(c.network, c.inputs).a[1];
+  first.network.layers.erase(first.network.layers.begin());
+  add_if_valid(out, std::move(first));
+  for (std::size_t l = 1; l + 1 < L; ++l) {  // a hidden layer: the next one takes its inputs
+    Case d = c;
+    auto& next = d.network.layers[l + 1];
+    next.weights = resized(next.weights, next.units(), c.network.layers[l].inputs());
+    d.network.layers.erase(d.network.layers.begin() + static_cast<std::ptrdiff_t>(l));
+    add_if_valid(out, std::move(d));
+  }
+}
+
+void batch_candidates(const Case& c, std::vector<Case>& out) {
+  const Index n = c.inputs.cols();
+  if (n < 2) return;
+  for (Index s = 0; s < n; ++s) {  // each sample alone
+    Case d = c;
+    d.inputs = c.inputs.col(s);
+    d.targets = c.targets.col(s);
+    add_if_valid(out, std::move(d));
+  }
+  for (Index s = 0; s < n && n > 2; ++s) {  // one sample fewer
+    Case d = c;
+    d.inputs = without_col(c.inputs, s);
+    d.targets = without_col(c.targets, s);
+    add_if_valid(out, std::move(d));
+  }
+}
+
+void unit_candidates(const Case& c, std::vector<Case>& out) {
+  const std::size_t L = c.network.layers.size();
+  for (std::size_t l = 0; l < L; ++l) {
+    for (Index j = 0; j < c.network.layers[l].units() && c.network.layers[l].units() > 1; ++j) {
+      Case d = c;
+      auto& layer = d.network.layers[l];
+      layer.weights = without_row(layer.weights, j);
+      layer.biases = without_entry(layer.biases, j);
+      if (l + 1 < L) {
+        auto& next = d.network.layers[l + 1];
+        next.weights = without_col(next.weights, j);
+      } else {
+        d.targets = without_row(c.targets, j);
+        repair_targets(d);
+      }
+      add_if_valid(out, std::move(d));
+    }
+  }
+  for (Index f = 0; f < c.inputs.rows() && c.inputs.rows() > 1; ++f) {  // one input feature fewer
+    Case d = c;
+    d.inputs = without_row(c.inputs, f);
+    d.network.layers[0].weights = without_col(c.network.layers[0].weights, f);
+    add_if_valid(out, std::move(d));
+  }
+}
+
+// Every value the shrinker may change, in reading order: layer by layer the
+// weights and biases, then the inputs, then the targets (not cross-entropy's).
+std::vector<double*> values_of(Case& c) {
+  std::vector<double*> v;
+  for (auto& l : c.network.layers) {
+    for (Index i = 0; i < l.weights.size(); ++i) v.push_back(l.weights.data() + i);
+    for (Index i = 0; i < l.biases.size(); ++i) v.push_back(l.biases.data() + i);
+  }
+  for (Index i = 0; i < c.inputs.size(); ++i) v.push_back(c.inputs.data() + i);
+  if (c.network.loss != Loss::cross_entropy)  // cross-entropy targets: one_hot_candidates
+    for (Index i = 0; i < c.targets.size(); ++i) v.push_back(c.targets.data() + i);
+  return v;
+}
+
+// Cross-entropy targets: one sample's probability vector made one-hot, at
+// each class in turn.
+void one_hot_candidates(const Case& c, std::vector<Case>& out) {
+  if (c.network.loss != Loss::cross_entropy) return;
+  for (Index s = 0; s < c.targets.cols(); ++s) {
+    if ((c.targets.col(s).array() == 0).count() == c.targets.rows() - 1) continue;  // one-hot already
+    for (Index k = 0; k < c.targets.rows(); ++k) {
+      Case d = c;
+      d.targets.col(s).setZero();
+      d.targets(k, s) = 1;
+      add_if_valid(out, std::move(d));
+    }
+  }
+}
+
+void round_candidates(const Case& c, std::vector<Case>& out) {
+  for (int digits : {1, 2}) {
+    Case d = c;
+    bool changed = false;
+    for (double* x : values_of(d)) {
+      const double r = round_significant(*x, digits);
+      changed = changed || r != *x;
+      *x = r;
+    }
+    if (changed) add_if_valid(out, std::move(d));
+  }
+}
+
+// How hard a value is to read: 0, then ±1, then ±0.5, then by significant
+// digits and distance of the exponent from 0 (0.3 < 0.25 < 30 < 1e-07).
+double complexity(double x) {
+  const double m = std::abs(x);
+  if (m == 0) return 0;
+  if (m == 1) return 1;
+  if (m == 0.5) return 2;
+  return 10.0 * significant_digits(x) + std::abs(std::log10(m));
+}
+
+void value_candidates(const Case& c, std::vector<Case>& out) {
+  Case probe = c;
+  const std::size_t count = values_of(probe).size();
+  for (std::size_t k = 0; k < count; ++k) {
+    const double x = *values_of(probe)[k];
+    const double sign = x < 0 ? -1.0 : 1.0;
+    const double simpler[] = {0.0, sign, sign * 0.5, round_significant(x, 1), round_significant(x, 2)};
+    for (double v : simpler) {
+      if (complexity(v) >= complexity(x)) continue;  // not simpler than what is there
+      Case d = c;
+      *values_of(d)[k] = v;
+      add_if_valid(out, std::move(d));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Case> simpler_cases(const Case& c, ShrinkStage stage) {
+  std::vector<Case> out;
+  switch (stage) {
+    case ShrinkStage::layers: layer_candidates(c, out); break;
+    case ShrinkStage::batch: batch_candidates(c, out); break;
+    case ShrinkStage::units: unit_candidates(c, out); break;
+    case ShrinkStage::round: round_candidates(c, out); break;
+    case ShrinkStage::values:
+      one_hot_candidates(c, out);
+      value_candidates(c, out);
+      break;
+  }
+  return out;
+}
+
+}  // namespace gradcheck::detail

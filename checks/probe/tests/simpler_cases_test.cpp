@@ -1,0 +1,79 @@
+// The shrinker's candidates (simpler_cases.hpp): every one a valid case, and
+// simpler than the case it came from in the way its stage promises.
+#include <gradcheck/probe/generators.hpp>
+
+#include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/engine/network.hpp>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "../src/simpler_cases.hpp"
+
+namespace gradcheck {
+namespace {
+
+using detail::ShrinkStage;
+
+TEST(RoundSignificant, KeepsTheLeadingDigits) {
+  EXPECT_EQ(detail::round_significant(431.2, 1), 400.0);
+  EXPECT_EQ(detail::round_significant(431.2, 2), 430.0);
+  EXPECT_EQ(detail::round_significant(-0.0567, 1), -0.06);
+  EXPECT_EQ(detail::round_significant(0.0, 1), 0.0);
+  EXPECT_EQ(detail::significant_digits(0.5), 1);
+  EXPECT_EQ(detail::significant_digits(431), 3);
+  EXPECT_EQ(detail::significant_digits(0.123), 3);
+  EXPECT_EQ(detail::significant_digits(0.1 + 0.2), 17);
+}
+
+TEST(SimplerCases, WithoutTheFirstLayerTheRestComputesWhatItDid) {
+  Case c;
+  c.network.loss = Loss::quadratic;
+  c.network.layers.push_back({Activation::tanh, Matrix<double>::Constant(2, 1, 0.3), Vector<double>::Constant(2, 0.1)});
+  c.network.layers.push_back({Activation::sigmoid, Matrix<double>::Constant(1, 2, -0.7), Vector<double>::Zero(1)});
+  c.inputs = Matrix<double>::Constant(1, 1, 0.9);
+  c.targets = Matrix<double>::Constant(1, 1, 0.5);
+  const auto candidates = detail::simpler_cases(c, ShrinkStage::layers);
+  ASSERT_EQ(candidates.size(), 2u) << "without the output layer, without the first layer";
+  const Case& first = candidates[1];
+  ASSERT_EQ(first.network.layers.size(), 1u);
+  EXPECT_EQ(first.network.layers[0].activation, Activation::sigmoid);
+  EXPECT_EQ(forward(first.network, first.inputs).output(), forward(c.network, c.inputs).output());
+}
+
+int units(const Case& c) {
+  int n = static_cast<int>(c.inputs.rows());
+  for (const auto& l : c.network.layers) n += static_cast<int>(l.units());
+  return n;
+}
+
+// Over random cases: every candidate validates, and is smaller in its
+// stage's measure (layers, samples, units) or differs in values only.
+RC_GTEST_PROP(SimplerCasesProperty, EveryCandidateIsAValidSmallerCase, ()) {
+  CaseSpace space;
+  space.max_layers = 3;
+  space.max_width = 4;
+  space.max_batch = 3;
+  const Case c = *gen::any_case(space);
+  for (ShrinkStage stage : detail::shrink_stages) {
+    for (const Case& d : detail::simpler_cases(c, stage)) {
+      RC_ASSERT(d.targets.rows() == d.network.output_size());
+      RC_ASSERT(d.inputs.rows() == d.network.input_size());
+      RC_ASSERT(d.inputs.cols() == d.targets.cols());
+      switch (stage) {
+        case ShrinkStage::layers: RC_ASSERT(d.network.layers.size() + 1 == c.network.layers.size()); break;
+        case ShrinkStage::batch: RC_ASSERT(d.batch_size() < c.batch_size()); break;
+        case ShrinkStage::units: RC_ASSERT(units(d) + 1 == units(c)); break;
+        case ShrinkStage::round:
+        case ShrinkStage::values:
+          RC_ASSERT(d.network.layers.size() == c.network.layers.size());
+          RC_ASSERT(units(d) == units(c));
+          RC_ASSERT(case_to_json(d, -1) != case_to_json(c, -1));
+          break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gradcheck
