@@ -27,9 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using gradcheck::bad_inputs::Row;
-using gradcheck::testing::read_text;
-using gradcheck::testing::run_gradcheck;
-using gradcheck::testing::write_text;
+using namespace gradcheck::testing;  // run_gradcheck.hpp
 
 std::vector<Row> page_rows() {
   try {
@@ -55,16 +53,6 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
   return files;
 }
 
-struct RowDir {
-  fs::path path;
-  explicit RowDir(const std::string& id)
-      : path(fs::temp_directory_path() / ("gradcheck-bad-cli-" + id + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~RowDir() { fs::remove_all(path); }
-};
-
 // The page's reply rows: `gradcheck verify CASE REPLY` with a reply that cannot be read.
 bool is_malformed_reply(const Row& row) { return !row.args.empty() && row.args.front() == "verify"; }
 
@@ -73,7 +61,7 @@ class BadInputCli : public ::testing::TestWithParam<Row> {};
 TEST_P(BadInputCli, GradcheckRefusesItWithTheMessageOnThePageAndWritesNothing) {
   const Row& row = GetParam();
   ASSERT_NE(row.id, "page-unreadable") << row.message;
-  RowDir dir(row.id);
+  ScopedTempDir dir("bad-" + row.id);
   gradcheck::bad_inputs::write_inputs(row.id, dir.path);
   const auto before = snapshot(dir.path);
   ASSERT_FALSE(before.empty());
@@ -95,7 +83,7 @@ TEST_P(BadInputCli, GradcheckRefusesItWithTheMessageOnThePageAndWritesNothing) {
 TEST_P(BadInputCli, AnOldReportInTheReportDirectoryIsLeftAsItWas) {
   const Row& row = GetParam();
   ASSERT_NE(row.id, "page-unreadable") << row.message;
-  RowDir dir(row.id);
+  ScopedTempDir dir("bad-" + row.id);
   gradcheck::bad_inputs::write_inputs(row.id, dir.path);
   const fs::path report = dir.path / "report";
   fs::create_directories(report);

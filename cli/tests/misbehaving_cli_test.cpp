@@ -32,27 +32,15 @@
 namespace {
 
 namespace fs = std::filesystem;
-using gradcheck::testing::read_text;
-using gradcheck::testing::run_gradcheck_in;
-using gradcheck::testing::RunResult;
-using gradcheck::testing::start_gradcheck;
-using gradcheck::testing::wait_exit;
+using namespace gradcheck::testing;  // run_gradcheck.hpp
 using namespace std::chrono_literals;
 
 const std::string python = "/usr/bin/python3";
 const std::string example = std::string(GRADCHECK_SOURCE_DIR) + "/examples/python/mlp.py";
 
-using gradcheck::testing::lines_of;
-using gradcheck::testing::wait_for_lines;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("gradcheck-misbehaving-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+// A fresh directory per test, removed afterwards.
+struct TempDir : ScopedTempDir {
+  explicit TempDir(const std::string& name) : ScopedTempDir("misbehaving-" + name) {}
 };
 
 struct Proc {

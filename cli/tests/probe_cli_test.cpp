@@ -27,26 +27,21 @@
 namespace {
 
 namespace fs = std::filesystem;
-using gradcheck::testing::read_text;
-using gradcheck::testing::run_gradcheck_in;
-using gradcheck::testing::RunResult;
-using gradcheck::testing::start_gradcheck;
-using gradcheck::testing::wait_exit;
+using namespace gradcheck::testing;  // run_gradcheck.hpp
 using namespace std::chrono_literals;
 
 const std::string example = std::string(GRADCHECK_SOURCE_DIR) + "/examples/python/mlp.py";
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() / ("gradcheck-probe-cli-" + std::string(info->name()) + "-" +
-                                        std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+// The running test's name, the '/' of a parameterised one made '-' (one directory, not two).
+std::string test_name() {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '-');
+  return name;
+}
+
+// A fresh directory per test, named after it, removed afterwards.
+struct TempDir : ScopedTempDir {
+  TempDir() : ScopedTempDir("probe-" + test_name()) {}
 };
 
 void expect_no_children() {

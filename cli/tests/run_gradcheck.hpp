@@ -49,6 +49,16 @@ inline std::filesystem::path temp_dir(const std::string& name) {
   return d;
 }
 
+// temp_dir(name) for as long as the object lives, then removed with all it holds.
+// Each test its own name: run_gradcheck works in temp_dir("run").
+struct ScopedTempDir {
+  const std::filesystem::path path;
+  explicit ScopedTempDir(const std::string& name) : path(temp_dir(name)) {}
+  ~ScopedTempDir() { std::filesystem::remove_all(path); }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+};
+
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;

@@ -347,17 +347,29 @@ TEST(TrainCli, BadInputIsRefusedWithExitTwoBeforeAnythingIsAllocated) {
       << r.err;
 }
 
+struct Interrupted {
+  Outcome outcome;
+  bool sent = false;  // whether `when` appeared, and with it the signal was sent
+};
+
+// Trains on `limit` images for up to 1000 epochs with --report `dir`, and sends
+// `sig` once, on the first stdout line that contains `when`.
+Interrupted interrupted_run(const std::string& limit, const fs::path& dir, int sig, const std::string& when) {
+  Interrupted r;
+  r.outcome = run(data_args(limit) + std::vector<std::string>{"--epochs", "1000", "--report", dir.string()},
+                  [&](const std::string& line, pid_t pid) {
+                    if (!r.sent && line.find(when) != std::string::npos) {
+                      kill(pid, sig);
+                      r.sent = true;
+                    }
+                  });
+  return r;
+}
+
 TEST(TrainCli, SigintStopsAfterTheStepAndWritesThePartialReportSayingSo) {
   if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
   const fs::path dir = fresh_dir("sigint");
-  bool sent = false;
-  const Outcome r = run(data_args("2000") + std::vector<std::string>{"--epochs", "1000", "--report", dir.string()},
-                    [&sent](const std::string& line, pid_t pid) {
-                      if (!sent && line.find("epoch 2/1000") != std::string::npos) {
-                        kill(pid, SIGINT);
-                        sent = true;
-                      }
-                    });
+  const auto [r, sent] = interrupted_run("2000", dir, SIGINT, "epoch 2/1000");
   ASSERT_TRUE(sent) << r.out << r.err;
   EXPECT_EQ(r.exit_code, 130) << r.out << r.err;
   EXPECT_NE(r.out.find("interrupted by SIGINT after "), std::string::npos) << r.out;
@@ -378,14 +390,7 @@ TEST(TrainCli, SigintStopsAfterTheStepAndWritesThePartialReportSayingSo) {
 TEST(TrainCli, SigtermLikewiseWritesThePartialReport) {
   if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
   const fs::path dir = fresh_dir("sigterm");
-  bool sent = false;
-  const Outcome r = run(data_args("1000") + std::vector<std::string>{"--epochs", "1000", "--report", dir.string()},
-                        [&sent](const std::string& line, pid_t pid) {
-                          if (!sent && line.find("epoch 1/1000") != std::string::npos) {
-                            kill(pid, SIGTERM);
-                            sent = true;
-                          }
-                        });
+  const auto [r, sent] = interrupted_run("1000", dir, SIGTERM, "epoch 1/1000");
   ASSERT_TRUE(sent) << r.out << r.err;
   EXPECT_EQ(r.exit_code, 143) << r.out << r.err;
   const auto j = read_json(dir / "report.json");

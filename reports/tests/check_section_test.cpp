@@ -1,4 +1,5 @@
 #include "check_results.hpp"
+#include "section_blocks.hpp"
 #include "xml_check.hpp"
 
 #include <gradcheck/reports/check_section.hpp>
@@ -11,15 +12,8 @@
 namespace gradcheck::reports {
 namespace {
 
+using test::blocks_of;
 using test::count_of;
-
-template <class B>
-std::vector<const B*> blocks_of(const Section& s) {
-  std::vector<const B*> out;
-  for (const Block& b : s.blocks)
-    if (const B* p = std::get_if<B>(&b)) out.push_back(p);
-  return out;
-}
 
 TEST(CheckSection, TheAskersGradientsFailWithEveryNonZeroEntryDisagreeing) {
   const CheckResult r = test::compare_tensors(test::asker_321());

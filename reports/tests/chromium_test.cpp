@@ -4,6 +4,7 @@
 #include "check_results.hpp"
 #include "probe_results.hpp"
 #include "sample_document.hpp"
+#include "temp_dir.hpp"
 #include "xml_check.hpp"
 
 #include <gradcheck/watch/watch.hpp>
@@ -31,32 +32,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::count_of;
+using test::slurp;
+using test::TempDir;
 
 constexpr const char* chromium = "/usr/bin/chromium";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gradcheck-chromium-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
 
 struct BrowserRun {
   int exit_code = -1;
@@ -68,7 +47,7 @@ struct BrowserRun {
 // Runs Chromium on `page` in its own process group with a fresh profile; kills the group
 // on timeout or when done (the browser's helper processes included).
 BrowserRun run_chromium(const fs::path& page, const std::vector<std::string>& mode_args) {
-  TempDir profile;
+  TempDir profile("gradcheck-chromium");
   const fs::path out_file = profile.path() / "stdout", err_file = profile.path() / "stderr";
   std::vector<std::string> args = {chromium,
                                    "--headless",
@@ -131,23 +110,34 @@ std::string joined(const std::vector<std::string>& lines) {
   return s;
 }
 
-#define SKIP_WITHOUT_CHROMIUM()                                                                          \
-  do {                                                                                                   \
-    if (::access(chromium, X_OK) != 0)                                                                   \
-      GTEST_SKIP() << chromium << " not found: install the Debian package chromium to run this test"; \
-  } while (0)
+// Every test: skipped where /usr/bin/chromium is absent; `dir` is its fresh directory.
+class HtmlInChromium : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access(chromium, X_OK) != 0)
+      GTEST_SKIP() << chromium << " not found: install the Debian package chromium to run this test";
+  }
 
-TEST(HtmlInChromium, LoadsWithoutConsoleMessagesAndShowsEveryChart) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
-  const WrittenReport w = write_report(dir.path(), test::sample_report());
-  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
-  ASSERT_FALSE(run.timed_out);
-  ASSERT_EQ(run.exit_code, 0);
-  EXPECT_TRUE(run.console.empty()) << joined(run.console);
-  const std::string& dom = run.out;
-  // The script ran to its last line (it throws nowhere before it).
-  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos) << dom.substr(0, 300);
+  // Writes `report` to `dir`, loads its page with --dump-dom and returns the DOM in `dom`.
+  // Fatal unless Chromium exits 0 in time; a console message, or a script that did not
+  // run to its last line (data-ready="1"), fails the test without stopping it.
+  // Call as ASSERT_NO_FATAL_FAILURE(load(report, dom)).
+  void load(const Report& report, std::string& dom) {
+    const WrittenReport w = write_report(dir.path(), report);
+    const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
+    ASSERT_FALSE(run.timed_out);
+    ASSERT_EQ(run.exit_code, 0);
+    EXPECT_TRUE(run.console.empty()) << joined(run.console);
+    dom = run.out;
+    EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos) << dom.substr(0, 300);
+  }
+
+  TempDir dir{"gradcheck-chromium"};
+};
+
+TEST_F(HtmlInChromium, LoadsWithoutConsoleMessagesAndShowsEveryChart) {
+  std::string dom;  // load() also checks that the script ran to its last line: it throws nowhere before it
+  ASSERT_NO_FATAL_FAILURE(load(test::sample_report(), dom));
   // The sorting script made every header of the sortable table focusable.
   EXPECT_EQ(count_of(dom, "aria-sort=\"none\""), 5u);
   // The charts, as the browser parsed them.
@@ -160,19 +150,13 @@ TEST(HtmlInChromium, LoadsWithoutConsoleMessagesAndShowsEveryChart) {
   EXPECT_NE(dom.find("Worst relative error per tensor"), std::string::npos);
 }
 
-TEST(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
+TEST_F(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
   Report report;
   report.document.title = "gradcheck check";
   add(report, test::compare_tensors(test::asker_321()));
   add(report, test::large_check(30, 784, 5, [](Index, Index) { return true; }), {"Gradients of [784, 30]"});
-  const WrittenReport w = write_report(dir.path(), report);
-  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
-  ASSERT_EQ(run.exit_code, 0);
-  EXPECT_TRUE(run.console.empty()) << joined(run.console);
-  const std::string& dom = run.out;
-  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  std::string dom;
+  ASSERT_NO_FATAL_FAILURE(load(report, dom));
   EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 2u);
   EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 3u);  // 2 × 3, 1 × 2, 30 × 784 pooled to 30 × 64
   EXPECT_EQ(count_of(dom, "class=\"bar\""), 4u + 2u);
@@ -183,20 +167,13 @@ TEST(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix)
 
 // `gradcheck verify --report`'s page for the asker's reply to the 3-2-1 case:
 // the per-tensor chart, a heatmap per weight matrix, verdict colours.
-TEST(HtmlInChromium, VerifyReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
+TEST_F(HtmlInChromium, VerifyReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {
   Report report;
   report.document.title = "gradcheck verify case.json asker-reply.json";
   const VerifyResult v = verify_reply(test::case_321(), parse_reply(test::fixture_321("asker-reply.json"), "reply"));
   add(report, v, {"case.json", "asker-reply.json"});
-  const WrittenReport w = write_report(dir.path(), report);
-  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
-  ASSERT_FALSE(run.timed_out);
-  ASSERT_EQ(run.exit_code, 0);
-  EXPECT_TRUE(run.console.empty()) << joined(run.console);
-  const std::string& dom = run.out;
-  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  std::string dom;
+  ASSERT_NO_FATAL_FAILURE(load(report, dom));
   EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 1u);
   EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 2u);  // layers[0] 2 × 3, layers[1] 1 × 2
   EXPECT_EQ(count_of(dom, "class=\"bar\""), 4u);
@@ -209,20 +186,13 @@ TEST(HtmlInChromium, VerifyReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix
 
 // `gradcheck probe --report`'s page: the minimal counterexample and the charts
 // of its verification, and a failure's table.
-TEST(HtmlInChromium, ProbeReportShowsTheCounterexampleAndItsCharts) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
+TEST_F(HtmlInChromium, ProbeReportShowsTheCounterexampleAndItsCharts) {
   Report report;
   report.document.title = "gradcheck probe python3 asker.py";
   add(report, test::probe_with_counterexample());
   add(report, test::probe_with_failure());
-  const WrittenReport w = write_report(dir.path(), report);
-  const BrowserRun run = run_chromium(w.html, {"--dump-dom"});
-  ASSERT_FALSE(run.timed_out);
-  ASSERT_EQ(run.exit_code, 0);
-  EXPECT_TRUE(run.console.empty()) << joined(run.console);
-  const std::string& dom = run.out;
-  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  std::string dom;
+  ASSERT_NO_FATAL_FAILURE(load(report, dom));
   EXPECT_EQ(count_of(dom, "<svg class=\"chart bar-chart\""), 1u);
   EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 2u);
   EXPECT_EQ(count_of(dom, "class=\"cell\""), 6u + 2u);
@@ -234,9 +204,7 @@ TEST(HtmlInChromium, ProbeReportShowsTheCounterexampleAndItsCharts) {
 
 // The control: the same run reports a script error, a bad SVG attribute and a fetch that
 // the page's Content-Security-Policy blocks, so a clean run above means something.
-TEST(HtmlInChromium, TheConsoleCheckCatchesErrorsAndBlockedFetches) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
+TEST_F(HtmlInChromium, TheConsoleCheckCatchesErrorsAndBlockedFetches) {
   std::string html = render_html(test::sample_document());
   const std::string bad = "<img src=\"https://example.invalid/x.png\" alt=\"\"><svg><rect width=\"10/\"/></svg>"
                           "<script>null.property;</script>";
@@ -256,8 +224,7 @@ TEST(HtmlInChromium, TheConsoleCheckCatchesErrorsAndBlockedFetches) {
 // A training report (gradcheck train): a real watched run on pixel bytes read as
 // signed char, tested on the right reading, so that every part is there — the
 // findings, the loss, accuracy and per-layer norm curves, and the byte histogram.
-TEST(HtmlInChromium, TrainingReportShowsItsCurvesAndTheByteHistogram) {
-  SKIP_WITHOUT_CHROMIUM();
+TEST_F(HtmlInChromium, TrainingReportShowsItsCurvesAndTheByteHistogram) {
   Rng rng(5);
   const Index features = 16, n = 400;
   Dataset<double> misread, right;
@@ -286,14 +253,8 @@ TEST(HtmlInChromium, TrainingReportShowsItsCurvesAndTheByteHistogram) {
   add(report, run.watch);
   std::size_t line_charts = 0;
   for (const Block& b : report.document.sections.at(0).blocks) line_charts += std::holds_alternative<LineChart>(b) ? 1 : 0;
-  TempDir dir;
-  const WrittenReport w = write_report(dir.path(), report);
-  const BrowserRun browser = run_chromium(w.html, {"--dump-dom"});
-  ASSERT_FALSE(browser.timed_out);
-  ASSERT_EQ(browser.exit_code, 0);
-  EXPECT_TRUE(browser.console.empty()) << joined(browser.console);
-  const std::string& dom = browser.out;
-  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos);
+  std::string dom;
+  ASSERT_NO_FATAL_FAILURE(load(report, dom));
   // loss, accuracy, four per-layer norm charts, the byte histogram
   EXPECT_EQ(line_charts, 7u);
   EXPECT_EQ(count_of(dom, "<svg class=\"chart line-chart\""), line_charts);
@@ -304,9 +265,7 @@ TEST(HtmlInChromium, TrainingReportShowsItsCurvesAndTheByteHistogram) {
   EXPECT_GE(count_of(dom, "class=\"series\""), 3u + 1u + 4u * 2u + 1u) << "3 loss series, 1 accuracy, 2 layers × 4, 1";
 }
 
-TEST(HtmlInChromium, RendersAScreenshotOfTheRequestedSize) {
-  SKIP_WITHOUT_CHROMIUM();
-  TempDir dir;
+TEST_F(HtmlInChromium, RendersAScreenshotOfTheRequestedSize) {
   const WrittenReport w = write_report(dir.path(), test::sample_report());
   const fs::path png = dir.path() / "report.png";
   const BrowserRun run = run_chromium(w.html, {"--hide-scrollbars", "--window-size=1000,1400", "--screenshot=" + png.string()});

@@ -3,6 +3,7 @@
 // failures), its JUnit testcases and the JSON report.json holds. The results
 // are built from real verifications of the 3-2-1 fixture (fixtures/321/).
 #include "probe_results.hpp"
+#include "section_blocks.hpp"
 
 #include <gradcheck/reports/probe_section.hpp>
 #include <gradcheck/reports/render.hpp>
@@ -19,13 +20,7 @@
 namespace gradcheck::reports {
 namespace {
 
-template <class B>
-std::vector<const B*> blocks(const Section& s) {
-  std::vector<const B*> out;
-  for (const Block& b : s.blocks)
-    if (const B* x = std::get_if<B>(&b)) out.push_back(x);
-  return out;
-}
+using test::blocks_of;
 
 std::vector<const TestCase*> suite(const Section& s, const std::string& name) {
   std::vector<const TestCase*> out;
@@ -40,32 +35,32 @@ TEST(ProbeSection, ADivergenceShowsTheCounterexampleAndTheChartsOfItsVerificatio
   EXPECT_EQ(s.status, Status::fail);
   EXPECT_EQ(s.summary, "4 of 20 cases: 3 agree, 0 with notes, 0 declined, 1 diverge, 0 implementation failures");
   // The seed, for replay.
-  const auto facts = blocks<KeyValues>(s);
+  const auto facts = blocks_of<KeyValues>(s);
   ASSERT_FALSE(facts.empty());
   bool seed = false;
   for (const auto& row : facts[0]->rows)
     if (row.first == "seed") seed = row.second == "7 (replay with --seed 7)";
   EXPECT_TRUE(seed);
   // The minimal case and the reply, as the files `gradcheck verify` replays.
-  const auto pre = blocks<Preformatted>(s);
+  const auto pre = blocks_of<Preformatted>(s);
   ASSERT_EQ(pre.size(), 2u);
   EXPECT_EQ(pre[0]->caption, "Minimal counterexample (counterexample.case.json)");
   EXPECT_NE(pre[0]->text.find("\"activation\": \"sigmoid\""), std::string::npos) << pre[0]->text;
   EXPECT_EQ(pre[1]->text, r.counterexample->minimal_reply);
   // The signature that explains it, as a failure paragraph.
   bool signature = false;
-  for (const Paragraph* p : blocks<Paragraph>(s))
+  for (const Paragraph* p : blocks_of<Paragraph>(s))
     if (p->text.rfind("output-error-term: ", 0) == 0) signature = p->severity == Severity::error;
   EXPECT_TRUE(signature);
   // The charts of the minimal counterexample: a bar per tensor, a heatmap per weight matrix.
-  const auto bars = blocks<BarChart>(s);
+  const auto bars = blocks_of<BarChart>(s);
   ASSERT_EQ(bars.size(), 1u);
   EXPECT_EQ(bars[0]->title, "Worst relative error per tensor (minimal counterexample)");
   EXPECT_EQ(bars[0]->labels,
             (std::vector<std::string>{"layers[0].weights", "layers[0].biases", "layers[1].weights", "layers[1].biases"}));
   EXPECT_NEAR(bars[0]->values[3], (0.11470326 + 0.0351261147127841) / 0.0351261147127841, 1e-6);
   for (Verdict v : bars[0]->verdicts) EXPECT_EQ(v, Verdict::disagree);
-  const auto maps = blocks<Heatmap>(s);
+  const auto maps = blocks_of<Heatmap>(s);
   ASSERT_EQ(maps.size(), 2u);
   EXPECT_EQ(maps[0]->title, "Relative error of layers[0].weights (minimal counterexample)");
   EXPECT_EQ(maps[0]->rows, 2u);
@@ -105,12 +100,13 @@ TEST(ProbeSection, APassingRunHasNoChartsAndPassingCases) {
   r.declined_messages = {"not implemented: softmax"};
   const Section s = probe_section(r);
   EXPECT_EQ(s.status, Status::pass);
-  EXPECT_TRUE(blocks<BarChart>(s).empty());
-  EXPECT_TRUE(blocks<Heatmap>(s).empty());
+  EXPECT_TRUE(blocks_of<BarChart>(s).empty());
+  EXPECT_TRUE(blocks_of<Heatmap>(s).empty());
   ASSERT_EQ(s.testcases.size(), 1u);
   EXPECT_EQ(s.testcases[0].outcome, Outcome::pass);
   bool declined = false;
-  for (const Paragraph* p : blocks<Paragraph>(s)) declined = declined || p->text == "Declined: not implemented: softmax";
+  for (const Paragraph* p : blocks_of<Paragraph>(s))
+    declined = declined || p->text == "Declined: not implemented: softmax";
   EXPECT_TRUE(declined);
   EXPECT_EQ(to_json(r).at("counterexample"), nullptr);
 }
@@ -144,7 +140,7 @@ TEST(ProbeSection, EachFailureIsARowAndAFailingTestcaseWithItsCase) {
   EXPECT_EQ(failures[0]->outcome, Outcome::fail);
   EXPECT_NE(failures[0]->details.find("\"activation\": \"sigmoid\""), std::string::npos);
   EXPECT_NE(failures[0]->details.find("Traceback"), std::string::npos);
-  const auto tables = blocks<Table>(s);
+  const auto tables = blocks_of<Table>(s);
   ASSERT_EQ(tables.size(), 1u);
   ASSERT_EQ(tables[0]->rows.size(), 1u);
   const auto j = to_json(r);

@@ -16,6 +16,15 @@ namespace gradcheck::reports::test {
 
 inline const std::string nasty = "w<1>&\"q\" 'x'|y";  // <, &, quotes, a Markdown pipe
 
+// A section with its heading, status and summary line, and no blocks yet.
+inline Section make_section(const std::string& heading, Status status, const std::string& summary) {
+  Section s;
+  s.heading = heading;
+  s.status = status;
+  s.summary = summary;
+  return s;
+}
+
 inline Document sample_document() {
   Document doc;
   doc.title = "gradcheck check <net> & \"friends\"";
@@ -23,17 +32,11 @@ inline Document sample_document() {
   doc.status = Status::fail;
   doc.facts.rows = {{"case", "case<1>.json"}, {"method", "Ridders"}};
 
-  Section forward;
-  forward.heading = "Forward pass";
-  forward.status = Status::pass;
-  forward.summary = "outputs and loss agree";
+  Section forward = make_section("Forward pass", Status::pass, "outputs and loss agree");
   forward.add(KeyValues{"Forward", {{"output", "0.78900331"}, {"loss", "0.0222598"}}});
   doc.sections.push_back(forward);
 
-  Section grads;
-  grads.heading = "Gradients";
-  grads.status = Status::fail;
-  grads.summary = "3 of 25 entries disagree";
+  Section grads = make_section("Gradients", Status::fail, "3 of 25 entries disagree");
   grads.add(Paragraph{Severity::error, "layers[1].biases: <script>alert(1)</script> & more"});
   grads.add(Paragraph{Severity::info, "origin layer: 1"});
   Table t;
@@ -82,10 +85,7 @@ inline Document sample_document() {
   };
   doc.sections.push_back(grads);
 
-  Section training;
-  training.heading = "Training";
-  training.status = Status::notes;
-  training.summary = "loss became NaN at step 3";
+  Section training = make_section("Training", Status::notes, "loss became NaN at step 3");
   training.add(Paragraph{Severity::note, "differences at float32 level"});
   LineChart line;
   line.title = "Loss";

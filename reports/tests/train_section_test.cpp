@@ -15,30 +15,15 @@
 #include <vector>
 
 #include "../../tests/documented_fields.hpp"
+#include "section_blocks.hpp"
 
 namespace gradcheck::reports {
 namespace {
 
 namespace w = gradcheck::watch;
 
-template <class B>
-std::vector<const B*> blocks_of(const Section& s) {
-  std::vector<const B*> out;
-  for (const Block& b : s.blocks)
-    if (const B* p = std::get_if<B>(&b)) out.push_back(p);
-  return out;
-}
-
-template <class B>
-const B* titled(const Section& s, const std::string& title) {
-  for (const B* b : blocks_of<B>(s))
-    if constexpr (std::is_same_v<B, KeyValues> || std::is_same_v<B, Table>) {
-      if (b->caption == title) return b;
-    } else {
-      if (b->title == title) return b;
-    }
-  return nullptr;
-}
+using test::blocks_of;
+using test::titled;
 
 Dataset<double> random_set(Index features, Index n, int classes, std::uint64_t seed) {
   Rng rng(seed);

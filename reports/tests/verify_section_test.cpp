@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "../../tests/documented_fields.hpp"
+#include "section_blocks.hpp"
 
 namespace gradcheck::reports {
 namespace {
@@ -25,13 +26,7 @@ const Case& case_321() {
 }
 VerifyResult verify(const std::string& reply) { return verify_reply(case_321(), read_reply(dir + reply)); }
 
-template <class B>
-std::vector<const B*> blocks(const Section& s) {
-  std::vector<const B*> out;
-  for (const Block& b : s.blocks)
-    if (const B* x = std::get_if<B>(&b)) out.push_back(x);
-  return out;
-}
+using test::blocks_of;
 
 TEST(VerifySection, TheAskersRepliesFailWithTheFindingsInTheSection) {
   const Section s = verify_section(verify("asker-reply.json"), {"case.json", "asker-reply.json"});
@@ -40,7 +35,7 @@ TEST(VerifySection, TheAskersRepliesFailWithTheFindingsInTheSection) {
   EXPECT_NE(s.summary.find("output error term"), std::string::npos) << s.summary;
   // The signature as a failure paragraph, its evidence as key-values.
   bool signature = false;
-  for (const Paragraph* p : blocks<Paragraph>(s))
+  for (const Paragraph* p : blocks_of<Paragraph>(s))
     if (p->text.rfind("output-error-term: ", 0) == 0) {
       signature = true;
       EXPECT_EQ(p->severity, Severity::error);
@@ -48,14 +43,14 @@ TEST(VerifySection, TheAskersRepliesFailWithTheFindingsInTheSection) {
     }
   EXPECT_TRUE(signature);
   // One bar per tensor, all disagreeing.
-  const auto charts = blocks<BarChart>(s);
+  const auto charts = blocks_of<BarChart>(s);
   ASSERT_EQ(charts.size(), 1u);
   EXPECT_EQ(charts[0]->labels,
             (std::vector<std::string>{"layers[0].weights", "layers[0].biases", "layers[1].weights", "layers[1].biases"}));
   for (Verdict v : charts[0]->verdicts) EXPECT_EQ(v, Verdict::disagree);
   EXPECT_NEAR(charts[0]->values[3], (0.11470326 + 0.0351261147127841) / 0.0351261147127841, 1e-6);
   // A heatmap per weight matrix, in the case's shape.
-  const auto maps = blocks<Heatmap>(s);
+  const auto maps = blocks_of<Heatmap>(s);
   ASSERT_EQ(maps.size(), 2u);
   EXPECT_EQ(maps[0]->rows, 2u);
   EXPECT_EQ(maps[0]->cols, 3u);
@@ -63,7 +58,7 @@ TEST(VerifySection, TheAskersRepliesFailWithTheFindingsInTheSection) {
   EXPECT_EQ(maps[0]->verdict(0, 1), Verdict::disagree);
   // The update effect table: before, the reply's step, the correct step.
   bool update = false;
-  for (const Table* t : blocks<Table>(s))
+  for (const Table* t : blocks_of<Table>(s))
     if (t->caption.rfind("Update effect", 0) == 0) {
       update = true;
       ASSERT_EQ(t->rows.size(), 3u);
@@ -83,7 +78,7 @@ TEST(VerifySection, ACorrectReplyPasses) {
   const Section s = verify_section(verify("correct-reply.json"));
   EXPECT_EQ(s.status, Status::pass);
   for (const TestCase& t : s.testcases) EXPECT_EQ(t.outcome, Outcome::pass) << t.name;
-  EXPECT_TRUE(blocks<Table>(s).size() >= 1u);
+  EXPECT_TRUE(blocks_of<Table>(s).size() >= 1u);
 }
 
 TEST(VerifySection, NotesPassWithStatusNotes) {
@@ -97,7 +92,7 @@ TEST(VerifySection, NotesPassWithStatusNotes) {
   const Section s = verify_section(v);
   EXPECT_EQ(s.status, Status::notes);
   for (const TestCase& t : s.testcases) EXPECT_EQ(t.outcome, Outcome::pass) << t.name << ": " << t.message;
-  const auto charts = blocks<BarChart>(s);
+  const auto charts = blocks_of<BarChart>(s);
   ASSERT_EQ(charts.size(), 1u);
   EXPECT_EQ(charts[0]->verdicts[3], Verdict::note);
 }
@@ -111,8 +106,8 @@ TEST(VerifySection, DeclinedAndMalformedRepliesAreOneParagraph) {
   EXPECT_EQ(d.testcases[0].outcome, Outcome::skip);
   const Section m = verify_section(malformed_reply("reply.json: layers: expected an array"));
   EXPECT_EQ(m.status, Status::fail);
-  ASSERT_EQ(blocks<Paragraph>(m).size(), 1u);
-  EXPECT_NE(blocks<Paragraph>(m)[0]->text.find("expected an array"), std::string::npos);
+  ASSERT_EQ(blocks_of<Paragraph>(m).size(), 1u);
+  EXPECT_NE(blocks_of<Paragraph>(m)[0]->text.find("expected an array"), std::string::npos);
 }
 
 TEST(VerifySection, JsonHoldsEveryPartOfTheResult) {

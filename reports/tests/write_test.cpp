@@ -1,4 +1,5 @@
 #include "sample_document.hpp"
+#include "temp_dir.hpp"
 
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/reports/write.hpp>
@@ -22,30 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system's temporary directory, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gradcheck-reports-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
+using test::slurp;
+using test::TempDir;
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
