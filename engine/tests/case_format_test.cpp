@@ -620,6 +620,16 @@ RC_GTEST_PROP(ReplyFormat, WritingThenParsingKeepsEveryValueIncludingNaNAndInfin
 // ---------------------------------------------------------------------------
 // Hostile text: whatever the damage, the result is a case or an InputError.
 
+// Cases of at most 3 layers of 3 units and 2 samples, at every magnitude: short
+// texts to damage.
+CaseSpace small_space() {
+  CaseSpace space;
+  space.max_layers = 3;
+  space.max_width = 3;
+  space.max_batch = 2;
+  return space;
+}
+
 rc::Gen<std::string> damaged(const std::string& text) {
   return rc::gen::exec([text]() {
     static const std::string alphabet = "{}[],:\"\\-+.0123456789eEnNaIfinity ul\n\x01\xc3\xff";
@@ -640,11 +650,7 @@ rc::Gen<std::string> damaged(const std::string& text) {
 }
 
 RC_GTEST_PROP(CaseFormat, DamagedTextGivesACaseOrAnInputErrorNeverAnythingElse, ()) {
-  CaseSpace space;
-  space.max_layers = 3;
-  space.max_width = 3;
-  space.max_batch = 2;
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(small_space());
   const std::string text = *damaged(*rc::gen::element(case_to_json(c, -1), case_to_json(c)));
   try {
     const Case back = parse_case(text, "fuzz.json");
@@ -656,11 +662,7 @@ RC_GTEST_PROP(CaseFormat, DamagedTextGivesACaseOrAnInputErrorNeverAnythingElse, 
 }
 
 RC_GTEST_PROP(ReplyFormat, DamagedTextGivesAReplyOrAnInputErrorNeverAnythingElse, ()) {
-  CaseSpace space;
-  space.max_layers = 3;
-  space.max_width = 3;
-  space.max_batch = 2;
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(small_space());
   const auto g = gradients(c.network, c.inputs, c.targets);
   const std::string text = *damaged(reply_to_json(make_reply(c.network, g, 0.5, &c.targets), -1));
   try {

@@ -1,5 +1,7 @@
 // The IDX reader: values, the two byte readings, one test per malformed-input
 // class with its exact message, and the facts of the installed Fashion-MNIST.
+#include "test_helpers.hpp"
+
 #include <gradcheck/engine/idx.hpp>
 
 #include <gtest/gtest.h>
@@ -71,6 +73,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 namespace fs = std::filesystem;
+using testing::input_error_of;
 
 std::size_t largest_allocation_during(const std::function<void()>& f) {
   g_largest = 0;
@@ -133,15 +136,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
 
 // 3 images of 2 × 2 with distinctive pixels, and their labels.
 const Bytes kPixels = {0, 255, 200, 127,  /**/ 128, 1, 254, 0,  /**/ 10, 20, 30, 40};
@@ -206,40 +200,40 @@ TEST(IdxLoad, KeepsTheFirstLimitSamples) {
   EXPECT_EQ(d.targets.cols(), 2);
   EXPECT_EQ(d.inputs(0, 1), 128.0 / 255.0);
   EXPECT_EQ(idx::load(images, labels, idx::ByteReading::unsigned_bytes, 0).size(), 0);
-  EXPECT_EQ(error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, 4); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, 4); }),
             images + ": header: holds 3 images, fewer than the 4 asked for");
 }
 
 TEST(IdxReader, RejectsAMissingFile) {
   TempDir dir;
   const auto p = dir.file("absent.gz");
-  EXPECT_EQ(error_of([&] { idx::read(p); }), p + ": cannot open: No such file or directory");
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }), p + ": cannot open: No such file or directory");
 }
 
 TEST(IdxReader, RejectsADirectory) {
   TempDir dir;
   const auto p = dir.file("");
-  EXPECT_EQ(error_of([&] { idx::read(p); }), p + ": cannot read: Is a directory");
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }), p + ": cannot read: Is a directory");
 }
 
 TEST(IdxReader, RejectsAMagicNumberOfAnotherElementType) {
   TempDir dir;
   const auto p = dir.write("f", idx_file({3}, {0, 0, 0}, 0x09));
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": header: magic 0x00000901 is not an IDX file of unsigned bytes (type byte 0x09; expected 0x08)");
 }
 
 TEST(IdxReader, RejectsAFileThatIsNotIdx) {
   TempDir dir;
   const auto p = dir.write("f", {0x89, 'P', 'N', 'G', 13, 10, 26, 10});
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": header: magic 0x89504e47 is not an IDX file (its first two bytes must be zero)");
 }
 
 TEST(IdxReader, RejectsRankZero) {
   TempDir dir;
   const auto p = dir.write("f", {0, 0, 8, 0, 7});
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": header: magic 0x00000800 announces rank 0; an IDX array needs at least one dimension");
 }
 
@@ -248,12 +242,12 @@ TEST(IdxReader, RejectsATruncatedHeader) {
   Bytes b = idx_file({60000, 28, 28}, {});
   b.resize(8);
   const auto p = dir.write("f", b);
-  EXPECT_EQ(error_of([&] { idx::read(p); }), p + ": header: truncated (8 of 16 header bytes)");
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }), p + ": header: truncated (8 of 16 header bytes)");
   const auto q = dir.write("g", {0, 0});
-  EXPECT_EQ(error_of([&] { idx::read(q); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(q); }),
             q + ": header: truncated (2 bytes; an IDX file starts with a 4-byte magic number)");
   const auto e = dir.write("empty", {});
-  EXPECT_EQ(error_of([&] { idx::read(e); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(e); }),
             e + ": header: truncated (0 bytes; an IDX file starts with a 4-byte magic number)");
 }
 
@@ -261,11 +255,11 @@ TEST(IdxReader, RejectsTruncatedDataPlainOrGzip) {
   TempDir dir;
   const Bytes b = idx_file({60000, 28, 28}, Bytes(1000, 7));
   const auto p = dir.write("f", b);
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": data: truncated: the header announces 47040000 bytes, the file holds 1000");
   // A complete gzip stream of a short file: zlib is content, the IDX layout is not.
   const auto g = dir.write_gzip("f.gz", b);
-  EXPECT_EQ(error_of([&] { idx::read(g); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(g); }),
             g + ": data: truncated: the header announces 47040000 bytes, the file holds 1000");
 }
 
@@ -274,9 +268,9 @@ TEST(IdxReader, RejectsDataBeyondWhatTheHeaderAnnounces) {
   Bytes b = idx_file({3, 2, 2}, kPixels);
   b.insert(b.end(), 12, 0);
   const auto p = dir.write("f", b);
-  EXPECT_EQ(error_of([&] { idx::read(p); }), p + ": data: 12 bytes beyond the 12 the header announces");
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }), p + ": data: 12 bytes beyond the 12 the header announces");
   const auto g = dir.write_gzip("f.gz", b);
-  EXPECT_EQ(error_of([&] { idx::read(g); }), g + ": data: 12 bytes beyond the 12 the header announces");
+  EXPECT_EQ(input_error_of([&] { idx::read(g); }), g + ": data: 12 bytes beyond the 12 the header announces");
 }
 
 TEST(IdxReader, StopsCountingAHugeSurplusAtTheLimit) {
@@ -286,7 +280,7 @@ TEST(IdxReader, StopsCountingAHugeSurplusAtTheLimit) {
   const auto p = dir.write("f", b);
   idx::Limits small;
   small.max_bytes = 1000;
-  EXPECT_EQ(error_of([&] { idx::read(p, small); }), p + ": data: more than 1000 bytes beyond the 2 the header announces");
+  EXPECT_EQ(input_error_of([&] { idx::read(p, small); }), p + ": data: more than 1000 bytes beyond the 2 the header announces");
 }
 
 // A gzip'd file with incompressible data, so that cutting it in half cuts the data.
@@ -302,7 +296,7 @@ TEST(IdxReader, RejectsAGzipStreamCutInTheMiddle) {
   Bytes gz = gzip_of_noise(dir, 100000);
   gz.resize(gz.size() / 2);
   const auto p = dir.write("cut.gz", gz);
-  const std::string message = error_of([&] { idx::read(p); });
+  const std::string message = input_error_of([&] { idx::read(p); });
   EXPECT_EQ(message.rfind(p + ": gzip: stream cut short after ", 0), 0U) << message;
   EXPECT_NE(message.find("decompressed bytes (zlib: unexpected end of file)"), std::string::npos) << message;
 }
@@ -312,7 +306,7 @@ TEST(IdxReader, RejectsAGzipStreamThatLacksOnlyItsTrailer) {
   Bytes gz = gzip_of_noise(dir, 1000);
   gz.resize(gz.size() - 4);  // the uncompressed length; every data byte is still there
   const auto p = dir.write("cut.gz", gz);
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": gzip: stream cut short after 1008 decompressed bytes (zlib: unexpected end of file)");
 }
 
@@ -321,13 +315,13 @@ TEST(IdxReader, RejectsCorruptGzipData) {
   Bytes gz = gzip_of_noise(dir, 1000);
   gz[gz.size() - 8] ^= 0xff;  // the CRC-32 of the data
   const auto p = dir.write("crc.gz", gz);
-  EXPECT_EQ(error_of([&] { idx::read(p); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }),
             p + ": gzip: corrupt data (zlib: incorrect data check)");
 
   Bytes gz2 = gzip_of_noise(dir, 1000);
   gz2[10] = 0xff;  // the first deflate block header: block type 3 does not exist
   const auto q = dir.write("bad.gz", gz2);
-  EXPECT_EQ(error_of([&] { idx::read(q); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(q); }),
             q + ": gzip: corrupt data (zlib: invalid block type)");
 }
 
@@ -335,14 +329,14 @@ TEST(IdxReader, RefusesAnAbsurdCountBeforeAllocating) {
   TempDir dir;
   const auto p = dir.write_gzip("huge.gz", idx_file({1000000000, 28, 28}, Bytes(100, 1)));
   std::string message;
-  const std::size_t largest = largest_allocation_during([&] { message = error_of([&] { idx::read(p); }); });
+  const std::size_t largest = largest_allocation_during([&] { message = input_error_of([&] { idx::read(p); }); });
   EXPECT_EQ(message, p + ": header: 1000000000 × 28 × 28 bytes exceeds the limit of 268435456 bytes "
                          "(Limits::max_bytes, see docs/idx.md)");
   EXPECT_LT(largest, std::size_t{1} << 20) << "largest single allocation, bytes";
 
   // Products that overflow 64 bits are refused the same way.
   const auto q = dir.write("wide", idx_file({4294967295U, 4294967295U, 4294967295U}, {}));
-  EXPECT_EQ(error_of([&] { idx::read(q); }),
+  EXPECT_EQ(input_error_of([&] { idx::read(q); }),
             q + ": header: 4294967295 × 4294967295 × 4294967295 bytes exceeds the limit of 268435456 bytes "
                 "(Limits::max_bytes, see docs/idx.md)");
 }
@@ -352,7 +346,7 @@ TEST(IdxReader, AllocatesWhatAShortFileHoldsNotWhatItsHeaderAnnounces) {
   // Announces 47 MB (within the limit), holds 100 bytes.
   const auto p = dir.write("short", idx_file({60000, 28, 28}, Bytes(100, 1)));
   std::string message;
-  const std::size_t largest = largest_allocation_during([&] { message = error_of([&] { idx::read(p); }); });
+  const std::size_t largest = largest_allocation_during([&] { message = input_error_of([&] { idx::read(p); }); });
   EXPECT_EQ(message, p + ": data: truncated: the header announces 47040000 bytes, the file holds 100");
   EXPECT_LT(largest, std::size_t{1} << 20) << "largest single allocation, bytes";
 }
@@ -361,7 +355,7 @@ TEST(IdxLoad, RejectsImageAndLabelCountsThatDiffer) {
   TempDir dir;
   const auto images = dir.write("i", idx_file({3, 2, 2}, kPixels));
   const auto labels = dir.write("l", idx_file({2}, {1, 2}));
-  EXPECT_EQ(error_of([&] { idx::load(images, labels); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(images, labels); }),
             labels + ": header: holds 2 labels, but " + images + " holds 3 images");
 }
 
@@ -369,10 +363,10 @@ TEST(IdxLoad, RejectsALabelOutsideTheClassesNamingItsIndex) {
   TempDir dir;
   const auto images = dir.write("i", idx_file({3, 2, 2}, kPixels));
   const auto labels = dir.write("l", idx_file({3}, kLabels));
-  EXPECT_EQ(error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, -1, 5); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, -1, 5); }),
             labels + ": data[2]: label 9 is outside 0..4");
   // The check covers the whole file, not only the samples kept.
-  EXPECT_EQ(error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, 1, 5); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(images, labels, idx::ByteReading::unsigned_bytes, 1, 5); }),
             labels + ": data[2]: label 9 is outside 0..4");
 }
 
@@ -380,19 +374,19 @@ TEST(IdxLoad, RejectsFilesOfTheWrongRank) {
   TempDir dir;
   const auto images = dir.write("i", idx_file({3, 2, 2}, kPixels));
   const auto labels = dir.write("l", idx_file({3}, kLabels));
-  EXPECT_EQ(error_of([&] { idx::images(idx::read(labels)); }),
+  EXPECT_EQ(input_error_of([&] { idx::images(idx::read(labels)); }),
             labels + ": header: rank 1 (3); images need rank 3 (count × rows × cols)");
-  EXPECT_EQ(error_of([&] { idx::labels(idx::read(images)); }),
+  EXPECT_EQ(input_error_of([&] { idx::labels(idx::read(images)); }),
             images + ": header: rank 3 (3 × 2 × 2); labels need rank 1 (count)");
-  EXPECT_EQ(error_of([&] { idx::load(labels, labels); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(labels, labels); }),
             labels + ": header: rank 1 (3); images need rank 3 (count × rows × cols)");
-  EXPECT_EQ(error_of([&] { idx::load(images, images); }),
+  EXPECT_EQ(input_error_of([&] { idx::load(images, images); }),
             images + ": header: rank 3 (3 × 2 × 2); labels need rank 1 (count)");
 }
 
 TEST(IdxImages, RejectsAnArrayWhoseBytesDisagreeWithItsDimensions) {
   idx::Array a{"made-by-hand", {2, 2, 2}, Bytes(7, 0)};
-  EXPECT_EQ(error_of([&] { idx::images(a); }), "made-by-hand: data: holds 7 bytes, the dimensions 2 × 2 × 2 need 8");
+  EXPECT_EQ(input_error_of([&] { idx::images(a); }), "made-by-hand: data: holds 7 bytes, the dimensions 2 × 2 × 2 need 8");
 }
 
 // Any valid file reads back exactly; every strict prefix and every extension of

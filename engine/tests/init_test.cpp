@@ -1,5 +1,7 @@
 // Initialisers: each scheme's moments match its definition, the draw order is
 // the documented one, and a seed names exactly one network.
+#include "test_helpers.hpp"
+
 #include <gradcheck/engine/init.hpp>
 
 #include <gtest/gtest.h>
@@ -8,6 +10,8 @@
 
 namespace gradcheck {
 namespace {
+
+using testing::input_error_of;
 
 struct Moments {
   double mean = 0, variance = 0, max_abs = 0;
@@ -136,19 +140,11 @@ TEST(Init, InitialiseRedrawsAnExistingNetworkInPlace) {
 }
 
 TEST(Init, MakeNetworkRejectsBadSizesAndUnsupportedOutputs) {
-  const auto message = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const InputError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  EXPECT_EQ(message([] { make_network({3}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::he, 1); }),
+  EXPECT_EQ(input_error_of([] { make_network({3}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::he, 1); }),
             "sizes: needs at least two entries (inputs and outputs), got 1");
-  EXPECT_EQ(message([] { make_network({3, 0, 1}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::he, 1); }),
+  EXPECT_EQ(input_error_of([] { make_network({3, 0, 1}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::he, 1); }),
             "sizes[1]: is 0, expected 1..1048576");
-  EXPECT_EQ(message([] { make_network({3, 2}, Activation::sigmoid, Activation::relu, Loss::cross_entropy, Init::he, 1); }),
+  EXPECT_EQ(input_error_of([] { make_network({3, 2}, Activation::sigmoid, Activation::relu, Loss::cross_entropy, Init::he, 1); }),
             "loss: cross_entropy needs a sigmoid or softmax output layer, got relu");
 }
 

@@ -171,23 +171,15 @@ TEST(ComplexStep, ImaginaryPartOfLossIsTheDirectionalDerivative) {
 TEST(Validate, RejectsSoftmaxBeforeTheLastLayer) {
   auto net = net_321();
   net.layers[0].activation = Activation::softmax;
-  try {
-    validate(net);
-    FAIL() << "expected an InputError";
-  } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "layers[0].activation: softmax is only supported on the last layer");
-  }
+  EXPECT_EQ(testing::input_error_of([&] { validate(net); }),
+            "layers[0].activation: softmax is only supported on the last layer");
 }
 
 TEST(Validate, RejectsMismatchedInnerShapes) {
   auto net = net_321();
   net.layers[1].weights = testing::matrix({{0.5, 0.55, 0.1}});
-  try {
-    validate(net);
-    FAIL() << "expected an InputError";
-  } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "layers[1].weights: rows have 3 entries, expected 2 (the units of layers[0])");
-  }
+  EXPECT_EQ(testing::input_error_of([&] { validate(net); }),
+            "layers[1].weights: rows have 3 entries, expected 2 (the units of layers[0])");
 }
 
 TEST(Validate, RejectsCrossEntropyOnAnOutputThatIsNotAProbability) {

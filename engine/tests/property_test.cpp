@@ -1,5 +1,7 @@
 // Property: on random networks the double-precision backward pass agrees with
 // central differences of the loss computed in 50 significant digits.
+#include "case_spaces.hpp"
+
 #include <gradcheck/probe/generators.hpp>
 
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@ namespace gradcheck {
 namespace {
 
 using Big = cpp_bin_float_50;
+using testing::unit_space;
 
 // Signs of the pre-activations of every kinked (relu/leaky_relu) unit.
 std::vector<int> kink_signs(const Network<Big>& net, const ForwardPass<Big>& fp) {
@@ -22,11 +25,7 @@ std::vector<int> kink_signs(const Network<Big>& net, const ForwardPass<Big>& fp)
 }
 
 RC_GTEST_PROP(EngineProperty, DoubleBackwardAgreesWithFiftyDigitCentralDifferences, ()) {
-  CaseSpace space;
-  space.max_layers = 4;
-  space.max_batch = 5;
-  space.magnitudes = {Magnitude::unit};
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(unit_space(4, 5));
   const auto g = gradients(c.network, c.inputs, c.targets);
 
   const Network<Big> big = c.network.cast<Big>();

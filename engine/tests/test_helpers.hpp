@@ -1,8 +1,11 @@
 #pragma once
-// Small builders shared by the engine's tests.
+// Small builders shared by the engine's tests (and by the checks' tests, which
+// include this file by its relative path).
+#include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/network.hpp>
 
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 namespace gradcheck::testing {
@@ -36,5 +39,17 @@ inline Network<double> net_321() {
 }
 inline Matrix<double> input_321() { return matrix({{0.0}, {0.5}, {1.0}}); }  // one column = one sample
 inline Matrix<double> target_321() { return matrix({{1.0}}); }
+
+// The message of the InputError that `f()` throws, or "(no InputError)" when it
+// returns: compare it with the expected message in one EXPECT_EQ.
+template <class F>
+std::string input_error_of(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
 
 }  // namespace gradcheck::testing

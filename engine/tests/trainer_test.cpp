@@ -14,6 +14,7 @@ namespace gradcheck {
 namespace {
 
 using testing::input_321;
+using testing::input_error_of;
 using testing::net_321;
 using testing::target_321;
 
@@ -58,6 +59,15 @@ bool bitwise_equal(const Network<double>& a, const Network<double>& b) {
   for (std::size_t l = 0; l < a.layers.size(); ++l)
     if (a.layers[l].weights != b.layers[l].weights || a.layers[l].biases != b.layers[l].biases) return false;
   return true;
+}
+
+// Whether two copies of `net`, one trained on `data` with `a` and one with `b`,
+// end with bitwise the same parameters.
+bool trains_alike(const Network<double>& net, const Dataset<double>& data, const TrainOptions& a, const TrainOptions& b) {
+  auto with_a = net, with_b = net;
+  train(with_a, data, a);
+  train(with_b, data, b);
+  return bitwise_equal(with_a, with_b);
 }
 
 TrainOptions options(Optimizer o, double lr, Index batch, int epochs) {
@@ -125,15 +135,12 @@ TEST(Trainer, OnlineSgdIsOneStepPerSampleInOrder) {
 }
 
 TEST(Trainer, MomentumZeroIsSgdBitForBit) {
-  const auto data = small_set(20, 5);
-  auto a = small_net(6), b = small_net(6);
-  auto opt = options(Optimizer::sgd, 0.7, 3, 4);
-  opt.seed = 17;
-  train(a, data, opt);
-  opt.optimizer = Optimizer::momentum;
-  opt.momentum = 0.0;
-  train(b, data, opt);
-  EXPECT_TRUE(bitwise_equal(a, b));
+  auto sgd = options(Optimizer::sgd, 0.7, 3, 4);
+  sgd.seed = 17;
+  auto momentum = sgd;
+  momentum.optimizer = Optimizer::momentum;
+  momentum.momentum = 0.0;
+  EXPECT_TRUE(trains_alike(small_net(6), small_set(20, 5), sgd, momentum));
 }
 
 TEST(Trainer, MomentumAccumulatesVelocityAsWritten) {
@@ -237,12 +244,10 @@ TEST(Trainer, ClippingRescalesAGradientLongerThanTheLimit) {
               (net.layers[l].biases - ref.layers[l].biases).squaredNorm();
   EXPECT_NEAR(std::sqrt(moved2), 0.5 * limit, 1e-12) << "the step is η · clip_norm long";
   // A limit above the norm leaves the step alone.
-  auto a = small_net(14), b = small_net(14);
+  auto unclipped = opt;
+  unclipped.clip_norm = 0;
   opt.clip_norm = 4 * std::sqrt(norm2);
-  train(a, data, opt);
-  opt.clip_norm = 0;
-  train(b, data, opt);
-  EXPECT_TRUE(bitwise_equal(a, b));
+  EXPECT_TRUE(trains_alike(small_net(14), data, opt, unclipped));
 }
 
 TEST(Trainer, StepUpdatesOnTheChosenSamplesAndKeepsMomentumBetweenCalls) {
@@ -559,30 +564,22 @@ TEST(Evaluate, ThresholdsASingleSigmoidOutputAtOneHalf) {
 }
 
 TEST(TrainerInput, RejectsUnusableOptionsAndMismatchedData) {
-  const auto message = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const InputError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   const auto data = small_set(4, 33);
   auto net = small_net(34);
   auto opt = options(Optimizer::sgd, 0.1, 0, 1);
-  EXPECT_EQ(message([&] { train(net, data, opt); }), "batch_size: is 0, expected at least 1");
+  EXPECT_EQ(input_error_of([&] { train(net, data, opt); }), "batch_size: is 0, expected at least 1");
   opt = options(Optimizer::sgd, std::nan(""), 1, 1);
-  EXPECT_EQ(message([&] { train(net, data, opt); }), "learning_rate: is nan, expected a finite number > 0");
+  EXPECT_EQ(input_error_of([&] { train(net, data, opt); }), "learning_rate: is nan, expected a finite number > 0");
   opt = options(Optimizer::adam, 0.1, 1, 1);
   opt.beta2 = 1.0;
-  EXPECT_EQ(message([&] { train(net, data, opt); }), "beta2: is 1.000000, expected 0 <= beta2 < 1");
+  EXPECT_EQ(input_error_of([&] { train(net, data, opt); }), "beta2: is 1.000000, expected 0 <= beta2 < 1");
   Dataset<double> wide = data;
   wide.inputs = Matrix<double>::Zero(5, 4);
-  EXPECT_EQ(message([&] { train(net, wide, options(Optimizer::sgd, 0.1, 1, 1)); }),
+  EXPECT_EQ(input_error_of([&] { train(net, wide, options(Optimizer::sgd, 0.1, 1, 1)); }),
             "training.inputs: has 5 features, the network takes 3");
-  EXPECT_EQ(message([&] { evaluate(net, wide); }), "dataset.inputs: has 5 features, the network takes 3");
+  EXPECT_EQ(input_error_of([&] { evaluate(net, wide); }), "dataset.inputs: has 5 features, the network takes 3");
   Trainer<double> trainer(net, options(Optimizer::sgd, 0.1, 1, 1));
-  EXPECT_EQ(message([&] { trainer.step(data, {0, 4}); }), "samples[1]: is 4, expected 0..3");
+  EXPECT_EQ(input_error_of([&] { trainer.step(data, {0, 4}); }), "samples[1]: is 4, expected 0..3");
   EXPECT_EQ(trainer.steps_taken(), 0);
   EXPECT_FALSE(parse_optimizer("rmsprop").has_value());
   for (Optimizer o : all_optimizers) EXPECT_EQ(parse_optimizer(to_string(o)), o);

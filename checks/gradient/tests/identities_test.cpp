@@ -4,6 +4,7 @@
 #include <gradcheck/probe/generators.hpp>
 #include <gradcheck/gradient/network_check.hpp>
 
+#include "../../../engine/tests/case_spaces.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@ namespace gradcheck {
 namespace {
 
 using testing::non_agreeing;
+using testing::unit_space;
 
 // Every entry of `a` agrees with `r` (the rule, tensor floor from r, a round-off
 // allowance of 64 ulps of the tensor's scale for differently ordered sums).
@@ -29,12 +31,6 @@ void assert_agrees(const Matrix<double>& a, const Matrix<double>& r, double abso
     if (c.verdict != Verdict::agree)
       RC_FAIL("entry " + std::to_string(i) + ": " + std::to_string(a.data()[i]) + " vs " + std::to_string(r.data()[i]));
   }
-}
-
-CaseSpace unit_space() {
-  CaseSpace s;
-  s.magnitudes = {Magnitude::unit};
-  return s;
 }
 
 RC_GTEST_PROP(Identities, DeepIdentityNetworkIsTheProductMatrixAndPassesTheCheck, ()) {

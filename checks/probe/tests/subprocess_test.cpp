@@ -1,13 +1,13 @@
 // LineProcess against small shell programs that misbehave on purpose: every
 // outcome is data, nothing blocks past its deadline, and no child is left
 // behind (each test ends by asserting this process has no children at all).
+#include "no_children.hpp"
+
 #include <gradcheck/probe/subprocess.hpp>
 
 #include <gtest/gtest.h>
 
-#include <errno.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <filesystem>
@@ -20,16 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Outcome = Exchange::Outcome;
+using testing::expect_no_children;
 
 std::vector<std::string> sh(const std::string& script) { return {"/bin/sh", "-c", script}; }
-
-// waitpid(-1) fails with ECHILD exactly when no child, running or zombie, remains.
-void expect_no_children() {
-  int status = 0;
-  errno = 0;
-  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD);
-}
 
 // Processes of group `pgid` that are not zombies, from /proc/<pid>/stat.
 int live_members(pid_t pgid) {

@@ -4,6 +4,7 @@
 #include <gradcheck/verify/mutations.hpp>
 #include <gradcheck/gradient/network_check.hpp>
 
+#include "../../../engine/tests/case_spaces.hpp"
 #include "../../gradient/tests/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@ namespace {
 
 using testing::matrix;
 using testing::non_agreeing;
+using testing::unit_space;
 using testing::vector;
 
 // 3-2-2 with sigmoid hidden units, a tanh layer and the given output, batch of 3.
@@ -107,10 +109,7 @@ TEST(Mutations, ApplyOnlyWhereTheyChangeSomething) {
 // changes visibly (by more than 1e-5 of the entry, at the tensor's scale, and
 // by more than twice its tolerance) and no entry it leaves alone.
 RC_GTEST_PROP(MutationProperty, DisagreementsAreExactlyWhereTheMutationChangedTheGradient, ()) {
-  CaseSpace space;
-  space.magnitudes = {Magnitude::unit};
-  space.max_layers = 4;
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(unit_space(4));
   const Mutation m = *rc::gen::elementOf(std::vector<Mutation>(std::begin(all_mutations), std::end(all_mutations)));
   RC_PRE(applies(m, c.network));
   ReferenceOptions ro;

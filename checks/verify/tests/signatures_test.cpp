@@ -3,6 +3,7 @@
 // rounding, kinks, NaN and shapes; bugs outside the catalogue get the generic,
 // localised signatures.
 #include "verify_test_support.hpp"
+#include "../../../engine/tests/case_spaces.hpp"
 
 #include <gradcheck/probe/generators.hpp>
 #include <gradcheck/verify/mutations.hpp>
@@ -200,12 +201,7 @@ int tensors_carrying_gradient(const Reply& r) {
 }
 
 RC_GTEST_PROP(SignaturesProperty, AMutationThatShowsIsNamedAndNothingElseIs, ()) {
-  CaseSpace space;
-  space.max_layers = 4;
-  space.max_width = 5;
-  space.max_batch = 4;
-  space.magnitudes = {Magnitude::unit};
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(testing::unit_space(4, 4, 5));
   const Mutation m = *rc::gen::elementOf(std::vector<Mutation>(std::begin(all_mutations), std::end(all_mutations)));
   RC_PRE(applies(m, c.network));
   const Reply bad = reply_of(mutated_gradients(c, m));
@@ -273,11 +269,7 @@ RC_GTEST_PROP(SignaturesProperty, AFloat32ImplementationIsNeverADivergence, ()) 
   // ones (weights to ±30) a float32 softmax + binary_cross_entropy can drift to
   // 6e-5 of its tensor, past the default precision limit (1 case in 3,000;
   // docs/verify.md).
-  CaseSpace space;
-  space.max_layers = 4;
-  space.max_batch = 6;
-  space.magnitudes = {Magnitude::unit};
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(testing::unit_space(4, 6));
   const VerifyResult v = verify_reply(c, float32_engine_reply(c));
   RC_ASSERT(v.status != VerifyStatus::diverge);
   RC_ASSERT(v.passed(false));

@@ -2,6 +2,7 @@
 // consistency, fault), notes and the update effect. The bug signatures against
 // the known-bad mutations are in signatures_test.cpp.
 #include "verify_test_support.hpp"
+#include "../../../engine/tests/case_spaces.hpp"
 
 #include <gradcheck/probe/generators.hpp>
 
@@ -28,14 +29,10 @@ const Case& sigmoid_case() {
 }
 
 RC_GTEST_PROP(VerifyProperty, TheEnginesOwnGradientsAgreeOnRandomCases, ()) {
-  CaseSpace space;
-  space.max_layers = 4;
-  space.max_batch = 4;
   // Unit magnitudes: at large ones the engine's own double backward can lose a
   // softmax + binary_cross_entropy delta to underflow (exp(−904) = 0), which the
   // 50-digit reference rightly flags; that is the engine's test to make.
-  space.magnitudes = {Magnitude::unit};
-  const Case c = *gen::any_case(space);
+  const Case c = *gen::any_case(testing::unit_space(4, 4));
   const VerifyResult v = verify_reply(c, engine_reply(c, true));
   RC_ASSERT(v.status == VerifyStatus::agree);
   RC_ASSERT(v.signatures.empty());
@@ -47,11 +44,8 @@ RC_GTEST_PROP(VerifyProperty, TheEnginesOwnGradientsAgreeOnRandomCases, ()) {
 RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm, ()) {
   // Any error confined to δ_L: the earlier layers still follow from the
   // implementation's own δ_L, whatever the batch, when δ_L is recoverable.
-  CaseSpace space;
+  CaseSpace space = testing::unit_space(4, 1);
   space.min_layers = 2;
-  space.max_layers = 4;
-  space.max_batch = 1;
-  space.magnitudes = {Magnitude::unit};
   space.activations = {Activation::sigmoid, Activation::tanh, Activation::identity};
   const Case c = *gen::any_case(space);
   const double factor = *rc::gen::element(1.7, -0.3, 3.1);

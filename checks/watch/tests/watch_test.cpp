@@ -4,6 +4,8 @@
 // update ratio), plateau, divergence, chance accuracy, and a healthy run that
 // produces no warning. Expected values come from hand analysis, from the raw
 // bytes, or from an independent observer written here.
+#include "../../../engine/tests/test_helpers.hpp"  // matrix(), vector()
+
 #include <gradcheck/watch/watch.hpp>
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/init.hpp>
@@ -24,6 +26,8 @@ namespace gradcheck {
 namespace {
 
 namespace w = gradcheck::watch;
+using testing::matrix;
+using testing::vector;
 
 const std::string fashion = "/usr/share/datasets/fashion-mnist/";
 const std::string train_images = fashion + "train-images-idx3-ubyte.gz";
@@ -32,24 +36,6 @@ const std::string test_images = fashion + "t10k-images-idx3-ubyte.gz";
 const std::string test_labels = fashion + "t10k-labels-idx1-ubyte.gz";
 
 bool have_fashion() { return std::filesystem::exists(train_images) && std::filesystem::exists(test_images); }
-
-Matrix<double> mat(std::initializer_list<std::initializer_list<double>> rows) {
-  Matrix<double> m(static_cast<Index>(rows.size()), static_cast<Index>(rows.begin()->size()));
-  Index r = 0;
-  for (const auto& row : rows) {
-    Index c = 0;
-    for (double v : row) m(r, c++) = v;
-    ++r;
-  }
-  return m;
-}
-
-Vector<double> vec(std::initializer_list<double> values) {
-  Vector<double> v(static_cast<Index>(values.size()));
-  Index i = 0;
-  for (double x : values) v(i++) = x;
-  return v;
-}
 
 Network<double> one_layer(Activation act, Loss loss, Matrix<double> W, Vector<double> b) {
   Network<double> net;
@@ -85,6 +71,13 @@ Dataset<double> random_set(Index features, Index n, int classes, std::uint64_t s
 }
 
 bool has_kind(const w::Result& r, w::Kind k) { return r.find(k) != nullptr; }
+
+// The first of `fs` of kind `k`, or nullptr (w::Result::find for a list of findings).
+const w::Finding* first_of_kind(const std::vector<w::Finding>& fs, w::Kind k) {
+  for (const auto& f : fs)
+    if (f.kind == k) return &f;
+  return nullptr;
+}
 
 std::string findings_text(const std::vector<w::Finding>& fs) {
   std::string s;
@@ -206,9 +199,7 @@ TEST(WatchInputs, ReportsRawBytesAsUnscaled) {
   const auto bytes = fashion_like_bytes(64 * 100, 14);
   const auto x = as_matrix(bytes, 64, [](int b) { return double(b); });
   const auto s = w::check_inputs(x);
-  const w::Finding* f = nullptr;
-  for (const auto& g : s.findings)
-    if (g.kind == w::Kind::unscaled_inputs) f = &g;
+  const w::Finding* f = first_of_kind(s.findings, w::Kind::unscaled_inputs);
   ASSERT_NE(f, nullptr) << findings_text(s.findings);
   EXPECT_EQ(f->severity, w::Severity::warning);
   EXPECT_NE(f->message.find("raw bytes"), std::string::npos) << f->message;
@@ -257,10 +248,10 @@ TEST(WatchInputs, CountsConstantFeaturesAndNonFiniteValues) {
 
 TEST(WatchInputs, ReportsRangeMeanAndFractionNegativeExactly) {
   // 4 features × 4 samples: feature 1 constant, 4 of 16 values negative.
-  const Matrix<double> x = mat({{-1.0, 2.0, 3.0, 0.0},
-                                {0.5, 0.5, 0.5, 0.5},
-                                {-0.25, -4.0, 1.0, 0.75},
-                                {0.1, 0.2, -0.3, 0.5}});
+  const Matrix<double> x = matrix({{-1.0, 2.0, 3.0, 0.0},
+                                   {0.5, 0.5, 0.5, 0.5},
+                                   {-0.25, -4.0, 1.0, 0.75},
+                                   {0.1, 0.2, -0.3, 0.5}});
   const auto s = w::check_inputs(x);
   EXPECT_EQ(s.samples, 4);
   EXPECT_EQ(s.features, 4);
@@ -284,9 +275,7 @@ TEST(WatchInputs, ReportsUnscaledRealValuedFeaturesAndNotScaledOnes) {
   Matrix<double> x(4, 300);
   for (Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform(0, 5000) + 0.5;  // not on a byte grid
   const auto s = w::check_inputs(x);
-  const w::Finding* f = nullptr;
-  for (const auto& g : s.findings)
-    if (g.kind == w::Kind::unscaled_inputs) f = &g;
+  const w::Finding* f = first_of_kind(s.findings, w::Kind::unscaled_inputs);
   ASSERT_NE(f, nullptr) << findings_text(s.findings);
   EXPECT_EQ(f->severity, w::Severity::warning);
   EXPECT_NE(f->message.find("inputs are not scaled: values reach"), std::string::npos) << f->message;
@@ -316,12 +305,12 @@ w::Numerics naive_cross_entropy() {
 
 // Softmax over 3 classes of one input: z = W·[1] + b = the biases.
 Network<double> logits(double z0, double z1, double z2) {
-  return one_layer(Activation::softmax, Loss::cross_entropy, mat({{0.0}, {0.0}, {0.0}}), vec({z0, z1, z2}));
+  return one_layer(Activation::softmax, Loss::cross_entropy, matrix({{0.0}, {0.0}, {0.0}}), vector({z0, z1, z2}));
 }
 
 TEST(WatchTrace, NamesExpOverflowInANaiveSoftmax) {
   const auto net = logits(1.0, 800.0, 2.0);
-  const Matrix<double> x = mat({{1.0}}), y = mat({{0.0}, {1.0}, {0.0}});
+  const Matrix<double> x = matrix({{1.0}}), y = matrix({{0.0}, {1.0}, {0.0}});
   EXPECT_FALSE(w::trace_step(net, x, y).has_value()) << "the engine's stable softmax is finite";
   const auto nf = w::trace_step(net, x, y, naive_softmax());
   ASSERT_TRUE(nf.has_value());
@@ -345,7 +334,7 @@ TEST(WatchTrace, NamesExpOverflowInANaiveSoftmax) {
 
 TEST(WatchTrace, NamesZeroOverZeroWhenEveryExpUnderflows) {
   const auto net = logits(-800.0, -900.0, -1000.0);
-  const auto nf = w::trace_step(net, mat({{1.0}}), mat({{1.0}, {0.0}, {0.0}}), naive_softmax());
+  const auto nf = w::trace_step(net, matrix({{1.0}}), matrix({{1.0}, {0.0}, {0.0}}), naive_softmax());
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->operation, w::Operation::zero_over_zero);
   EXPECT_EQ(nf->site, w::Site::softmax);
@@ -355,7 +344,7 @@ TEST(WatchTrace, NamesZeroOverZeroWhenEveryExpUnderflows) {
 TEST(WatchTrace, NamesLogOfZeroInANaiveCrossEntropy) {
   // Class 0 is the target; its output underflows to exactly 0 beside z = 800.
   const auto net = logits(0.0, 800.0, 799.0);
-  const Matrix<double> x = mat({{1.0}}), y = mat({{1.0}, {0.0}, {0.0}});
+  const Matrix<double> x = matrix({{1.0}}), y = matrix({{1.0}, {0.0}, {0.0}});
   EXPECT_FALSE(w::trace_step(net, x, y).has_value()) << "log-sum-exp keeps the engine's loss finite";
   const auto nf = w::trace_step(net, x, y, naive_cross_entropy());
   ASSERT_TRUE(nf.has_value());
@@ -372,7 +361,7 @@ TEST(WatchTrace, NamesLogOfZeroInANaiveCrossEntropy) {
 TEST(WatchTrace, NamesZeroTimesInfWhenAZeroTargetMeetsLogZero) {
   // Class 1 is the target (a = 1); class 0's output is 0 and its target 0: 0 · ln 0.
   const auto net = logits(0.0, 800.0, 1.0);
-  const auto nf = w::trace_step(net, mat({{1.0}}), mat({{0.0}, {1.0}, {0.0}}), naive_cross_entropy());
+  const auto nf = w::trace_step(net, matrix({{1.0}}), matrix({{0.0}, {1.0}, {0.0}}), naive_cross_entropy());
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->operation, w::Operation::zero_times_inf);
   EXPECT_EQ(nf->cause, "0 · inf in cross-entropy");
@@ -381,8 +370,8 @@ TEST(WatchTrace, NamesZeroTimesInfWhenAZeroTargetMeetsLogZero) {
 }
 
 TEST(WatchTrace, NamesInfMinusInfWhenProductsOverflowWithOppositeSigns) {
-  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, mat({{1e200, -1e200}}), vec({0.0}));
-  const auto nf = w::trace_step(net, mat({{1e200}, {1e200}}), mat({{0.5}}));
+  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, matrix({{1e200, -1e200}}), vector({0.0}));
+  const auto nf = w::trace_step(net, matrix({{1e200}, {1e200}}), matrix({{0.5}}));
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->operation, w::Operation::inf_minus_inf);
   EXPECT_EQ(nf->site, w::Site::matrix_product);
@@ -397,8 +386,8 @@ TEST(WatchTrace, NamesInfMinusInfWhenProductsOverflowWithOppositeSigns) {
 }
 
 TEST(WatchTrace, NamesOverflowInWaWhenFiniteTermsSumBeyondTheRange) {
-  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, mat({{1e308, 1e308}}), vec({0.0}));
-  const auto nf = w::trace_step(net, mat({{1.0}, {1.0}}), mat({{0.5}}));
+  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, matrix({{1e308, 1e308}}), vector({0.0}));
+  const auto nf = w::trace_step(net, matrix({{1.0}, {1.0}}), matrix({{0.5}}));
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->operation, w::Operation::overflow);
   EXPECT_EQ(nf->site, w::Site::matrix_product);
@@ -407,8 +396,8 @@ TEST(WatchTrace, NamesOverflowInWaWhenFiniteTermsSumBeyondTheRange) {
 }
 
 TEST(WatchTrace, NamesOverflowInTheQuadraticLoss) {
-  const auto net = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
-  const auto nf = w::trace_step(net, mat({{2e154}}), mat({{0.0}}));
+  const auto net = one_layer(Activation::identity, Loss::quadratic, matrix({{1.0}}), vector({0.0}));
+  const auto nf = w::trace_step(net, matrix({{2e154}}), matrix({{0.0}}));
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->pass, w::Pass::loss);
   EXPECT_EQ(nf->cause, "overflow in the quadratic loss");
@@ -421,9 +410,9 @@ TEST(WatchTrace, NamesOverflowInTheBackwardProductWhenTheForwardPassIsFinite) {
   // Wᵀ·δ = 1.5e308 · (−0.9) + (−1.5e308) · 0.9 = −2.7e308: overflow, backward.
   Network<double> net;
   net.loss = Loss::cross_entropy;
-  net.layers.push_back({Activation::identity, mat({{1.0}}), vec({0.0})});
-  net.layers.push_back({Activation::softmax, mat({{1.5e308}, {-1.5e308}}), vec({0.0, std::log(9.0)})});
-  const auto nf = w::trace_step(net, mat({{0.0}}), mat({{1.0}, {0.0}}));
+  net.layers.push_back({Activation::identity, matrix({{1.0}}), vector({0.0})});
+  net.layers.push_back({Activation::softmax, matrix({{1.5e308}, {-1.5e308}}), vector({0.0, std::log(9.0)})});
+  const auto nf = w::trace_step(net, matrix({{0.0}}), matrix({{1.0}, {0.0}}));
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->pass, w::Pass::backward);
   EXPECT_EQ(nf->quantity, w::Quantity::delta);
@@ -443,8 +432,8 @@ TEST(WatchTrace, NamesOverflowInTheBackwardProductWhenTheForwardPassIsFinite) {
 }
 
 TEST(WatchTrace, MarksNonFiniteInputAsPassedOnNotProduced) {
-  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, mat({{1.0, 2.0}}), vec({0.0}));
-  const auto nf = w::trace_step(net, mat({{1.0}, {std::nan("")}}), mat({{0.5}}));
+  const auto net = one_layer(Activation::sigmoid, Loss::quadratic, matrix({{1.0, 2.0}}), vector({0.0}));
+  const auto nf = w::trace_step(net, matrix({{1.0}, {std::nan("")}}), matrix({{0.5}}));
   ASSERT_TRUE(nf.has_value());
   EXPECT_EQ(nf->quantity, w::Quantity::input);
   EXPECT_EQ(nf->row, 1);
@@ -458,8 +447,8 @@ TEST(WatchTrace, MarksNonFiniteInputAsPassedOnNotProduced) {
 TEST(WatchTrace, NamesOverflowInAWeightUpdateDuringTraining) {
   // z = [1.5e308, 1.6e308]: the stable softmax gives a = [0, 1], the target is
   // class 0, so dL/dW00 = −1 and η = 1e308 moves W00 = 1.5e308 up by 1e308.
-  auto net = one_layer(Activation::softmax, Loss::cross_entropy, mat({{1.5e308}, {0.0}}), vec({0.0, 1.6e308}));
-  const auto data = dataset(mat({{1.0}}), mat({{1.0}, {0.0}}));
+  auto net = one_layer(Activation::softmax, Loss::cross_entropy, matrix({{1.5e308}, {0.0}}), vector({0.0, 1.6e308}));
+  const auto data = dataset(matrix({{1.0}}), matrix({{1.0}, {0.0}}));
   const auto opt = sgd(1e308, 1, 1);
   w::Watch watch({}, opt);
   Trainer<double> trainer(net, opt, watch.callbacks());
@@ -496,8 +485,8 @@ TEST(WatchTrace, NamesOverflowInAWeightUpdateDuringTraining) {
 // 1 → 1 identity, quadratic, x = 1, y = 0, w = 1, b = 0, η = 3: a ← a − 6a = −5a,
 // so a_t = (−5)^t and the loss ½(a − y)² overflows at the first t with a_t² > DBL_MAX.
 TEST(WatchTraining, FindsTheAnalyticStepWhereTheQuadraticLossOverflows) {
-  auto net = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
-  const auto data = dataset(mat({{1.0}}), mat({{0.0}}));
+  auto net = one_layer(Activation::identity, Loss::quadratic, matrix({{1.0}}), vector({0.0}));
+  const auto data = dataset(matrix({{1.0}}), matrix({{0.0}}));
   Index expected = 0;
   for (double a = 1; std::isfinite(a * a); a *= -5) ++expected;
   ASSERT_EQ(expected, 221);
@@ -913,10 +902,10 @@ TEST(WatchLoss, DetectsAPlateauWhenTheLossDoesNotMove) {
 
 TEST(WatchLoss, DetectsDivergenceBeforeAnythingOverflows) {
   // 1 → 1 identity at η = 2.2: a ← a(1 − 4.4) = −3.4a, |a| = 3.4^t stays finite for 60 steps.
-  auto net = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
+  auto net = one_layer(Activation::identity, Loss::quadratic, matrix({{1.0}}), vector({0.0}));
   w::Options wo;
   wo.loss_window = 5;
-  const auto run = w::train_watched(net, dataset(mat({{1.0}}), mat({{0.0}})), sgd(2.2, 1, 60), nullptr, wo);
+  const auto run = w::train_watched(net, dataset(matrix({{1.0}}), matrix({{0.0}})), sgd(2.2, 1, 60), nullptr, wo);
   EXPECT_FALSE(run.watch.first_non_finite.has_value());
   const w::Finding* f = run.watch.find(w::Kind::divergence);
   ASSERT_NE(f, nullptr);
@@ -981,10 +970,10 @@ TEST(WatchRun, EveryKindOfFindingHasSeverityEvidenceAndAFix) {
   x(2, 7) = std::nan("");
   take(w::check_inputs(x).findings);
   // A run that overflows (non-finite, divergence).
-  auto id = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
+  auto id = one_layer(Activation::identity, Loss::quadratic, matrix({{1.0}}), vector({0.0}));
   w::Options wo;
   wo.loss_window = 10;
-  take(w::train_watched(id, dataset(mat({{1.0}}), mat({{0.0}})), sgd(3.0, 1, 1000), nullptr, wo).watch.findings);
+  take(w::train_watched(id, dataset(matrix({{1.0}}), matrix({{0.0}})), sgd(3.0, 1, 1000), nullptr, wo).watch.findings);
   // A stuck run (plateau) tested on other random labels (chance accuracy).
   const auto data = random_set(6, 200, 4, 25), other = random_set(6, 200, 4, 99);
   auto stuck = make_network({6, 8, 4}, Activation::sigmoid, Activation::softmax, Loss::cross_entropy, Init::xavier, 5);
@@ -1017,12 +1006,12 @@ TEST(WatchRun, EveryKindOfFindingHasSeverityEvidenceAndAFix) {
 }
 
 TEST(WatchRun, EpochCadenceKeepsAggregatesAndTheHistoryOnly) {
-  auto net = one_layer(Activation::identity, Loss::quadratic, mat({{1.0}}), vec({0.0}));
+  auto net = one_layer(Activation::identity, Loss::quadratic, matrix({{1.0}}), vector({0.0}));
   w::Options wo;
   wo.cadence = w::Cadence::epoch;
   wo.stats_every = 3;
   wo.history = 8;
-  const auto run = w::train_watched(net, dataset(mat({{1.0, 1.0}}), mat({{0.0, 0.0}})), sgd(3.0, 1, 1000), nullptr, wo);
+  const auto run = w::train_watched(net, dataset(matrix({{1.0, 1.0}}), matrix({{0.0, 0.0}})), sgd(3.0, 1, 1000), nullptr, wo);
   EXPECT_TRUE(run.watch.steps.empty());
   ASSERT_TRUE(run.watch.first_non_finite.has_value());
   const auto& nf = *run.watch.first_non_finite;
