@@ -1,8 +1,9 @@
 #pragma once
-// Small builders shared by the engine's tests (and by the checks' tests, which
-// include this file by its relative path).
+// Small builders shared by the engine's tests (and by the checks' and the
+// reports' tests, which include this file by its relative path).
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/network.hpp>
+#include <gradcheck/engine/trainer.hpp>
 
 #include <initializer_list>
 #include <string>
@@ -19,6 +20,15 @@ inline Matrix<double> matrix(std::initializer_list<std::initializer_list<double>
     ++r;
   }
   return m;
+}
+
+// Plain SGD at rate lr, mini-batches of `batch`, for `epochs` epochs.
+inline TrainOptions sgd(double lr, Index batch, int epochs) {
+  TrainOptions o;
+  o.learning_rate = lr;
+  o.batch_size = batch;
+  o.epochs = epochs;
+  return o;
 }
 
 inline Vector<double> vector(std::initializer_list<double> values) {

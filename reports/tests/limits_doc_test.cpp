@@ -16,28 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/limits_page.hpp"
+
 namespace gradcheck {
 namespace {
 
-std::vector<std::string> page_lines() {
-  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/docs/limits.md");
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
-
-// The table row that names `code` (in backticks), or "" when none does.
-std::string row_naming(const std::string& code) {
-  for (const auto& l : page_lines())
-    if (l.rfind("| ", 0) == 0 && l.find("`" + code + "`") != std::string::npos) return l;
-  return "";
-}
-
-std::string with_commas(unsigned long long n) {
-  std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-  return s;
-}
+using testing::limits_page::row_naming;
+using testing::limits_page::with_commas;
 
 #define EXPECT_ROW_SAYS(code, text)                                          \
   do {                                                                       \

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../../engine/tests/test_helpers.hpp"
 #include "../../tests/documented_fields.hpp"
 #include "section_blocks.hpp"
 
@@ -21,6 +22,7 @@ namespace gradcheck::reports {
 namespace {
 
 namespace w = gradcheck::watch;
+using testing::sgd;
 
 using test::blocks_of;
 using test::titled;
@@ -34,14 +36,6 @@ Dataset<double> random_set(Index features, Index n, int classes, std::uint64_t s
   for (Index c = 0; c < n; ++c) d.labels.push_back(std::min(classes - 1, static_cast<int>(d.inputs(0, c) * classes)));
   d.targets = one_hot(d.labels, classes);
   return d;
-}
-
-TrainOptions sgd(double lr, Index batch, int epochs) {
-  TrainOptions o;
-  o.learning_rate = lr;
-  o.batch_size = batch;
-  o.epochs = epochs;
-  return o;
 }
 
 // 1 → 1 identity, quadratic, η = 3: a_t = (−5)^t, the loss overflows at step 221.

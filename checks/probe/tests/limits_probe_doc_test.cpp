@@ -11,22 +11,13 @@
 #include <fstream>
 #include <string>
 
+#include "../../../tests/limits_page.hpp"
+
 namespace gradcheck {
 namespace {
 
-// The table row of docs/limits.md that names `code` (in backticks), or "".
-std::string row_naming(const std::string& code) {
-  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/docs/limits.md");
-  for (std::string l; std::getline(in, l);)
-    if (l.rfind("| ", 0) == 0 && l.find("`" + code + "`") != std::string::npos) return l;
-  return "";
-}
-
-std::string with_commas(unsigned long long n) {
-  std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-  return s;
-}
+using testing::limits_page::row_naming;
+using testing::limits_page::with_commas;
 
 void expect_row_says(const std::string& code, const std::string& text) {
   const std::string row = row_naming(code);

@@ -27,6 +27,7 @@ namespace {
 
 namespace w = gradcheck::watch;
 using testing::matrix;
+using testing::sgd;
 using testing::vector;
 
 const std::string fashion = "/usr/share/datasets/fashion-mnist/";
@@ -49,14 +50,6 @@ Dataset<double> dataset(Matrix<double> x, Matrix<double> y) {
   d.inputs = std::move(x);
   d.targets = std::move(y);
   return d;
-}
-
-TrainOptions sgd(double lr, Index batch, int epochs) {
-  TrainOptions o;
-  o.learning_rate = lr;
-  o.batch_size = batch;
-  o.epochs = epochs;
-  return o;
 }
 
 // Random classification data: `features` N(0, 1) inputs, `classes` random labels.
