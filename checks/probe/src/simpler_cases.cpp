@@ -214,10 +214,10 @@ double complexity(double x) {
 }
 
 void value_candidates(const Case& c, std::vector<Case>& out) {
-  Case probe = c;
-  const std::size_t count = values_of(probe).size();
-  for (std::size_t k = 0; k < count; ++k) {
-    const double x = *values_of(probe)[k];
+  Case read = c;  // values_of needs a case it may point into
+  const std::vector<double*> values = values_of(read);
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    const double x = *values[k];
     const double sign = x < 0 ? -1.0 : 1.0;
     const double simpler[] = {0.0, sign, sign * 0.5, round_significant(x, 1), round_significant(x, 2)};
     for (double v : simpler) {
