@@ -5,6 +5,7 @@
 
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/reports/format.hpp>
+#include <gradcheck/reports/text.hpp>
 #include <gradcheck/reports/verify_section.hpp>
 
 #include <string>
@@ -34,12 +35,6 @@ nlohmann::json signatures_json(const std::vector<Signature>& signatures) {
                    {"layers", s.layers}});
   }
   return out;
-}
-
-std::string command_line(const std::vector<std::string>& argv) {
-  std::string s;
-  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
-  return s;
 }
 
 nlohmann::json counterexample_json(const Counterexample& cx) {
@@ -77,7 +72,7 @@ nlohmann::json failure_json(const Failure& f) {
 KeyValues run_facts(const ProbeResult& r) {
   KeyValues facts;
   facts.caption = "Run";
-  facts.rows = {{"command", command_line(r.command)},
+  facts.rows = {{"command", shell_command(r.command)},
                 {"seed", std::to_string(r.seed) + " (replay with --seed " + std::to_string(r.seed) + ")"},
                 {"cases sent", std::to_string(r.cases_sent) + " of " + std::to_string(r.cases_requested)},
                 {"agree", std::to_string(r.agreed)},
@@ -195,7 +190,7 @@ nlohmann::json to_json(const ProbeResult& r) {
 
 Section probe_section(const ProbeResult& r, bool strict) {
   Section s;
-  s.heading = "Probe: " + command_line(r.command);
+  s.heading = "Probe: " + shell_command(r.command);
   s.status = !r.passed(strict) ? Status::fail : r.noted > 0 ? Status::notes : Status::pass;
   s.summary = std::to_string(r.cases_sent) + " of " + std::to_string(r.cases_requested) + " cases: " +
               std::to_string(r.agreed) + " agree, " + std::to_string(r.noted) + " with notes, " +

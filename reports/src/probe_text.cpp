@@ -28,7 +28,6 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-
 // Every line of `text` behind `pad`.
 std::string indent_lines(const std::string& text, const std::string& pad) {
   std::string out = pad;

@@ -4,6 +4,8 @@
 
 #include <gradcheck/reports/format.hpp>
 
+#include "detail/text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -14,18 +16,14 @@ namespace gradcheck::reports {
 
 namespace {
 
+using detail::left;
+using detail::right;
+
 std::string fmt_value(double v) { return format_number(v, 9); }
 std::string fmt_error(double v) { return format_number(v, 2); }
 std::string out_value(double v) { return format_number(v, 8); }
 std::string loss_value(double v) { return format_number(v, 6); }
 
-// `text` right-aligned in `width` columns (a number column of a table).
-std::string right(const std::string& text, std::size_t width) {
-  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
-}
-std::string left(const std::string& text, std::size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
-}
 
 std::string layer_name(std::size_t l, std::size_t L) {
   std::string s = "layers[" + std::to_string(l) + "]";
@@ -110,7 +108,7 @@ void print_forward(std::ostream& out, const ForwardCheck& f) {
     std::size_t bad = 0;
     const Entry* worst = outs.front();
     for (const Entry* e : outs) {
-      if (e->verdict != Verdict::agree) ++bad;
+      if (e->verdict != gradcheck::Verdict::agree) ++bad;
       if (!(e->relative_error <= worst->relative_error)) worst = e;
     }
     if (bad == 0 && outs.size() == 1)
@@ -127,7 +125,7 @@ void print_forward(std::ostream& out, const ForwardCheck& f) {
     out << "forward: outputs not sent\n";
   }
   if (l)
-    out << "forward: loss " << (l->verdict == Verdict::agree ? "agrees: " : "DIFFERS: ") << loss_value(l->analytic)
+    out << "forward: loss " << (l->verdict == gradcheck::Verdict::agree ? "agrees: " : "DIFFERS: ") << loss_value(l->analytic)
         << " (reference " << fmt_value(l->numeric) << ", relative error " << fmt_error(l->relative_error) << ")\n";
   else
     out << "forward: loss not sent (reference " << loss_value(f.reference_loss) << ")\n";
@@ -141,7 +139,7 @@ void print_origin(std::ostream& out, const VerifyResult& r, std::size_t L) {
   // Its worst entry, bias first when it disagrees (it is δ itself for batch 1).
   const Entry* worst = nullptr;
   for (const Entry& e : r.gradients.entries) {
-    if (static_cast<std::size_t>(e.layer) != o || e.verdict == Verdict::agree) continue;
+    if (static_cast<std::size_t>(e.layer) != o || e.verdict == gradcheck::Verdict::agree) continue;
     const bool better = !worst || (e.tensor == TensorKind::biases && worst->tensor != TensorKind::biases) ||
                         (e.tensor == worst->tensor && e.absolute_error > worst->absolute_error);
     if (better) worst = &e;
@@ -303,7 +301,7 @@ std::string render_check_text(const CheckResult& r, const std::string& case_name
     print_entries_table(out, rows, "analytic");
   }
   for (const Entry& e : r.entries)
-    if (e.verdict == Verdict::inconclusive_kink && !e.note.empty()) {
+    if (e.verdict == gradcheck::Verdict::inconclusive_kink && !e.note.empty()) {
       out << "note: " << entry_name(e) << ": " << e.note << "\n";
       break;
     }

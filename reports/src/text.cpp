@@ -17,6 +17,14 @@ nlohmann::json json_number(double value) {
 
 namespace detail {
 
+std::string right(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+std::string left(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
 std::string valid_utf8(std::string_view s) {
   static constexpr std::string_view replacement = "\xEF\xBF\xBD";
   std::string out;

@@ -33,6 +33,10 @@ std::string coord(double v);
 // "2 layers 3 -> 2 sigmoid -> 1 softmax, cross_entropy (mean), batch 1"
 std::string describe_case(const Case& c);
 
+// `text` right- or left-aligned in `width` columns (a column of a text table).
+std::string right(const std::string& text, std::size_t width);
+std::string left(const std::string& text, std::size_t width);
+
 // "pass" → "PASS"
 std::string upper(std::string_view s);
 
