@@ -44,6 +44,28 @@ gradcheck says about each kind of mistake (docs/probe.md):
   exit      exits at once without reading anything
 --decline NAME (repeatable) answers {"error": ...} to cases that use that
 activation or loss, the way a partial implementation declines what it lacks.
+
+--precision NAME computes as a program in that floating-point format would
+(round_to: round to nearest, ties to even; overflow to +-inf, gradual underflow
+through the subnormals to 0): every parsed number, every + - * / (sums one term
+at a time) and every exp, log, log1p and tanh result is rounded to it, and x/0
+and exp's overflow give C's inf and NaN instead of Python's exceptions:
+  float64   the default: today's arithmetic, unchanged
+  float32   24 significant bits, largest 3.4e38, subnormals down to 2^-149
+  bfloat16  float32's exponent range with 8 significant bits, down to 2^-133
+  float16   11 significant bits, largest 65504, subnormals down to 2^-24
+Every reply then says "precision": NAME (when --precision was given), unless
+--no-precision-field leaves gradcheck to infer it.
+--textbook replaces the stable formulas by a textbook's (in any precision, the
+--bug variants included):
+  sigmoid   1 / (1 + exp(-z)), its derivative a (1 - a); tanh' = 1 - a^2
+  softmax   exp(z - max z) / sum, the largest logit still subtracted
+  losses    from a: -sum y ln a, -sum [y ln a + (1 - y) ln(1 - a)] (a term
+            whose coefficient y or 1 - y is exactly 0 is skipped)
+  delta     the fused a - y for softmax + cross_entropy and sigmoid +
+            binary_cross_entropy; for every other pair dL/da (a - y, -y/a,
+            (1 - y)/(1 - a) - y/a) times act'(z) from a, or the softmax
+            Jacobian product
 """
 
 import argparse
@@ -57,6 +79,121 @@ import time
 
 LEAKY_SLOPE = 0.01
 NEGATIVE_SIDE_SLOPE = LEAKY_SLOPE  # leaky_relu'(z) for z <= 0 (0 with --bug leaky-zero)
+TEXTBOOK = False  # --textbook: the textbook formulas instead of the stable ones
+
+
+# ---------------------------------------------------------------------------
+# Precision: the arithmetic of a program written in a narrower format
+
+# significant bits p, exponent of the smallest subnormal, largest finite value
+FORMATS = {
+    "float32": (24, -149, (2.0 - 2.0 ** -23) * 2.0 ** 127),
+    "bfloat16": (8, -133, (2.0 - 2.0 ** -7) * 2.0 ** 127),
+    "float16": (11, -24, 65504.0),
+}
+
+
+def rounding(precision):
+    """round_to(., precision) as a one-argument function (the identity for float64)."""
+    if precision == "float64":
+        return lambda x: x
+    p, q_min, largest = FORMATS[precision]
+    overflow = largest + 2.0 ** (math.frexp(largest)[1] - 1 - p)  # largest + half its spacing: a tie, to inf
+    frexp, ldexp, copysign, inf = math.frexp, math.ldexp, math.copysign, math.inf
+
+    def rnd(x):
+        if not -overflow < x < overflow:  # inf, NaN, and what rounds past the largest value
+            return x if x != x else copysign(inf, x)
+        m, e = frexp(x)  # x = m 2^e, 1/2 <= |m| < 1
+        q = max(e - p, q_min)  # the place of the last bit kept: p bits, or the subnormals' fixed one
+        return copysign(ldexp(round(ldexp(m, e - q)), q), x)  # round(): ties to even; copysign keeps -0
+
+    return rnd
+
+
+def round_to(x, precision):
+    """x rounded to the nearest value of float64, float32, bfloat16 or float16,
+    ties to even; past the largest finite value +-inf, below the smallest normal
+    one the subnormals' fixed spacing, then +-0 (IEEE 754's round to nearest)."""
+    return rounding(precision)(x)
+
+
+_round = rounding("float64")  # the program's precision (use_precision)
+_new = float.__new__
+
+
+def _div(x, y):  # C's x / y: division by zero gives +-inf, or NaN for 0/0
+    try:
+        return float.__truediv__(x, y)
+    except ZeroDivisionError:
+        return math.nan if x == 0 or x != x else math.copysign(math.inf, x) * math.copysign(1.0, y)
+
+
+def _literal(v):  # a constant or count of the program, in its precision
+    return v if type(v) is Rounded else _round(float(v))
+
+
+class Rounded(float):
+    """A number of the program's precision: every result of + - * / is rounded
+    to it, constants are rounded before use, x/0 is C's inf or NaN."""
+    __slots__ = ()
+
+    def __add__(a, b): return _new(Rounded, _round(float.__add__(a, _literal(b))))
+    def __radd__(a, b): return _new(Rounded, _round(float.__add__(a, _literal(b))))
+    def __sub__(a, b): return _new(Rounded, _round(float.__sub__(a, _literal(b))))
+    def __rsub__(a, b): return _new(Rounded, _round(float.__rsub__(a, _literal(b))))
+    def __mul__(a, b): return _new(Rounded, _round(float.__mul__(a, _literal(b))))
+    def __rmul__(a, b): return _new(Rounded, _round(float.__mul__(a, _literal(b))))
+    def __truediv__(a, b): return _new(Rounded, _round(_div(a, _literal(b))))
+    def __rtruediv__(a, b): return _new(Rounded, _round(_div(_literal(b), a)))
+    def __neg__(a): return _new(Rounded, float.__neg__(a))
+    def __pos__(a): return a
+    def __abs__(a): return _new(Rounded, float.__abs__(a))
+
+
+def number(v):
+    """A parsed number or a function's result, in the program's precision."""
+    return _new(Rounded, _round(float(v)))
+
+
+class RoundedMath:
+    """exp, log, log1p and tanh as C's <math.h> returns them (inf on overflow,
+    -inf at a log's pole, NaN outside its domain), rounded to the precision."""
+    inf, nan = math.inf, math.nan
+
+    @staticmethod
+    def exp(x):
+        try:
+            return number(math.exp(x))
+        except OverflowError:
+            return number(math.inf)
+
+    @staticmethod
+    def log(x):
+        return number(math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan))
+
+    @staticmethod
+    def log1p(x):
+        return number(math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan))
+
+    @staticmethod
+    def tanh(x):
+        return number(math.tanh(x))
+
+
+fmath = math  # the math functions of the program: math itself, or RoundedMath (use_precision)
+NOISE = 2.0 ** -50  # the relative size of --bug noise: a few units in the last place
+
+
+def use_precision(precision, textbook):
+    """Computes in that precision from here on (Rounded and RoundedMath); in
+    float64 only where the textbook formulas need C's inf and NaN. Returns the
+    JSON number parser, None for Python's own floats."""
+    global _round, fmath, NOISE, TEXTBOOK
+    plain = precision == "float64" and not textbook
+    TEXTBOOK, _round, fmath = textbook, rounding(precision), math if plain else RoundedMath
+    NOISE = 2.0 ** -50 if precision == "float64" else 2.0 ** (3 - FORMATS[precision][0])
+    return None if plain else number
 
 
 # ---------------------------------------------------------------------------
@@ -64,25 +201,25 @@ NEGATIVE_SIDE_SLOPE = LEAKY_SLOPE  # leaky_relu'(z) for z <= 0 (0 with --bug lea
 
 def sigmoid(z):
     if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
+        return 1.0 / (1.0 + fmath.exp(-z))
+    e = fmath.exp(z)
     return e / (1.0 + e)
 
 
 def sigmoid_prime(z):
     # sigma(z) * sigma(-z) from z: a * (1 - a) is 0 once a rounds to 1.
-    t = math.exp(-abs(z))
+    t = fmath.exp(-abs(z))
     return t / ((1.0 + t) * (1.0 + t))
 
 
 def tanh_prime(z):
     # sech^2(z) = 4t / (1 + t)^2 with t = e^(-2|z|), rather than 1 - tanh^2.
-    t = math.exp(-2.0 * abs(z))
+    t = fmath.exp(-2.0 * abs(z))
     return 4.0 * t / ((1.0 + t) * (1.0 + t))
 
 
 def softplus(x):  # log(1 + e^x)
-    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+    return x + fmath.log1p(fmath.exp(-x)) if x > 0 else fmath.log1p(fmath.exp(x))
 
 
 class SoftmaxColumn:
@@ -92,7 +229,7 @@ class SoftmaxColumn:
     def __init__(self, z, naive=False):
         self.m = max(range(len(z)), key=lambda k: (z[k], -k))  # first largest
         shift = 0.0 if naive else z[self.m]
-        self.e = [naive_exp(zk) if naive else math.exp(zk - shift) for zk in z]
+        self.e = [naive_exp(zk) if naive else fmath.exp(zk - shift) for zk in z]
         self.total = sum(self.e)
         others = sum(e for k, e in enumerate(self.e) if k != self.m)
         self.rest = [others if k == self.m else self.total - e for k, e in enumerate(self.e)]
@@ -106,27 +243,35 @@ class SoftmaxColumn:
 
 def naive_exp(x):  # what C's exp does past its range, for the nan bug
     try:
-        return math.exp(x)
+        return fmath.exp(x)
     except OverflowError:
         return math.inf
+
+
+def unit_activation(act):
+    """The activation of one value (every one but softmax): stable or textbook."""
+    return {
+        "identity": lambda v: v,
+        "sigmoid": textbook_sigmoid if TEXTBOOK else sigmoid,
+        "tanh": fmath.tanh,
+        "relu": lambda v: v if v > 0 else 0.0,
+        "leaky_relu": lambda v: v if v > 0 else LEAKY_SLOPE * v,
+    }[act]
+
+
+def softmax_column(z, naive=False):
+    if TEXTBOOK:
+        return textbook_softmax(z, naive)
+    sc = SoftmaxColumn(z, naive)
+    return [sc.a(k) for k in range(len(z))]
 
 
 def activate(act, z, naive=False):
     """z: units x batch (a list of rows). Returns a, the same shape."""
     if act == "softmax":
-        cols = list(zip(*z))
-        out_cols = []
-        for col in cols:
-            sc = SoftmaxColumn(col, naive)
-            out_cols.append([sc.a(k) for k in range(len(col))])
+        out_cols = [softmax_column(col, naive) for col in zip(*z)]
         return [list(r) for r in zip(*out_cols)]
-    f = {
-        "identity": lambda v: v,
-        "sigmoid": sigmoid,
-        "tanh": math.tanh,
-        "relu": lambda v: v if v > 0 else 0.0,
-        "leaky_relu": lambda v: v if v > 0 else LEAKY_SLOPE * v,
-    }[act]
+    f = unit_activation(act)
     return [[f(v) for v in row] for row in z]
 
 
@@ -155,6 +300,64 @@ def derivative(act, v):
     }[act]()
 
 
+def slope(act, z, a, at_a=False):
+    """act'(z) in a backward step: from z with the stable formulas, from a = act(z)
+    with the textbook ones; at_a evaluates it at a instead (the deriv-at-a bug)."""
+    if TEXTBOOK:
+        return textbook_derivative(act, unit_activation(act)(a) if at_a else a)
+    return derivative(act, a if at_a else z)
+
+
+# ---------------------------------------------------------------------------
+# The textbook formulas (--textbook), as most hand-written backprop has them
+
+FUSED = {("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")}
+
+
+def textbook_sigmoid(z):  # exp(-z) overflows to inf below z = -709 (-88 in float32): a = 0
+    return 1.0 / (1.0 + fmath.exp(-z))
+
+
+def textbook_softmax(z, naive=False):  # the largest logit subtracted, except for the nan bug
+    shift = 0.0 if naive else max(z)
+    e = [fmath.exp(zk - shift) for zk in z]
+    total = sum(e)
+    return [ek / total for ek in e]
+
+
+def textbook_derivative(act, a):
+    """act'(z) from a = act(z): a (1 - a) and 1 - a^2 lose their digits at saturation."""
+    if act == "sigmoid":
+        return a * (1.0 - a)
+    if act == "tanh":
+        return 1.0 - a * a
+    if act == "identity":
+        return 1.0
+    return 1.0 if a > 0 else (0.0 if act == "relu" else NEGATIVE_SIDE_SLOPE)
+
+
+def textbook_loss_derivative(loss, a, y):
+    """dL/da for one sample; a term whose coefficient y or 1 - y is exactly 0 is
+    skipped, as in the loss (-y/a would be 0/0 where a = 0)."""
+    part = lambda c, v: c / v if c != 0 else 0.0
+    if loss == "quadratic":
+        return [ak - yk for ak, yk in zip(a, y)]
+    if loss == "cross_entropy":
+        return [-part(yk, ak) for ak, yk in zip(a, y)]
+    return [part(1.0 - yk, 1.0 - ak) - part(yk, ak) for ak, yk in zip(a, y)]
+
+
+def textbook_output_delta(loss, out, a, y):
+    """dL/dz of the output layer for one sample: the fused a - y where textbooks
+    derive it, else the chain rule through act'(z) taken from a."""
+    if (out, loss) in FUSED:
+        return [ak - yk for ak, yk in zip(a, y)]
+    d = textbook_loss_derivative(loss, a, y)
+    if out == "softmax":
+        return softmax_jacobian_times(a, d)
+    return [dk * textbook_derivative(out, ak) for dk, ak in zip(d, a)]
+
+
 # ---------------------------------------------------------------------------
 # Forward, loss, backward (batches are lists of rows: features x samples)
 
@@ -180,7 +383,7 @@ def sample_loss(loss, out, z, a, y):
         return sum((ak - yk) * (ak - yk) for ak, yk in zip(a, y)) / 2.0
     if out == "softmax":
         sc = SoftmaxColumn(z)
-        ln_a = [zk - z[sc.m] - math.log(sc.total) for zk in z]
+        ln_a = [zk - z[sc.m] - fmath.log(sc.total) for zk in z]
         ln_1ma = [softmax_log_one_minus(z, sc, k) for k in range(len(z))]
     else:
         ln_a = [-softplus(-zk) for zk in z]
@@ -199,28 +402,29 @@ def cross_entropy_terms(loss, ln_a, ln_1ma, y):
 
 
 def naive_sample_loss(loss, a, y):
-    """The textbook loss from a, as C would compute it: log(0) = -inf, NaN propagates."""
+    """The textbook loss from a, as C would compute it: log(0) = -inf, NaN propagates
+    (the nan bug's, and --textbook's)."""
     if loss == "quadratic":
         return sum((ak - yk) * (ak - yk) for ak, yk in zip(a, y)) / 2.0
-    c_log = lambda v: -math.inf if v == 0 else (math.log(v) if v > 0 else math.nan)
+    c_log = lambda v: -math.inf if v == 0 else (fmath.log(v) if v > 0 else math.nan)
     return cross_entropy_terms(loss, [c_log(ak) for ak in a], [c_log(1.0 - ak) for ak in a], y)
 
 
 def softmax_log_one_minus(z, sc, k):
     """ln(1 - a_k); for the dominant class a log-sum-exp over the others."""
     if k != sc.m:
-        return math.log1p(-sc.a(k))
+        return fmath.log1p(-sc.a(k))
     others = [z[i] for i in range(len(z)) if i != k]
     m2 = max(others)
-    t = sum(math.exp(v - m2) for v in others)
-    return m2 - z[k] + math.log(t) - math.log(sc.total)
+    t = sum(fmath.exp(v - m2) for v in others)
+    return m2 - z[k] + fmath.log(t) - fmath.log(sc.total)
 
 
 def share_without(z, j, k):
     """e_j / sum_{i != k} e_i, in log space: both may underflow while the ratio is 1."""
     others = [z[i] for i in range(len(z)) if i != k]
     m = max(others)
-    return math.exp(z[j] - m - math.log(sum(math.exp(v - m) for v in others)))
+    return fmath.exp(z[j] - m - fmath.log(sum(fmath.exp(v - m) for v in others)))
 
 
 def output_delta(loss, out, z, a, y):
@@ -274,19 +478,22 @@ def gradients(case, bug=None):
 
     z_cols, a_cols, y_cols = transpose(zs[-1]), transpose(acts[-1]), transpose(y)
     naive_softmax = naive and out == "softmax"
-    if naive_softmax:
+    if naive_softmax or TEXTBOOK:
         losses = [naive_sample_loss(loss, a_cols[c], y_cols[c]) for c in range(n)]
     else:
         losses = [sample_loss(loss, out, z_cols[c], a_cols[c], y_cols[c]) for c in range(n)]
     total = sum(losses) / n if reduction == "mean" else sum(losses)
 
-    if naive_softmax and loss == "cross_entropy":  # a * sum(y) - y with the naive a
+    if naive_softmax and loss == "cross_entropy" and not TEXTBOOK:  # a * sum(y) - y with the naive a
         deltas_cols = [[ak * sum(y_cols[c]) - yk for ak, yk in zip(a_cols[c], y_cols[c])] for c in range(n)]
     elif bug == "no-output-derivative":
-        deltas_cols = [loss_derivative(loss, a_cols[c], y_cols[c]) for c in range(n)]
+        dl_da = textbook_loss_derivative if TEXTBOOK else loss_derivative
+        deltas_cols = [dl_da(loss, a_cols[c], y_cols[c]) for c in range(n)]
     elif bug == "deriv-at-a" and loss == "quadratic" and out != "softmax":
-        deltas_cols = [[(ak - yk) * derivative(out, ak) for ak, yk in zip(a_cols[c], y_cols[c])]
+        deltas_cols = [[(ak - yk) * slope(out, None, ak, at_a=True) for ak, yk in zip(a_cols[c], y_cols[c])]
                        for c in range(n)]
+    elif TEXTBOOK:
+        deltas_cols = [textbook_output_delta(loss, out, a_cols[c], y_cols[c]) for c in range(n)]
     else:
         deltas_cols = [output_delta(loss, out, z_cols[c], a_cols[c], y_cols[c]) for c in range(n)]
     if bug == "softmax-on-fused" and out == "softmax" and loss == "cross_entropy":
@@ -307,11 +514,11 @@ def gradients(case, bug=None):
         grads[l] = {"weights": dw, "biases": db}
         if l > 0:
             w = layers[l]["weights"]
-            act = layers[l - 1]["activation"]
-            at = acts[l] if bug == "deriv-at-a" else zs[l - 1]
+            act, z, a = layers[l - 1]["activation"], zs[l - 1], acts[l]
+            at_a = bug == "deriv-at-a"
             square = len(w) == len(w[0])
             wt = (lambda i, j: w[i][j]) if bug == "transpose" and square else (lambda i, j: w[j][i])
-            delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * derivative(act, at[i][c])
+            delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * slope(act, z[i][c], a[i][c], at_a)
                       for c in range(n)] for i in range(len(w[0]))]
 
     reply = {"layers": grads, "loss": total, "outputs": transpose(acts[-1])}
@@ -333,7 +540,7 @@ def apply_value_bug(reply, bug):
         reply["outputs"] = [[f32(v) for v in row] for row in reply["outputs"]]
     elif bug == "noise":
         w = reply["layers"][0]["weights"]
-        w[0][0] += w[0][0] * 2.0 ** -50 * random.random()
+        w[0][0] += w[0][0] * NOISE * random.random()
     return reply
 
 
@@ -348,8 +555,14 @@ def main():
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)
     p.add_argument("--decline", action="append", default=[], help="activation or loss to decline")
+    p.add_argument("--precision", choices=["float64", "float32", "bfloat16", "float16"],
+                   help="compute in this format (default float64)")
+    p.add_argument("--no-precision-field", action="store_true", help="leave \"precision\" out of the replies")
+    p.add_argument("--textbook", action="store_true", help="the textbook formulas instead of the stable ones")
     args = p.parse_args()
     bug = args.bug
+    parse_number = use_precision(args.precision or "float64", args.textbook)
+    stated = None if args.no_precision_field else args.precision
     if bug == "leaky-zero":
         global NEGATIVE_SIDE_SLOPE
         NEGATIVE_SIDE_SLOPE = 0.0
@@ -384,7 +597,7 @@ def main():
             os.close(1)
             time.sleep(3600)
 
-        case = json.loads(line)
+        case = json.loads(line, parse_float=parse_number, parse_int=parse_number)
         used = set(layer["activation"] for layer in case["network"]["layers"])
         used.add(case["network"].get("loss", "quadratic"))
         declined = sorted(used.intersection(args.decline))
@@ -392,6 +605,8 @@ def main():
             reply = {"error": "not implemented: " + ", ".join(declined)}
         else:
             reply = gradients(case, bug)
+        if stated:
+            reply["precision"] = stated
         print(json.dumps(reply), flush=True)
     return 0
 
