@@ -536,6 +536,7 @@ class Reader {
     if (const json* loss = optional(doc, "loss")) r.loss = number(*loss, root.field("loss"));
     if (const json* out = optional(doc, "outputs"))
       r.outputs = Matrix<double>(rows(*out, root.field("outputs"), -1, "", false).transpose());
+    if (const json* p = optional(doc, "precision")) r.precision = read_precision(*p, root.field("precision"));
     r.non_finite_tokens = std::move(non_finite_);
     r.non_finite_count = non_finite_count_;
     return r;
@@ -576,6 +577,14 @@ class Reader {
       throw e.within(source_, "network");
     }
     return network;
+  }
+
+  Precision read_precision(const json& v, const Where& w) const {
+    const std::string name = string(v, w);
+    if (const auto p = parse_precision(name)) return *p;
+    std::vector<std::string> names;
+    for (Precision p : all_precisions) names.push_back(to_string(p));
+    fail(w, "unknown precision " + quote_for_message(name) + " (expected " + join(names) + ")");
   }
 
   // One of network.layers; fan_in: the previous layer's units (-1 for the first layer: any).
@@ -768,7 +777,7 @@ json vector_json(const Vector<double>& v) {
 
 int key_rank(const std::string& k) {
   static const char* const order[] = {"name",    "error",     "network", "layers", "activation", "weights",
-                                      "biases",  "loss",      "reduction", "inputs", "targets",  "outputs"};
+                                      "biases",  "loss",      "reduction", "inputs", "targets",  "outputs", "precision"};
   for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
     if (k == order[i]) return i;
   return static_cast<int>(std::size(order));
@@ -896,6 +905,7 @@ nlohmann::json to_json(const Reply& r) {
   json j = {{"layers", std::move(layers)}};
   if (r.loss) j["loss"] = *r.loss;
   if (r.outputs) j["outputs"] = detail::rows_json(r.outputs->transpose());
+  if (r.precision) j["precision"] = to_string(*r.precision);
   return j;
 }
 

@@ -178,13 +178,7 @@ namespace {
 
 constexpr double float32_epsilon = 1.1920928955078125e-07;  // 2^-23
 constexpr double float32_min_normal = 1.1754943508222875e-38;  // 2^-126
-// float32's unit round-off over double's: 2^-24 / 2^-53.
-constexpr double float32_over_double = 536870912.0;  // 2^29
-// Float32 library functions and accumulation run a few ulps beyond the
-// conditioning estimate: measured up to 2.6× on random cases, hence 8.
-constexpr double float32_slack = 8;
-constexpr double ill_conditioned_cap = 1e-2;
-// A relu/leaky_relu z within this many float32 roundings of its terms' size
+// A relu/leaky_relu z within this many roundings of its terms' size
 // may land on either side of 0 in a float32 implementation.
 constexpr double near_kink_factor = 64;
 constexpr std::size_t max_kink_sites = 32;
@@ -234,101 +228,6 @@ double value_at(const Grads& g, const WorstEntry& w) {
   return w.biases ? g[w.layer].biases(w.row) : g[w.layer].weights(w.row, w.col);
 }
 
-// How a difference between a claimed value and a target (the reference, or a
-// hypothesis) reads at float32 precision.
-struct PrecisionTally {
-  bool within = true;
-  double worst_scaled = 0;  // largest |a − t| / max(|t|, max_T |t|) among the plain ones
-  std::size_t plain = 0, negligible = 0, underflows = 0, conditioned = 0;
-
-  std::size_t total() const { return plain + negligible + underflows + conditioned; }
-
-  // a: claimed, t: target, max_abs: the target tensor's largest |entry|.
-  void add(const VerifyContext& ctx, double loss, const Entry& e, double a, double t, double max_abs) {
-    const double diff = std::abs(a - t);
-    if (!std::isfinite(a) || !std::isfinite(t)) {
-      within = false;
-      return;
-    }
-    const double scale = std::max(std::abs(t), max_abs);
-    const double scaled = scale > 0 ? diff / scale : std::numeric_limits<double>::infinity();
-    if (scaled <= ctx.options.precision_limit) {
-      ++plain;
-      worst_scaled = std::max(worst_scaled, scaled);
-      return;
-    }
-    // Too small to move the loss at float32's resolution: changing θ by its own
-    // size (or 1) would change L by less than ε₃₂·|L|.
-    if (e.tensor == TensorKind::weights || e.tensor == TensorKind::biases) {
-      const auto& layer = ctx.c.network.layers[static_cast<std::size_t>(e.layer)];
-      const double theta = e.tensor == TensorKind::weights ? layer.weights(e.row, e.col) : layer.biases(e.row);
-      if (diff * std::max(std::abs(theta), 1.0) <= float32_epsilon * std::abs(loss)) {
-        ++negligible;
-        return;
-      }
-    }
-    // Below float32's normal range both values are at the mercy of underflow.
-    if (std::abs(t) <= 2 * float32_min_normal && std::abs(a) <= 2 * float32_min_normal) {
-      ++underflows;
-      return;
-    }
-    // An ill-conditioned entry: the reference's own estimate of the round-off of
-    // a correct double computation, scaled to float32's unit round-off — never
-    // at a kink (where that estimate spans the jump of the derivative) and
-    // never beyond 1 % of the tensor's scale.
-    if (!e.kink && e.roundoff > 0 && diff <= float32_slack * float32_over_double * e.roundoff &&
-        scaled <= ill_conditioned_cap) {
-      ++conditioned;
-      return;
-    }
-    within = false;
-  }
-};
-
-// ", all by at most 3e-06 of their tensor's largest entry; 2 more ..." for a finding.
-std::string precision_clause(const PrecisionTally& t, const VerifyResult& r) {
-  std::string s;
-  if (t.plain > 0)
-    s += ", " + (t.plain == t.total() ? std::string("all") : std::to_string(t.plain)) + " by at most " +
-         err(t.worst_scaled) + " of their tensor's largest entry";
-  if (t.conditioned)
-    s += "; " + std::to_string(t.conditioned) + " more within float32's share of the reference's own round-off "
-         "estimate (ill-conditioned entries)";
-  if (t.underflows)
-    s += "; " + std::to_string(t.underflows) + " below float32's smallest normal number (1.2e-38), where it underflows";
-  if (t.negligible)
-    s += "; " + std::to_string(t.negligible) + " too small to change the loss (" + err(r.forward.reference_loss) +
-         ") at float32's resolution";
-  return s;
-}
-
-double max_abs_of(const VerifyResult& r, const Entry& e) {
-  for (const TensorSummary& t : r.gradients.tensors)
-    if (t.layer == e.layer && t.tensor == e.tensor) return t.max_abs_reference;
-  return 0;
-}
-
-// x against a target, entry by entry, at float32 precision (the positions and
-// the round-off estimates are those of the compared entries).
-PrecisionTally precision_between(const VerifyContext& ctx, const VerifyResult& r, const Grads& x, const Grads& target) {
-  PrecisionTally tally;
-  std::vector<double> max_abs(2 * target.size(), 0.0);
-  for (std::size_t l = 0; l < target.size(); ++l) {
-    max_abs[2 * l] = target[l].weights.cwiseAbs().maxCoeff();
-    max_abs[2 * l + 1] = target[l].biases.cwiseAbs().maxCoeff();
-  }
-  for (const Entry& e : r.gradients.entries) {
-    if (e.tensor != TensorKind::weights && e.tensor != TensorKind::biases) continue;
-    const auto l = static_cast<std::size_t>(e.layer);
-    const bool b = e.tensor == TensorKind::biases;
-    const double t = b ? target[l].biases(e.row) : target[l].weights(e.row, e.col);
-    const double a = b ? x[l].biases(e.row) : x[l].weights(e.row, e.col);
-    if (a == t) continue;
-    tally.add(ctx, r.forward.reference_loss, e, a, t, max_abs[2 * l + (b ? 1 : 0)]);
-  }
-  return tally;
-}
-
 struct HypothesisTest {
   bool matched = false;
   double to_claimed = 0;    // max tensor distance reply ↔ hypothesis
@@ -336,12 +235,12 @@ struct HypothesisTest {
   Grads gradients;
 };
 
-std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& r, const Variant& v) {
+std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& /*r*/, const Variant& v) {
   auto h = variant_gradients(ctx.c, ctx.fp, v);
   if (!h) return std::nullopt;
   // A mistake whose whole effect is at float32's noise level (underflowed or
   // negligible gradients) cannot be told from precision, so it is not claimed.
-  if (precision_between(ctx, r, *h, ctx.baseline).within) return std::nullopt;
+  if (precision_between(ctx, *h, ctx.baseline).within) return std::nullopt;
   HypothesisTest t;
   // Distinct from the correct gradients computed the same way (in double, on
   // the same forward pass): in extreme cases the double computation itself
@@ -350,7 +249,8 @@ std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const Ve
   if (!(max_distance(*h, ctx.baseline, ctx.usable) > distinct_factor * ctx.options.match_tolerance))
     return std::nullopt;
   t.to_claimed = max_distance(ctx.reply.layers, *h, ctx.usable);
-  t.matched = t.to_claimed <= ctx.options.match_tolerance;
+  t.matched = t.to_claimed <= match_tolerance(ctx) ||
+              (t.to_claimed <= 0.5 && precision_between(ctx, ctx.reply.layers, *h).within);
   t.gradients = std::move(*h);
   return t;
 }
@@ -423,7 +323,7 @@ void shape_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
                         shape(w.rows(), w.cols());
         if (cw.rows() == w.cols() && cw.cols() == w.rows() && w.rows() != w.cols()) {
           const double d = tensor_distance(Matrix<double>(cw.transpose()), ctx.reference[l].weights);
-          p += d <= ctx.options.match_tolerance ? " (transposed: once transposed it agrees with the reference)"
+          p += d <= match_tolerance(ctx) ? " (transposed: once transposed it agrees with the reference)"
                                                 : " (transposed)";
           s.evidence.push_back({"layers[" + std::to_string(l) + "].weights transposed, distance to reference", d});
         }
@@ -551,7 +451,7 @@ ConstantRatio constant_ratio(const VerifyResult& r, double tol) {
 }
 
 void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
-  const double tol = ctx.options.match_tolerance;
+  const double tol = match_tolerance(ctx);
   const ConstantRatio c = constant_ratio(r, tol);
   if (!c.constant || std::abs(c.ratio - 1) <= tol) return;
   const double N = static_cast<double>(ctx.c.batch_size());
@@ -629,7 +529,7 @@ void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
   bool weights_agree = true;
   for (std::size_t l : s.layers)
     if (!ctx.usable.weights[l] ||
-        tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) > ctx.options.match_tolerance)
+        tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) > match_tolerance(ctx))
       weights_agree = false;
   s.message = "the bias gradients of " + which + " are all exactly 0 where the reference's are not (largest |db| " +
               num(ctx.reference[s.layers.front()].biases.cwiseAbs().maxCoeff()) + ")" +
@@ -712,7 +612,7 @@ void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r
     s.evidence.push_back({at + " ratio claimed / reference", ratio});
     s.message += ratio_clause(ratio);
   }
-  const ConstantRatio cr = constant_ratio(r, ctx.options.match_tolerance);
+  const ConstantRatio cr = constant_ratio(r, match_tolerance(ctx));
   if (cr.constant && cr.tensors > 1)
     s.message += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
   if (net.layers.back().activation != Activation::softmax) add_implied_loss_derivative(ctx, wi, wj, c, at, s);
@@ -758,65 +658,6 @@ void localised_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
 }  // namespace
 
 
-std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyResult& r) {
-  std::vector<double> rel;
-  PrecisionTally tally;
-  bool all_within = true;
-  auto consider = [&](const Entry& e, double max_abs_reference) {
-    if (e.verdict == Verdict::non_finite) all_within = false;
-    if (e.verdict != Verdict::disagree) return;
-    rel.push_back(e.relative_error);
-    tally.add(ctx, r.forward.reference_loss, e, e.analytic, e.numeric, max_abs_reference);
-  };
-  double out_scale = 0;
-  for (const Entry& e : r.forward.entries)
-    if (e.tensor == TensorKind::outputs) out_scale = std::max(out_scale, std::abs(e.numeric));
-  // The loss is computed from the output layer's z (log-sum-exp, softplus) and
-  // carries float32's error at their size, not at its own (a good fit has a
-  // loss far smaller than its logits): the scale of its terms is Σ_s max_k |z|.
-  const Matrix<double>& zL = ctx.fp.z.back();
-  double loss_terms = 0;
-  for (Index c = 0; c < zL.cols(); ++c) loss_terms += zL.col(c).cwiseAbs().maxCoeff();
-  if (ctx.c.network.reduction == Reduction::mean) loss_terms /= static_cast<double>(zL.cols());
-  // An output a = act(z) carries float32's error at |z| × its size (σ, softmax
-  // and tanh have condition numbers up to |z|): scale the outputs' tensor by
-  // the sample's largest |z|.
-  for (const Entry& e : r.forward.entries) {
-    if (e.tensor == TensorKind::loss) {
-      consider(e, std::max(std::abs(e.numeric), loss_terms));
-    } else {
-      const double z = e.col < zL.cols() ? zL.col(e.col).cwiseAbs().maxCoeff() : 0.0;
-      consider(e, out_scale * std::max(1.0, z));
-    }
-  }
-  for (const Entry& e : r.gradients.entries) consider(e, max_abs_of(r, e));
-  if (rel.empty() || !all_within || !tally.within || !r.gradients.findings.empty()) return std::nullopt;
-  std::sort(rel.begin(), rel.end());
-  const double worst = rel.back(), median = rel[rel.size() / 2];
-  const std::size_t total = r.gradients.entries.size() + r.forward.entries.size();
-  Signature s;
-  s.kind = BugKind::precision;
-  s.severity = Severity::note;
-  s.evidence.push_back({"entries that differ", static_cast<double>(rel.size())});
-  s.evidence.push_back({"entries compared", static_cast<double>(total)});
-  s.evidence.push_back({"largest relative error (comparison rule)", worst});
-  s.evidence.push_back({"median relative error of those", median});
-  s.evidence.push_back({"largest error relative to its tensor's largest |reference|", tally.worst_scaled});
-  s.evidence.push_back({"entries within float32's share of the round-off estimate", static_cast<double>(tally.conditioned)});
-  s.evidence.push_back({"entries below float32's normal range", static_cast<double>(tally.underflows)});
-  s.evidence.push_back({"entries too small to change the loss at float32 resolution", static_cast<double>(tally.negligible)});
-  s.evidence.push_back({"float32 machine epsilon", float32_epsilon});
-  s.evidence.push_back({"precision limit", ctx.options.precision_limit});
-  s.message = std::to_string(rel.size()) + " of " + std::to_string(total) + " values differ" + precision_clause(tally, r) +
-              " (median relative error " + err(median) + "): ";
-  if (tally.worst_scaled >= 0.1 * float32_epsilon || tally.plain == 0)
-    s.message += "float32 level (float32 carries " + err(float32_epsilon) + " per operation) — precision, not logic";
-  else
-    s.message += "about " + std::to_string(static_cast<int>(std::floor(-std::log10(tally.worst_scaled)))) +
-                 " significant digits, as if the values were printed short — precision, not logic";
-  return s;
-}
-
 namespace {
 
 // A relu/leaky_relu pre-activation at or near its kink.
@@ -835,6 +676,7 @@ struct KinkSites {
 KinkSites kink_sites(const VerifyContext& ctx) {
   const auto& net = ctx.c.network;
   KinkSites sites;
+  const FloatFormat& f = format_of(working_precision(ctx));
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& layer = net.layers[l];
     if (!has_kink(layer.activation)) continue;
@@ -843,8 +685,8 @@ KinkSites kink_sites(const VerifyContext& ctx) {
     for (Index s = 0; s < z.cols(); ++s)
       for (Index j = 0; j < z.rows(); ++j) {
         // Plus float32's underflow: a z held by no float32 reads as 0 there.
-        const double bound = near_kink_factor * float32_epsilon * (magnitude(j, s) + std::abs(layer.biases(j))) +
-                             2 * float32_min_normal;
+        const double bound = near_kink_factor * 2 * f.unit_roundoff * (magnitude(j, s) + std::abs(layer.biases(j))) +
+                             2 * f.min_normal;
         if (z(j, s) == 0) sites.exact.push_back({{l, j, s}, 0.0, 0.0});
         if (std::abs(z(j, s)) <= bound)
           sites.near.push_back({{l, j, s}, z(j, s), bound > 0 ? std::abs(z(j, s)) / bound : 0});
@@ -927,7 +769,7 @@ Flips greedy_flips(const VerifyContext& ctx, const std::vector<Site>& candidates
 // The note for flipped sites: a convention when they are all exactly at 0,
 // float32 rounding otherwise. sites.near: the candidates the flips were chosen
 // from; left: what remains between the reply and the flipped gradients.
-Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& r, const KinkSites& sites,
+Signature flipped_sides_signature(const VerifyContext& ctx, const KinkSites& sites,
                                   const Flips& f, const HypothesisTest& t, const PrecisionTally& left) {
   const std::vector<Site>& flipped = f.sites;
   const bool all_exact = std::all_of(flipped.begin(), flipped.end(), [](const Site& k) { return k.z == 0; });
@@ -937,7 +779,8 @@ Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& 
   double largest = 0;
   for (const Site& k : flipped) largest = std::max(largest, std::abs(k.z));
   s.evidence.push_back({"pre-activations taken on the other side of 0", static_cast<double>(flipped.size())});
-  s.evidence.push_back({"of those within float32 rounding of 0", static_cast<double>(sites.near.size())});
+  const std::string p = to_string(working_precision(ctx));
+  s.evidence.push_back({"of those within " + p + " rounding of 0", static_cast<double>(sites.near.size())});
   s.evidence.push_back({"largest |z| among them", largest});
   add_hypothesis_evidence(ctx, t, s, "those sides");
   const std::string n = std::to_string(flipped.size());
@@ -949,10 +792,11 @@ Signature flipped_sides_signature(const VerifyContext& ctx, const VerifyResult& 
                 "rounds to ±tiny does; a convention at the kink, not a bug" + example_clause(ctx, t, "those sides");
   else
     s.message = n + " relu/leaky_relu pre-activation" + (flipped.size() == 1 ? " lies" : "s lie") +
-                " within float32 rounding of 0 (|z| ≤ " + err(largest) + "; first: " + site_name(flipped.front()) +
+                " within " + p + " rounding of 0 (|z| ≤ " + err(largest) + "; first: " + site_name(flipped.front()) +
                 ") and the reply takes " + (flipped.size() == 1 ? "it" : "them") +
-                " on the other side of the kink, as float32 rounding of z does; with those sides the reply agrees" +
-                (left.total() ? precision_clause(left, r) : std::string(" exactly")) + " — precision, not logic" +
+                " on the other side of the kink, as " + p + " rounding of z does; with those sides the reply agrees" +
+                (left.entries ? ", the rest within " + p + " precision"
+                               : std::string(" exactly")) + " — precision, not logic" +
                 example_clause(ctx, t, "those sides");
   return s;
 }
@@ -973,11 +817,11 @@ std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult&
   const Flips f = greedy_flips(ctx, sites.near);
   if (f.sites.empty()) return std::nullopt;
   // What is left must be precision, by the same rules as the precision note.
-  const PrecisionTally left = precision_between(ctx, r, ctx.reply.layers, f.gradients);
+  const PrecisionTally left = precision_between(ctx, ctx.reply.layers, f.gradients);
   if (!left.within) return std::nullopt;
   const auto t = test_hypothesis(ctx, r, f.variant);
   if (!t) return std::nullopt;
-  return flipped_sides_signature(ctx, r, sites, f, *t, left);
+  return flipped_sides_signature(ctx, sites, f, *t, left);
 }
 
 namespace {

@@ -364,7 +364,7 @@ RecoveredDelta recover_delta(const VerifyContext& ctx, std::size_t l) {
 LayerConsistency consistency(const VerifyContext& ctx, std::size_t l, const Matrix<double>& delta, double condition) {
   LayerConsistency c;
   c.layer = l;
-  c.tolerance = ctx.options.match_tolerance * std::max(1.0, condition);
+  c.tolerance = match_tolerance(ctx) * std::max(1.0, condition);
   const Matrix<double> w_pred = delta * ctx.fp.a[l].transpose();
   const Vector<double> b_pred = delta.rowwise().sum();
   c.weights_error = tensor_distance(ctx.reply.layers[l].weights, w_pred);
@@ -437,7 +437,7 @@ void localise(const VerifyContext& ctx, VerifyResult& r) {
   for (std::size_t k = 0; k < L; ++k) {
     const std::size_t l = L - 1 - k;
     const RecoveredDelta& rec = ch.recovered[k];
-    const double tol = ctx.options.match_tolerance * std::max(1.0, rec.condition);
+    const double tol = match_tolerance(ctx) * std::max(1.0, rec.condition);
     if (rec.residual_tested && (rec.weights_residual > tol || rec.biases_residual > tol)) {
       r.fault_layer = l;
       if (rec.how == DeltaRecovery::exact) r.fault = FaultLocation::weight_gradient;
@@ -484,11 +484,12 @@ std::vector<std::size_t> worst_entries(const CheckResult& g, std::size_t k) {
 }
 
 // Notes first: when one explains every difference, nothing diverges.
-std::optional<Signature> explaining_note(const VerifyContext& ctx, const VerifyResult& r) {
-  std::optional<Signature> note = precision_note(ctx, r);
-  if (!note) note = kink_note(ctx, r);
-  if (note && matches_known_mistake(ctx, r)) note.reset();  // a bug at any scale is a bug
-  return note;
+std::vector<Signature> explaining_notes(const VerifyContext& ctx, const VerifyResult& r) {
+  std::vector<Signature> notes = precision_notes(ctx, r);
+  if (notes.empty())
+    if (auto k = kink_note(ctx, r)) notes.push_back(std::move(*k));
+  if (!notes.empty() && matches_known_mistake(ctx, r)) notes.clear();  // a bug at any scale is a bug
+  return notes;
 }
 
 bool forward_diverges(const VerifyResult& r) {
@@ -530,7 +531,8 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
     return r;
   }
   const std::size_t L = c.network.layers.size();
-  VerifyContext ctx{c, reply, options, forward(c.network, c.inputs), {}, {}, usable_tensors(c, reply), true};
+  PrecisionState precision(reply, options);
+  VerifyContext ctx{c, reply, options, forward(c.network, c.inputs), {}, {}, usable_tensors(c, reply), true, &precision};
   ctx.baseline = *variant_gradients(c, ctx.fp, Variant{});
   ctx.claimed_finite = usable_finite(reply, ctx.usable);
 
@@ -543,14 +545,14 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   r.update = update_effect(ctx);
   r.chain = chain_consistency(ctx);
 
-  const std::optional<Signature> note = explaining_note(ctx, r);
+  const std::vector<Signature> notes = explaining_notes(ctx, r);
   const bool forward_differs = forward_diverges(r);
   const bool gradients_differ = gradients_diverge(ctx, r);
-  const bool explained = note && !(note->kind == BugKind::kink_convention && forward_differs);
+  const bool explained = !notes.empty() && !(notes[0].kind == BugKind::kink_convention && forward_differs);
   if (explained) {
     r.origin_layer.reset();
     r.fault = FaultLocation::none;
-    r.signatures.push_back(*note);
+    r.signatures = notes;
     r.status = VerifyStatus::notes;
     return r;
   }

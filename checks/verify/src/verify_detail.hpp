@@ -4,7 +4,9 @@
 #include <gradcheck/verify/verify.hpp>
 #include <gradcheck/engine/format.hpp>
 #include <gradcheck/engine/network.hpp>
+#include <gradcheck/gradient/precision_model.hpp>
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -20,6 +22,22 @@ struct Usable {
   bool any() const;
 };
 
+// How verify knows the format the reply was computed in (docs/verify.md#precision).
+struct PrecisionSource {
+  enum class How { stated, given, values, differences, assumed };
+  Precision precision = Precision::float64;
+  How how = How::assumed;
+  std::size_t values = 0;  // How::values: how many values were looked at
+};
+
+// The precision known before the analysis (stated, --precision, or every value
+// exactly a number of a narrower format) and the models built for it, on demand.
+struct PrecisionState {
+  PrecisionState(const Reply& reply, const VerifyOptions& options);
+  std::optional<PrecisionSource> known;
+  std::map<Precision, PrecisionModel> models;
+};
+
 // Everything the analysis needs, computed once by verify_reply.
 struct VerifyContext {
   const Case& c;
@@ -30,7 +48,44 @@ struct VerifyContext {
   Grads baseline;          // the correct gradients computed like the hypotheses (variant_gradients, no mistake)
   Usable usable;
   bool claimed_finite = true;  // every usable claimed value is finite
+  PrecisionState* precision = nullptr;
 };
+
+const PrecisionModel& model_for(const VerifyContext& ctx, Precision p);
+// The known precision, or float32 (what hypotheses are matched at when unknown).
+Precision working_precision(const VerifyContext& ctx);
+// match_tolerance widened to 8 units of the working precision's round-off.
+double match_tolerance(const VerifyContext& ctx);
+
+// Differences that share a cause (an operation in a layer), or rounding alone (cause −1).
+struct CauseGroup {
+  int cause = -1;
+  std::size_t entries = 0;
+  double worst = 0;           // largest relative error
+  std::size_t destroyed = 0;  // entries that matter with no digit left
+};
+
+// Claimed values against exact ones, judged by a precision model.
+struct PrecisionTally {
+  explicit PrecisionTally(const PrecisionModel& m) : model(&m) {}
+  const PrecisionModel* model;
+  bool within = true;
+  std::size_t entries = 0;  // differing values
+  std::size_t printed = 0;  // explained by the digits printed
+  int fewest_digits = 17;
+  double worst_printed = 0;
+  std::vector<CauseGroup> groups;
+  // scale: the largest |exact| of the value's tensor.
+  void add(const PrecisionModel& m, const EntryBound& b, double claimed, double exact, double scale);
+
+ private:
+  void add_to_group(int cause, double rel, bool destroys);
+};
+
+// forward_only: the outputs and loss, not the gradients.
+PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p, bool forward_only = false);
+// Every entry of x against target at the working precision.
+PrecisionTally precision_between(const VerifyContext& ctx, const Grads& x, const Grads& target);
 
 // ‖x − y‖ / max(‖x‖, ‖y‖): 0 for two zero tensors, ≤ 2 always.
 double tensor_distance(const Matrix<double>& x, const Matrix<double>& y);
@@ -77,7 +132,9 @@ double kinked_derivative(Activation act, double v, std::optional<double> kink);
 // every disagreement (forward and gradients) within the precision limit, and
 // a relu'(0) / leaky_relu'(0) convention at an exact kink that the reply
 // matches as a whole.
-std::optional<Signature> precision_note(const VerifyContext& ctx, const VerifyResult& r);
+// Precision notes: one per distinct cause, warnings first; empty unless every
+// difference is within the model (docs/verify.md#precision).
+std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyResult& r);
 std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r);
 
 // Whether the reply matches a known mistake (a hypothesis, a recognised scale,

@@ -247,14 +247,16 @@ TEST(Signatures, AFloat32ImplementationIsAPrecisionNoteNotABug) {
     const VerifyResult v = verify_reply(c, float32_engine_reply(c));
     SCOPED_TRACE(describe(v));
     EXPECT_EQ(v.status, VerifyStatus::notes);
-    ASSERT_EQ(v.signatures.size(), 1u);
-    const Signature& s = v.signatures[0];
-    EXPECT_EQ(s.kind, BugKind::precision);
-    EXPECT_EQ(s.severity, Severity::note);
-    EXPECT_NE(s.message.find("float32 level"), std::string::npos);
-    const double worst = evidence(s, "largest error relative to its tensor's largest |reference|");
+    ASSERT_FALSE(v.signatures.empty());
+    double worst = 0;
+    for (const Signature& s : v.signatures) {
+      EXPECT_EQ(s.kind, BugKind::precision);
+      EXPECT_EQ(s.severity, Severity::note);
+      EXPECT_NE(s.message.find("float32, inferred"), std::string::npos);
+      worst = std::max(worst, evidence(s, "largest relative error of those"));
+    }
     EXPECT_GT(worst, 1e-8);  // float32 rounding shows ...
-    EXPECT_LE(worst, 1e-5);  // ... and stays at float32 level
+    EXPECT_LE(worst, 1e-2);  // ... and float32's cancellations stay far from 1
     EXPECT_TRUE(v.passed(false));
     EXPECT_FALSE(v.passed(true));
     EXPECT_FALSE(v.origin_layer.has_value());
@@ -308,9 +310,12 @@ TEST(Signatures, AFloat32OutputThatCancelsIsAPrecisionNoteNotAForwardDivergence)
   EXPECT_LT(std::abs(cancelling->analytic - cancelling->numeric), 5.4e8 * cancelling->roundoff)
       << "within float32's share (u32/u64 = 2^29) of it";
   EXPECT_EQ(v.status, VerifyStatus::notes);
-  ASSERT_EQ(v.signatures.size(), 1u);
-  EXPECT_EQ(v.signatures[0].kind, BugKind::precision);
-  EXPECT_GT(evidence(v.signatures[0], "entries within float32's share of the round-off estimate"), 0);
+  ASSERT_FALSE(v.signatures.empty());
+  const Signature& s = v.signatures[0];
+  EXPECT_EQ(s.kind, BugKind::precision);
+  EXPECT_NE(s.message.find("W a + b = 0.00078650825 in float32 (layer 2 unit 0 sample 1) keeps 2 significant digits"),
+            std::string::npos) << "the note names the cancelling sum";
+  EXPECT_GT(evidence(s, "largest relative error of those"), 1e-4);
   // Beyond that share the output is wrong, not imprecise: off by half its value
   // (4e-4, 4 % of the outputs' scale, past the 1 % cap), or the well-conditioned
   // other output off by 1 %.
@@ -331,7 +336,10 @@ TEST(Signatures, CorrectValuesRoundedToFloat32AreAPrecisionNote) {
   const VerifyResult v = verify_reply(c, r);
   ASSERT_NE(find_signature(v, BugKind::precision), nullptr) << describe(v);
   EXPECT_EQ(v.status, VerifyStatus::notes);
-  EXPECT_LE(evidence(v.signatures[0], "largest relative error (comparison rule)"), 6e-8);  // ½ ulp of float32
+  for (const Signature& s : v.signatures) {
+    EXPECT_EQ(s.kind, BugKind::precision);
+    EXPECT_LE(evidence(s, "largest relative error of those"), 6e-8);  // ½ ulp of float32
+  }
 }
 
 TEST(Signatures, AFloat32ImplementationOfABugStillGetsTheBugsSignature) {

@@ -41,17 +41,11 @@ RC_GTEST_PROP(VerifyProperty, TheEnginesOwnGradientsAgreeOnRandomCases, ()) {
   RC_ASSERT(v.passed(true));
 }
 
-RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm, ()) {
-  // Any error confined to δ_L: the earlier layers still follow from the
-  // implementation's own δ_L, whatever the batch, when δ_L is recoverable.
-  CaseSpace space = testing::unit_space(4, 1);
-  space.min_layers = 2;
-  space.activations = {Activation::sigmoid, Activation::tanh, Activation::identity};
-  const Case c = *gen::any_case(space);
-  const double factor = *rc::gen::element(1.7, -0.3, 3.1);
+// The engine's reply with δ_L's first unit scaled by `factor` and
+// backpropagated: an error confined to the output error term.
+Reply scaled_output_delta(const Case& c, double factor) {
   Reply r = engine_reply(c);
   const std::size_t L = c.network.layers.size();
-  // Perturb δ_L by a factor on its first unit only, then backpropagate it.
   const auto fp = forward(c.network, c.inputs);
   Gradients<double> g;
   backward(c.network, fp, c.targets, g);
@@ -64,6 +58,19 @@ RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm,
     delta = (c.network.layers[l].weights.transpose() * delta).eval();
     detail::multiply_by_derivative(c.network.layers[l - 1].activation, fp.z[l - 1], fp.a[l], delta);
   }
+  return r;
+}
+
+RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm, ()) {
+  // Any error confined to δ_L: the earlier layers still follow from the
+  // implementation's own δ_L, whatever the batch, when δ_L is recoverable.
+  CaseSpace space = testing::unit_space(4, 1);
+  space.min_layers = 2;
+  space.activations = {Activation::sigmoid, Activation::tanh, Activation::identity};
+  const Case c = *gen::any_case(space);
+  const double factor = *rc::gen::element(1.7, -0.3, 3.1);
+  Reply r = scaled_output_delta(c, factor);
+  const std::size_t L = c.network.layers.size();
   // A change that shows: some tensor moves by more than 1e-3 of its size
   // (smaller ones are within what verify calls precision).
   const Reply good = engine_reply(c);
@@ -85,6 +92,38 @@ RC_GTEST_PROP(VerifyProperty, AScaledOutputDeltaIsLocalisedToTheOutputErrorTerm,
   RC_ASSERT(v.origin_layer == std::optional<std::size_t>(L - 1));
   RC_ASSERT(v.chain.status == ChainConsistency::Status::consistent);
   RC_ASSERT(v.fault == FaultLocation::output_error_term);
+}
+
+TEST(Verify, AScaledDeltaBehindASaturatedTanhIsStillADivergence) {
+  // A shrunk counterexample from the property above: tanh output units fed
+  // through identity layers, only gradients sent, δ_L's first unit × 3.1.
+  Case c;
+  auto layer = [](Activation a, Matrix<double> w, Vector<double> b) {
+    Layer<double> l;
+    l.activation = a;
+    l.weights = std::move(w);
+    l.biases = std::move(b);
+    return l;
+  };
+  Matrix<double> w0(5, 1), w1(2, 5), w2(5, 2), w3(2, 5);
+  w0 << 0.112, 0.75, 0.692, 0, 0.012;
+  w1 << -1.526, -0.714, 0, 0, 0, -1.788, -1.446, 0, 0, -1.032;
+  w2 << -0.194, 0.664, 0, -1.346, 0, 0.308, 0, 0.084, 0, 0;
+  w3 << 1.046, -1.13, 1.228, 1.496, 0, 0, 1.104, -0.936, 0, 0;
+  Vector<double> b0(5), b1(2), b2(5), b3(2);
+  b0 << 0.472, -0.71, -0.444, 0, 0.93;
+  b1 << 0.748, 0.786;
+  b2 << -0.262, 0, -1.01, -0.456, 0;
+  b3 << -0.946, 0;
+  c.network.layers = {layer(Activation::tanh, w0, b0), layer(Activation::identity, w1, b1),
+                      layer(Activation::identity, w2, b2), layer(Activation::tanh, w3, b3)};
+  c.network.loss = Loss::quadratic;
+  c.network.reduction = Reduction::mean;
+  c.inputs = Matrix<double>::Constant(1, 1, 1.73);
+  c.targets = Matrix<double>::Zero(2, 1);
+  const VerifyResult v = verify_reply(c, scaled_output_delta(c, 3.1));
+  EXPECT_EQ(v.status, VerifyStatus::diverge) << describe(v);
+  EXPECT_EQ(v.fault, FaultLocation::output_error_term);
 }
 
 TEST(Verify, ADeclinedReplyIsDeclinedAndPasses) {

@@ -4,6 +4,7 @@
 // and read/written by case_format.hpp.
 
 #include <gradcheck/engine/network.hpp>
+#include <gradcheck/engine/precision.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -32,6 +33,9 @@ struct Reply {
   std::vector<LayerGradient> layers;         // dL/dW, dL/db per layer
   std::optional<double> loss;                // the implementation's loss, when sent
   std::optional<Matrix<double>> outputs;     // outputs × samples, when sent
+  // The format the implementation computes in ("precision": "float32"), when
+  // stated; verify infers it from the values otherwise (docs/verify.md).
+  std::optional<Precision> precision;
   // Non-finite values read (bare NaN/Infinity tokens, null, numbers beyond the
   // double range): their JSON paths, e.g. "layers[0].weights[1][0]", the first
   // max_recorded_non_finite of them, and how many there were in all.

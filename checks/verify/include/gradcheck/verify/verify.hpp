@@ -59,6 +59,10 @@ struct VerifyOptions {
   // a kink), and values both below float32's normal range (underflow). Every
   // bug in signatures.hpp is ≥ 1e-3 off.
   double precision_limit = 1e-5;
+  // The format the implementation computes in, when the reply does not say
+  // ("precision" in the reply wins); inferred from the values when neither
+  // does (docs/verify.md#precision).
+  std::optional<Precision> precision;
   // Agreement required when matching the reply against a hypothesis (a known
   // bug, the chain test): normwise relative error per tensor. Loose enough for
   // a float32 implementation of the bug, tight enough to tell bugs apart.

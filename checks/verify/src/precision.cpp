@@ -1,0 +1,321 @@
+// Precision in verify (docs/verify.md#precision): which format the reply was
+// computed in (stated, given, or inferred from its values), whether every
+// difference is within what a correct implementation in that format can
+// produce (the precision model, checks/gradient/precision_model.hpp), and the
+// notes that name each operation that lost digits.
+#include "verify_detail.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace gradcheck::detail {
+
+namespace {
+
+// Narrower formats are inferred from exact representability only with enough
+// values that a float64 program's values would not all land on them by chance.
+constexpr std::size_t values_for_narrow_inference = 16;
+// A hypothesis (a known bug) matches a reply computed in p to this many units
+// of p's rounding, normwise.
+constexpr double match_ulps = 8;
+// A difference within this many units of p's rounding is plain rounding: it
+// is not attributed to an ill-conditioned operation even where one occurred.
+constexpr double plain_rounding_ulps = 4;
+
+std::vector<double> reply_values(const Reply& r, bool gradients_only = false) {
+  std::vector<double> v;
+  for (const auto& l : r.layers) {
+    v.insert(v.end(), l.weights.data(), l.weights.data() + l.weights.size());
+    v.insert(v.end(), l.biases.data(), l.biases.data() + l.biases.size());
+  }
+  if (r.outputs && !gradients_only) v.insert(v.end(), r.outputs->data(), r.outputs->data() + r.outputs->size());
+  if (r.loss && !gradients_only) v.push_back(*r.loss);
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x) || x == 0; }), v.end());
+  return v;
+}
+
+std::optional<PrecisionSource> representable_precision(const Reply& reply) {
+  const std::vector<double> v = reply_values(reply);
+  if (v.empty()) return std::nullopt;
+  for (Precision p : {Precision::bfloat16, Precision::float16, Precision::float32}) {
+    if (v.size() < values_for_narrow_inference) continue;
+    if (std::all_of(v.begin(), v.end(), [p](double x) { return round_to(x, p) == x; }))
+      return PrecisionSource{p, PrecisionSource::How::values, v.size()};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+PrecisionState::PrecisionState(const Reply& reply, const VerifyOptions& options) {
+  if (reply.precision) known = PrecisionSource{*reply.precision, PrecisionSource::How::stated, 0};
+  else if (options.precision) known = PrecisionSource{*options.precision, PrecisionSource::How::given, 0};
+  else known = representable_precision(reply);
+}
+
+const PrecisionModel& model_for(const VerifyContext& ctx, Precision p) {
+  auto& models = ctx.precision->models;
+  auto it = models.find(p);
+  if (it == models.end()) it = models.emplace(p, precision_model(ctx.c, p)).first;
+  return it->second;
+}
+
+Precision working_precision(const VerifyContext& ctx) {
+  return ctx.precision->known ? ctx.precision->known->precision : Precision::float32;
+}
+
+double match_tolerance(const VerifyContext& ctx) {
+  return std::max(ctx.options.match_tolerance, match_ulps * format_of(working_precision(ctx)).unit_roundoff);
+}
+
+const EntryBound& bound_of(const PrecisionModel& m, const Entry& e) {
+  const auto l = static_cast<std::size_t>(e.layer);
+  switch (e.tensor) {
+    case TensorKind::weights: return m.weight(l, e.row, e.col);
+    case TensorKind::biases: return m.bias(l, e.row);
+    case TensorKind::outputs: return m.output(e.row, e.col);
+    default: return m.loss;
+  }
+}
+
+void PrecisionTally::add(const PrecisionModel& m, const EntryBound& b, double claimed, double exact, double scale) {
+  if (claimed == exact) return;
+  ++entries;
+  if (!std::isfinite(claimed) || !std::isfinite(exact)) {
+    if (!b.may_be_non_finite || !std::isfinite(exact)) within = false;
+    else add_to_group(b.cause, 1, true);
+    return;
+  }
+  const double diff = std::abs(claimed - exact);
+  const double model = m.kappa * b.bound;
+  const double printed_error = print_error(claimed);
+  if (b.may_be_non_finite && !(diff <= model + printed_error)) {
+    // A way that may overflow or take ln 0 may also land anywhere finite.
+    add_to_group(b.cause, 1, exact != 0 && std::abs(exact) >= 1e-3 * scale);
+    return;
+  }
+  if (!(diff <= model + printed_error)) {
+    within = false;
+    return;
+  }
+  const double rel = diff / std::max(std::abs(exact), std::numeric_limits<double>::min());
+  const bool destroys = exact != 0 && std::abs(exact) >= 1e-3 * scale && (model >= 0.5 * std::abs(exact) || claimed == 0);
+  if (printed_error >= model) {
+    ++printed;
+    fewest_digits = std::min(fewest_digits, printed_digits(claimed));
+    worst_printed = std::max(worst_printed, rel);
+  } else {
+    const bool plain = rel <= plain_rounding_ulps * format_of(m.precision).unit_roundoff;
+    add_to_group(plain ? -1 : b.cause, rel, destroys);
+  }
+}
+
+void PrecisionTally::add_to_group(int cause, double rel, bool destroys) {
+  const PrecisionCause* c = cause >= 0 ? &model->causes[static_cast<std::size_t>(cause)] : nullptr;
+  for (CauseGroup& g : groups)
+    if ((c == nullptr && g.cause < 0) ||
+        (c && g.cause >= 0 && model->causes[static_cast<std::size_t>(g.cause)].operation == c->operation &&
+         model->causes[static_cast<std::size_t>(g.cause)].layer == c->layer)) {
+      ++g.entries;
+      g.worst = std::max(g.worst, rel);
+      g.destroyed += destroys ? 1 : 0;
+      if (c && c->digits_kept < model->causes[static_cast<std::size_t>(g.cause)].digits_kept) g.cause = cause;
+      return;
+    }
+  groups.push_back({cause, 1, rel, destroys ? std::size_t{1} : 0});
+}
+
+namespace {
+
+double tensor_scale(const VerifyResult& r, const Entry& e) {
+  double s = 0;
+  if (e.tensor == TensorKind::weights || e.tensor == TensorKind::biases) {
+    for (const TensorSummary& t : r.gradients.tensors)
+      if (t.layer == e.layer && t.tensor == e.tensor) s = t.max_abs_reference;
+    return s;
+  }
+  for (const Entry& f : r.forward.entries)
+    if (f.tensor == e.tensor) s = std::max(s, std::abs(f.numeric));
+  return s;
+}
+
+}  // namespace
+
+PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p, bool forward_only) {
+  const PrecisionModel& m = model_for(ctx, p);
+  PrecisionTally t(m);
+  auto consider = [&](const Entry& e) {
+    if (e.verdict != Verdict::disagree && e.verdict != Verdict::non_finite) return;
+    t.add(m, bound_of(m, e), e.analytic, e.numeric, tensor_scale(r, e));
+  };
+  for (const Entry& e : r.forward.entries) consider(e);
+  if (!forward_only)
+    for (const Entry& e : r.gradients.entries) consider(e);
+  return t;
+}
+
+PrecisionTally precision_between(const VerifyContext& ctx, const Grads& x, const Grads& target) {
+  const PrecisionModel& m = model_for(ctx, working_precision(ctx));
+  PrecisionTally tally(m);
+  for (std::size_t l = 0; l < target.size() && l < x.size(); ++l) {
+    if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) continue;
+    const double sw = target[l].weights.cwiseAbs().maxCoeff(), sb = target[l].biases.cwiseAbs().maxCoeff();
+    for (Index j = 0; j < target[l].weights.rows(); ++j) {
+      for (Index i = 0; i < target[l].weights.cols(); ++i)
+        tally.add(m, m.weight(l, j, i), x[l].weights(j, i), target[l].weights(j, i), sw);
+      tally.add(m, m.bias(l, j), x[l].biases(j), target[l].biases(j), sb);
+    }
+  }
+  return tally;
+}
+
+}  // namespace gradcheck::detail
+
+namespace gradcheck::detail {
+
+namespace {
+
+constexpr std::size_t max_precision_notes = 5;
+
+std::string how_known(const PrecisionSource& s) {
+  const std::string p = to_string(s.precision);
+  switch (s.how) {
+    case PrecisionSource::How::stated: return p + ", as the reply states";
+    case PrecisionSource::How::given: return p + ", as --precision says";
+    case PrecisionSource::How::values:
+      return p + ", inferred: all " + std::to_string(s.values) + " nonzero values sent are " + p + " numbers";
+    case PrecisionSource::How::differences:
+      return p + ", inferred: float64 does not explain the differences, " + p + " does";
+    case PrecisionSource::How::assumed: break;
+  }
+  return p + ", inferred: the differences are within its rounding";
+}
+
+const char* argument_name(PrecisionOperation op) {
+  switch (op) {
+    case PrecisionOperation::sigmoid_derivative:
+    case PrecisionOperation::tanh_derivative:
+    case PrecisionOperation::log_a:
+    case PrecisionOperation::log_one_minus_a:
+    case PrecisionOperation::one_minus_a:
+    case PrecisionOperation::loss_derivative:
+      return "a";
+    case PrecisionOperation::softmax_exp:
+    case PrecisionOperation::sigmoid:
+    case PrecisionOperation::tanh:
+      return "z";
+    default:
+      return "";
+  }
+}
+
+std::string cause_sentence(const PrecisionCause& c, const std::string& p) {
+  const std::string where = "layer " + std::to_string(c.layer) + " unit " + std::to_string(c.unit) +
+                            (c.operation == PrecisionOperation::batch_sum ? "" : " sample " + std::to_string(c.sample));
+  if (c.operation == PrecisionOperation::overflow)
+    return "a value of " + num(c.argument) + " is beyond " + p + "'s largest number at " + where;
+  const std::string arg = argument_name(c.operation);
+  const std::string what = std::string(to_string(c.operation)) +
+                           (arg.empty() ? " = " + num(c.argument) : " with " + arg + " = " + num(c.argument));
+  const int digits = static_cast<int>(std::floor(c.digits_kept));
+  return what + " in " + p + " (" + where + ") keeps " + (digits <= 0 ? "no" : std::to_string(digits)) +
+         " significant digit" + (digits == 1 ? "" : "s");
+}
+
+Signature group_note(const PrecisionTally& t, const CauseGroup& g, const PrecisionSource& src) {
+  const std::string p = to_string(src.precision);
+  Signature s;
+  s.kind = BugKind::precision;
+  s.severity = g.destroyed > 0 ? Severity::warning : Severity::note;
+  const std::string n = std::to_string(g.entries) + (g.entries == 1 ? " value differs" : " values differ");
+  s.evidence.push_back({"values explained", static_cast<double>(g.entries)});
+  s.evidence.push_back({"largest relative error of those", g.worst});
+  s.evidence.push_back({"unit round-off of " + p, format_of(src.precision).unit_roundoff});
+  if (g.cause < 0) {
+    s.message = n + " by up to " + err(g.worst) + " relative, within " + p + " rounding (" + how_known(src) +
+                ") — precision, not logic";
+    return s;
+  }
+  const PrecisionCause& c = t.model->causes[static_cast<std::size_t>(g.cause)];
+  s.layers.push_back(c.layer);
+  s.evidence.push_back({"digits kept", std::max(0.0, std::floor(c.digits_kept))});
+  s.evidence.push_back({"argument", c.argument});
+  s.message = cause_sentence(c, p) + ": " + n + " by up to " + err(g.worst) + " relative (" + how_known(src) +
+              ") — precision, not logic";
+  if (g.destroyed > 0)
+    s.message = "precision destroys " + std::to_string(g.destroyed) + " gradient value" +
+                (g.destroyed == 1 ? "" : "s") + " (relative error up to 1): " + s.message;
+  const std::string fix = stable_form(c.operation);
+  if (!fix.empty()) s.fix = fix;
+  return s;
+}
+
+Signature printed_note(const PrecisionTally& t) {
+  Signature s;
+  s.kind = BugKind::precision;
+  s.severity = Severity::note;
+  s.evidence.push_back({"values explained", static_cast<double>(t.printed)});
+  s.evidence.push_back({"fewest significant digits printed", static_cast<double>(t.fewest_digits)});
+  s.evidence.push_back({"largest relative error of those", t.worst_printed});
+  s.message = std::to_string(t.printed) + (t.printed == 1 ? " value differs" : " values differ") + " by up to " +
+              err(t.worst_printed) + " relative, within the digits printed (as few as " +
+              std::to_string(t.fewest_digits) + " significant digits) — precision, not logic";
+  return s;
+}
+
+std::vector<Signature> notes_of(const PrecisionTally& t, const PrecisionSource& src) {
+  std::vector<CauseGroup> groups = t.groups;
+  std::stable_sort(groups.begin(), groups.end(), [](const CauseGroup& a, const CauseGroup& b) {
+    return std::make_pair(a.destroyed > 0, a.entries) > std::make_pair(b.destroyed > 0, b.entries);
+  });
+  std::vector<Signature> out;
+  for (const CauseGroup& g : groups) {
+    if (out.size() == max_precision_notes) break;
+    out.push_back(group_note(t, g, src));
+  }
+  if (t.printed > 0) out.push_back(printed_note(t));
+  return out;
+}
+
+// A forward pass sent at full float64 accuracy (every output and the loss
+// equal to the reference, or within float64's model, none needing the digits
+// printed) rules out a narrower format inferred from the gradients alone: a
+// float32 program's forward shows float32's rounding. A bug that scales a
+// saturated unit's gradient must not pass as float32's a(1 − a).
+// Gradients stored in p (every nonzero one a p number, enough of them) lift
+// that: a float64 forward with float32 gradient buffers is mixed precision.
+bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
+  if (r.forward.entries.empty()) return false;
+  const std::vector<double> g = reply_values(ctx.reply, true);
+  if (g.size() >= values_for_narrow_inference &&
+      std::all_of(g.begin(), g.end(), [p](double x) { return round_to(x, p) == x; }))
+    return false;
+  const PrecisionTally t = tally_reply(ctx, r, Precision::float64, true);
+  return t.within && t.printed == 0;
+}
+
+}  // namespace
+
+std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyResult& r) {
+  if (!r.gradients.findings.empty() || !ctx.usable.all) return {};
+  PrecisionState& state = *ctx.precision;
+  if (state.known) {
+    const PrecisionTally t = tally_reply(ctx, r, state.known->precision);
+    if (!t.within || t.entries == 0) return {};
+    return notes_of(t, *state.known);
+  }
+  for (Precision p : {Precision::float64, Precision::float32}) {
+    const PrecisionTally t = tally_reply(ctx, r, p);
+    if (t.entries == 0) return {};
+    if (!t.within) continue;
+    if (p != Precision::float64 && forward_at_float64(ctx, r, p)) return {};
+    const PrecisionSource src{p, p == Precision::float64 ? PrecisionSource::How::assumed
+                                                         : PrecisionSource::How::differences, 0};
+    state.known = src;
+    return notes_of(t, src);
+  }
+  return {};
+}
+
+}  // namespace gradcheck::detail
