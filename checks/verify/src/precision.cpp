@@ -140,9 +140,31 @@ double tensor_scale(const VerifyResult& r, const Entry& e) {
   return s;
 }
 
+// A difference that float64 cannot produce and p produces by plain rounding
+// (no ill-conditioned operation on the way): the fingerprint of p itself.
+bool corroborates(const PrecisionModel& m64, const EntryBound& b64, const PrecisionModel& m, const EntryBound& b,
+                  double claimed, double exact) {
+  if (!std::isfinite(claimed) || !std::isfinite(exact) || claimed == exact) return false;
+  const double diff = std::abs(claimed - exact);
+  if (diff <= m64.kappa * b64.bound + print_error(claimed)) return false;
+  const double rel = diff / std::max(std::abs(exact), std::numeric_limits<double>::min());
+  return rel <= plain_rounding_ulps * format_of(m.precision).unit_roundoff ||
+         (b.cause < 0 && !b.may_be_non_finite && diff <= m.kappa * b.bound);
+}
+
 }  // namespace
 
-PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p, bool forward_only) {
+std::size_t corroborating(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
+  const PrecisionModel& m = model_for(ctx, p);
+  const PrecisionModel& m64 = model_for(ctx, Precision::float64);
+  std::size_t n = 0;
+  for (const auto* entries : {&r.forward.entries, &r.gradients.entries})
+    for (const Entry& e : *entries)
+      n += corroborates(m64, bound_of(m64, e), m, bound_of(m, e), e.analytic, e.numeric) ? 1 : 0;
+  return n;
+}
+
+PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
   const PrecisionModel& m = model_for(ctx, p);
   PrecisionTally t(m);
   auto consider = [&](const Entry& e) {
@@ -150,8 +172,7 @@ PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Prec
     t.add(m, bound_of(m, e), e.analytic, e.numeric, tensor_scale(r, e));
   };
   for (const Entry& e : r.forward.entries) consider(e);
-  if (!forward_only)
-    for (const Entry& e : r.gradients.entries) consider(e);
+  for (const Entry& e : r.gradients.entries) consider(e);
   return t;
 }
 
@@ -291,7 +312,11 @@ bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precisi
   if (g.size() >= values_for_narrow_inference &&
       std::all_of(g.begin(), g.end(), [p](double x) { return round_to(x, p) == x; }))
     return false;
-  const PrecisionTally t = tally_reply(ctx, r, Precision::float64, true);
+  // Every forward entry, also those within the precision limit: a float32
+  // output agrees with the reference to 1e-8 and is still no float64 number.
+  const PrecisionModel& m64 = model_for(ctx, Precision::float64);
+  PrecisionTally t(m64);
+  for (const Entry& e : r.forward.entries) t.add(m64, bound_of(m64, e), e.analytic, e.numeric, tensor_scale(r, e));
   return t.within && t.printed == 0;
 }
 
@@ -309,7 +334,10 @@ std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyRes
     const PrecisionTally t = tally_reply(ctx, r, p);
     if (t.entries == 0) return {};
     if (!t.within) continue;
-    if (p != Precision::float64 && forward_at_float64(ctx, r, p)) return {};
+    // Every difference at an ill-conditioned operation and none, in any
+    // value sent, at p's plain rounding: a bug that scales a saturated unit's
+    // gradient looks like that; a program in p shows p's rounding elsewhere.
+    if (p != Precision::float64 && (corroborating(ctx, r, p) == 0 || forward_at_float64(ctx, r, p))) return {};
     const PrecisionSource src{p, p == Precision::float64 ? PrecisionSource::How::assumed
                                                          : PrecisionSource::How::differences, 0};
     state.known = src;

@@ -82,8 +82,12 @@ struct PrecisionTally {
   void add_to_group(int cause, double rel, bool destroys);
 };
 
-// forward_only: the outputs and loss, not the gradients.
-PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p, bool forward_only = false);
+// The entries verify found different (disagree or non-finite) against p's model.
+PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p);
+// The values sent (any verdict) that float64's model does not explain and p's
+// plain rounding does, with no ill-conditioned operation: what corroborates a
+// format p inferred from the differences.
+std::size_t corroborating(const VerifyContext& ctx, const VerifyResult& r, Precision p);
 // Every entry of x against target at the working precision.
 PrecisionTally precision_between(const VerifyContext& ctx, const Grads& x, const Grads& target);
 
