@@ -72,6 +72,7 @@ struct Args {
   std::vector<std::string> activations, losses, reductions, magnitudes;
   int max_layers = CaseSpace{}.max_layers, max_width = CaseSpace{}.max_width, max_batch = CaseSpace{}.max_batch;
   std::string save_dir;
+  std::optional<Precision> precision;
   ReportOptions report;
   std::vector<std::string> command;
 };
@@ -123,6 +124,7 @@ ProbeOptions to_options(const Args& a) {
   o.max_shrink_steps = a.max_shrink_steps;
   o.max_failures = a.max_failures;
   o.check_determinism = !a.no_determinism;
+  o.verify.precision = a.precision;
   if (!a.activations.empty())
     o.space.activations = parse_list<Activation>(a.activations, "--activations",
                                                  [](const std::string& s) { return parse_activation(s); },
@@ -240,6 +242,7 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--save", args->save_dir,
                   "Directory for counterexample.case.json, counterexample.reply.json and failure-N.case.json "
                   "(default: the --report directory, else the current directory)");
+  add_precision_option(*cmd, args->precision);
   add_report_options(*cmd, args->report);
   cmd->add_option("command", args->command, "The implementation to probe, after --")->required();
   cmd->callback([args, &exit_code] { exit_code = run(*args); });

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 
 #include <gradcheck/engine/case_format.hpp>
+#include <gradcheck/engine/errors.hpp>
 #include <gradcheck/reports/check_section.hpp>
 #include <gradcheck/reports/render.hpp>
 #include <gradcheck/reports/verify_section.hpp>
@@ -16,6 +17,19 @@
 #include <string>
 
 namespace gradcheck::cli {
+
+void add_precision_option(CLI::App& cmd, std::optional<Precision>& precision) {
+  std::string names;
+  for (Precision p : all_precisions) names += std::string(names.empty() ? "" : ", ") + to_string(p);
+  cmd.add_option_function<std::string>(
+      "--precision",
+      [&precision, names](const std::string& s) {
+        precision = parse_precision(s);
+        if (!precision) throw InputError("command line", "--precision", "unknown format '" + s + "' (one of " + names + ")");
+      },
+      "The format the implementation computes in, when its replies do not say (" + names +
+          "; default: inferred from the values, docs/verify.md#precision)");
+}
 
 void add_report_options(CLI::App& cmd, ReportOptions& o) {
   cmd.add_option("--report", o.report_dir,

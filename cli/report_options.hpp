@@ -15,12 +15,14 @@
 //   emit_verify(result, c, &reply, {case_path, reply_path}, ro);
 //   return verify_exit_code(result, ro.strict);
 
+#include <gradcheck/engine/precision.hpp>
 #include <gradcheck/gradient/result.hpp>
 #include <gradcheck/verify/verify.hpp>
 #include <gradcheck/reports/text.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 
 namespace gradcheck::cli {
@@ -32,6 +34,11 @@ struct ReportOptions {
 };
 
 void add_report_options(CLI::App& cmd, ReportOptions& options);
+
+// --precision FORMAT (verify, probe): the format the implementation computes
+// in (float64, float32, float16, bfloat16), when its replies do not say
+// (docs/verify.md#precision). An unknown name is a usage error (exit 2).
+void add_precision_option(CLI::App& cmd, std::optional<Precision>& precision);
 
 // Before any work: the --report directory is created and writable, or an
 // InputError (exit 2) says why not.

@@ -21,7 +21,7 @@ struct VerifyArgs {
   std::string case_path, reply_path;
   double learning_rate = 1.0;
   double match_tolerance = VerifyOptions{}.match_tolerance;
-  double precision_limit = VerifyOptions{}.precision_limit;
+  std::optional<Precision> precision;
   ReportOptions report;
 };
 
@@ -35,7 +35,7 @@ int run_verify(const VerifyArgs& a) {
   VerifyOptions options;
   options.learning_rate = a.learning_rate;
   options.match_tolerance = a.match_tolerance;
-  options.precision_limit = a.precision_limit;
+  options.precision = a.precision;
   VerifyResult r;
   std::optional<Reply> reply;
   try {
@@ -72,9 +72,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                   "Normwise relative distance at which the reply counts as matching a known bug or the chain test "
                   "(default 1e-5: float32 implementations still match)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--precision-limit", args->precision_limit,
-                  "Differences at most this relative are a precision note, not a divergence (default 1e-5)")
-      ->check(CLI::PositiveNumber);
+  add_precision_option(*cmd, args->precision);
   add_report_options(*cmd, args->report);
   cmd->callback([args, &exit_code] { exit_code = run_verify(*args); });
 }

@@ -95,7 +95,9 @@ TEST(VerifyCli, Float32LevelDifferencesAreANoteThatFailsOnlyWhenStrict) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(r.has_line_starting("AGREE WITH NOTES: ")) << r.out;
   EXPECT_TRUE(r.contains("precision (note): ")) << r.out;
-  EXPECT_TRUE(r.contains("float32 level")) << r.out;
+  EXPECT_TRUE(r.contains("within float32 rounding (float32, inferred: float64 does not explain the differences, "
+                         "float32 does)"))
+      << r.out;
   const auto strict = run_gradcheck({"verify", "--strict", case_321, (dir / "reply.json").string()});
   EXPECT_EQ(strict.exit_code, 1) << strict.out;
 }
@@ -129,7 +131,7 @@ TEST(VerifyCli, HelpDocumentsEveryOption) {
   const auto r = run_gradcheck({"verify", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option : {"CASE", "REPLY", "--report", "--format", "--strict", "--learning-rate",
-                             "--match-tolerance", "--precision-limit", "Exit code"})
+                             "--match-tolerance", "--precision", "Exit code"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
 }
 
@@ -201,7 +203,11 @@ INSTANTIATE_TEST_SUITE_P(
         ExampleReply{"", "321-no-biases.json", "DIVERGES: ", "bias-missing: ", 1, 1},
         ExampleReply{"", "321-declined.json", "DECLINED: ", "", 0, 0},
         ExampleReply{"kink-case.json", "kink-relu0-is-1.json", "AGREE WITH NOTES: ", "kink-convention (note): ", 0, 1},
-        ExampleReply{"kink-case.json", "kink-correct.json", "AGREE: ", "", 0, 0}),
+        ExampleReply{"kink-case.json", "kink-correct.json", "AGREE: ", "", 0, 0},
+        ExampleReply{"softmax-bce-case.json", "softmax-bce-float32.json", "AGREE WITH NOTES: ", "precision (note): ", 0,
+                     1},
+        ExampleReply{"saturated-tanh-case.json", "saturated-tanh-float32.json", "AGREE WITH NOTES: ",
+                     "precision (warning): ", 0, 1}),
     [](const ::testing::TestParamInfo<ExampleReply>& i) {
       std::string n = i.param.reply;
       n = n.substr(0, n.find('.'));
@@ -209,6 +215,35 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return "reply_" + n;
     });
+
+// docs/verify.md#precision quotes these two runs.
+TEST(VerifyCli, AFloat32NoteNamesTheOperationThatLostTheDigits) {
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  const auto r = run_gradcheck({"verify", replies + "softmax-bce-case.json", replies + "softmax-bce-float32.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(r.contains("  - precision (note): ln(1 − a) with a = 0.9999833 in float32 (layer 0 unit 1 sample 0) "
+                         "keeps 1 significant digit: 1 value differs by up to 0.00073 relative (float32, as the "
+                         "reply states) — precision, not logic\n"))
+      << r.out;
+  EXPECT_TRUE(r.contains("      fix: compute ln(1 − a) from z: log-sum-exp of the other classes")) << r.out;
+  EXPECT_FALSE(r.contains("float64")) << r.out;
+}
+
+TEST(VerifyCli, APrecisionWarningComesFirstWithItsFix) {
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  const auto r =
+      run_gradcheck({"verify", replies + "saturated-tanh-case.json", replies + "saturated-tanh-float32.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const std::string first = "signatures:\n  - precision (warning): precision destroys 6 gradient values (relative "
+                            "error up to 1): tanh'(z) as 1 − a² with a = 0.99999999 in float32 (layer 0 unit 0 "
+                            "sample 0) keeps no significant digits";
+  EXPECT_TRUE(r.contains(first)) << r.out;
+  EXPECT_TRUE(r.contains("      fix: compute tanh'(z) from z: 4e^{−2|z|} / (1 + e^{−2|z|})²\n")) << r.out;
+  const auto json = run_gradcheck({"verify", "--format", "json", replies + "saturated-tanh-case.json",
+                                   replies + "saturated-tanh-float32.json"});
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_TRUE(json.contains("\"warning\"")) << json.out;
+}
 
 TEST(VerifyCli, TheKinkNoteCarriesItsEvidence) {
   const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";

@@ -23,20 +23,6 @@ nlohmann::json exit_json(const std::optional<ExitStatus>& e) {
           {"description", e->describe()}};
 }
 
-nlohmann::json signatures_json(const std::vector<Signature>& signatures) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : signatures) {
-    nlohmann::json evidence = nlohmann::json::array();
-    for (const auto& e : s.evidence) evidence.push_back({{"label", e.label}, {"value", json_number(e.value)}});
-    out.push_back({{"kind", to_string(s.kind)},
-                   {"severity", severity_word(s)},
-                   {"finding", s.message},
-                   {"evidence", evidence},
-                   {"layers", s.layers}});
-  }
-  return out;
-}
-
 nlohmann::json counterexample_json(const Counterexample& cx) {
   return {
       {"case_index", cx.case_index},

@@ -222,8 +222,9 @@ void print_signatures(std::ostream& out, const VerifyResult& r) {
   }
   out << "signatures:\n";
   for (const Signature& s : r.signatures) {
-    out << "  - " << to_string(s.kind) << (s.severity == Severity::note ? " (note)" : "") << ": " << s.message << "\n";
+    out << "  - " << to_string(s.kind) << severity_tag(s) << ": " << s.message << "\n";
     for (const Evidence& e : s.evidence) out << "      " << e.label << ": " << fmt_value(e.value) << "\n";
+    if (!s.fix.empty()) out << "      fix: " << s.fix << "\n";
   }
 }
 

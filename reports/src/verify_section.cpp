@@ -138,19 +138,6 @@ json ratios_json(const std::vector<TensorRatio>& ratios) {
   return out;
 }
 
-json signatures_json(const std::vector<Signature>& signatures) {
-  json sigs = json::array();
-  for (const Signature& s : signatures) {
-    json ev = json::array();
-    for (const Evidence& e : s.evidence) ev.push_back({{"label", e.label}, {"value", json_number(e.value)}});
-    sigs.push_back({{"kind", to_string(s.kind)},
-                    {"severity", severity_word(s)},
-                    {"finding", s.message},
-                    {"layers", s.layers},
-                    {"evidence", ev}});
-  }
-  return sigs;
-}
 
 json update_json(const UpdateEffect& u) {
   return {{"computed", u.computed},
@@ -165,6 +152,21 @@ json update_json(const UpdateEffect& u) {
 }
 
 }  // namespace
+
+json signatures_json(const std::vector<Signature>& signatures) {
+  json sigs = json::array();
+  for (const Signature& s : signatures) {
+    json ev = json::array();
+    for (const Evidence& e : s.evidence) ev.push_back({{"label", e.label}, {"value", json_number(e.value)}});
+    sigs.push_back({{"kind", to_string(s.kind)},
+                    {"severity", severity_word(s)},
+                    {"finding", s.message},
+                    {"layers", s.layers},
+                    {"evidence", ev},
+                    {"fix", s.fix}});
+  }
+  return sigs;
+}
 
 Status status_of(const VerifyResult& r) {
   switch (r.status) {
@@ -254,12 +256,11 @@ void add_chain(Section& s, const VerifyResult& r) {
 // Each signature that fits: its finding, then its evidence.
 void add_signatures(Section& s, const VerifyResult& r) {
   for (const Signature& sig : r.signatures) {
-    s.add(Paragraph{sig.severity,
-                    std::string(to_string(sig.kind)) + (sig.severity == Severity::note ? " (note)" : "") +
-                        ": " + sig.message});
+    s.add(Paragraph{sig.severity, std::string(to_string(sig.kind)) + severity_tag(sig) + ": " + sig.message});
     KeyValues ev;
     ev.caption = std::string("Evidence: ") + to_string(sig.kind);
     for (const Evidence& e : sig.evidence) ev.rows.push_back({e.label, num(e.value)});
+    if (!sig.fix.empty()) ev.rows.push_back({"fix", sig.fix});
     if (!ev.rows.empty()) s.add(std::move(ev));
   }
   if (r.status == VerifyStatus::diverge && r.signatures.empty())

@@ -135,21 +135,38 @@ void batch_candidates(const Case& c, std::vector<Case>& out) {
   }
 }
 
+// d without unit j of layer l: its row of W_l and b_l, and its column of
+// W_{l+1} (its target row, for the output layer).
+void remove_unit(Case& d, std::size_t l, Index j) {
+  auto& layer = d.network.layers[l];
+  layer.weights = without_row(layer.weights, j);
+  layer.biases = without_entry(layer.biases, j);
+  if (l + 1 < d.network.layers.size()) {
+    auto& next = d.network.layers[l + 1];
+    next.weights = without_col(next.weights, j);
+  } else {
+    d.targets = without_row(d.targets, j);
+    repair_targets(d);
+  }
+}
+
+// One unit fewer in one layer; and, where W_{l+1} is square, unit j of layers
+// l and l + 1 together, which keeps it square (a bug that shows only on a
+// square matrix, such as W for Wᵀ, survives the shrink).
 void unit_candidates(const Case& c, std::vector<Case>& out) {
   const std::size_t L = c.network.layers.size();
   for (std::size_t l = 0; l < L; ++l) {
-    for (Index j = 0; j < c.network.layers[l].units() && c.network.layers[l].units() > 1; ++j) {
+    const Index units = c.network.layers[l].units();
+    for (Index j = 0; j < units && units > 1; ++j) {
       Case d = c;
-      auto& layer = d.network.layers[l];
-      layer.weights = without_row(layer.weights, j);
-      layer.biases = without_entry(layer.biases, j);
-      if (l + 1 < L) {
-        auto& next = d.network.layers[l + 1];
-        next.weights = without_col(next.weights, j);
-      } else {
-        d.targets = without_row(c.targets, j);
-        repair_targets(d);
-      }
+      remove_unit(d, l, j);
+      add_if_valid(out, std::move(d));
+    }
+    if (l + 1 == L || c.network.layers[l + 1].units() != units) continue;
+    for (Index j = 0; j < units && units > 1; ++j) {
+      Case d = c;
+      remove_unit(d, l, j);
+      remove_unit(d, l + 1, j);
       add_if_valid(out, std::move(d));
     }
   }

@@ -6,7 +6,7 @@
 //
 //   layers   one layer fewer (the first, a hidden one, or the output layer)
 //   batch    one sample alone, then one sample fewer
-//   units    one unit or one input feature fewer
+//   units    one unit or one input feature fewer (unit j of layers l and l + 1 together where W_{l+1} is square)
 //   round    every value at once rounded to 1, then 2 significant digits
 //   values   a cross-entropy target made one-hot; one value at a time: 0, ±1,
 //            ±0.5, 1 then 2 significant digits

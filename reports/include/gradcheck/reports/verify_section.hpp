@@ -33,6 +33,9 @@ Status status_of(const VerifyResult& r);
 
 Section verify_section(const VerifyResult& r, const VerifySectionOptions& options = {});
 nlohmann::json to_json(const VerifyResult& r);
+// report.json's `signatures` array (docs/verify.md#signatures), also in probe's
+// counterexample and notes.
+nlohmann::json signatures_json(const std::vector<Signature>& signatures);
 void add(Report& report, const VerifyResult& r, const VerifySectionOptions& options = {});
 
 }  // namespace gradcheck::reports

@@ -49,8 +49,15 @@ struct Signature : Finding {
   std::vector<std::size_t> layers;  // the layers it concerns (empty: the whole network)
 };
 
-// How verify's reports spell a signature's severity: "divergence" or "note"
-// (docs/verify.md, the report schema).
-inline const char* severity_word(const Signature& s) { return s.severity == Severity::note ? "note" : "divergence"; }
+// How verify's reports spell a signature's severity: "divergence", "note" or
+// "warning" (a precision note that lost gradient values; docs/verify.md, the
+// report schema).
+inline const char* severity_word(const Signature& s) {
+  return s.severity == Severity::note ? "note" : s.severity == Severity::warning ? "warning" : "divergence";
+}
+// " (note)", " (warning)" or "": how the text reports tag a signature.
+inline std::string severity_tag(const Signature& s) {
+  return s.severity == Severity::note || s.severity == Severity::warning ? std::string(" (") + severity_word(s) + ")" : "";
+}
 
 }  // namespace gradcheck

@@ -47,21 +47,11 @@ struct VerifyOptions {
   // 1e-8 accepts values printed with 9 significant digits, as the 3-2-1
   // question's are, and flags float32 outputs (≈ 1e-7) as a precision note.
   Tolerances forward_tolerances = Tolerances::fixed(0, 1e-8);
-  // Disagreements whose error is at most this, relative to the largest
-  // |reference| of their tensor, are reported as a precision note, not as a
-  // divergence. Relative to the tensor, not the entry: a float32 backward pass
-  // adds sums at the tensor's scale, and an entry that is small because its
-  // terms cancel keeps their absolute error. float32 carries ε = 1.2e-7; the
-  // engine run in float32 on 800 random cases stays within 7.2e-6 of its
-  // tensors (docs/verify.md). Two more kinds of entry count as precision:
-  // ill-conditioned ones within 2^29 × the reference's own round-off estimate
-  // for double (float32's share of it; capped at 1e-3 of the tensor, never at
-  // a kink), and values both below float32's normal range (underflow). Every
-  // bug in signatures.hpp is ≥ 1e-3 off.
-  double precision_limit = 1e-5;
   // The format the implementation computes in, when the reply does not say
   // ("precision" in the reply wins); inferred from the values when neither
-  // does (docs/verify.md#precision).
+  // does. Differences within what a correct implementation in that format
+  // can produce (the precision model, docs/comparison-rule.md#the-precision-model)
+  // are notes, not divergences (docs/verify.md#precision).
   std::optional<Precision> precision;
   // Agreement required when matching the reply against a hypothesis (a known
   // bug, the chain test): normwise relative error per tensor. Loose enough for
