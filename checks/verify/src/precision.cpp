@@ -35,13 +35,16 @@ std::vector<double> reply_values(const Reply& r, bool gradients_only = false) {
   return v;
 }
 
+bool all_in(const std::vector<double>& values, Precision p) {
+  return std::all_of(values.begin(), values.end(), [p](double x) { return round_to(x, p) == x; });
+}
+
 std::optional<PrecisionSource> representable_precision(const Reply& reply) {
   const std::vector<double> v = reply_values(reply);
   if (v.empty()) return std::nullopt;
   for (Precision p : {Precision::bfloat16, Precision::float16, Precision::float32}) {
     if (v.size() < values_for_narrow_inference) continue;
-    if (std::all_of(v.begin(), v.end(), [p](double x) { return round_to(x, p) == x; }))
-      return PrecisionSource{p, PrecisionSource::How::values, v.size()};
+    if (all_in(v, p)) return PrecisionSource{p, PrecisionSource::How::values, v.size()};
   }
   return std::nullopt;
 }
@@ -96,7 +99,7 @@ void PrecisionTally::add(const PrecisionModel& m, const EntryBound& b, double cl
     return;
   }
   if (!(diff <= model + printed_error)) {
-    within = false;
+      within = false;
     return;
   }
   const double rel = diff / std::max(std::abs(exact), std::numeric_limits<double>::min());
@@ -141,14 +144,16 @@ double tensor_scale(const VerifyResult& r, const Entry& e) {
 }
 
 // A difference that float64 cannot produce and p produces by plain rounding
-// (no ill-conditioned operation on the way): the fingerprint of p itself.
+// or underflow (no ill-conditioned operation on the way): the fingerprint of
+// p itself.
 bool corroborates(const PrecisionModel& m64, const EntryBound& b64, const PrecisionModel& m, const EntryBound& b,
                   double claimed, double exact) {
   if (!std::isfinite(claimed) || !std::isfinite(exact) || claimed == exact) return false;
   const double diff = std::abs(claimed - exact);
   if (diff <= m64.kappa * b64.bound + print_error(claimed)) return false;
-  const double rel = diff / std::max(std::abs(exact), std::numeric_limits<double>::min());
-  return rel <= plain_rounding_ulps * format_of(m.precision).unit_roundoff ||
+  const FloatFormat& f = format_of(m.precision);
+  // Rounding, or underflow below p's normal range (0 for 1.7e-153 in float32).
+  return diff <= plain_rounding_ulps * f.unit_roundoff * std::abs(exact) + f.min_normal ||
          (b.cause < 0 && !b.may_be_non_finite && diff <= m.kappa * b.bound);
 }
 
@@ -309,8 +314,12 @@ std::vector<Signature> notes_of(const PrecisionTally& t, const PrecisionSource& 
 bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
   if (r.forward.entries.empty()) return false;
   const std::vector<double> g = reply_values(ctx.reply, true);
-  if (g.size() >= values_for_narrow_inference &&
-      std::all_of(g.begin(), g.end(), [p](double x) { return round_to(x, p) == x; }))
+  if (g.size() >= values_for_narrow_inference && all_in(g, p)) return false;
+  // A forward whose every finite value is a p number (outputs saturated at 1,
+  // a loss of inf) says nothing about the format.
+  if (std::none_of(r.forward.entries.begin(), r.forward.entries.end(), [p](const Entry& e) {
+        return std::isfinite(e.analytic) && round_to(e.analytic, p) != e.analytic;
+      }))
     return false;
   // Every forward entry, also those within the precision limit: a float32
   // output agrees with the reference to 1e-8 and is still no float64 number.
@@ -327,17 +336,20 @@ std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyRes
   PrecisionState& state = *ctx.precision;
   if (state.known) {
     const PrecisionTally t = tally_reply(ctx, r, state.known->precision);
-    if (!t.within || t.entries == 0) return {};
+      if (!t.within || t.entries == 0) return {};
     return notes_of(t, *state.known);
   }
   for (Precision p : {Precision::float64, Precision::float32}) {
     const PrecisionTally t = tally_reply(ctx, r, p);
     if (t.entries == 0) return {};
-    if (!t.within) continue;
+          if (!t.within) continue;
     // Every difference at an ill-conditioned operation and none, in any
     // value sent, at p's plain rounding: a bug that scales a saturated unit's
-    // gradient looks like that; a program in p shows p's rounding elsewhere.
-    if (p != Precision::float64 && (corroborating(ctx, r, p) == 0 || forward_at_float64(ctx, r, p))) return {};
+    // gradient looks like that; a program in p shows p's rounding elsewhere,
+    // or sends nothing but p numbers (saturated outputs, NaN gradients).
+    if (p != Precision::float64 &&
+        ((corroborating(ctx, r, p) == 0 && !all_in(reply_values(ctx.reply), p)) || forward_at_float64(ctx, r, p)))
+      return {};
     const PrecisionSource src{p, p == Precision::float64 ? PrecisionSource::How::assumed
                                                          : PrecisionSource::How::differences, 0};
     state.known = src;
