@@ -66,38 +66,15 @@ std::set<BugKind> divergence_kinds(const VerifyResult& v) {
   return s;
 }
 
-// Largest normwise distance between two replies' gradient tensors.
-double change(const Reply& a, const Reply& b) {
-  double d = 0;
-  const auto dist = [](const auto& x, const auto& y) {
-    const double s = std::max(x.norm(), y.norm());
-    return s == 0 ? 0.0 : (x - y).norm() / s;
-  };
-  for (std::size_t l = 0; l < a.layers.size(); ++l)
-    d = std::max({d, dist(a.layers[l].weights, b.layers[l].weights), dist(a.layers[l].biases, b.layers[l].biases)});
-  return d;
-}
-
-// Networks that exercise every mutation (signatures_test.cpp's catalogue),
+// Networks that exercise every mutation (testing::catalogue),
 // each bug written into the textbook program in T.
 template <class T>
 void expect_every_bug_named(const char* format) {
-  using A = Activation;
-  using testing::make_case;
-  const Case catalogue[] = {
-      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 1, 1),
-      make_case({3, 5, 4, 2}, {A::tanh, A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 3, 2),
-      make_case({4, 5, 3}, {A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 3, 3),
-      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::binary_cross_entropy, Reduction::sum, 1, 4),
-      make_case({2, 6, 5, 3}, {A::leaky_relu, A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 4, 5),
-      make_case({3, 4, 1}, {A::tanh, A::identity}, Loss::quadratic, Reduction::sum, 2, 6),
-      make_case({5, 3, 3, 2}, {A::relu, A::sigmoid, A::tanh}, Loss::quadratic, Reduction::mean, 4, 7),
-  };
   int tested = 0;
-  for (const Case& c : catalogue) {
+  for (const Case& c : testing::catalogue()) {
     for (Mutation m : all_mutations) {
       if (!applies(m, c.network)) continue;
-      if (change(textbook_reply<double>(c, m), textbook_reply<double>(c)) < 1e-2) continue;  // does not show here
+      if (testing::change(textbook_reply<double>(c, m), textbook_reply<double>(c)) < 1e-2) continue;  // does not show here
       const Reply bad = textbook_reply<T>(c, m);
       ++tested;
       const VerifyResult v = verify_reply(c, bad);

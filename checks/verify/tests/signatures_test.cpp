@@ -26,24 +26,13 @@ using testing::visible_at_float32;
 using testing::engine_reply;
 using testing::find_signature;
 using testing::make_case;
+using testing::catalogue;
+using testing::change;
 
 Reply reply_of(const Gradients<double>& g) {
   Reply r;
   for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
   return r;
-}
-
-// Largest normwise distance between the mutated and the correct gradients.
-double change(const Reply& a, const Reply& b) {
-  double d = 0;
-  for (std::size_t l = 0; l < a.layers.size(); ++l) {
-    const auto dist = [](const auto& x, const auto& y) {
-      const double s = std::max(x.norm(), y.norm());
-      return s == 0 ? 0.0 : (x - y).norm() / s;
-    };
-    d = std::max({d, dist(a.layers[l].weights, b.layers[l].weights), dist(a.layers[l].biases, b.layers[l].biases)});
-  }
-  return d;
 }
 
 std::set<BugKind> divergence_kinds(const VerifyResult& v) {
@@ -57,21 +46,6 @@ double evidence(const Signature& s, const std::string& label) {
   for (const Evidence& e : s.evidence)
     if (e.label == label) return e.value;
   return std::nan("");
-}
-
-// Networks that exercise every mutation: activations, losses, reductions and
-// batches (batch 3 and 4 keep ×N apart from ×2).
-std::vector<Case> catalogue() {
-  using A = Activation;
-  return {
-      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 1, 1),
-      make_case({3, 5, 4, 2}, {A::tanh, A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 3, 2),
-      make_case({4, 5, 3}, {A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 3, 3),
-      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::binary_cross_entropy, Reduction::sum, 1, 4),
-      make_case({2, 6, 5, 3}, {A::leaky_relu, A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 4, 5),
-      make_case({3, 4, 1}, {A::tanh, A::identity}, Loss::quadratic, Reduction::sum, 2, 6),
-      make_case({5, 3, 3, 2}, {A::relu, A::sigmoid, A::tanh}, Loss::quadratic, Reduction::mean, 4, 7),
-  };
 }
 
 TEST(Signatures, EveryMutationIsNamedByItsSignatureAndByNoOther) {

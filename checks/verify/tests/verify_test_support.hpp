@@ -106,4 +106,33 @@ inline bool visible_at_float32(const Case& c, const Reply& bad, const Reply& goo
   return false;
 }
 
+
+// Largest normwise distance between the mutated and the correct gradients.
+inline double change(const Reply& a, const Reply& b) {
+  double d = 0;
+  for (std::size_t l = 0; l < a.layers.size(); ++l) {
+    const auto dist = [](const auto& x, const auto& y) {
+      const double s = std::max(x.norm(), y.norm());
+      return s == 0 ? 0.0 : (x - y).norm() / s;
+    };
+    d = std::max({d, dist(a.layers[l].weights, b.layers[l].weights), dist(a.layers[l].biases, b.layers[l].biases)});
+  }
+  return d;
+}
+
+// Networks that exercise every mutation: activations, losses, reductions and
+// batches (batch 3 and 4 keep ×N apart from ×2).
+inline std::vector<Case> catalogue() {
+  using A = Activation;
+  return {
+      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 1, 1),
+      make_case({3, 5, 4, 2}, {A::tanh, A::sigmoid, A::sigmoid}, Loss::quadratic, Reduction::mean, 3, 2),
+      make_case({4, 5, 3}, {A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 3, 3),
+      make_case({3, 4, 2}, {A::sigmoid, A::sigmoid}, Loss::binary_cross_entropy, Reduction::sum, 1, 4),
+      make_case({2, 6, 5, 3}, {A::leaky_relu, A::tanh, A::softmax}, Loss::cross_entropy, Reduction::mean, 4, 5),
+      make_case({3, 4, 1}, {A::tanh, A::identity}, Loss::quadratic, Reduction::sum, 2, 6),
+      make_case({5, 3, 3, 2}, {A::relu, A::sigmoid, A::tanh}, Loss::quadratic, Reduction::mean, 4, 7),
+  };
+}
+
 }  // namespace gradcheck::testing
