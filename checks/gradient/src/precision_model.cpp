@@ -62,7 +62,9 @@ class Tracker {
   }
   R exp(R x, Op op) {
     const double v = std::exp(x.v);
-    return finish(v, {{v * x.e, std::abs(x.v), x.cause}}, 1, op, x.v);
+    // exp(x + e) − exp(x), not only its first-order term v·e: an argument
+    // off by a lot (a cancelling sum in bfloat16) moves the result by more.
+    return finish(v, {{std::max(v * x.e, std::exp(x.v + x.e) - v), std::abs(x.v), x.cause}}, 1, op, x.v);
   }
   R log(R x, Op op) {
     if (!(x.v > x.e)) return unbounded(std::log(x.v), op, x.v);  // x may be 0
@@ -73,6 +75,16 @@ class Tracker {
   R apply(R x, double v, double d, double ulps, Op op) {
     const double kappa = v != 0 ? std::abs(d * x.v / v) : inf;
     return finish(v, {{std::abs(d) * x.e, kappa, x.cause}}, ulps, op, x.v);
+  }
+  // f(x) for a monotone f (σ, tanh) with derivative d at x: the change over
+  // [x − e, x + e], which the first-order |d|·e understates where a saturated
+  // unit's argument is off by more than its curvature allows.
+  template <class F>
+  R apply_monotone(R x, F f, double d, double ulps, Op op) {
+    const double v = f(x.v);
+    const double change = std::max({std::abs(d) * x.e, std::abs(f(x.v + x.e) - v), std::abs(f(x.v - x.e) - v)});
+    const double kappa = v != 0 ? std::abs(d * x.v / v) : inf;
+    return finish(v, {{change, kappa, x.cause}}, ulps, op, x.v);
   }
   // Σ terms in any order: (n − 1)·u·Σ|terms| on top of the terms' own errors.
   R sum(const std::vector<R>& t, Op op);
@@ -150,11 +162,11 @@ R activate(Tracker& t, Activation act, R z) {
     case Activation::identity: return z;
     case Activation::sigmoid: {
       const double a = sigmoid(z.v);
-      return t.apply(z, a, a * sigmoid(-z.v), 3, Op::sigmoid);
+      return t.apply_monotone(z, sigmoid, a * sigmoid(-z.v), 3, Op::sigmoid);
     }
     case Activation::tanh: {
       const double a = std::tanh(z.v);
-      return t.apply(z, a, 1 - a * a, 2, Op::tanh);
+      return t.apply_monotone(z, [](double x) { return std::tanh(x); }, 1 - a * a, 2, Op::tanh);
     }
     case Activation::relu:
       return {z.v > 0 ? z.v : 0, z.v > 0 || std::abs(z.v) <= z.e ? z.e : 0, z.cause};
@@ -264,7 +276,7 @@ R one_minus(Tracker& t, const Pass& p, Activation out, Index k, Index s, Op op) 
     return t.sub(Tracker::exact(1), a, op);
   if (out == Activation::sigmoid) {
     const R& z = p.z.back()(k, s);
-    return t.apply(z, sigmoid(-z.v), -a.v * sigmoid(-z.v), 3, op);
+    return t.apply_monotone(z, [](double x) { return sigmoid(-x); }, -a.v * sigmoid(-z.v), 3, op);
   }
   const auto& terms = p.softmax_terms[static_cast<std::size_t>(s)];
   std::vector<R> others;

@@ -246,7 +246,10 @@ std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const Ve
   // the same forward pass): in extreme cases the double computation itself
   // loses digits, and a hypothesis must not be credited with that.
   t.to_reference = max_distance(*h, ctx.reference, ctx.usable);
-  if (!(max_distance(*h, ctx.baseline, ctx.usable) > distinct_factor * ctx.options.match_tolerance))
+  // ... and by more than the working format's matching tolerance: a bfloat16
+  // reply cannot tell apart two gradient sets 0.3 % apart.
+  if (!(max_distance(*h, ctx.baseline, ctx.usable) >
+        std::max(distinct_factor * ctx.options.match_tolerance, match_tolerance(ctx))))
     return std::nullopt;
   t.to_claimed = max_distance(ctx.reply.layers, *h, ctx.usable);
   // Claimed only when the reply is nearer the mistake than the correct
