@@ -316,10 +316,14 @@ class EntryNumerics {
     return d;
   }
 
-  // Central differences, or Ridders checked against a central difference.
+  // Central differences (extrapolated by Ridders from a quarter of the step where
+  // the step does not resolve the loss), or Ridders checked against a central difference.
   template <class F>
   Derivative difference(F& f, double h, double scale, double f0, double eps_f) const {
-    if (method_ == Method::central) return central_difference_3(f, h, f0, eps_f);
+    if (method_ == Method::central) {
+      const Derivative cd = central_difference_3(f, h, f0, eps_f);
+      return !cd.ok || cd.resolved ? cd : ridders(f, h / 4, eps_f);
+    }
     Derivative d = ridders(f, h, eps_f);
     // Ridders' tableau can converge on a wrong value when its first steps are
     // far outside the region where the loss is smooth at their scale (a large

@@ -1,5 +1,6 @@
 // check_network, check_gradients and compare_gradients on fixed cases.
 #include <gradcheck/gradient/network_check.hpp>
+#include <gradcheck/engine/case_format.hpp>
 
 #include "test_support.hpp"
 
@@ -51,6 +52,30 @@ TEST_P(EveryMethod, FindsTheQuestionersOutputBiasGradient) {
     }
   if (o.mode == Mode::fast) {
     for (const TensorSummary& t : r.tensors) EXPECT_EQ(t.fell_back_to_entries, t.layer == 1 && t.tensor == TensorKind::biases);
+  }
+}
+
+// RapidCheck's counterexample to CheckProperty.CentralDifferencesRaiseNoFalseAlarm
+// (seed 1034378388091139173, shrunk): z = 394·x with x = −135 and 28, so the
+// softmax switches class within the central stencil of weights(2,0). Its
+// third difference claimed ±2,740 on 17,399 against the true 28,366.
+TEST(CentralMethod, ExtrapolatesWhereItsStepDoesNotResolveASaturatedSoftmax) {
+  const Case c = parse_case(R"({"network": {"layers": [
+      {"activation": "identity", "weights": [[295]], "biases": [0]},
+      {"activation": "softmax", "weights": [[0], [394], [394]], "biases": [0, 0, 1]}],
+    "loss": "binary_cross_entropy", "reduction": "sum"},
+    "inputs": [[-135], [28]], "targets": [[0.173, 0, 0], [0.078, 0, 0]]})",
+                            "counterexample");
+  CheckOptions o;
+  o.method = Method::central;
+  const CheckResult r = check_network(c, o);
+  EXPECT_EQ(r.summary.counts.disagree, 0u) << non_agreeing(r);
+  CheckOptions truth;
+  const CheckResult t = check_network(c, truth);
+  ASSERT_EQ(t.entries.size(), r.entries.size());
+  for (std::size_t k = 0; k < r.entries.size(); ++k) {
+    if (r.entries[k].verdict != Verdict::agree) continue;
+    EXPECT_LE(std::abs(r.entries[k].numeric - t.entries[k].numeric), r.entries[k].tolerance) << k;
   }
 }
 

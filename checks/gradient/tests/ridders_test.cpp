@@ -23,6 +23,37 @@ TEST(FiniteDifference, CentralDifferenceErrorEstimateCoversItsError) {
   EXPECT_LT(d.error, 1e-6);  // h²/6 · f''' ≈ 2.3e-7
 }
 
+TEST(FiniteDifference, TheCentralDifferenceCostsFourEvaluationsWhereTheStepResolvesTheFunction) {
+  int calls = 0;
+  auto f = [&](double t) {
+    ++calls;
+    return std::exp(0.3 + t);
+  };
+  const Derivative d = central_difference_3(f, 6e-6, std::exp(0.3), 1e-16 * std::exp(0.3));
+  EXPECT_EQ(calls, 4);
+  EXPECT_TRUE(d.ok);
+  EXPECT_TRUE(d.resolved);
+  EXPECT_LE(std::abs(d.value - std::exp(0.3)), d.error);
+}
+
+// A saturated unit that switches within the stencil: f = δ·softplus((t + t₀)/δ)
+// bends from slope 0 to slope 1 over a third of a step, half a step left of 0.
+// There f(2h) − 3 f(h) + 3 f(0) − f(−h) vanishes (to 1e-16) while D(h) is off
+// by 0.12: one third difference alone claimed 2.5e-13. The estimate says the
+// step does not resolve f, and Ridders from a quarter of the step gets it.
+TEST(FiniteDifference, TheCentralDifferenceSaysWhenTheStepDoesNotResolveTheFunction) {
+  const double h = 1e-3, delta = 0.3e-3, t0 = -0.5e-3;
+  auto f = [&](double t) { return delta * std::log1p(std::exp((t + t0) / delta)); };
+  const double truth = 1 / (1 + std::exp(-t0 / delta));
+  const Derivative d = central_difference_3(f, h, f(0), 1e-16);
+  EXPECT_TRUE(d.ok);
+  EXPECT_GT(std::abs(d.value - truth), 0.1);
+  EXPECT_FALSE(d.resolved) << "value " << d.value << " ± " << d.error << ", truth " << truth;
+  const Derivative r = ridders(f, h / 4, 1e-16);
+  EXPECT_LE(std::abs(r.value - truth), r.error);
+  EXPECT_LT(r.error, 1e-6);
+}
+
 TEST(FiniteDifference, RiddersReachesNearMachinePrecisionOnSmoothFunctions) {
   auto f = [](double t) { return std::sin(1.1 + t) * std::exp(0.5 * t); };
   const double truth = std::cos(1.1) + 0.5 * std::sin(1.1);

@@ -5,8 +5,8 @@
 //
 //   central_difference  D(h) = (f(h) − f(−h)) / 2h; error ≈ |D(h) − D(2h)| / 3
 //                       (the O(h²) truncation from step halving) + ε_f / h (round-off)
-//   central_difference_3  the same D(h), its truncation from the third difference
-//                       through f(0): three evaluations instead of four
+//   central_difference_3  the same D(h), its truncation from two third differences
+//                       through f(0), and whether the step resolves f at all
 //   ridders             Numerical Recipes' dfridr: D at steps h, h/1.4, h/1.4², ...,
 //                       extrapolated to h → 0 in a Neville tableau; the error estimate
 //                       is the tableau's; one-sided variants extrapolate in powers of h
@@ -38,6 +38,7 @@ struct Derivative {
   double error = std::numeric_limits<double>::infinity();
   double step = 0;  // the step the value came from (Ridders: of the chosen tableau entry)
   bool ok = false;  // false: no usable stencil (every step crossed a kink, or f was not finite)
+  bool resolved = true;  // false: the step does not resolve f (central_difference_3 only): extrapolate
 };
 
 enum class Side { central, forward, backward };
@@ -88,8 +89,14 @@ std::optional<double> quotient(F& f, double f0, double h, Side side) {
 }  // namespace detail
 
 // D(h) = (f(h) − f(−h)) / 2h with its truncation h²·f‴/6 estimated from the
-// third difference f(2h) − 3 f(h) + 3 f(0) − f(−h) ≈ h³·f‴: one extra
-// evaluation (f(0) is known), not two as with a second central difference at 2h.
+// third differences t₁ = f(2h) − 3 f(h) + 3 f(0) − f(−h) and t₂ = f(h) − 3 f(0)
+// + 3 f(−h) − f(−2h), both ≈ h³·f‴ (f(0) is known: four evaluations). The
+// estimate max(|t₁|, |t₂|)/6h trusts f to look cubic over [−2h, 2h], which holds
+// only where it is small: above 1e-3 of |D| (and the round-off) the step does
+// not resolve f (a saturated unit switching within the stencil, where a third
+// difference can miss the error by far, or vanish by coincidence: hence two)
+// and `resolved` is false, for the caller to extrapolate at smaller steps
+// (Ridders) instead. A point that cannot be used at ±2h leaves it unresolved.
 template <class F>
 Derivative central_difference_3(F&& f, double h, double f0, double roundoff = 0) {
   Derivative d;
@@ -99,13 +106,18 @@ Derivative central_difference_3(F&& f, double h, double f0, double roundoff = 0)
   if (!m) return d;
   d.value = (*p - *m) / (2 * h);
   d.step = h;
+  d.ok = std::isfinite(d.value);
   const auto p2 = detail::as_optional(f(2 * h));
-  if (!p2) {
-    d.error = std::numeric_limits<double>::infinity();
+  const auto m2 = p2 ? detail::as_optional(f(-2 * h)) : std::nullopt;
+  if (!m2) {
+    d.resolved = false;
     return d;
   }
-  d.error = std::abs(*p2 - 3 * *p + 3 * f0 - *m) / (6 * h) + 2.5 * roundoff / h;
-  d.ok = std::isfinite(d.value) && !std::isnan(d.error);
+  const double t1 = *p2 - 3 * *p + 3 * f0 - *m, t2 = *p - 3 * f0 + 3 * *m - *m2;
+  const double truncation = std::max(std::abs(t1), std::abs(t2)) / (6 * h), noise = 2.5 * roundoff / h;
+  d.error = truncation + noise;
+  d.ok = d.ok && !std::isnan(d.error);
+  d.resolved = truncation <= 1e-3 * std::abs(d.value) + noise;
   return d;
 }
 
