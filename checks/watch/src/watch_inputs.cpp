@@ -40,11 +40,27 @@ bool fits_grid(const Matrix<double>& x, double scale, int& kmin, int& kmax) {
   return kmin <= kmax;
 }
 
-ByteGrid byte_grid(const Matrix<double>& x) {
+// fits_grid for finite values in [lo, hi], in one branch-free (vectorised) pass:
+// k = v/scale rounded by adding and subtracting 1.5·2⁵² (exact for |k| < 2⁵¹,
+// and k outside [−128, 255] is refused from lo and hi first, rounding being
+// monotone), so the loop only ORs the off-grid tests.
+bool fits_grid_finite(const Matrix<double>& x, double lo, double hi, double scale, int& kmin, int& kmax) {
+  const double klo = std::nearbyint(lo / scale), khi = std::nearbyint(hi / scale);
+  if (!(klo >= -128 && khi <= 255)) return false;
+  constexpr double magic = 6755399441055744.0;  // 1.5·2⁵²
+  const Eigen::Map<const Eigen::ArrayXd> v(x.data(), x.size());
+  const double off = (v - (((v * (1 / scale) + magic) - magic) * scale)).abs().maxCoeff();
+  kmin = static_cast<int>(klo);
+  kmax = static_cast<int>(khi);
+  return off <= 1e-9;
+}
+
+// `finite`: every value is, and s.min / s.max are known: the vectorised pass.
+ByteGrid byte_grid(const Matrix<double>& x, const InputSanity& s, bool finite) {
   ByteGrid g;
   for (double scale : grid_scales) {
     int kmin = 0, kmax = 0;
-    if (!fits_grid(x, scale, kmin, kmax)) continue;
+    if (!(finite ? fits_grid_finite(x, s.min, s.max, scale, kmin, kmax) : fits_grid(x, scale, kmin, kmax))) continue;
     g.on_grid = true;
     g.scale = scale;
     g.min_byte = kmin;
@@ -112,24 +128,62 @@ Scan value_statistics(const Matrix<double>& x, InputSanity& s) {
   return scan;
 }
 
-// Per feature: constant or not, and its scale max |x|.
-void feature_statistics(const Matrix<double>& x, InputSanity& s) {
-  std::vector<double> scales;
-  for (Index f = 0; f < x.rows(); ++f) {
-    double fmin = INFINITY, fmax = -INFINITY, scale = 0;
+// Whether every value is finite, in one vectorised pass (Eigen's allFinite()
+// walks element by element): v·0 is 0 for a finite v and NaN for the others.
+bool all_finite(const Matrix<double>& x) {
+  return !std::isnan((Eigen::Map<const Eigen::ArrayXd>(x.data(), x.size()) * 0.0).sum());
+}
+
+// Per feature, over its finite values: the least and the largest (lo > hi when
+// it has none).
+struct FeatureRanges {
+  std::vector<double> lo, hi;
+};
+
+// Along the rows, skipping non-finite values: for inputs that have some.
+FeatureRanges feature_ranges(const Matrix<double>& x) {
+  FeatureRanges r{std::vector<double>(static_cast<std::size_t>(x.rows()), INFINITY),
+                  std::vector<double>(static_cast<std::size_t>(x.rows()), -INFINITY)};
+  for (Index f = 0; f < x.rows(); ++f)
     for (Index c = 0; c < x.cols(); ++c) {
       const double v = x(f, c);
       if (!std::isfinite(v)) continue;
-      fmin = std::min(fmin, v);
-      fmax = std::max(fmax, v);
-      scale = std::max(scale, std::fabs(v));
+      r.lo[static_cast<std::size_t>(f)] = std::min(r.lo[static_cast<std::size_t>(f)], v);
+      r.hi[static_cast<std::size_t>(f)] = std::max(r.hi[static_cast<std::size_t>(f)], v);
     }
+  return r;
+}
+
+// Down the columns (the storage order), for finite inputs: one vectorised pass.
+// Walking along the rows made check_inputs 28 % of `gradcheck train`.
+FeatureRanges finite_feature_ranges(const Matrix<double>& x) {
+  const std::size_t rows = static_cast<std::size_t>(x.rows());
+  FeatureRanges r{std::vector<double>(x.data(), x.data() + rows), std::vector<double>(x.data(), x.data() + rows)};
+  double* lo = r.lo.data();
+  double* hi = r.hi.data();
+  for (Index c = 1; c < x.cols(); ++c) {
+    const double* column = x.data() + c * x.rows();
+    for (std::size_t f = 0; f < rows; ++f) {
+      lo[f] = std::min(lo[f], column[f]);
+      hi[f] = std::max(hi[f], column[f]);
+    }
+  }
+  return r;
+}
+
+// Per feature: constant or not, and its scale max |x|.
+void feature_statistics(const FeatureRanges& r, InputSanity& s) {
+  std::vector<double> scales;
+  for (std::size_t k = 0; k < r.lo.size(); ++k) {
+    const Index f = static_cast<Index>(k);
+    const double fmin = r.lo[k], fmax = r.hi[k];
     if (fmin == fmax) {
       if (s.first_constant_feature < 0) s.first_constant_feature = f;
       ++s.constant_features;
       continue;
     }
     if (fmin > fmax) continue;  // no finite value at all
+    const double scale = std::max(std::fabs(fmin), std::fabs(fmax));
     scales.push_back(scale);
     if (!(scale <= s.largest_feature_scale)) {
       s.largest_feature_scale = scale;
@@ -141,6 +195,23 @@ void feature_statistics(const Matrix<double>& x, InputSanity& s) {
     std::nth_element(scales.begin(), mid, scales.end());
     s.median_feature_scale = *mid;
   }
+}
+
+// value_statistics for finite inputs: min and max from the feature ranges, the
+// negatives counted in a vectorised pass, the sum in storage order as there.
+Scan finite_value_statistics(const Matrix<double>& x, const FeatureRanges& r, InputSanity& s) {
+  const double* p = x.data();
+  Index negative = 0;
+  for (Index i = 0; i < x.size(); ++i) negative += p[i] < 0 ? 1 : 0;
+  double sum = 0;
+  for (Index i = 0; i < x.size(); ++i) sum += p[i];
+  s.min = *std::min_element(r.lo.begin(), r.lo.end());
+  s.max = *std::max_element(r.hi.begin(), r.hi.end());
+  s.mean = sum / static_cast<double>(x.size());
+  s.fraction_negative = static_cast<double>(negative) / static_cast<double>(x.size());
+  Scan scan;
+  scan.finite = x.size();
+  return scan;
 }
 
 // Whether the byte grid shows the signed-byte signature (see check_inputs in watch.hpp).
@@ -271,9 +342,11 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
   s.samples = x.cols();
   s.features = x.rows();
   if (x.size() == 0) return s;
-  const Scan scan = value_statistics(x, s);
-  feature_statistics(x, s);
-  s.bytes = byte_grid(x);
+  const bool finite = all_finite(x);
+  const FeatureRanges ranges = finite ? finite_feature_ranges(x) : feature_ranges(x);
+  const Scan scan = finite ? finite_value_statistics(x, ranges, s) : value_statistics(x, s);
+  feature_statistics(ranges, s);
+  s.bytes = byte_grid(x, s, finite);
   s.signed_bytes = signed_bytes_signature(s.bytes, o);
   for (const InputCheck check : input_checks)
     if (std::optional<Finding> f = check(x, s, o, scan)) s.findings.push_back(std::move(*f));

@@ -301,6 +301,56 @@ Network<double> logits(double z0, double z1, double z2) {
   return one_layer(Activation::softmax, Loss::cross_entropy, matrix({{0.0}, {0.0}, {0.0}}), vector({z0, z1, z2}));
 }
 
+// Inputs of every kind the checks tell apart: pixel bytes read right and as
+// signed char, raw bytes, bytes just off their grid, and real-valued features,
+// some of them constant.
+Matrix<double> inputs_of_kind(int kind, Index rows, Index cols, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> x(rows, cols);
+  for (Index i = 0; i < x.size(); ++i) {
+    const int b = rng.uniform() < 0.5 ? 0 : static_cast<int>(rng.below(256));
+    switch (kind) {
+      case 0: x.data()[i] = b / 255.0; break;
+      case 1: x.data()[i] = (b > 127 ? b - 256 : b) / 255.0; break;
+      case 2: x.data()[i] = b; break;
+      case 3: x.data()[i] = b / 255.0 + (rng.uniform() < 0.01 ? 1e-7 : 0); break;
+      default: x.data()[i] = (1 + static_cast<double>(i % rows)) * rng.normal(); break;
+    }
+  }
+  for (Index f = 0; f < rows; f += 3) x.row(f).setConstant(x(f, 0));  // every third feature constant
+  return x;
+}
+
+// check_inputs takes a vectorised path when every input is finite and skips
+// non-finite values otherwise: a sample of NaN appended must change nothing
+// but the counts of samples and non-finite values, and the finding they add
+// (from two samples on: with one, no feature is called constant).
+RC_GTEST_PROP(WatchInputs, ASampleOfNaNChangesNothingButTheNonFiniteCount, ()) {
+  const int kind = *rc::gen::element(0, 1, 2, 3, 4);
+  const Index rows = *rc::gen::inRange<Index>(1, 20), cols = *rc::gen::inRange<Index>(2, 80);
+  const Matrix<double> x = inputs_of_kind(kind, rows, cols, *rc::gen::inRange<std::uint64_t>(0, 1u << 30));
+  Matrix<double> with_nan(rows, cols + 1);
+  with_nan << x, Vector<double>::Constant(rows, std::nan(""));
+  const w::InputSanity a = w::check_inputs(x), b = w::check_inputs(with_nan);
+  RC_ASSERT(b.non_finite == rows);
+  RC_ASSERT(a.non_finite == Index{0});
+  const auto same = [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); };
+  RC_ASSERT(same(a.min, b.min) && same(a.max, b.max) && same(a.mean, b.mean));
+  RC_ASSERT(a.fraction_negative == b.fraction_negative);
+  RC_ASSERT(a.constant_features == b.constant_features && a.first_constant_feature == b.first_constant_feature);
+  RC_ASSERT(same(a.median_feature_scale, b.median_feature_scale));
+  RC_ASSERT(same(a.largest_feature_scale, b.largest_feature_scale));
+  RC_ASSERT(a.largest_scale_feature == b.largest_scale_feature);
+  RC_ASSERT(a.bytes.on_grid == b.bytes.on_grid && a.bytes.scale == b.bytes.scale);
+  RC_ASSERT(a.bytes.min_byte == b.bytes.min_byte && a.bytes.max_byte == b.bytes.max_byte);
+  RC_ASSERT(a.bytes.histogram == b.bytes.histogram);
+  RC_ASSERT(a.signed_bytes == b.signed_bytes);
+  RC_ASSERT(b.findings.size() == a.findings.size() + 1);
+  RC_ASSERT(b.findings[0].kind == w::Kind::non_finite_inputs);
+  for (std::size_t k = 0; k < a.findings.size(); ++k) RC_ASSERT(a.findings[k].kind == b.findings[k + 1].kind);
+  RC_TAG(kind);
+}
+
 TEST(WatchTrace, NamesExpOverflowInANaiveSoftmax) {
   const auto net = logits(1.0, 800.0, 2.0);
   const Matrix<double> x = matrix({{1.0}}), y = matrix({{0.0}, {1.0}, {0.0}});
