@@ -15,7 +15,7 @@ packages=(cmake make g++ ccache pkg-config libgtest-dev libgmock-dev librapidche
 extra=()
 case "${1:-}" in
   test) extra=(chromium) ;;   # the HTML report is loaded in headless Chromium (reports/tests)
-  bench) extra=(python3-torch python3-numpy libopenblas0-pthread) ;;  # OpenBLAS: what libtorch recommends
+  bench) extra=(python3-torch python3-numpy libopenblas0-pthread time) ;;  # OpenBLAS: what libtorch recommends; GNU time: whole-process rows
   fuzz) extra=(clang libclang-rt-14-dev) ;;   # libFuzzer and the sanitizer runtimes are clang's
 esac
 

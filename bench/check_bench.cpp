@@ -4,11 +4,13 @@
 //   ref    the 50-digit reference gradient (analytic backward in cpp_bin_float_50),
 //          alone and with its cross-check sample
 // Prints the median of several runs of each, and writes the case as JSON
-// (the case format of ARCHITECTURE.md) for bench/peers/gradcheck_torch.py.
+// (docs/case-format.md) for bench/peers/gradcheck_torch.py, and the engine's own
+// reply to it (loss, outputs, gradients) for timing `gradcheck verify`.
 //
-//   check_bench [--case-out FILE] [--repeat N] [--threads T]
+//   check_bench [--case-out FILE] [--reply-out FILE] [--repeat N] [--threads T]
 #include <gradcheck/gradient/network_check.hpp>
 #include <gradcheck/gradient/reference.hpp>
+#include <gradcheck/engine/case_format.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -48,27 +50,6 @@ Case mnist_sized_case() {
   return c;
 }
 
-nlohmann::json to_json(const Case& c) {
-  auto rows = [](const Matrix<double>& m) {
-    nlohmann::json out = nlohmann::json::array();
-    for (Index r = 0; r < m.rows(); ++r) {
-      nlohmann::json row = nlohmann::json::array();
-      for (Index k = 0; k < m.cols(); ++k) row.push_back(m(r, k));
-      out.push_back(row);
-    }
-    return out;
-  };
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : c.network.layers) {
-    nlohmann::json b = nlohmann::json::array();
-    for (Index j = 0; j < l.biases.size(); ++j) b.push_back(l.biases(j));
-    layers.push_back({{"activation", to_string(l.activation)}, {"weights", rows(l.weights)}, {"biases", b}});
-  }
-  return {{"network", {{"layers", layers}, {"loss", to_string(c.network.loss)}, {"reduction", "mean"}}},
-          {"inputs", rows(c.inputs.transpose())},
-          {"targets", rows(c.targets.transpose())}};
-}
-
 // Medians of the wall time and of the process CPU time (every thread's), each
 // over `repeat` runs: on a shared machine the CPU time of a single-threaded
 // measurement is the steadier number.
@@ -90,23 +71,36 @@ Timing median_seconds(int repeat, const std::function<void()>& run) {
   return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
+// What a correct implementation replies: the engine's loss, outputs and gradients.
+Reply engine_reply(const Case& c) {
+  ForwardPass<double> fp;
+  forward(c.network, c.inputs, fp);
+  Reply r;
+  r.layers = as_layer_gradients(gradients(c.network, c.inputs, c.targets));
+  r.loss = static_cast<double>(loss(c.network, fp, c.targets));
+  r.outputs = fp.a.back();
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string case_out;
+  std::string case_out, reply_out;
   int repeat = 5;
   unsigned threads = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--case-out") && i + 1 < argc) case_out = argv[++i];
+    else if (!std::strcmp(argv[i], "--reply-out") && i + 1 < argc) reply_out = argv[++i];
     else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = static_cast<unsigned>(std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: check_bench [--case-out FILE] [--repeat N] [--threads T]\n");
+      std::fprintf(stderr, "usage: check_bench [--case-out FILE] [--reply-out FILE] [--repeat N] [--threads T]\n");
       return 2;
     }
   }
   const Case c = mnist_sized_case();
   if (!case_out.empty()) std::ofstream(case_out) << to_json(c).dump();
+  if (!reply_out.empty()) std::ofstream(reply_out) << to_json(engine_reply(c)).dump();
 
   CheckOptions full;
   full.method = Method::central;

@@ -5,7 +5,10 @@
 # epoch of [784, 30, 10] sigmoid / quadratic / N(0,1) / mini-batch 10 / η = 3.0
 # over Fashion-MNIST's 60,000 training images, one run per seed, then a table of
 # medians, speed ratios and every seed's test accuracy. Then Google Benchmark's
-# timings of a step and an epoch.
+# timings of a step and an epoch, the gradient checks against
+# torch.autograd.gradcheck, and the whole processes: `gradcheck train`, `check`
+# and `verify` as a user types them (GNU time: wall and peak memory) against the
+# PyTorch scripts that do the same work (bench/README.md#whole-processes).
 #
 #   bench/run.sh BUILD_DIR [--seeds 1,2,3,4,5] [--limit N] [--data DIR] [--no-peers] [--no-gbench]
 #
@@ -139,7 +142,8 @@ if [ -x "$check_bin" ]; then
   echo "== gradient checks: [784,30,10] sigmoid/quadratic, batch 10, all 23,860 parameters"
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
   check_case=$(mktemp --suffix=.json)
-  "$check_bin" --case-out "$check_case" --repeat 7
+  check_reply=$(mktemp --suffix=.json)
+  "$check_bin" --case-out "$check_case" --reply-out "$check_reply" --repeat 7
   if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
     "$py" "$here/peers/gradcheck_torch.py" "$check_case" --repeat 3
     if [ -n "$refblas" ]; then
@@ -149,5 +153,73 @@ if [ -x "$check_bin" ]; then
   else
     echo "  (torch not importable by $py: torch.autograd.gradcheck left out)"
   fi
-  rm -f "$check_case"
 fi
+
+# Whole processes: the commands a user types, from start to exit, data loading,
+# evaluation and reports included, with their peak memory (GNU time), next to
+# the PyTorch script that does the same work, run just before or after it.
+cli=$build/cli/gradcheck
+whole() {  # whole LABEL RUNS COMMAND...: "WHOLE label=.. seconds=<median wall> mib=<largest peak RSS>"
+  local label=$1 runs=$2 walls=() peak=0 w m i
+  shift 2
+  local tfile
+  tfile=$(mktemp)
+  for ((i = 0; i < runs; i++)); do
+    /usr/bin/time -o "$tfile" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    read -r w m < "$tfile"
+    walls+=("$w")
+    [ "$m" -gt "$peak" ] && peak=$m
+  done
+  rm -f "$tfile"
+  printf 'WHOLE label=%s seconds=%s mib=%d\n' "$label" \
+    "$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')" \
+    $((peak / 1024))
+}
+if [ -x "$cli" ] && [ -x /usr/bin/time ] && [ -n "${check_case:-}" ]; then
+  echo
+  echo "== whole process: the command a user types, start to exit (median of 3 runs, largest peak RSS)"
+  echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
+  first_seed=${seeds%%,*}
+  limit_args=()
+  [ "$limit" != 0 ] && limit_args=(--limit "$limit")
+  whole_results=$(mktemp)
+  {
+    whole "gradcheck train" 3 "$cli" train --idx-images "$data/train-images-idx3-ubyte.gz" \
+      --idx-labels "$data/train-labels-idx1-ubyte.gz" --test-images "$data/t10k-images-idx3-ubyte.gz" \
+      --test-labels "$data/t10k-labels-idx1-ubyte.gz" --seed "$first_seed" --progress lines "${limit_args[@]}"
+    whole "gradcheck check" 3 "$cli" check "$check_case"
+    whole "gradcheck verify" 3 "$cli" verify "$check_case" "$check_reply"
+    if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
+      whole "torch epoch script" 3 "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$first_seed" "${limit_args[@]}"
+      whole "torch gradcheck" 3 "$py" "$here/peers/gradcheck_torch.py" "$check_case" --once
+      if [ -n "$refblas" ]; then
+        whole "torch epoch script refblas" 3 env LD_LIBRARY_PATH="$refblas" "$py" "$here/peers/epoch_torch.py" \
+          --data "$data" --seeds "$first_seed" "${limit_args[@]}"
+        whole "torch gradcheck refblas" 3 env LD_LIBRARY_PATH="$refblas" "$py" "$here/peers/gradcheck_torch.py" \
+          "$check_case" --once
+      fi
+    fi
+  } | tee "$whole_results" | sed 's/^WHOLE /  /'
+  loop=$(awk '/^RESULT impl=gradcheck /{for (i = 2; i <= NF; i++) if ($i ~ /^seconds=/) {sub("seconds=", "", $i); print $i; exit}}' "$results")
+  awk -v loop="${loop:-0}" '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      label = $0; sub(/^WHOLE label=/, "", label); sub(/ seconds=.*/, "", label)
+      t[label] = f["seconds"]; m[label] = f["mib"] }
+    function row(what, ours, peer) {
+      printf "%-44s %8.3f s %6d MiB", what, t[ours], m[ours]
+      if (peer in t) printf "   %8.3f s %6d MiB   %6.1fx", t[peer], m[peer], t[peer] / t[ours]
+      printf "\n"
+    }
+    END {
+      printf "%-44s %19s   %19s   %7s\n", "command", "gradcheck", "PyTorch (blas: above)", "ratio"
+      row("one epoch [784,30,10] + test set (train)", "gradcheck train", "torch epoch script")
+      row("  the same, PyTorch on the reference BLAS", "gradcheck train", "torch epoch script refblas")
+      row("full check, 23,860 parameters (check)", "gradcheck check", "torch gradcheck")
+      row("  the same, PyTorch on the reference BLAS", "gradcheck check", "torch gradcheck refblas")
+      row("verify of a correct reply to that case", "gradcheck verify", "")
+      if (loop > 0) printf "train: whole process / its epoch loop (gradcheck_epoch, first seed above): %.2f\n", t["gradcheck train"] / loop
+      print "ratio: PyTorch whole process / gradcheck whole process (above 1: gradcheck is faster)"
+    }' "$whole_results"
+  rm -f "$whole_results"
+fi
+rm -f "${check_case:-}" "${check_reply:-}"

@@ -7,6 +7,7 @@ torch.autograd.gradcheck over all weights and biases with fast_mode=False and
 fast_mode=True (torch's defaults otherwise: eps 1e-6, atol 1e-5, rtol 1e-3).
 
     /usr/bin/python3 bench/peers/gradcheck_torch.py CASE.json [--repeat N]
+    /usr/bin/python3 bench/peers/gradcheck_torch.py CASE.json --once   # one full check, for whole-process timing
 """
 import argparse
 import json
@@ -20,6 +21,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("case")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--once", action="store_true", help="one fast_mode=False check, no timing: what a user runs")
     args = parser.parse_args()
     with open(args.case) as f:
         case = json.load(f)
@@ -52,6 +54,10 @@ def main():
             cpus.append(time.process_time() - cpu)
         return ok, statistics.median(times), statistics.median(cpus)
 
+    if args.once:
+        ok = torch.autograd.gradcheck(loss, tuple(params), fast_mode=False)
+        print(f"torch.autograd.gradcheck: {count} parameters, passed {ok}")
+        return
     ok, t_full, c_full = timed(False, args.repeat)
     print(f"torch {torch.__version__} gradcheck fast_mode=False: {count} parameters, passed {ok}: "
           f"median {t_full:.4f} s (cpu {c_full:.4f} s, {torch.get_num_threads()} threads)")
