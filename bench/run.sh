@@ -189,6 +189,9 @@ if [ -x "$cli" ] && [ -x /usr/bin/time ] && [ -n "${check_case:-}" ]; then
       --test-labels "$data/t10k-labels-idx1-ubyte.gz" --seed "$first_seed" --progress lines "${limit_args[@]}"
     whole "gradcheck check" 3 "$cli" check "$check_case"
     whole "gradcheck verify" 3 "$cli" verify "$check_case" "$check_reply"
+    fixtures_dir=$(mktemp -d)
+    whole "gradcheck fixtures" 1 env -C "$fixtures_dir" "$cli" fixtures
+    rm -rf "$fixtures_dir"
     if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
       whole "torch epoch script" 3 "$py" "$here/peers/epoch_torch.py" --data "$data" --seeds "$first_seed" "${limit_args[@]}"
       whole "torch gradcheck" 3 "$py" "$here/peers/gradcheck_torch.py" "$check_case" --once
@@ -217,6 +220,7 @@ if [ -x "$cli" ] && [ -x /usr/bin/time ] && [ -n "${check_case:-}" ]; then
       row("full check, 23,860 parameters (check)", "gradcheck check", "torch gradcheck")
       row("  the same, PyTorch on the reference BLAS", "gradcheck check", "torch gradcheck refblas")
       row("verify of a correct reply to that case", "gradcheck verify", "")
+      row("every fixture and its report (fixtures; 1 run)", "gradcheck fixtures", "")
       if (loop > 0) printf "train: whole process / its epoch loop (gradcheck_epoch, first seed above): %.2f\n", t["gradcheck train"] / loop
       print "ratio: PyTorch whole process / gradcheck whole process (above 1: gradcheck is faster)"
     }' "$whole_results"
