@@ -36,13 +36,13 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # ccache keeps compiled objects between builds and between clones on this
 # machine (CI's clean clone reuses what an earlier build compiled).
 # Paths below this folder are hashed relative to it, so a clone elsewhere hits.
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-fi
+# Looked up when configuring, after install_missing: on a fresh machine ccache
+# is one of the packages it installs, and the first build is the one to cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 configure() {  # configure DIR [cmake options...]
   local dir=$1; shift
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@" >/dev/null
 }
 build() {  # build DIR [cmake options...]: configure, then build every target
