@@ -3,6 +3,7 @@
 #include <gradcheck/gradient/detail/internal.hpp>
 
 #include <chrono>
+#include <memory>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -202,33 +203,71 @@ CheckFinding reference_disagreement(const ReferenceTensor& rt, Index i, const de
   return f;
 }
 
+// One planned cross-check entry and what its 50-digit central difference gave.
+struct CrossJob {
+  std::size_t tensor = 0;
+  Index index = 0;
+  bool decided = false;  // central_50's answer: false within 1e-20 of a kink
+  Big numeric = 0, err = 0;
+};
+
+std::vector<CrossJob> cross_check_jobs(const std::vector<std::vector<Index>>& plan) {
+  std::vector<CrossJob> jobs;
+  for (std::size_t t = 0; t < plan.size(); ++t)
+    for (Index i : plan[t]) {
+      CrossJob j;
+      j.tensor = t;
+      j.index = i;
+      jobs.push_back(j);
+    }
+  return jobs;
+}
+
+// The jobs' 50-digit central differences (exp and log in 50 digits: most of the
+// cross-check's time), over two workers when there are enough: the second with
+// its own LineLoss, a copy of the 50-digit network, inputs and forward pass.
+void central_differences(const Case& c, const detail::Evaluated<Big>& e, detail::LineLoss<Big>& line,
+                         const Big& unreduce, const std::vector<ReferenceTensor>& tensors, std::vector<CrossJob>& jobs) {
+  const unsigned threads = jobs.size() >= 4 ? std::min(2u, detail::thread_count(0)) : 1u;
+  std::unique_ptr<detail::LineLoss<Big>> second;
+  if (threads > 1) second = std::make_unique<detail::LineLoss<Big>>(e.net, e.x, e.y, e.fp);
+  detail::parallel_for(
+      jobs.size(), threads,
+      [&](std::size_t j, unsigned worker) {
+        CrossJob& job = jobs[j];
+        job.decided = central_50(c, worker == 0 ? line : *second, e.fp, unreduce,
+                                 param_of(tensors[job.tensor], job.index), job.numeric, job.err);
+      },
+      1);
+}
+
 // The cross-check: 50-digit central differences, h = 1e-20 · max(|θ|, 1).
 // Truncation (h² f'''/6) is ~1e-40 relative; round-off ~1e-50 · Σ|ℓ| / h.
-void cross_check(const Case& c, const ReferenceOptions& opt, detail::LineLoss<Big>& line, const ForwardPass<Big>& fp,
-                 const Big& unreduce, const std::vector<Matrix<Big>>& exact, Reference& ref) {
+// Findings come in the plan's order, however the work was shared.
+void cross_check(const Case& c, const ReferenceOptions& opt, detail::LineLoss<Big>& line,
+                 const detail::Evaluated<Big>& e, const Big& unreduce, const std::vector<Matrix<Big>>& exact,
+                 Reference& ref) {
   const Tolerances tol;
   const bool inputs = opt.input_gradients;
-  const auto plan = cross_check_plan(ref.tensors, c.network.parameter_count() + (inputs ? c.inputs.size() : 0), opt);
-  for (std::size_t t = 0; t < ref.tensors.size(); ++t) {
-    ReferenceTensor& rt = ref.tensors[t];
+  std::vector<CrossJob> jobs = cross_check_jobs(
+      cross_check_plan(ref.tensors, c.network.parameter_count() + (inputs ? c.inputs.size() : 0), opt));
+  central_differences(c, e, line, unreduce, ref.tensors, jobs);
+  for (const CrossJob& job : jobs) {
+    if (!job.decided) continue;
+    ReferenceTensor& rt = ref.tensors[job.tensor];
+    const Index i = job.index;
     const double floor = tensor_floor(rt.max_abs, tol);
-    for (Index i : plan[t]) {
-      const detail::ParamRef p = param_of(rt, i);
-      Big numeric = 0, err = 0;
-      if (!central_50(c, line, fp, unreduce, p, numeric, err)) continue;
-      rt.cross_checked.data()[i] = 1;
-      ++ref.cross_checked;
-      const Big& analytic = exact[t].data()[i];
-      const Big diff = abs(analytic - numeric);
-      const double d = to_d(diff);
-      rt.error.data()[i] += d;
-      const double e = d / std::max(std::abs(rt.value.data()[i]), floor);
-      ref.worst_cross_check = std::max(ref.worst_cross_check, e);
-      // 1e-24 relative: eight decades below double rounding, so only a
-      // disagreement that could matter at double precision is reported.
-      if (diff > 4 * err + Big("1e-24") * Big(std::max(std::abs(rt.value.data()[i]), floor)))
-        ref.findings.push_back(reference_disagreement(rt, i, p, numeric));
-    }
+    rt.cross_checked.data()[i] = 1;
+    ++ref.cross_checked;
+    const Big diff = abs(exact[job.tensor].data()[i] - job.numeric);
+    const double d = to_d(diff);
+    rt.error.data()[i] += d;
+    const double rel = d / std::max(std::abs(rt.value.data()[i]), floor);
+    ref.worst_cross_check = std::max(ref.worst_cross_check, rel);
+    // 1e-24 relative: eight decades below double rounding, so only a
+    // disagreement that could matter at double precision is reported.
+    if (diff > 4 * job.err + Big("1e-24") * Big(std::max(std::abs(rt.value.data()[i]), floor)))
+      ref.findings.push_back(reference_disagreement(rt, i, param_of(rt, i), job.numeric));
   }
 }
 
@@ -262,7 +301,7 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
   detail::LineLoss<Big> line(net, x, y, fp);
   const Big unreduce = batch_divisor<Big>(c.network.reduction, c.inputs.cols());
   one_sided_slopes(c, line, unreduce, ref);
-  cross_check(c, opt, line, fp, unreduce, exact, ref);
+  cross_check(c, opt, line, e, unreduce, exact, ref);
   ref.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return ref;
 }

@@ -119,16 +119,17 @@ inline unsigned thread_count(unsigned requested) {
   return h == 0 ? 1 : h;
 }
 
-// body(i, worker) for i in [0, n), dynamically scheduled over `threads` workers.
+// body(i, worker) for i in [0, n), dynamically scheduled over `threads` workers
+// in chunks of `chunk` consecutive i.
 template <class F>
-void parallel_for(std::size_t n, unsigned threads, F&& body) {
+void parallel_for(std::size_t n, unsigned threads, F&& body, std::size_t chunk = 16) {
   threads = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, threads), std::max<std::size_t>(n, 1)));
   if (threads <= 1) {
     for (std::size_t i = 0; i < n; ++i) body(i, 0u);
     return;
   }
   std::atomic<std::size_t> next{0};
-  constexpr std::size_t chunk = 16;
+  chunk = std::max<std::size_t>(chunk, 1);
   auto work = [&](unsigned worker) {
     for (;;) {
       const std::size_t begin = next.fetch_add(chunk);
