@@ -13,7 +13,11 @@
 //   binary_cross_entropy  −Σ_k [y_k ln a_k + (1 − y_k) ln(1 − a_k)]
 //   reduction mean / sum over the samples.
 // A case it cannot build (an unknown activation, say) is declined with
-// {"error": ...}.
+// {"error": ...}. With --float32 the network, inputs and targets become float32
+// tensors and torch computes in float32, as most torch programs do; the reply
+// says "precision": "float32" (docs/verify.md#precision):
+//
+//   gradcheck probe --cases 200 --seed 1 -- ./gradcheck_libtorch_mlp --float32
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -27,6 +31,8 @@
 namespace {
 
 using nlohmann::json;
+
+at::ScalarType dtype = at::kDouble;  // what torch computes in: kDouble, or kFloat with --float32
 
 // Rows of a JSON matrix as a rows × cols float64 tensor.
 at::Tensor matrix(const json& rows) {
@@ -49,7 +55,7 @@ at::Tensor vector(const json& v) {
 }
 
 json rows_of(const at::Tensor& t) {
-  const at::Tensor m = t.dim() == 1 ? t.unsqueeze(0) : t;
+  const at::Tensor m = (t.dim() == 1 ? t.unsqueeze(0) : t).to(at::kDouble).contiguous();
   auto acc = m.accessor<double, 2>();
   json out = json::array();
   for (int64_t i = 0; i < m.size(0); ++i) {
@@ -87,12 +93,12 @@ json gradients(const json& c) {
   std::vector<at::Tensor> weights, biases;
   std::vector<std::string> acts;
   for (const json& layer : net.at("layers")) {
-    weights.push_back(matrix(layer.at("weights")).requires_grad_(true));
-    biases.push_back(vector(layer.at("biases")).requires_grad_(true));
+    weights.push_back(matrix(layer.at("weights")).to(dtype).requires_grad_(true));
+    biases.push_back(vector(layer.at("biases")).to(dtype).requires_grad_(true));
     acts.push_back(layer.at("activation").get<std::string>());
   }
-  const at::Tensor x = matrix(c.at("inputs"));   // samples × features
-  const at::Tensor y = matrix(c.at("targets"));  // samples × outputs
+  const at::Tensor x = matrix(c.at("inputs")).to(dtype);   // samples × features
+  const at::Tensor y = matrix(c.at("targets")).to(dtype);  // samples × outputs
 
   at::Tensor a = x, z;
   for (std::size_t l = 0; l < weights.size(); ++l) {
@@ -130,13 +136,22 @@ json gradients(const json& c) {
     reply["layers"].push_back({{"weights", rows_of(weights[l].grad())}, {"biases", rows_of(biases[l].grad())}});
   reply["loss"] = loss.item<double>();
   reply["outputs"] = rows_of(a.detach());
+  if (dtype == at::kFloat) reply["precision"] = "float32";
   return reply;
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--float32") {
+      dtype = at::kFloat;
+    } else {
+      std::cerr << "usage: gradcheck_libtorch_mlp [--float32]\n";
+      return 2;
+    }
+  }
   std::string line;
   while (std::getline(std::cin, line)) {
     json reply;
