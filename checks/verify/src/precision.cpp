@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace gradcheck::detail {
@@ -14,8 +15,14 @@ namespace gradcheck::detail {
 namespace {
 
 // Narrower formats are inferred from exact representability only with enough
-// values that a float64 program's values would not all land on them by chance.
-constexpr std::size_t values_for_narrow_inference = 16;
+// informative values that a float64 program's values would not all land on the
+// format's numbers by chance: a float64 result is a p number with chance
+// 2^−(53 − p's bits), but short values (0.375, 2.25: round inputs through
+// identity layers) land on every format, so only values using nearly all of
+// p's bits (all but `spare_bits`) count, until the chance falls below
+// 2^−`inference_bits`: 3 values for bfloat16 and float16, 4 for float32.
+constexpr int spare_bits = 2;
+constexpr int inference_bits = 100;
 // A hypothesis (a known bug) matches a reply computed in p to this many units
 // of p's rounding, normwise.
 constexpr double match_ulps = 8;
@@ -39,13 +46,29 @@ bool all_in(const std::vector<double>& values, Precision p) {
   return std::all_of(values.begin(), values.end(), [p](double x) { return round_to(x, p) == x; });
 }
 
+// Significant bits of a finite nonzero double: 0.375 has 2, 1/3 has 53.
+int significant_bits(double x) {
+  int e = 0;
+  auto m = static_cast<std::uint64_t>(std::ldexp(std::fabs(std::frexp(x, &e)), 53));
+  int trailing = 0;
+  for (; m != 0 && (m & 1U) == 0; m >>= 1) ++trailing;
+  return 53 - trailing;
+}
+
+// Every value is a p number, and enough of them are informative to tell p
+// from float64 (see spare_bits).
+bool shows_format(const std::vector<double>& v, Precision p) {
+  const int bits = format_of(p).significand_bits;
+  const auto informative =
+      std::count_if(v.begin(), v.end(), [bits](double x) { return significant_bits(x) >= bits - spare_bits; });
+  const int chance_bits = 53 - bits;  // per informative value
+  return static_cast<int>(informative) * chance_bits >= inference_bits && all_in(v, p);
+}
+
 std::optional<PrecisionSource> representable_precision(const Reply& reply) {
   const std::vector<double> v = reply_values(reply);
-  if (v.empty()) return std::nullopt;
-  for (Precision p : {Precision::bfloat16, Precision::float16, Precision::float32}) {
-    if (v.size() < values_for_narrow_inference) continue;
-    if (all_in(v, p)) return PrecisionSource{p, PrecisionSource::How::values, v.size()};
-  }
+  for (Precision p : {Precision::bfloat16, Precision::float16, Precision::float32})
+    if (shows_format(v, p)) return PrecisionSource{p, PrecisionSource::How::values, v.size()};
   return std::nullopt;
 }
 
@@ -314,7 +337,7 @@ std::vector<Signature> notes_of(const PrecisionTally& t, const PrecisionSource& 
 bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
   if (r.forward.entries.empty()) return false;
   const std::vector<double> g = reply_values(ctx.reply, true);
-  if (g.size() >= values_for_narrow_inference && all_in(g, p)) return false;
+  if (shows_format(g, p)) return false;
   // A forward whose every finite value is a p number (outputs saturated at 1,
   // a loss of inf) says nothing about the format.
   if (std::none_of(r.forward.entries.begin(), r.forward.entries.end(), [p](const Entry& e) {
