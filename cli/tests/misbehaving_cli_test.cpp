@@ -285,17 +285,20 @@ TEST(Misbehaving, RestartsAfterEveryCrashWithoutLeavingAZombie) {
 // A program that hangs with a child of its own: at the timeout gradcheck kills
 // its whole process group, so the child does not outlive the probe either.
 // It hangs before its first reply, so the start-up allowance is the timeout too.
+// The shell must start and record its child's pid before the kill: that is
+// the test's only race with the clock, and 3 s leaves it room under load (with
+// 1 s it failed once under ctest -j2 beside a sanitizer build's tests).
 TEST(Misbehaving, AHangingProgramIsKilledWithItsOwnChildren) {
   TempDir t("group");
   Subreaper subreaper;  // the orphaned child comes here, where its state can be seen
   const RunResult r =
-      run_gradcheck_in(probe_args({"--startup-timeout", "1"},
-                                  {"/bin/sh", "-c", "read l; sleep 60 & echo $! >> children; wait"}, "1"),
+      run_gradcheck_in(probe_args({"--startup-timeout", "3"},
+                                  {"/bin/sh", "-c", "sleep 60 & echo $! >> children; read l; wait"}, "1"),
                        t.path);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("IMPLEMENTATION FAILURES (4):"), std::string::npos) << r.out;
   for (int i = 0; i < 4; ++i)
-    EXPECT_NE(r.out.find("  case " + std::to_string(i) + ": timeout: no reply within 1000 ms; killed"), std::string::npos)
+    EXPECT_NE(r.out.find("  case " + std::to_string(i) + ": timeout: no reply within 3000 ms; killed"), std::string::npos)
         << r.out;
   const auto children = lines_of(read_text(t.path / "children"));
   EXPECT_EQ(children.size(), 4u);  // one per start: the program was restarted for every case
