@@ -92,6 +92,27 @@ TEST(Signatures, ScalesNameTheirFactor) {
   EXPECT_EQ(f.fault, FaultLocation::output_error_term);
 }
 
+// RapidCheck's counterexample (seed 10038376263373289391, max_success=1000): a
+// softmax saturated to 1 − 6.5e-7, where float32's textbook 1 − a may lose every
+// digit of δ_L, so zero bias gradients passed as precision and only the generic
+// backward-step was named. The weight gradients of the same layers agree: δ came
+// through, and the zeros are the bug.
+TEST(Signatures, ZeroBiasGradientsBesideAgreeingWeightsAreBiasZeroAtASaturatedSoftmax) {
+  const Case c = parse_case(R"({"network": {"layers": [
+      {"activation": "identity", "weights": [[0, 0, 0, 0, 1.476]], "biases": [-1.09]},
+      {"activation": "relu", "weights": [[-1.116], [-1.302]], "biases": [0, 0]},
+      {"activation": "softmax", "weights": [[0, 1.54], [-1.146, -1.648]], "biases": [1.136, 0]}],
+    "loss": "binary_cross_entropy", "reduction": "sum"},
+    "inputs": [[0, 0, 0, 0, -0.898]], "targets": [[0, 0]]})",
+                            "counterexample");
+  const VerifyResult v = verify_reply(c, reply_of(mutated_gradients(c, mutation::bias_zero)));
+  EXPECT_EQ(v.status, VerifyStatus::diverge);
+  const Signature* s = find_signature(v, BugKind::bias_zero);
+  ASSERT_NE(s, nullptr) << describe(v);
+  EXPECT_EQ(s->layers, (std::vector<std::size_t>{0, 1, 2}));
+  EXPECT_EQ(divergence_kinds(v), (std::set<BugKind>{BugKind::bias_zero})) << describe(v);
+}
+
 TEST(Signatures, DerivativeAtActivationSaysWhere) {
   using A = Activation;
   // Quadratic loss, sigmoid output: the mutation evaluates σ'(a) in every layer.
