@@ -505,22 +505,24 @@ void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
   }
 }
 
+// Precision that destroys δ_l destroys dW_l = δ_l a_{l−1}ᵀ with it: weight
+// gradients that agree with the reference (and are not all 0) say δ_l came
+// through.
+bool weights_carry_delta(const VerifyContext& ctx, std::size_t l) {
+  return ctx.usable.weights[l] && !all_zero(ctx.reply.layers[l].weights) &&
+         tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) <= match_tolerance(ctx);
+}
+
 // Whether 0 for every bias gradient of layer l is within what a correct
-// implementation in the working format can produce (precision_model.hpp).
+// implementation in the working format can produce (precision_model.hpp):
+// never beside weight gradients that carry δ_l.
 bool zero_biases_within_precision(const VerifyContext& ctx, std::size_t l) {
+  if (weights_carry_delta(ctx, l)) return false;
   const PrecisionModel& m = model_for(ctx, working_precision(ctx));
   const auto& rb = ctx.reference[l].biases;
   PrecisionTally t(m);
   for (Index j = 0; j < rb.size(); ++j) t.add(m, m.bias(l, j), 0.0, rb(j), rb.cwiseAbs().maxCoeff());
   return t.within;
-}
-
-// Precision that destroys δ_l destroys dW_l = δ_l a_{l−1}ᵀ with it: weight
-// gradients that agree with the reference (and are not all 0) say δ_l came
-// through, so bias gradients of exactly 0 beside them are not precision's doing.
-bool weights_carry_delta(const VerifyContext& ctx, std::size_t l) {
-  return ctx.usable.weights[l] && !all_zero(ctx.reply.layers[l].weights) &&
-         tensor_distance(ctx.reply.layers[l].weights, ctx.reference[l].weights) <= match_tolerance(ctx);
 }
 
 void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
@@ -537,8 +539,7 @@ void bias_zero_signature(const VerifyContext& ctx, const VerifyResult& r, std::v
     const double effect =
         (rb.cwiseAbs().array() * ctx.c.network.layers[l].biases.cwiseAbs().cwiseMax(1.0).array()).maxCoeff();
     if (rb.cwiseAbs().maxCoeff() <= 2 * float32_min_normal ||
-        effect <= float32_epsilon * std::abs(r.forward.reference_loss) ||
-        (zero_biases_within_precision(ctx, l) && !weights_carry_delta(ctx, l)))
+        effect <= float32_epsilon * std::abs(r.forward.reference_loss) || zero_biases_within_precision(ctx, l))
       continue;
     // A reply of zeros everywhere is not "bias dropped" (unless the weights' gradients are zero anyway).
     if (ctx.usable.weights[l] && all_zero(ctx.reply.layers[l].weights) &&
