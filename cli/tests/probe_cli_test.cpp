@@ -196,6 +196,24 @@ TEST(ProbeCli, ATextbookProgramInFloat32OrBFloat16PassesWithNotes) {
   EXPECT_NE(bug.out.find("z-instead-of-a"), std::string::npos) << bug.out;
 }
 
+// Seed 1 has small cases whose bfloat16 replies alone use too few bits to
+// show their format (docs/verify.md#precision): judged in float64 they were
+// divergences (the notes' wording: FormatEvidence tests in low_precision_test).
+TEST(ProbeCli, AProgramThatDoesNotStateItsFormatIsJudgedInTheOneItsRepliesShow) {
+  TempDir t;
+  const RunResult r = run_gradcheck_in({"probe", "--cases", "200", "--seed", "1", "--", "python3", example,
+                                        "--precision", "bfloat16", "--textbook", "--no-precision-field"},
+                                       t.path);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 diverge"), std::string::npos) << r.out;
+  const RunResult bug = run_gradcheck_in({"probe", "--cases", "50", "--seed", "1", "--", "python3", example,
+                                          "--precision", "bfloat16", "--textbook", "--no-precision-field", "--bug",
+                                          "z-for-a"},
+                                         t.path);
+  EXPECT_EQ(bug.exit_code, 1) << bug.out;
+  EXPECT_NE(bug.out.find("z-instead-of-a"), std::string::npos) << bug.out;
+}
+
 TEST(ProbeCli, NaNPastExpsOverflowIsFoundAtHugeMagnitudes) {
   TempDir t;
   const RunResult r = run_gradcheck_in(

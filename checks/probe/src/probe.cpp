@@ -247,7 +247,7 @@ enum class Tried { accepted, refused, stop };
 // One candidate asked and judged: accepted as the new minimal case when it
 // diverges with the same bug.
 Tried try_candidate(Session& session, Case c, const BugKey& bug, Counterexample& cx, const ProbeOptions& o,
-                    bool& interrupted) {
+                    const VerifyOptions& verify, bool& interrupted) {
   if (cx.shrink_queries >= o.max_shrink_steps) {
     cx.shrink_capped = true;
     return Tried::stop;
@@ -262,7 +262,7 @@ Tried try_candidate(Session& session, Case c, const BugKey& bug, Counterexample&
     ++cx.shrink_misbehaved;
     return Tried::refused;
   }
-  VerifyResult v = verify_reply(c, *q.reply, o.verify);
+  VerifyResult v = verify_reply(c, *q.reply, verify);
   if (v.status != VerifyStatus::diverge) return Tried::refused;
   if (bug_key(v) != bug) {
     ++cx.shrink_slipped;
@@ -279,7 +279,8 @@ Tried try_candidate(Session& session, Case c, const BugKey& bug, Counterexample&
 // smaller batch, fewer units, round values. Within a stage the first simpler
 // candidate that still shows the bug is taken and the stage starts again from
 // it; the stages repeat until a whole pass takes nothing.
-void shrink(Session& session, Counterexample& cx, const ProbeOptions& o, bool& interrupted) {
+void shrink(Session& session, Counterexample& cx, const ProbeOptions& o, const VerifyOptions& verify,
+            bool& interrupted) {
   const BugKey bug = bug_key(cx.original_result);
   for (bool progress = true; progress;) {
     progress = false;
@@ -287,7 +288,7 @@ void shrink(Session& session, Counterexample& cx, const ProbeOptions& o, bool& i
       for (bool again = true; again;) {
         again = false;
         for (Case& c : detail::simpler_cases(cx.minimal, stage)) {
-          const Tried t = try_candidate(session, std::move(c), bug, cx, o, interrupted);
+          const Tried t = try_candidate(session, std::move(c), bug, cx, o, verify, interrupted);
           if (t == Tried::stop) return;
           if (t == Tried::accepted) {
             again = progress = true;
@@ -306,11 +307,14 @@ std::uint64_t fresh_seed() {
 
 // One run of the probe: the cases in order, each reply verified and counted,
 // the first divergence shrunk, and (check_determinism) each case sent again
-// after the next one.
+// after the next one. A program that states no precision is judged in the
+// format its replies so far show (FormatEvidence); a divergence found before
+// they show one, in a reply that a narrower format could have produced, waits
+// for the program's later replies to tell (docs/verify.md#precision).
 class Run {
  public:
   Run(const std::vector<std::string>& command, const ProbeOptions& options, ProbeResult& result)
-      : options_(options), result_(result), session_(command, options, result) {}
+      : options_(options), verify_(options.verify), result_(result), session_(command, options, result) {}
 
   void all_cases() {
     for (int i = 0; i < options_.cases && !stop_; ++i) {
@@ -319,12 +323,22 @@ class Run {
         break;
       }
       one_case(static_cast<std::size_t>(i));
+      if (!stop_) settle_deferred(false);
     }
+    if (!stop_ && !result_.interrupted) settle_deferred(true);
     if (!stop_ && !result_.interrupted) repeat_pending();
     session_.finish();
   }
 
  private:
+  // A divergence waiting for the program's format (see the class comment).
+  struct Deferred {
+    std::size_t index;
+    Case input;
+    Reply reply;
+    std::string line;
+  };
+  static constexpr std::size_t max_deferred = 8;
   // The determinism check: the previous case and its first reply, sent again
   // after the next case.
   struct Pending {
@@ -348,7 +362,13 @@ class Run {
       pending_.reset();  // the process was restarted: a repeat would compare two lives
       return;
     }
-    VerifyResult v = verify_reply(c, *q.reply, options_.verify);
+    format_.add(*q.reply);
+    if (!verify_.precision) verify_.program_format = format_.shown();  // a later value may rule it out
+    VerifyResult v = verify_reply(c, *q.reply, verify_);
+    if (v.status == VerifyStatus::diverge && may_be_narrow(*q.reply)) {
+      deferred_.push_back({index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)});
+      return;
+    }
     if (v.status == VerifyStatus::diverge) {
       counterexample(index, std::move(c), std::move(q.exchange.line), std::move(v));
       return;
@@ -357,6 +377,30 @@ class Run {
     if (options_.check_determinism) {
       repeat_pending();
       if (!stop_) pending_ = Pending{index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)};
+    }
+  }
+
+  // The format is not known yet and may be narrower than the one the
+  // divergence was judged in.
+  bool may_be_narrow(const Reply& reply) const {
+    return !verify_.precision && !verify_.program_format && !reply.precision && format_.could_be_narrow() &&
+           deferred_.size() < max_deferred;
+  }
+
+  // Judges the deferred divergences once the program's format is shown, or
+  // ruled out, or (`last`) no more replies will come: each again in that
+  // format; the first that still diverges is the counterexample.
+  void settle_deferred(bool last) {
+    if (deferred_.empty() || (!verify_.program_format && format_.could_be_narrow() && !last)) return;
+    std::vector<Deferred> waiting = std::move(deferred_);
+    deferred_.clear();
+    for (Deferred& d : waiting) {
+      VerifyResult v = verify_reply(d.input, d.reply, verify_);
+      if (v.status == VerifyStatus::diverge) {
+        counterexample(d.index, std::move(d.input), std::move(d.line), std::move(v));
+        return;
+      }
+      count(d.index, v);
     }
   }
 
@@ -398,7 +442,7 @@ class Run {
     cx.minimal_reply = std::move(line);
     cx.minimal_result = std::move(v);
     bool interrupted = false;
-    shrink(session_, cx, options_, interrupted);
+    shrink(session_, cx, options_, verify_, interrupted);
     result_.counterexample = std::move(cx);
     result_.interrupted = interrupted;
     stop_ = true;
@@ -441,9 +485,12 @@ class Run {
   }
 
   const ProbeOptions& options_;
+  VerifyOptions verify_;  // options_.verify, with the program's format once shown
   ProbeResult& result_;
   Session session_;
   std::optional<Pending> pending_;
+  FormatEvidence format_;
+  std::vector<Deferred> deferred_;
   bool stop_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include "verify_detail.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -55,29 +56,70 @@ int significant_bits(double x) {
   return 53 - trailing;
 }
 
-// Every value is a p number, and enough of them are informative to tell p
-// from float64 (see spare_bits).
-bool shows_format(const std::vector<double>& v, Precision p) {
+std::size_t informative_values(const std::vector<double>& v, Precision p) {
   const int bits = format_of(p).significand_bits;
-  const auto informative =
-      std::count_if(v.begin(), v.end(), [bits](double x) { return significant_bits(x) >= bits - spare_bits; });
-  const int chance_bits = 53 - bits;  // per informative value
-  return static_cast<int>(informative) * chance_bits >= inference_bits && all_in(v, p);
+  return static_cast<std::size_t>(
+      std::count_if(v.begin(), v.end(), [bits](double x) { return significant_bits(x) >= bits - spare_bits; }));
 }
+
+// Enough informative values to tell p from float64 (see spare_bits).
+bool enough_informative(std::size_t informative, Precision p) {
+  const int chance_bits = 53 - format_of(p).significand_bits;  // per informative value
+  return static_cast<double>(informative) * chance_bits >= inference_bits;
+}
+
+// Every value is a p number, and enough of them are informative.
+bool shows_format(const std::vector<double>& v, Precision p) {
+  return enough_informative(informative_values(v, p), p) && all_in(v, p);
+}
+
+constexpr std::array<Precision, 3> narrow_formats{Precision::bfloat16, Precision::float16, Precision::float32};
 
 std::optional<PrecisionSource> representable_precision(const Reply& reply) {
   const std::vector<double> v = reply_values(reply);
-  for (Precision p : {Precision::bfloat16, Precision::float16, Precision::float32})
+  for (Precision p : narrow_formats)
     if (shows_format(v, p)) return PrecisionSource{p, PrecisionSource::How::values, v.size()};
   return std::nullopt;
 }
 
 }  // namespace
+}  // namespace gradcheck::detail
+
+namespace gradcheck {
+
+void FormatEvidence::add(const Reply& reply) {
+  const std::vector<double> v = detail::reply_values(reply);
+  for (std::size_t i = 0; i < formats_.size(); ++i) {
+    formats_[i].all_in = formats_[i].all_in && detail::all_in(v, detail::narrow_formats[i]);
+    formats_[i].informative += detail::informative_values(v, detail::narrow_formats[i]);
+  }
+  values_ += v.size();
+  ++replies_;
+}
+
+std::optional<ProgramFormat> FormatEvidence::shown() const {
+  for (std::size_t i = 0; i < formats_.size(); ++i)
+    if (formats_[i].all_in && detail::enough_informative(formats_[i].informative, detail::narrow_formats[i]))
+      return ProgramFormat{detail::narrow_formats[i], values_, replies_};
+  return std::nullopt;
+}
+
+bool FormatEvidence::could_be_narrow() const {
+  return std::any_of(formats_.begin(), formats_.end(), [](const PerFormat& f) { return f.all_in; });
+}
+
+}  // namespace gradcheck
+
+namespace gradcheck::detail {
 
 PrecisionState::PrecisionState(const Reply& reply, const VerifyOptions& options) {
   if (reply.precision) known = PrecisionSource{*reply.precision, PrecisionSource::How::stated, 0};
   else if (options.precision) known = PrecisionSource{*options.precision, PrecisionSource::How::given, 0};
   else known = representable_precision(reply);
+  if (!known && options.program_format) {
+    const ProgramFormat& f = *options.program_format;
+    known = PrecisionSource{f.precision, PrecisionSource::How::program, f.values, f.replies};
+  }
 }
 
 const PrecisionModel& model_for(const VerifyContext& ctx, Precision p) {
@@ -234,6 +276,9 @@ std::string how_known(const PrecisionSource& s) {
     case PrecisionSource::How::given: return p + ", as --precision says";
     case PrecisionSource::How::values:
       return p + ", inferred: all " + std::to_string(s.values) + " nonzero values sent are " + p + " numbers";
+    case PrecisionSource::How::program:
+      return p + ", inferred: all " + std::to_string(s.values) + " nonzero values in the program's " +
+             std::to_string(s.replies) + " replies so far are " + p + " numbers";
     case PrecisionSource::How::differences:
       return p + ", inferred: float64 does not explain the differences, " + p + " does";
     case PrecisionSource::How::assumed: break;

@@ -24,10 +24,11 @@ struct Usable {
 
 // How verify knows the format the reply was computed in (docs/verify.md#precision).
 struct PrecisionSource {
-  enum class How { stated, given, values, differences, assumed };
+  enum class How { stated, given, values, program, differences, assumed };
   Precision precision = Precision::float64;
   How how = How::assumed;
-  std::size_t values = 0;  // How::values: how many values were looked at
+  std::size_t values = 0;   // How::values, How::program: how many values were looked at
+  std::size_t replies = 0;  // How::program: over how many of the program's replies
 };
 
 // The precision known before the analysis (stated, --precision, or every value

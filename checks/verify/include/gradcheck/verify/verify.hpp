@@ -32,12 +32,43 @@
 #include <gradcheck/verify/signatures.hpp>
 #include <gradcheck/engine/case.hpp>
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace gradcheck {
+
+// The format a program's replies so far show (probe, docs/verify.md#precision):
+// every nonzero finite value they sent is a number of `precision`, and enough
+// of them use nearly all its bits that a float64 program would not land there
+// by chance.
+struct ProgramFormat {
+  Precision precision = Precision::float64;
+  std::size_t values = 0;   // nonzero finite values looked at
+  std::size_t replies = 0;  // over this many replies
+};
+
+// Gathers what one program's replies say about its format, reply by reply.
+// One reply may carry too few informative values (a loss alone beside zero
+// gradients); a program computes every reply in the same format.
+class FormatEvidence {
+ public:
+  void add(const Reply& reply);
+  // The narrowest format shown so far (bfloat16, float16, then float32).
+  std::optional<ProgramFormat> shown() const;
+  // Some narrower format than float64 still holds every value sent.
+  bool could_be_narrow() const;
+
+ private:
+  struct PerFormat {
+    bool all_in = true;
+    std::size_t informative = 0;
+  };
+  std::array<PerFormat, 3> formats_{};  // bfloat16, float16, float32
+  std::size_t values_ = 0, replies_ = 0;
+};
 
 struct VerifyOptions {
   // The comparison rule's terms for the gradients (compare.hpp); derived by default.
@@ -53,6 +84,10 @@ struct VerifyOptions {
   // can produce (the precision model, docs/comparison-rule.md#the-precision-model)
   // are notes, not divergences (docs/verify.md#precision).
   std::optional<Precision> precision;
+  // The format the program's earlier replies showed (probe): used where
+  // neither the reply nor `precision` states one and the reply's own values
+  // do not show one.
+  std::optional<ProgramFormat> program_format;
   // Agreement required when matching the reply against a hypothesis (a known
   // bug, the chain test): normwise relative error per tensor. Loose enough for
   // a float32 implementation of the bug, tight enough to tell bugs apart.
