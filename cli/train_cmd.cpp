@@ -231,14 +231,14 @@ struct Data {
 Data load_data(const TrainArgs& a, const Settings& s, const Network<double>& net) {
   const int classes = static_cast<int>(std::max<Index>(net.output_size(), 2));
   Data d;
-  d.training = idx::load(a.images, a.labels, s.reading, a.limit, classes);
+  d.training = idx::load_bytes(a.images, a.labels, s.reading, a.limit, classes);
   if (d.training.features() != net.input_size())
     throw InputError(a.images, "images",
                      "hold " + std::to_string(d.training.features()) + " pixels per image, the network takes " +
                          std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
   if (d.training.size() == 0) throw InputError(a.images, "images", "hold no image (after --limit)");
   if (!a.test_images.empty()) {
-    d.test = idx::load(a.test_images, a.test_labels, s.test_reading, a.test_limit, classes);
+    d.test = idx::load_bytes(a.test_images, a.test_labels, s.test_reading, a.test_limit, classes);
     if (d.test->features() != net.input_size())
       throw InputError(a.test_images, "images",
                        "hold " + std::to_string(d.test->features()) + " pixels per image, the network takes " +

@@ -205,7 +205,15 @@ Array read(const std::string& path, const Limits& limits) {
   return out;
 }
 
-Matrix<double> images(const Array& array, ByteReading reading, Index first) {
+namespace {
+
+// The shape of a rank-3 image array, checked: features per image and images
+// kept (`first` >= 0 keeps the first ones; -1 all).
+struct ImageShape {
+  Index features = 0, count = 0;
+};
+
+ImageShape image_shape(const Array& array, Index first) {
   if (array.dims.size() != 3)
     throw InputError(array.path, "header",
                      "rank " + std::to_string(array.dims.size()) + " (" + join_dims(array.dims) +
@@ -220,26 +228,43 @@ Matrix<double> images(const Array& array, ByteReading reading, Index first) {
                      "images of " + std::to_string(array.dims[1]) + " × " + std::to_string(array.dims[2]) +
                          " pixels exceed the limit of " + std::to_string(max_layer_width) +
                          " features (max_layer_width, see docs/limits.md)");
-  const auto features = static_cast<Index>(pixels);
   if (first < -1) throw std::invalid_argument("idx::images: first is " + std::to_string(first) + ", expected -1 or >= 0");
   if (first > count)
     throw InputError(array.path, "header",
                      "holds " + std::to_string(count) + " images, fewer than the " + std::to_string(first) + " asked for");
-  const Index n = first < 0 ? count : first;
+  return {static_cast<Index>(pixels), first < 0 ? count : first};
+}
 
-  // One table lookup per byte: the two readings differ only in the table.
+// What each byte stands for: the two readings differ only in this table.
+std::array<double, 256> byte_values(ByteReading reading) {
   std::array<double, 256> value{};
   for (int b = 0; b < 256; ++b) {
     const int v = (reading == ByteReading::signed_char && b > 127) ? b - 256 : b;
     value[static_cast<std::size_t>(b)] = v / 255.0;
   }
-  Matrix<double> x(features, n);
+  return value;
+}
+
+}  // namespace
+
+Matrix<double> images(const Array& array, ByteReading reading, Index first) {
+  const ImageShape shape = image_shape(array, first);
+  const std::array<double, 256> value = byte_values(reading);
+  Matrix<double> x(shape.features, shape.count);
   // Column-major features × count is exactly the file's byte order.
-  const std::size_t size = static_cast<std::size_t>(features) * static_cast<std::size_t>(n);
+  const std::size_t size = static_cast<std::size_t>(shape.features) * static_cast<std::size_t>(shape.count);
   const std::uint8_t* src = array.bytes.data();
   double* dst = x.data();
   for (std::size_t i = 0; i < size; ++i) dst[i] = value[src[i]];
   return x;
+}
+
+ByteInputs<double> image_bytes(Array&& array, ByteReading reading, Index first) {
+  const ImageShape shape = image_shape(array, first);
+  ByteInputs<double> b{shape.features, shape.count, std::move(array.bytes), byte_values(reading)};
+  b.codes.resize(static_cast<std::size_t>(shape.features) * static_cast<std::size_t>(shape.count));
+  b.codes.shrink_to_fit();
+  return b;
 }
 
 std::vector<int> labels(const Array& array) {
@@ -251,14 +276,14 @@ std::vector<int> labels(const Array& array) {
   return std::vector<int>(array.bytes.begin(), array.bytes.end());
 }
 
-Dataset<double> load(const std::string& images_path, const std::string& labels_path, ByteReading reading,
-                     Index limit, int classes, const Limits& limits) {
-  if (classes < 1) throw std::invalid_argument("idx::load: classes is " + std::to_string(classes) + ", expected >= 1");
-  if (limit < -1) throw std::invalid_argument("idx::load: limit is " + std::to_string(limit) + ", expected -1 or >= 0");
+Dataset<double> load_bytes(const std::string& images_path, const std::string& labels_path, ByteReading reading,
+                           Index limit, int classes, const Limits& limits) {
+  if (classes < 1) throw std::invalid_argument("idx::load_bytes: classes is " + std::to_string(classes) + ", expected >= 1");
+  if (limit < -1) throw std::invalid_argument("idx::load_bytes: limit is " + std::to_string(limit) + ", expected -1 or >= 0");
 
-  const Array image_array = read(images_path, limits);
+  Array image_array = read(images_path, limits);
   const Array label_array = read(labels_path, limits);
-  if (image_array.dims.size() != 3) (void)images(image_array, reading, 0);  // throws the rank error
+  if (image_array.dims.size() != 3) (void)image_shape(image_array, 0);  // throws the rank error
   std::vector<int> y = labels(label_array);
   if (label_array.count() != image_array.count())
     throw InputError(labels_path, "header",
@@ -270,10 +295,18 @@ Dataset<double> load(const std::string& images_path, const std::string& labels_p
                        "label " + std::to_string(y[i]) + " is outside 0.." + std::to_string(classes - 1));
 
   Dataset<double> d;
-  d.inputs = images(image_array, reading, limit);
-  y.resize(static_cast<std::size_t>(d.inputs.cols()));
+  d.bytes = image_bytes(std::move(image_array), reading, limit);
+  y.resize(static_cast<std::size_t>(d.size()));
   d.targets = one_hot<double>(y, classes);
   d.labels = std::move(y);
+  return d;
+}
+
+Dataset<double> load(const std::string& images_path, const std::string& labels_path, ByteReading reading,
+                     Index limit, int classes, const Limits& limits) {
+  Dataset<double> d = load_bytes(images_path, labels_path, reading, limit, classes, limits);
+  d.inputs = d.dense_inputs();
+  d.bytes.reset();
   return d;
 }
 

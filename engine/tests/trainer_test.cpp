@@ -585,5 +585,44 @@ TEST(TrainerInput, RejectsUnusableOptionsAndMismatchedData) {
   for (Optimizer o : all_optimizers) EXPECT_EQ(parse_optimizer(to_string(o)), o);
 }
 
+// Byte-coded inputs (Dataset::bytes, what idx::load_bytes gives): random
+// pixel bytes through the b / 255 table, and the matrix they decode to.
+Dataset<double> byte_set(Index n, std::uint64_t seed) {
+  Rng r(seed);
+  Dataset<double> d;
+  d.bytes = ByteInputs<double>{6, n, {}, {}};
+  for (int b = 0; b < 256; ++b) d.bytes->value[static_cast<std::size_t>(b)] = b / 255.0;
+  for (Index i = 0; i < 6 * n; ++i) d.bytes->codes.push_back(static_cast<std::uint8_t>(r.below(256)));
+  for (Index c = 0; c < n; ++c) d.labels.push_back(d.bytes->codes[static_cast<std::size_t>(6 * c)] > 127 ? 1 : 0);
+  d.targets = one_hot(d.labels, 2);
+  return d;
+}
+
+TEST(Trainer, InputsKeptAsBytesTrainAndEvaluateExactlyAsTheirDecodedMatrix) {
+  const Dataset<double> bytes = byte_set(100, 5);
+  Dataset<double> dense = bytes;
+  dense.inputs = bytes.dense_inputs();
+  dense.bytes.reset();
+  EXPECT_EQ(dense.inputs(2, 7), bytes.bytes->codes[7 * 6 + 2] / 255.0);
+  EXPECT_EQ(bytes.size(), 100);
+  EXPECT_EQ(bytes.features(), 6);
+  const auto net0 = make_network({6, 5, 2}, Activation::relu, Activation::softmax, Loss::cross_entropy,
+                                 Init::he, 3);
+  Network<double> a = net0, b = net0;
+  const auto opt = options(Optimizer::sgd, 0.5, 10, 2);
+  const History ha = train(a, bytes, opt, &bytes), hb = train(b, dense, opt, &dense);
+  EXPECT_TRUE(bitwise_equal(a, b));
+  ASSERT_EQ(ha.epochs.size(), 2u);
+  EXPECT_EQ(ha.epochs[1].train_loss, hb.epochs[1].train_loss);
+  EXPECT_EQ(ha.epochs[1].test->loss, hb.epochs[1].test->loss);
+  EXPECT_FALSE(bitwise_equal(a, net0));  // it trained
+  // A slice keeps the bytes and decodes to the same columns.
+  const Dataset<double> part = bytes.slice(10, 30);
+  ASSERT_TRUE(part.bytes.has_value());
+  EXPECT_EQ(part.size(), 20);
+  EXPECT_EQ(part.dense_inputs(), dense.inputs.middleCols(10, 20));
+  EXPECT_EQ(part.labels, std::vector<int>(dense.labels.begin() + 10, dense.labels.begin() + 30));
+}
+
 }  // namespace
 }  // namespace gradcheck

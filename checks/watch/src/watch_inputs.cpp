@@ -55,8 +55,9 @@ bool fits_grid_finite(const Matrix<double>& x, double lo, double hi, double scal
   return off <= 1e-9;
 }
 
+// The first grid that every finite value fits (on_grid false if none).
 // `finite`: every value is, and s.min / s.max are known: the vectorised pass.
-ByteGrid byte_grid(const Matrix<double>& x, const InputSanity& s, bool finite) {
+ByteGrid grid_fit(const Matrix<double>& x, const InputSanity& s, bool finite) {
   ByteGrid g;
   for (double scale : grid_scales) {
     int kmin = 0, kmax = 0;
@@ -67,15 +68,21 @@ ByteGrid byte_grid(const Matrix<double>& x, const InputSanity& s, bool finite) {
     g.max_byte = kmax;
     break;
   }
-  if (!g.on_grid || g.min_byte >= 0 || g.max_byte > 127) return g;
-  std::vector<double> counts(256, 0.0);
+  return g;
+}
+
+// Only a grid of signed bytes gets the masses and the histogram.
+bool needs_masses(const ByteGrid& g) { return g.on_grid && g.min_byte < 0 && g.max_byte <= 127; }
+
+// Where a value on g's grid counts: k + 128.
+std::size_t grid_slot(const ByteGrid& g, double v) {
+  return static_cast<std::size_t>(static_cast<int>(std::nearbyint(v / g.scale)) + 128);
+}
+
+// g's masses and histogram from the count of each k + 128 (k = −128…127).
+void grid_masses(ByteGrid& g, std::vector<double> counts) {
   double n = 0;
-  for (Index i = 0; i < x.size(); ++i) {
-    const double v = x.data()[i];
-    if (!std::isfinite(v)) continue;
-    counts[static_cast<std::size_t>(static_cast<int>(std::nearbyint(v / g.scale)) + 128)] += 1;
-    n += 1;
-  }
+  for (double c : counts) n += c;
   for (double& c : counts) c /= n;
   const auto mass = [&](int from, int to) {  // k in [from, to]
     double m = 0;
@@ -87,6 +94,15 @@ ByteGrid byte_grid(const Matrix<double>& x, const InputSanity& s, bool finite) {
   g.below_zero = mass(-16, -1);
   g.above_zero = mass(0, 15);
   g.histogram = std::move(counts);
+}
+
+ByteGrid byte_grid(const Matrix<double>& x, const InputSanity& s, bool finite) {
+  ByteGrid g = grid_fit(x, s, finite);
+  if (!needs_masses(g)) return g;
+  std::vector<double> counts(256, 0.0);
+  for (Index i = 0; i < x.size(); ++i)
+    if (std::isfinite(x.data()[i])) counts[grid_slot(g, x.data()[i])] += 1;
+  grid_masses(g, std::move(counts));
   return g;
 }
 
@@ -97,8 +113,8 @@ double ratio(double a, double b) {
 
 // What the value scan finds besides InputSanity's fields: the checks need these too.
 struct Scan {
-  Index finite = 0;      // finite values
-  Index first_bad = -1;  // storage index of the first non-finite value
+  Index finite = 0;                           // finite values
+  Index first_bad_feature = -1, first_bad_sample = -1;  // where the first non-finite value is
 };
 
 // Over every value: min, max, mean, the fraction negative and the count of non-finite.
@@ -109,7 +125,10 @@ Scan value_statistics(const Matrix<double>& x, InputSanity& s) {
   for (Index i = 0; i < x.size(); ++i) {
     const double v = x.data()[i];
     if (!std::isfinite(v)) {
-      if (scan.first_bad < 0) scan.first_bad = i;
+      if (scan.first_bad_sample < 0) {
+        scan.first_bad_feature = i % x.rows();
+        scan.first_bad_sample = i / x.rows();
+      }
       ++s.non_finite;
       continue;
     }
@@ -232,13 +251,13 @@ Finding finding(Kind kind, Severity severity, std::string message, std::string f
 }
 
 // A check reads the inputs and their statistics, and says what it finds, if anything.
-using InputCheck = std::optional<Finding> (*)(const Matrix<double>& x, const InputSanity& s, const InputOptions& o,
-                                              const Scan& scan);
+using InputCheck = std::optional<Finding> (*)(const FeatureRanges& r, const InputSanity& s,
+                                              const InputOptions& o, const Scan& scan);
 
-std::optional<Finding> check_non_finite(const Matrix<double>& x, const InputSanity& s, const InputOptions&,
+std::optional<Finding> check_non_finite(const FeatureRanges&, const InputSanity& s, const InputOptions&,
                                         const Scan& scan) {
   if (s.non_finite <= 0) return std::nullopt;
-  const Index feature = scan.first_bad % x.rows(), sample = scan.first_bad / x.rows();
+  const Index feature = scan.first_bad_feature, sample = scan.first_bad_sample;
   return finding(Kind::non_finite_inputs, Severity::error,
                  std::to_string(s.non_finite) + " input values are NaN or infinite (the first: feature " +
                      std::to_string(feature) + " of sample " + std::to_string(sample) + ")",
@@ -248,7 +267,7 @@ std::optional<Finding> check_non_finite(const Matrix<double>& x, const InputSani
                   {"first: sample", static_cast<double>(sample)}});
 }
 
-std::optional<Finding> check_signed_bytes(const Matrix<double>&, const InputSanity& s, const InputOptions&,
+std::optional<Finding> check_signed_bytes(const FeatureRanges&, const InputSanity& s, const InputOptions&,
                                           const Scan&) {
   if (!s.signed_bytes) return std::nullopt;
   const ByteGrid& g = s.bytes;
@@ -275,7 +294,7 @@ std::optional<Finding> check_signed_bytes(const Matrix<double>&, const InputSani
                   {"mass at bytes 0…15", g.above_zero}});
 }
 
-std::optional<Finding> check_unscaled(const Matrix<double>&, const InputSanity& s, const InputOptions& o,
+std::optional<Finding> check_unscaled(const FeatureRanges&, const InputSanity& s, const InputOptions& o,
                                       const Scan& scan) {
   if (!(scan.finite > 0 && std::max(std::fabs(s.min), std::fabs(s.max)) > o.unscaled_max)) return std::nullopt;
   const ByteGrid& g = s.bytes;
@@ -292,15 +311,13 @@ std::optional<Finding> check_unscaled(const Matrix<double>&, const InputSanity& 
                  {{"min", s.min}, {"max", s.max}, {"mean", s.mean}});
 }
 
-std::optional<Finding> check_feature_scales(const Matrix<double>& x, const InputSanity& s, const InputOptions& o,
+std::optional<Finding> check_feature_scales(const FeatureRanges& r, const InputSanity& s, const InputOptions& o,
                                             const Scan&) {
   if (!(s.median_feature_scale > 0 && s.largest_feature_scale > o.scale_ratio * s.median_feature_scale))
     return std::nullopt;
   Index wild = 0;
-  for (Index f = 0; f < x.rows(); ++f) {
-    double scale = 0;
-    for (Index c = 0; c < x.cols(); ++c)
-      if (std::isfinite(x(f, c))) scale = std::max(scale, std::fabs(x(f, c)));
+  for (std::size_t f = 0; f < r.lo.size(); ++f) {
+    const double scale = r.lo[f] <= r.hi[f] ? std::max(std::fabs(r.lo[f]), std::fabs(r.hi[f])) : 0.0;  // max |x|
     wild += scale > o.scale_ratio * s.median_feature_scale ? 1 : 0;
   }
   return finding(Kind::feature_scales, Severity::warning,
@@ -316,14 +333,14 @@ std::optional<Finding> check_feature_scales(const Matrix<double>& x, const Input
                   {"features beyond the ratio", static_cast<double>(wild)}});
 }
 
-std::optional<Finding> check_constant_features(const Matrix<double>& x, const InputSanity& s, const InputOptions&,
+std::optional<Finding> check_constant_features(const FeatureRanges& r, const InputSanity& s, const InputOptions&,
                                                const Scan&) {
   if (!(s.constant_features > 0 && s.samples > 1)) return std::nullopt;  // with one sample every feature is constant
   const Index f = s.first_constant_feature;
   return finding(Kind::constant_features, Severity::info,
                  std::to_string(s.constant_features) + " of " + std::to_string(s.features) +
                      " features are constant over the " + std::to_string(s.samples) + " samples (feature " +
-                     std::to_string(f) + " is " + num(x(f, 0)) + " everywhere): they carry no information",
+                     std::to_string(f) + " is " + num(r.lo[static_cast<std::size_t>(f)]) + " everywhere): they carry no information",
                  "harmless for training (their weights only see a constant); drop them, or guard the division by "
                  "their zero standard deviation when standardising",
                  {{"constant features", static_cast<double>(s.constant_features)},
@@ -335,6 +352,93 @@ std::optional<Finding> check_constant_features(const Matrix<double>& x, const In
 constexpr std::array<InputCheck, 5> input_checks = {check_non_finite, check_signed_bytes, check_unscaled,
                                                     check_feature_scales, check_constant_features};
 
+// ---------------------------------------------------------------------------
+// Inputs kept as bytes (Dataset::bytes): every statistic from how often each
+// byte occurs, per feature, without decoding the inputs.
+
+struct ByteCounts {
+  std::vector<std::uint32_t> per_feature;  // features × 256
+  std::array<double, 256> total{};         // over every feature
+};
+
+ByteCounts count_bytes(const ByteInputs<double>& b) {
+  ByteCounts c;
+  c.per_feature.assign(static_cast<std::size_t>(b.features) * 256, 0);
+  std::uint32_t* counts = c.per_feature.data();
+  const std::uint8_t* code = b.codes.data();
+  for (Index j = 0; j < b.samples; ++j, code += b.features)
+    for (Index f = 0; f < b.features; ++f) ++counts[f * 256 + code[f]];
+  for (std::size_t i = 0; i < c.per_feature.size(); ++i) c.total[i % 256] += c.per_feature[i];
+  return c;
+}
+
+FeatureRanges feature_ranges(const ByteInputs<double>& b, const ByteCounts& c) {
+  const std::size_t features = static_cast<std::size_t>(b.features);
+  FeatureRanges r{std::vector<double>(features, INFINITY), std::vector<double>(features, -INFINITY)};
+  for (std::size_t f = 0; f < features; ++f)
+    for (std::size_t k = 0; k < 256; ++k) {
+      const double v = b.value[k];
+      if (c.per_feature[f * 256 + k] == 0 || !std::isfinite(v)) continue;
+      r.lo[f] = std::min(r.lo[f], v);
+      r.hi[f] = std::max(r.hi[f], v);
+    }
+  return r;
+}
+
+// value_statistics from the counts (the sum by byte, not in storage order).
+Scan value_statistics(const ByteInputs<double>& b, const ByteCounts& c, InputSanity& s) {
+  Scan scan;
+  double lo = INFINITY, hi = -INFINITY, sum = 0, negative = 0, finite = 0;
+  for (std::size_t k = 0; k < 256; ++k) {
+    const double n = c.total[k], v = b.value[k];
+    if (n == 0) continue;
+    if (!std::isfinite(v)) {
+      s.non_finite += static_cast<Index>(n);
+      continue;
+    }
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += n * v;
+    negative += v < 0 ? n : 0;
+    finite += n;
+  }
+  scan.finite = static_cast<Index>(finite);
+  for (std::size_t i = 0; s.non_finite > 0 && scan.first_bad_sample < 0; ++i)
+    if (!std::isfinite(b.value[b.codes[i]])) {
+      scan.first_bad_feature = static_cast<Index>(i) % b.features;
+      scan.first_bad_sample = static_cast<Index>(i) / b.features;
+    }
+  if (finite > 0) {
+    s.min = lo;
+    s.max = hi;
+    s.mean = sum / finite;
+    s.fraction_negative = negative / finite;
+  }
+  return scan;
+}
+
+ByteGrid byte_grid(const ByteInputs<double>& b, const ByteCounts& c, const InputSanity& s) {
+  std::vector<std::size_t> used;  // bytes that occur, with a finite value
+  for (std::size_t k = 0; k < 256; ++k)
+    if (c.total[k] > 0 && std::isfinite(b.value[k])) used.push_back(k);
+  Matrix<double> values(static_cast<Index>(used.size()), 1);
+  for (std::size_t i = 0; i < used.size(); ++i) values(static_cast<Index>(i), 0) = b.value[used[i]];
+  ByteGrid g = grid_fit(values, s, false);
+  if (!needs_masses(g)) return g;
+  std::vector<double> counts(256, 0.0);
+  for (std::size_t k : used) counts[grid_slot(g, b.value[k])] += c.total[k];
+  grid_masses(g, std::move(counts));
+  return g;
+}
+
+// The statistics known, the checks in order.
+void run_checks(const FeatureRanges& r, InputSanity& s, const InputOptions& o, const Scan& scan) {
+  feature_statistics(r, s);
+  s.signed_bytes = signed_bytes_signature(s.bytes, o);
+  for (const InputCheck check : input_checks)
+    if (std::optional<Finding> f = check(r, s, o, scan)) s.findings.push_back(std::move(*f));
+}
+
 }  // namespace
 
 InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
@@ -345,11 +449,21 @@ InputSanity check_inputs(const Matrix<double>& x, const InputOptions& o) {
   const bool finite = all_finite(x);
   const FeatureRanges ranges = finite ? finite_feature_ranges(x) : feature_ranges(x);
   const Scan scan = finite ? finite_value_statistics(x, ranges, s) : value_statistics(x, s);
-  feature_statistics(ranges, s);
   s.bytes = byte_grid(x, s, finite);
-  s.signed_bytes = signed_bytes_signature(s.bytes, o);
-  for (const InputCheck check : input_checks)
-    if (std::optional<Finding> f = check(x, s, o, scan)) s.findings.push_back(std::move(*f));
+  run_checks(ranges, s, o, scan);
+  return s;
+}
+
+InputSanity check_inputs(const ByteInputs<double>& b, const InputOptions& o) {
+  InputSanity s;
+  s.samples = b.samples;
+  s.features = b.features;
+  if (b.samples == 0 || b.features == 0) return s;
+  const ByteCounts counts = count_bytes(b);
+  const FeatureRanges ranges = feature_ranges(b, counts);
+  const Scan scan = value_statistics(b, counts, s);
+  s.bytes = byte_grid(b, counts, s);
+  run_checks(ranges, s, o, scan);
   return s;
 }
 

@@ -282,6 +282,53 @@ TEST(WatchInputs, ReportsUnscaledRealValuedFeaturesAndNotScaledOnes) {
   for (const auto& g : w::check_inputs(x).findings) EXPECT_NE(g.kind, w::Kind::unscaled_inputs) << g.message;
 }
 
+// Inputs kept as bytes (idx::load_bytes, what `gradcheck train` reads) get
+// the sanity of the matrix they decode to: every statistic and finding the
+// same, the mean (summed by byte there, in storage order here) to 1e-14 of
+// the largest |value| (it may cancel to near 0).
+RC_GTEST_PROP(WatchInputs, BytesAndTheMatrixTheyDecodeToGetTheSameSanity, ()) {
+  const int kind = *rc::gen::inRange(0, 6);
+  ByteInputs<double> b;
+  b.features = *rc::gen::inRange<Index>(1, 20);
+  b.samples = *rc::gen::inRange<Index>(1, 80);
+  Rng rng(*rc::gen::inRange<std::uint64_t>(0, 1u << 30));
+  for (int k = 0; k < 256; ++k) {
+    const double normal = rng.normal();
+    switch (kind) {
+      case 0: b.value[static_cast<std::size_t>(k)] = k / 255.0; break;
+      case 1: b.value[static_cast<std::size_t>(k)] = (k > 127 ? k - 256 : k) / 255.0; break;
+      case 2: b.value[static_cast<std::size_t>(k)] = k; break;
+      case 3: b.value[static_cast<std::size_t>(k)] = k / 256.0; break;
+      case 4: b.value[static_cast<std::size_t>(k)] = 100 * normal; break;
+      default: b.value[static_cast<std::size_t>(k)] = k == 7 ? std::nan("") : k / 255.0; break;
+    }
+  }
+  for (Index i = 0; i < b.features * b.samples; ++i)
+    b.codes.push_back(static_cast<std::uint8_t>(rng.uniform() < 0.5 ? 7 : rng.below(256)));
+  for (Index f = 0; f < b.features; f += 3)  // every third feature constant
+    for (Index j = 0; j < b.samples; ++j) b.codes[static_cast<std::size_t>(j * b.features + f)] = b.codes[f];
+  Dataset<double> d;
+  d.bytes = b;
+  const w::InputSanity x = w::check_inputs(d.dense_inputs()), y = w::check_inputs(d);
+  const auto same = [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); };
+  RC_ASSERT(y.samples == x.samples && y.features == x.features && y.non_finite == x.non_finite);
+  RC_ASSERT(same(y.min, x.min) && same(y.max, x.max) && y.fraction_negative == x.fraction_negative);
+  RC_ASSERT(same(y.mean, x.mean) || std::fabs(y.mean - x.mean) <= 1e-14 * std::max(std::fabs(x.min), std::fabs(x.max)));
+  RC_ASSERT(y.constant_features == x.constant_features && y.first_constant_feature == x.first_constant_feature);
+  RC_ASSERT(same(y.median_feature_scale, x.median_feature_scale));
+  RC_ASSERT(same(y.largest_feature_scale, x.largest_feature_scale));
+  RC_ASSERT(y.largest_scale_feature == x.largest_scale_feature);
+  RC_ASSERT(y.bytes.on_grid == x.bytes.on_grid && y.bytes.scale == x.bytes.scale);
+  RC_ASSERT(y.bytes.min_byte == x.bytes.min_byte && y.bytes.max_byte == x.bytes.max_byte);
+  RC_ASSERT(y.bytes.histogram == x.bytes.histogram && y.signed_bytes == x.signed_bytes);
+  RC_ASSERT(y.findings.size() == x.findings.size());
+  for (std::size_t k = 0; k < x.findings.size(); ++k) {
+    RC_ASSERT(y.findings[k].kind == x.findings[k].kind);
+    if (x.findings[k].kind != w::Kind::unscaled_inputs) RC_ASSERT(y.findings[k].message == x.findings[k].message);
+  }
+  RC_TAG(kind);
+}
+
 // ---------------------------------------------------------------------------
 // The producer of the first non-finite value, one small case per class
 

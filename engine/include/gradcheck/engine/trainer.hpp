@@ -174,22 +174,22 @@ using non_deduced_t = typename non_deduced<T>::type;
 template <class S>
 void check_dataset(const Network<S>& net, const Dataset<S>& data, const char* name) {
   const std::string at = name;
-  if (data.inputs.rows() != net.input_size())
+  if (data.features() != net.input_size())
     throw InputError("", at + ".inputs",
-                     "has " + std::to_string(data.inputs.rows()) + " features, the network takes " +
+                     "has " + std::to_string(data.features()) + " features, the network takes " +
                          std::to_string(net.input_size()));
   if (data.targets.rows() != net.output_size())
     throw InputError("", at + ".targets",
                      "has " + std::to_string(data.targets.rows()) + " rows, the network has " +
                          std::to_string(net.output_size()) + " outputs");
-  if (data.targets.cols() != data.inputs.cols())
+  if (data.targets.cols() != data.size())
     throw InputError("", at + ".targets",
                      "has " + std::to_string(data.targets.cols()) + " samples, inputs have " +
-                         std::to_string(data.inputs.cols()));
-  if (!data.labels.empty() && static_cast<Index>(data.labels.size()) != data.inputs.cols())
+                         std::to_string(data.size()));
+  if (!data.labels.empty() && static_cast<Index>(data.labels.size()) != data.size())
     throw InputError("", at + ".labels",
                      "has " + std::to_string(data.labels.size()) + " entries, inputs have " +
-                         std::to_string(data.inputs.cols()) + " samples");
+                         std::to_string(data.size()) + " samples");
 }
 
 // Predicted class of an output column: the first largest entry, or for a single
@@ -218,11 +218,12 @@ Evaluation evaluate(const Network<S>& net, const Dataset<S>& data, Index chunk =
   e.samples = data.size();
   if (e.samples == 0) return e;
   ForwardPass<S> fp;
-  Matrix<S> targets;
+  Matrix<S> inputs, targets;
   double loss_sum = 0;
   for (Index begin = 0; begin < e.samples; begin += chunk) {
     const Index n = std::min(chunk, e.samples - begin);
-    forward(net, data.inputs.middleCols(begin, n), fp);
+    data.input_columns(begin, n, inputs);
+    forward(net, inputs, fp);
     targets = data.targets.middleCols(begin, n);
     loss_sum += detail::to_double(sample_losses(net, fp, targets).sum());
     for (Index c = 0; c < n; ++c) {
@@ -338,10 +339,10 @@ class Trainer {
     samples_.assign(idx, idx + n);
     // The batch goes straight into the forward pass's input slot.
     Matrix<S>& x = fp_.a[0];
-    x.resize(data.inputs.rows(), n);
+    x.resize(data.features(), n);
     targets_.resize(data.targets.rows(), n);
     for (Index c = 0; c < n; ++c) {
-      x.col(c) = data.inputs.col(idx[c]);
+      data.input_column(idx[c], x.col(c));
       targets_.col(c) = data.targets.col(idx[c]);
     }
     forward_from(net_, 0, fp_);

@@ -129,8 +129,11 @@ struct InputSanity {
 // "pixel bytes were read as signed char: 31.3 % of values are negative, none is
 // ≥ 0.5; read them as unsigned char".
 InputSanity check_inputs(const Matrix<double>& inputs, const InputOptions& options = {});
+// The same for inputs kept as bytes, from how often each byte occurs per
+// feature (the mean summed by byte: equal to the matrix's to about 1e-15).
+InputSanity check_inputs(const ByteInputs<double>& inputs, const InputOptions& options = {});
 inline InputSanity check_inputs(const Dataset<double>& data, const InputOptions& options = {}) {
-  return check_inputs(data.inputs, options);
+  return data.bytes ? check_inputs(*data.bytes, options) : check_inputs(data.inputs, options);
 }
 
 // ---------------------------------------------------------------------------
