@@ -239,6 +239,28 @@ struct HypothesisTest {
   Grads gradients;
 };
 
+// Every gradient rounded to the format p.
+Grads rounded(Grads g, Precision p) {
+  for (LayerGradient& l : g) {
+    l.weights = l.weights.unaryExpr([p](double x) { return round_to(x, p); });
+    l.biases = l.biases.unaryExpr([p](double x) { return round_to(x, p); });
+  }
+  return g;
+}
+
+// Whether the reply traces the mistake h (see test_hypothesis). The mistake
+// and the correct gradients are taken in the working format first: where the
+// format underflows both (a correct 5e-160 and a mistaken 2e-320 are both 0
+// in float32), a reply of 0 traces nothing.
+bool traces(const VerifyContext& ctx, const Grads& h) {
+  const Precision p = working_precision(ctx);
+  const Grads mistake = rounded(h, p), correct = rounded(ctx.baseline, p);
+  const double to_mistake = max_distance(ctx.reply.layers, mistake, ctx.usable);
+  const double to_correct = max_distance(ctx.reply.layers, correct, ctx.usable);
+  const double tolerance = match_tolerance(ctx);
+  return to_mistake <= tolerance && to_correct > tolerance && to_correct > traced_factor * to_mistake;
+}
+
 std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& /*r*/, const Variant& v) {
   auto h = variant_gradients(ctx.c, ctx.fp, v);
   if (!h) return std::nullopt;
@@ -249,11 +271,7 @@ std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const Ve
   // gradients, which are beyond the rounding. The
   // model's bound is a worst case (in bfloat16 it admits 30 % on a whole
   // tensor); a correct program's rounding does not follow a known mistake.
-  const double to_mistake = max_distance(ctx.reply.layers, *h, ctx.usable);
-  const double to_correct = max_distance(ctx.reply.layers, ctx.baseline, ctx.usable);
-  const bool traced = to_mistake <= match_tolerance(ctx) && to_correct > match_tolerance(ctx) &&
-                      to_correct > traced_factor * to_mistake;
-  if (!traced && precision_between(ctx, *h, ctx.baseline).within) return std::nullopt;
+  if (!traces(ctx, *h) && precision_between(ctx, *h, ctx.baseline).within) return std::nullopt;
   HypothesisTest t;
   // Distinct from the correct gradients computed the same way (in double, on
   // the same forward pass): in extreme cases the double computation itself
@@ -264,7 +282,7 @@ std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const Ve
   if (!(max_distance(*h, ctx.baseline, ctx.usable) >
         std::max(distinct_factor * ctx.options.match_tolerance, match_tolerance(ctx))))
     return std::nullopt;
-  t.to_claimed = to_mistake;
+  t.to_claimed = max_distance(ctx.reply.layers, *h, ctx.usable);
   // Claimed only when the reply is nearer the mistake than the correct
   // gradients: in bfloat16 a mistake that changes one small entry of a
   // tensor moves it by less than the format's normwise tolerance.

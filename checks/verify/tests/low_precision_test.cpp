@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 #include <set>
 #include <string>
 
@@ -65,6 +66,29 @@ void expect_no_divergence(std::uint64_t seed, const char* format, std::optional<
   EXPECT_EQ(failures, 0U) << format << ": divergences in " << failures << " of " << cases << " cases";
   // Not vacuous: most replies differ from the reference and get their notes.
   EXPECT_GT(notes, cases / 2) << format;
+}
+
+// Cases of seed 11 beyond the first 1,000 that the 10,000-case runs called
+// divergences once, kept so that the default run still checks them: 1151, a
+// softmax whose correct gradients (5e-160) and the fused-delta mistake's
+// (2e-320) both underflow to 0 in float32, and the reply's 0 "matched" the
+// mistake (6803 the same). (Still open in bfloat16, issue 11's note: 2656, a softmax at
+// |z| = 3e5 whose textbook loss is ln 0; 5051, a 5-layer sigmoid network
+// whose outputs drift beyond the model's forward bound.)
+template <class T>
+void expect_notes_on(std::initializer_list<std::size_t> indices, const char* format, std::optional<Precision> stated) {
+  for (std::size_t i : indices) {
+    const Case c = probe_case_at(11, i);
+    Reply r = textbook_reply<T>(c);
+    r.precision = stated;
+    const VerifyResult v = verify_reply(c, r);
+    EXPECT_NE(v.status, VerifyStatus::diverge) << format << " case " << i << "\n" << describe(v);
+  }
+}
+
+TEST(LowPrecision, TheCasesThatOnceWereFalseDivergencesAreNotes) {
+  expect_notes_on<float>({1151, 6803}, "float32", std::nullopt);
+  expect_notes_on<testing::BFloat16>({1151}, "bfloat16", Precision::bfloat16);
 }
 
 TEST(LowPrecision, ATextbookFloat32ImplementationIsNeverADivergence) { expect_no_divergence<float>(seed_to_use(), "float32"); }
