@@ -158,15 +158,15 @@ fi
 # Whole processes: the commands a user types, from start to exit, data loading,
 # evaluation and reports included, with their peak memory (GNU time), next to
 # the PyTorch script that does the same work, run just before or after it.
-cli=$build/cli/gradcheck
+cli=$(cd "$build" && pwd)/cli/gradcheck  # absolute: the fixtures row runs in another directory
 whole() {  # whole LABEL RUNS COMMAND...: "WHOLE label=.. seconds=<median wall> mib=<largest peak RSS>"
   local label=$1 runs=$2 walls=() peak=0 w m i
   shift 2
   local tfile
   tfile=$(mktemp)
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -o "$tfile" -f '%e %M' "$@" >/dev/null 2>&1 || true
-    read -r w m < "$tfile"
+    /usr/bin/time -o "$tfile" -f '%e %M' "$@" >/dev/null 2>&1 || echo "bench/run.sh: $label exited with status $?" >&2
+    read -r w m < <(tail -n 1 "$tfile")  # GNU time writes "Command exited with non-zero status N" first
     walls+=("$w")
     [ "$m" -gt "$peak" ] && peak=$m
   done
