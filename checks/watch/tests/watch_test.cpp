@@ -282,6 +282,19 @@ TEST(WatchInputs, ReportsUnscaledRealValuedFeaturesAndNotScaledOnes) {
   for (const auto& g : w::check_inputs(x).findings) EXPECT_NE(g.kind, w::Kind::unscaled_inputs) << g.message;
 }
 
+// The per-feature statistics and the byte grid of two sanity results agree
+// (RapidCheck assertions, for the properties below).
+void assert_same_features_and_grid(const w::InputSanity& a, const w::InputSanity& b) {
+  const auto same = [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); };
+  RC_ASSERT(a.constant_features == b.constant_features && a.first_constant_feature == b.first_constant_feature);
+  RC_ASSERT(same(a.median_feature_scale, b.median_feature_scale));
+  RC_ASSERT(same(a.largest_feature_scale, b.largest_feature_scale));
+  RC_ASSERT(a.largest_scale_feature == b.largest_scale_feature);
+  RC_ASSERT(a.bytes.on_grid == b.bytes.on_grid && a.bytes.scale == b.bytes.scale);
+  RC_ASSERT(a.bytes.min_byte == b.bytes.min_byte && a.bytes.max_byte == b.bytes.max_byte);
+  RC_ASSERT(a.bytes.histogram == b.bytes.histogram && a.signed_bytes == b.signed_bytes);
+}
+
 // Inputs kept as bytes (idx::load_bytes, what `gradcheck train` reads) get
 // the sanity of the matrix they decode to: every statistic and finding the
 // same, the mean (summed by byte there, in storage order here) to 1e-14 of
@@ -314,13 +327,7 @@ RC_GTEST_PROP(WatchInputs, BytesAndTheMatrixTheyDecodeToGetTheSameSanity, ()) {
   RC_ASSERT(y.samples == x.samples && y.features == x.features && y.non_finite == x.non_finite);
   RC_ASSERT(same(y.min, x.min) && same(y.max, x.max) && y.fraction_negative == x.fraction_negative);
   RC_ASSERT(same(y.mean, x.mean) || std::fabs(y.mean - x.mean) <= 1e-14 * std::max(std::fabs(x.min), std::fabs(x.max)));
-  RC_ASSERT(y.constant_features == x.constant_features && y.first_constant_feature == x.first_constant_feature);
-  RC_ASSERT(same(y.median_feature_scale, x.median_feature_scale));
-  RC_ASSERT(same(y.largest_feature_scale, x.largest_feature_scale));
-  RC_ASSERT(y.largest_scale_feature == x.largest_scale_feature);
-  RC_ASSERT(y.bytes.on_grid == x.bytes.on_grid && y.bytes.scale == x.bytes.scale);
-  RC_ASSERT(y.bytes.min_byte == x.bytes.min_byte && y.bytes.max_byte == x.bytes.max_byte);
-  RC_ASSERT(y.bytes.histogram == x.bytes.histogram && y.signed_bytes == x.signed_bytes);
+  assert_same_features_and_grid(x, y);
   RC_ASSERT(y.findings.size() == x.findings.size());
   for (std::size_t k = 0; k < x.findings.size(); ++k) {
     RC_ASSERT(y.findings[k].kind == x.findings[k].kind);
@@ -384,14 +391,7 @@ RC_GTEST_PROP(WatchInputs, ASampleOfNaNChangesNothingButTheNonFiniteCount, ()) {
   const auto same = [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); };
   RC_ASSERT(same(a.min, b.min) && same(a.max, b.max) && same(a.mean, b.mean));
   RC_ASSERT(a.fraction_negative == b.fraction_negative);
-  RC_ASSERT(a.constant_features == b.constant_features && a.first_constant_feature == b.first_constant_feature);
-  RC_ASSERT(same(a.median_feature_scale, b.median_feature_scale));
-  RC_ASSERT(same(a.largest_feature_scale, b.largest_feature_scale));
-  RC_ASSERT(a.largest_scale_feature == b.largest_scale_feature);
-  RC_ASSERT(a.bytes.on_grid == b.bytes.on_grid && a.bytes.scale == b.bytes.scale);
-  RC_ASSERT(a.bytes.min_byte == b.bytes.min_byte && a.bytes.max_byte == b.bytes.max_byte);
-  RC_ASSERT(a.bytes.histogram == b.bytes.histogram);
-  RC_ASSERT(a.signed_bytes == b.signed_bytes);
+  assert_same_features_and_grid(a, b);
   RC_ASSERT(b.findings.size() == a.findings.size() + 1);
   RC_ASSERT(b.findings[0].kind == w::Kind::non_finite_inputs);
   for (std::size_t k = 0; k < a.findings.size(); ++k) RC_ASSERT(a.findings[k].kind == b.findings[k + 1].kind);
