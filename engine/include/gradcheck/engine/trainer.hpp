@@ -222,8 +222,12 @@ Evaluation evaluate(const Network<S>& net, const Dataset<S>& data, Index chunk =
   double loss_sum = 0;
   for (Index begin = 0; begin < e.samples; begin += chunk) {
     const Index n = std::min(chunk, e.samples - begin);
-    data.input_columns(begin, n, inputs);
-    forward(net, inputs, fp);
+    if (data.bytes) {  // decoded chunk by chunk; a matrix is read in place
+      data.input_columns(begin, n, inputs);
+      forward(net, inputs, fp);
+    } else {
+      forward(net, data.inputs.middleCols(begin, n), fp);
+    }
     targets = data.targets.middleCols(begin, n);
     loss_sum += detail::to_double(sample_losses(net, fp, targets).sum());
     for (Index c = 0; c < n; ++c) {
