@@ -37,8 +37,8 @@ struct Part {
 // smallest normal number for underflow) and overflows past its largest number.
 class Tracker {
  public:
-  Tracker(const FloatFormat& f, std::vector<PrecisionCause>& causes, bool textbook)
-      : f_(f), causes_(causes), textbook_(textbook) {}
+  Tracker(const FloatFormat& f, std::vector<PrecisionCause>& causes, bool textbook, double safety)
+      : f_(f), causes_(causes), textbook_(textbook), safety_(safety) {}
 
   bool textbook() const { return textbook_; }
   void at(std::size_t layer, Index unit, Index sample) { layer_ = layer, unit_ = unit, sample_ = sample; }
@@ -51,14 +51,21 @@ class Tracker {
     const double v = x.v - y.v;
     return finish(v, {part(1, x, v), part(1, y, v)}, 1, op, y.v);
   }
+  // |x̃ỹ − xy| ≤ |y|e_x + |x|e_y + e_x e_y: the last term is all there is
+  // when both exact values are near 0 and both computed ones are not.
   R mul(R x, R y, Op op) {
     const double v = x.v * y.v;
-    return finish(v, {{std::abs(y.v) * x.e, 1, x.cause}, {std::abs(x.v) * y.e, 1, y.cause}}, 1, op, v);
+    const double both = x.e * y.e;
+    const int larger = x.e >= y.e ? x.cause : y.cause;
+    return finish(v, {{std::abs(y.v) * x.e, 1, x.cause}, {std::abs(x.v) * y.e, 1, y.cause}, {both, 1, larger}}, 1, op,
+                  v);
   }
+  // |x̃/ỹ − x/y| ≤ (e_x + |x/y| e_y) / (|y| − e_y), not only its first order.
   R div(R x, R y, Op op) {
     const double v = x.v / y.v;
     if (!(std::abs(y.v) > y.e)) return unbounded(v, op, y.v);  // y may be 0
-    return finish(v, {{x.e / std::abs(y.v), 1, x.cause}, {std::abs(v) * y.e / std::abs(y.v), 1, y.cause}}, 1, op, y.v);
+    const double denominator = std::abs(y.v) - y.e;
+    return finish(v, {{x.e / denominator, 1, x.cause}, {std::abs(v) * y.e / denominator, 1, y.cause}}, 1, op, y.v);
   }
   R exp(R x, Op op) {
     const double v = std::exp(x.v);
@@ -69,7 +76,8 @@ class Tracker {
   R log(R x, Op op) {
     if (!(x.v > x.e)) return unbounded(std::log(x.v), op, x.v);  // x may be 0
     const double v = std::log(x.v);
-    return finish(v, {{x.e / x.v, v != 0 ? 1 / std::abs(v) : inf, x.cause}}, 1, op, x.v);
+    // ln x − ln(x − e) = −ln(1 − e/x): more than e/x when e is not small.
+    return finish(v, {{-std::log1p(-x.e / x.v), v != 0 ? 1 / std::abs(v) : inf, x.cause}}, 1, op, x.v);
   }
   // f(x) with derivative d and `ulps` roundings of its own (a library function).
   R apply(R x, double v, double d, double ulps, Op op) {
@@ -88,6 +96,19 @@ class Tracker {
   }
   // Σ terms in any order: (n − 1)·u·Σ|terms| on top of the terms' own errors.
   R sum(const std::vector<R>& t, Op op);
+  // Whether z's error, times the model's safety factor, reaches across 0: a
+  // correct program may compute a z of either sign there. A z exactly 0 is
+  // the kink itself, whose derivative is a convention (verify's kink note).
+  bool may_cross_zero(R z) const { return z.v != 0 && std::abs(z.v) <= safety_ * z.e; }
+  // A piecewise-linear activation's derivative (slopes on the two sides of
+  // 0) at z: exact, or either slope where z may cross 0. That error is exact,
+  // not an estimate: it is divided by the safety factor that every bound is
+  // multiplied by, so that a derivative beyond both slopes stays a bug.
+  R kink_derivative(R z, double negative_slope) {
+    const double d = z.v > 0 ? 1 : negative_slope;
+    if (!may_cross_zero(z) || !std::isfinite(z.e)) return exact(d);
+    return {d, (1 - negative_slope) / safety_, new_cause(Op::kink_side, z.v, 0)};
+  }
 
   double unit_roundoff() const { return f_.unit_roundoff; }
 
@@ -100,6 +121,7 @@ class Tracker {
   const FloatFormat& f_;
   std::vector<PrecisionCause>& causes_;
   bool textbook_;
+  double safety_;
   std::size_t layer_ = 0;
   Index unit_ = 0, sample_ = 0;
 };
@@ -169,9 +191,9 @@ R activate(Tracker& t, Activation act, R z) {
       return t.apply_monotone(z, [](double x) { return std::tanh(x); }, 1 - a * a, 2, Op::tanh);
     }
     case Activation::relu:
-      return {z.v > 0 ? z.v : 0, z.v > 0 || std::abs(z.v) <= z.e ? z.e : 0, z.cause};
+      return {z.v > 0 ? z.v : 0, z.v > 0 || t.may_cross_zero(z) ? z.e : 0, z.cause};
     case Activation::leaky_relu:
-      if (z.v > 0 || std::abs(z.v) <= z.e) return {z.v > 0 ? z.v : leaky_relu_slope * z.v, z.e, z.cause};
+      if (z.v > 0 || t.may_cross_zero(z)) return {z.v > 0 ? z.v : leaky_relu_slope * z.v, z.e, z.cause};
       return t.apply(z, leaky_relu_slope * z.v, leaky_relu_slope, 1, Op::weighted_sum);
     case Activation::softmax: break;  // by column, in forward_layer
   }
@@ -187,8 +209,8 @@ R derivative(Tracker& t, Activation act, R z, R a) {
     case Activation::tanh:
       if (t.textbook()) return t.sub(Tracker::exact(1), t.mul(a, a, Op::tanh_derivative), Op::tanh_derivative);
       return t.apply(z, 1 - a.v * a.v, -2 * a.v * (1 - a.v * a.v), 4, Op::tanh_derivative);
-    case Activation::relu: return Tracker::exact(z.v > 0 ? 1 : 0);
-    case Activation::leaky_relu: return Tracker::exact(z.v > 0 ? 1 : leaky_relu_slope);
+    case Activation::relu: return t.kink_derivative(z, 0);
+    case Activation::leaky_relu: return t.kink_derivative(z, leaky_relu_slope);
     default: return Tracker::exact(1);
   }
 }
@@ -514,6 +536,7 @@ const char* to_string(PrecisionOperation op) {
     case Op::backward_sum: return "Wᵀ δ";
     case Op::batch_sum: return "the sum over the batch";
     case Op::overflow: return "a value beyond the format's range";
+    case Op::kink_side: return "the side of the kink at z = 0";
   }
   return "?";
 }
@@ -550,7 +573,7 @@ PrecisionModel precision_model(const Case& c, Precision precision) {
   m.precision = precision;
   shape(m, c);
   for (bool textbook : {false, true}) {
-    Tracker t(format_of(precision), m.causes, textbook);
+    Tracker t(format_of(precision), m.causes, textbook, m.kappa);
     const Pass p = forward_pass(t, c);
     const R loss = batch_loss(t, p, c);
     const Backward b = backward_pass(t, p, c);

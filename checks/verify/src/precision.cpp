@@ -164,7 +164,7 @@ void PrecisionTally::add(const PrecisionModel& m, const EntryBound& b, double cl
     return;
   }
   if (!(diff <= model + printed_error)) {
-      within = false;
+    within = false;
     return;
   }
   const double rel = diff / std::max(std::abs(exact), std::numeric_limits<double>::min());
@@ -309,6 +309,9 @@ std::string cause_sentence(const PrecisionCause& c, const std::string& p) {
                             (c.operation == PrecisionOperation::batch_sum ? "" : " sample " + std::to_string(c.sample));
   if (c.operation == PrecisionOperation::overflow)
     return "a value of " + num(c.argument) + " is beyond " + p + "'s largest number at " + where;
+  if (c.operation == PrecisionOperation::kink_side)
+    return "z = " + num(c.argument) + " (" + where + ") is within " + p +
+           "'s rounding error of the kink at 0, so a correct program may take the slope of either side";
   const std::string arg = argument_name(c.operation);
   const std::string what = std::string(to_string(c.operation)) +
                            (arg.empty() ? " = " + num(c.argument) : " with " + arg + " = " + num(c.argument));
@@ -410,7 +413,7 @@ std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyRes
   for (Precision p : {Precision::float64, Precision::float32}) {
     const PrecisionTally t = tally_reply(ctx, r, p);
     if (t.entries == 0) return {};
-          if (!t.within) continue;
+    if (!t.within) continue;
     // Every difference at an ill-conditioned operation and none, in any
     // value sent, at p's plain rounding: a bug that scales a saturated unit's
     // gradient looks like that; a program in p shows p's rounding elsewhere,

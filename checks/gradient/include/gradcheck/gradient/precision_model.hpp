@@ -45,6 +45,7 @@ enum class PrecisionOperation {
   backward_sum,          // Wᵀ δ
   batch_sum,             // Σ over the batch of δ aᵀ and of δ
   overflow,              // a value beyond the format's largest number
+  kink_side,             // relu'(z), leaky_relu'(z) where z's error reaches across 0
 };
 const char* to_string(PrecisionOperation op);  // "1 − a²", "ln(1 − a)", ...
 // The stable form that keeps the digits, or "" when there is none to give.
