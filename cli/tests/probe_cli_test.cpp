@@ -144,7 +144,10 @@ INSTANTIATE_TEST_SUITE_P(
         ValueBug{"z-for-a", "z-instead-of-a", smooth},
         ValueBug{"softmax-on-fused", "softmax-derivative-on-fused-delta",
                  {"--activations", "tanh,softmax", "--losses", "cross_entropy"}},
-        ValueBug{"shape", "shape-mismatch", {}},
+        ValueBug{"shape", "shape-mismatch", {}}, ValueBug{"last-sample", "samples-dropped", {}},
+        ValueBug{"skip-first", "samples-dropped", {}},
+        ValueBug{"average-twice", "constant-scale", {"--reductions", "mean"}},
+        ValueBug{"bias-sum", "tensor-scale", {"--reductions", "mean"}},
         ValueBug{"nan", "non-finite",
                  {"--activations", "tanh,softmax", "--losses", "cross_entropy", "--magnitudes", "huge"}}),
     [](const ::testing::TestParamInfo<ValueBug>& i) {

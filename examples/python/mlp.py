@@ -30,6 +30,15 @@ gradcheck says about each kind of mistake (docs/probe.md):
             leaky_relu's derivative for z <= 0 taken as 0 (relu's) instead of its slope
   transpose the backward step multiplies by W instead of its transpose (shows
             only where a layer is square)
+  last-sample
+            each sample's dL/dW and dL/db assigned to the accumulator (=)
+            instead of added to it (+=): only the last sample's remain
+  skip-first
+            the batch loop that accumulates dL/dW and dL/db starts at 1
+  average-twice
+            the mean reduction's 1/N applied twice
+  bias-sum  dL/db summed over the batch where the loss is averaged (the
+            weights averaged, as they should be)
   float32   every reply value rounded to float32 (precision, not logic)
   nan       naive softmax, exp(z) / sum exp(z): NaN once a logit passes ~709
   shape     the first layer's dL/dW is missing its last column
@@ -501,6 +510,11 @@ def gradients(case, bug=None):
     delta = transpose(deltas_cols)
     if reduction == "mean" and bug != "sum":
         delta = [[d * (1.0 / n) for d in row] for row in delta]
+    if reduction == "mean" and bug == "average-twice":
+        delta = [[d * (1.0 / n) for d in row] for row in delta]
+    # The samples whose gradients the accumulation keeps.
+    kept = {"last-sample": [n - 1], "skip-first": list(range(1, n))}.get(bug, list(range(n)))
+    bias_factor = n if bug == "bias-sum" and reduction == "mean" else 1.0
     factor = {"sign": -1.0, "double": 2.0, "half": 0.5}.get(bug)
     if factor is not None:
         delta = [[factor * d for d in row] for row in delta]
@@ -508,9 +522,9 @@ def gradients(case, bug=None):
     grads = [None] * len(layers)
     for l in range(len(layers) - 1, -1, -1):
         a_prev = zs[l - 1] if bug == "z-for-a" and l > 0 else acts[l]
-        dw = [[sum(delta[j][c] * a_prev[i][c] for c in range(n)) for i in range(len(a_prev))]
+        dw = [[sum(delta[j][c] * a_prev[i][c] for c in kept) for i in range(len(a_prev))]
               for j in range(len(delta))]
-        db = [sum(row) for row in delta]
+        db = [sum(row[c] for c in kept) * bias_factor for row in delta]
         grads[l] = {"weights": dw, "biases": db}
         if l > 0:
             w = layers[l]["weights"]
@@ -550,7 +564,8 @@ def apply_value_bug(reply, bug):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bug", choices=["sign", "bias", "sum", "double", "half", "deriv-at-a", "no-output-derivative",
-                                     "z-for-a", "softmax-on-fused", "leaky-zero", "transpose", "float32", "nan", "shape", "noise", "crash", "hang",
+                                     "z-for-a", "softmax-on-fused", "leaky-zero", "transpose", "last-sample",
+                                     "skip-first", "average-twice", "bias-sum", "float32", "nan", "shape", "noise", "crash", "hang",
                                      "garbage", "partial", "huge", "stderr", "close", "exit"])
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)

@@ -194,7 +194,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ShrinkBound{"double", 2, 2}, ShrinkBound{"half", 2, 2}, ShrinkBound{"deriv-at-a", 2, 2},
                       ShrinkBound{"no-output-derivative", 2, 2}, ShrinkBound{"z-for-a", 2, 2},
                       ShrinkBound{"softmax-on-fused", 2, 3}, ShrinkBound{"leaky-zero", 2, 2},
-                      ShrinkBound{"transpose", 2, 2}, ShrinkBound{"nan", 2, 2}, ShrinkBound{"shape", 2, 2}),
+                      ShrinkBound{"transpose", 2, 2}, ShrinkBound{"nan", 2, 2}, ShrinkBound{"shape", 2, 2},
+                      ShrinkBound{"last-sample", 2, 2}, ShrinkBound{"skip-first", 2, 2},
+                      ShrinkBound{"average-twice", 2, 2}, ShrinkBound{"bias-sum", 2, 2}),
     [](const auto& info) {
       std::string name = info.param.bug;
       for (char& ch : name)

@@ -28,6 +28,9 @@ const char* to_string(BugKind k) {
     case BugKind::softmax_derivative_on_fused: return "softmax-derivative-on-fused-delta";
     case BugKind::output_error_term: return "output-error-term";
     case BugKind::backward_step: return "backward-step";
+    case BugKind::samples_dropped: return "samples-dropped";
+    case BugKind::sample_weights: return "sample-weights";
+    case BugKind::tensor_scale: return "tensor-scale";
     case BugKind::precision: return "precision";
     case BugKind::kink_convention: return "kink-convention";
   }
@@ -488,28 +491,36 @@ ConstantRatio constant_ratio(const VerifyResult& r, double tol) {
   return c;
 }
 
+}  // namespace
+
+std::optional<Factor> recognised_factor(const Case& c, double ratio, double tol) {
+  const double N = static_cast<double>(c.batch_size());
+  const bool mean = c.network.reduction == Reduction::mean;
+  std::vector<Factor> factors;
+  if (N > 1 && mean) {
+    factors.push_back({N, "×N, N = " + num(N) + " the batch size: per-sample gradients summed where the loss is "
+                                                "averaged (mean reduction)"});
+    factors.push_back({1 / N, "÷N, N = " + num(N) + " the batch size: averaged twice (the loss's derivative "
+                                                    "already carries the mean's 1/N, and the batch sum divides again)"});
+  } else if (N > 1) {
+    factors.push_back({N, "×N, N = " + num(N) + " the batch size"});
+    factors.push_back({1 / N, "÷N, N = " + num(N) + " the batch size: averaged where the loss is summed (sum reduction)"});
+    factors.push_back({1 / (N * N), "÷N², N = " + num(N) + " the batch size: averaged twice where the loss is summed"});
+  }
+  factors.push_back({2, "×2 (e.g. the derivative of (a − y)² where the loss is ½(a − y)², or a term counted twice)"});
+  factors.push_back({0.5, "×½ (e.g. a ½ that belongs to the loss, not to its derivative)"});
+  for (const Factor& f : factors)
+    if (std::abs(std::abs(ratio) - f.value) <= tol * f.value)
+      return Factor{ratio < 0 ? -f.value : f.value, f.why + (ratio < 0 ? ", and the sign is flipped" : "")};
+  return std::nullopt;
+}
+
+namespace {
+
 void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
   const double tol = match_tolerance(ctx);
   const ConstantRatio c = constant_ratio(r, tol);
   if (!c.constant || std::abs(c.ratio - 1) <= tol) return;
-  const double N = static_cast<double>(ctx.c.batch_size());
-  const bool mean = ctx.c.network.reduction == Reduction::mean;
-  struct Factor {
-    double value;
-    std::string why;
-  };
-  std::vector<Factor> factors;
-  if (N > 1) {
-    factors.push_back({N, mean ? "×N, N = " + num(N) + " the batch size: per-sample gradients summed where the loss is "
-                                                       "averaged (mean reduction)"
-                               : "×N, N = " + num(N) + " the batch size"});
-    factors.push_back({1 / N, mean ? "÷N, N = " + num(N) + " the batch size"
-                                   : "÷N, N = " + num(N) + " the batch size: averaged where the loss is summed "
-                                                           "(sum reduction)"});
-  }
-  factors.push_back({2, "×2 (e.g. the derivative of (a − y)² where the loss is ½(a − y)², or a term counted twice)"});
-  factors.push_back({0.5, "×½ (e.g. a ½ that belongs to the loss, not to its derivative)"});
-
   Signature s;
   s.layers = all_layers(ctx);
   s.evidence.push_back({"fitted ratio claimed / reference (mean over tensors)", c.ratio});
@@ -525,15 +536,12 @@ void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
     out.push_back(std::move(s));
     return;
   }
-  for (const Factor& f : factors) {
-    if (std::abs(std::abs(c.ratio) - f.value) > tol * f.value) continue;
-    s.kind = BugKind::constant_scale;
-    s.evidence.push_back({"recognised factor", c.ratio < 0 ? -f.value : f.value});
-    s.message = "every tensor is " + num(c.ratio) + " × the reference" + fit + ": " + f.why +
-                (c.ratio < 0 ? ", and the sign is flipped" : "");
-    out.push_back(std::move(s));
-    return;
-  }
+  const std::optional<Factor> f = recognised_factor(ctx.c, c.ratio, tol);
+  if (!f) return;
+  s.kind = BugKind::constant_scale;
+  s.evidence.push_back({"recognised factor", f->value});
+  s.message = "every tensor is " + num(c.ratio) + " × the reference" + fit + ": " + f->why;
+  out.push_back(std::move(s));
 }
 
 // Precision that destroys δ_l destroys dW_l = δ_l a_{l−1}ᵀ with it: weight
@@ -1033,6 +1041,12 @@ std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const Ver
   // tensor: the localisation's generic signatures would only restate it (and
   // on a degenerate case, zero activations say, name the wrong tensor).
   if (std::any_of(out.begin(), out.end(), [](const Signature& s) { return explains_whole_reply(s.kind); })) return out;
+  // Fits that explain every entry when they fit at all: one weight per
+  // sample, then one factor per tensor.
+  const std::size_t before_fits = out.size();
+  sample_weight_signatures(ctx, out);
+  if (out.size() == before_fits) tensor_scale_signatures(ctx, r, out);
+  if (out.size() > before_fits) return out;
 
   if (r.fault == FaultLocation::output_error_term && !ex.output) output_error_term_signature(ctx, r, out);
   if (r.fault == FaultLocation::backward_step && !ex.step) localised_signature(ctx, r, out);

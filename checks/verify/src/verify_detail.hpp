@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace gradcheck::detail {
@@ -149,6 +150,21 @@ bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r);
 // The divergence signatures of a verification whose forward, gradients,
 // ratios, chain and fault are filled in.
 std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const VerifyResult& r);
+
+// A factor a scale bug leaves (N, 1/N, 1/N², N², 2, ½, or their negatives)
+// and the mistake that leaves it; nullopt for any other ratio.
+struct Factor {
+  double value;
+  std::string why;
+};
+std::optional<Factor> recognised_factor(const Case& c, double ratio, double tol);
+
+// Per-sample and per-tensor fits (sample_fit.cpp), for a reply that diverges
+// and that no known mistake explains: the reply as a weighted sum of the
+// per-sample gradients (samples dropped, overwritten, weighted), and tensors
+// that are each a multiple of the reference by different factors.
+void sample_weight_signatures(const VerifyContext& ctx, std::vector<Signature>& out);
+void tensor_scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out);
 
 // "layers[1].weights[0][2]", "layers[0].biases[1]"
 std::string entry_path(std::size_t layer, bool biases, Index row, Index col);

@@ -35,6 +35,9 @@ enum class BugKind {
   softmax_derivative_on_fused, // softmax Jacobian applied on top of the fused softmax + CE delta a − y
   output_error_term,           // δ_L wrong in a form not listed above (evidence: implied dL/da)
   backward_step,               // a step δ_l → δ_{l−1} is wrong in a form not listed above
+  samples_dropped,             // the reply is the gradient of some samples only (dropped, overwritten)
+  sample_weights,              // the reply is Σ w_s g_s with per-sample weights other than the reduction's
+  tensor_scale,                // each tensor is a multiple of the reference, not all by the same factor
   precision,                   // every difference at float32 level (or at the digits printed): a note
   kink_convention,             // relu'(0) / leaky_relu'(0) taken differently at an exact kink: a note
 };
