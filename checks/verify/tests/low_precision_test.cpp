@@ -28,6 +28,7 @@ namespace gradcheck {
 namespace {
 
 using testing::describe;
+using testing::divergence_kinds;
 using testing::textbook_reply;
 
 std::size_t cases_to_run() {
@@ -158,13 +159,6 @@ TEST(FormatEvidence, AReplyThatShowsNoFormatIsJudgedInTheProgramsFormat) {
     }));
   }
   EXPECT_GT(alone_diverge, 0);  // not vacuous
-}
-
-std::set<BugKind> divergence_kinds(const VerifyResult& v) {
-  std::set<BugKind> s;
-  for (const Signature& x : v.signatures)
-    if (x.severity == Severity::error) s.insert(x.kind);
-  return s;
 }
 
 // Networks that exercise every mutation (testing::catalogue),

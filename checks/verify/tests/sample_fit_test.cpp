@@ -18,6 +18,8 @@ namespace {
 
 using testing::change;
 using testing::describe;
+using testing::divergence_kinds;
+using testing::evidence;
 using testing::engine_reply;
 using testing::find_signature;
 using testing::make_case;
@@ -43,19 +45,6 @@ Reply weighted_reply(const Case& c, const std::function<double(Index)>& weight) 
 
 Case tanh_case(int batch, Reduction reduction = Reduction::mean) {
   return make_case({3, 4, 2}, {Activation::tanh, Activation::sigmoid}, Loss::quadratic, reduction, batch, 11);
-}
-
-std::set<BugKind> divergence_kinds(const VerifyResult& v) {
-  std::set<BugKind> s;
-  for (const Signature& x : v.signatures)
-    if (x.severity == Severity::error) s.insert(x.kind);
-  return s;
-}
-
-double evidence(const Signature& s, const std::string& label) {
-  for (const Evidence& e : s.evidence)
-    if (e.label == label) return e.value;
-  return std::nan("");
 }
 
 std::string weight_label(int s) { return "weight of sample " + std::to_string(s) + " (1 = the reduction's)"; }

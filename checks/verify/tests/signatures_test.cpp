@@ -22,6 +22,8 @@ namespace gradcheck {
 namespace {
 
 using testing::describe;
+using testing::divergence_kinds;
+using testing::evidence;
 using testing::visible_at_float32;
 using testing::engine_reply;
 using testing::find_signature;
@@ -33,19 +35,6 @@ Reply reply_of(const Gradients<double>& g) {
   Reply r;
   for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
   return r;
-}
-
-std::set<BugKind> divergence_kinds(const VerifyResult& v) {
-  std::set<BugKind> s;
-  for (const Signature& x : v.signatures)
-    if (x.severity == Severity::error) s.insert(x.kind);
-  return s;
-}
-
-double evidence(const Signature& s, const std::string& label) {
-  for (const Evidence& e : s.evidence)
-    if (e.label == label) return e.value;
-  return std::nan("");
 }
 
 TEST(Signatures, EveryMutationIsNamedByItsSignatureAndByNoOther) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,21 @@ inline const Signature* find_signature(const VerifyResult& v, BugKind k) {
   for (const Signature& s : v.signatures)
     if (s.kind == k) return &s;
   return nullptr;
+}
+
+// The kinds of the divergence signatures (severity error), as a set.
+inline std::set<BugKind> divergence_kinds(const VerifyResult& v) {
+  std::set<BugKind> s;
+  for (const Signature& x : v.signatures)
+    if (x.severity == Severity::error) s.insert(x.kind);
+  return s;
+}
+
+// The value of a signature's evidence by its label (NaN when absent).
+inline double evidence(const Signature& s, const std::string& label) {
+  for (const Evidence& e : s.evidence)
+    if (e.label == label) return e.value;
+  return std::nan("");
 }
 
 inline std::vector<BugKind> kinds(const VerifyResult& v) {
