@@ -970,8 +970,10 @@ struct Explained {
 // within the precision model's bound (not to the format's rounding) gives way
 // to any known mistake that matches to the rounding: in bfloat16 a doubled
 // gradient and a missing tanh'(z) ≈ ½ are both within the bound, and only the
-// ×2 fits every tensor.
-Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+// ×2 fits every tensor. scale_matched: a recognised scale fits every tensor
+// (scale_signatures, run once by the caller).
+Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r, bool scale_matched,
+                                std::vector<Signature>& out) {
   struct Matched {
     Signature s;
     bool tight, output, step;
@@ -990,10 +992,8 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
     found.push_back({std::move(s), t->to_claimed <= match_tolerance(ctx), h.explains_output, h.explains_step});
     matched_group = h.group;
   }
-  std::vector<Signature> scale;
-  scale_signatures(ctx, r, scale);
   const bool any_tight =
-      !scale.empty() || std::any_of(found.begin(), found.end(), [](const Matched& m) { return m.tight; });
+      scale_matched || std::any_of(found.begin(), found.end(), [](const Matched& m) { return m.tight; });
   Explained ex;
   for (Matched& m : found) {
     if (any_tight && !m.tight) continue;
@@ -1006,10 +1006,11 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
 
 // The catalogue: hypotheses, scales and zeroed biases.
 Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
-  Explained ex = hypothesis_signatures(ctx, r, out);
-  const std::size_t before_scale = out.size();
-  scale_signatures(ctx, r, out);
-  if (out.size() > before_scale) ex.output = true;
+  std::vector<Signature> scale;
+  scale_signatures(ctx, r, scale);
+  Explained ex = hypothesis_signatures(ctx, r, !scale.empty(), out);
+  if (!scale.empty()) ex.output = true;
+  out.insert(out.end(), std::make_move_iterator(scale.begin()), std::make_move_iterator(scale.end()));
   bias_zero_signature(ctx, r, out);
   ex.bias = !out.empty() && out.back().kind == BugKind::bias_zero;
   return ex;

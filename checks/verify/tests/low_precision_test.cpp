@@ -6,8 +6,9 @@
 // bfloat16 when the program states its format (EmulatedFloat<8>).
 //
 // Cases: 1,000 (about 45 s; 200 under the sanitizers), or
-// GRADCHECK_LOW_PRECISION_CASES=10000 for the issue's 10,000 (9 min 17 s,
-// 2026-12-06 19:25 UTC: float32 0 divergences; bfloat16 8, issue 11's note).
+// GRADCHECK_LOW_PRECISION_CASES=10000 for the issue's 10,000 (2026-12-06
+// 21:33 UTC, float32 and bfloat16 side by side on 2 cores, 10 min 55 s each:
+// 0 divergences in either).
 #include "emulated_float.hpp"
 #include "textbook.hpp"
 #include "verify_test_support.hpp"
