@@ -43,6 +43,9 @@ gradcheck says about each kind of mistake (docs/probe.md):
   nan       naive softmax, exp(z) / sum exp(z): NaN once a logit passes ~709
   shape     the first layer's dL/dW is missing its last column
   noise     replies differ in the last bits from one run of a case to the next
+  no-zero-grad
+            gradients accumulate from call to call for the same network shape
+            (a forgotten zero_grad()): the second reply to a case is twice the first
   crash     aborts (SIGABRT) on the --bug-at'th case
   hang      stops answering on the --bug-at'th case
   garbage   answers the --bug-at'th case with a line that is not JSON
@@ -535,8 +538,24 @@ def gradients(case, bug=None):
             delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * slope(act, z[i][c], a[i][c], at_a)
                       for c in range(n)] for i in range(len(w[0]))]
 
+    if bug == "no-zero-grad":
+        grads = accumulate(layers, grads)
     reply = {"layers": grads, "loss": total, "outputs": transpose(acts[-1])}
     return apply_value_bug(reply, bug)
+
+
+ACCUMULATED = {}  # network shape -> gradients so far (--bug no-zero-grad)
+
+
+def accumulate(layers, grads):
+    """The gradients of every call so far with this network's shape, summed."""
+    key = json.dumps([[len(l["weights"]), len(l["weights"][0])] for l in layers])
+    old = ACCUMULATED.get(key)
+    if old is not None:
+        grads = [{"weights": [[a + b for a, b in zip(ra, rb)] for ra, rb in zip(g["weights"], o["weights"])],
+                  "biases": [a + b for a, b in zip(g["biases"], o["biases"])]} for g, o in zip(grads, old)]
+    ACCUMULATED[key] = grads
+    return grads
 
 
 def apply_value_bug(reply, bug):
@@ -565,7 +584,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bug", choices=["sign", "bias", "sum", "double", "half", "deriv-at-a", "no-output-derivative",
                                      "z-for-a", "softmax-on-fused", "leaky-zero", "transpose", "last-sample",
-                                     "skip-first", "average-twice", "bias-sum", "float32", "nan", "shape", "noise", "crash", "hang",
+                                     "skip-first", "average-twice", "bias-sum", "no-zero-grad", "float32", "nan", "shape", "noise", "crash", "hang",
                                      "garbage", "partial", "huge", "stderr", "close", "exit"])
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)

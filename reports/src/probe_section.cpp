@@ -51,6 +51,7 @@ nlohmann::json failure_json(const Failure& f) {
           {"exit", exit_json(f.exit)},
           {"reply_excerpt", f.reply_excerpt},
           {"second_reply_excerpt", f.second_reply_excerpt},
+          {"experiment", f.experiment},
           {"stderr_tail", f.stderr_tail}};
 }
 

@@ -113,6 +113,7 @@ std::string render_probe_text(const ProbeResult& r, const ProbeTextOptions& opti
       os << "    case: " << detail::describe_case(f.input) << " -> " << (dir / ("failure-" + std::to_string(i + 1) + ".case.json")).string() << "\n";
       if (!f.reply_excerpt.empty()) os << "    reply: " << f.reply_excerpt << "\n";
       if (!f.second_reply_excerpt.empty()) os << "    again: " << f.second_reply_excerpt << "\n";
+      if (!f.experiment.empty()) os << "    experiment: " << f.experiment << "\n";
       if (!f.stderr_tail.empty()) os << "    stderr (last lines):\n" << indent_lines(last_lines(f.stderr_tail, 5), "      ") << "\n";
     }
   }

@@ -6,8 +6,10 @@
 
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/engine/errors.hpp>
+#include <gradcheck/engine/format.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -45,6 +47,31 @@ bool bitwise_equal(const Reply& a, const Reply& b) {
   if (a.outputs.has_value() != b.outputs.has_value() || (a.outputs && !bitwise_equal(*a.outputs, *b.outputs)))
     return false;
   return true;
+}
+
+// " (the second reply's gradients are 2 × the first's: ...)" when every
+// gradient of `again` is one multiple k ≠ 1 of `first`'s (least squares, to
+// 1e-9), else "".
+std::string accumulation(const Reply& first, const Reply& again) {
+  if (first.layers.size() != again.layers.size()) return "";
+  double fa = 0, ff = 0, aa = 0;
+  for (std::size_t l = 0; l < first.layers.size(); ++l) {
+    const auto& x = first.layers[l];
+    const auto& y = again.layers[l];
+    if (x.weights.rows() != y.weights.rows() || x.weights.cols() != y.weights.cols() || x.biases.size() != y.biases.size())
+      return "";
+    fa += x.weights.cwiseProduct(y.weights).sum() + x.biases.dot(y.biases);
+    ff += x.weights.squaredNorm() + x.biases.squaredNorm();
+    aa += y.weights.squaredNorm() + y.biases.squaredNorm();
+  }
+  if (!(ff > 0) || !std::isfinite(fa) || !std::isfinite(aa)) return "";
+  const double k = fa / ff;
+  const double miss2 = std::max(0.0, aa - 2 * k * fa + k * k * ff);  // ‖again − k·first‖²
+  if (std::sqrt(miss2) > 1e-9 * std::sqrt(aa) || std::abs(k - 1) <= 1e-9) return "";
+  return " (the second reply's gradients are " + format_number(k, 8) + " × the first's" +
+         (std::abs(k - std::round(k)) <= 1e-9 && k > 1
+              ? ": gradients accumulated across calls, not zeroed between cases)"
+              : ")");
 }
 
 FailureKind failure_kind(Exchange::Outcome o, const std::optional<ExitStatus>& exit) {
@@ -375,7 +402,7 @@ class Run {
     }
     count(index, v);
     if (options_.check_determinism) {
-      repeat_pending();
+      repeat_pending(&c);
       if (!stop_) pending_ = Pending{index, std::move(c), std::move(*q.reply), std::move(q.exchange.line)};
     }
   }
@@ -458,8 +485,10 @@ class Run {
     }
   }
 
-  // Sends the pending case again: a reply that is not bitwise the same is a failure.
-  void repeat_pending() {
+  // Sends the pending case again (after `between`, the case sent since): a
+  // reply that is not bitwise the same is a failure, which replay() tells
+  // apart as nondeterministic or stateful.
+  void repeat_pending(const Case* between = nullptr) {
     if (!pending_ || stop_) return;
     Pending p = std::move(*pending_);
     pending_.reset();
@@ -477,11 +506,48 @@ class Run {
     Failure f;
     f.kind = FailureKind::nondeterministic;
     f.case_index = p.index;
-    f.input = std::move(p.input);
     f.message = "the same case sent twice got bitwise-different replies";
     f.reply_excerpt = excerpt(p.line);
     f.second_reply_excerpt = excerpt(q.exchange.line);
+    replay(p, between, *q.reply, f);
+    f.input = std::move(p.input);
     add_failure(std::move(f));
+  }
+
+  // The experiment: the same sequence (A, the case between, A) again in a
+  // fresh process. The same replies, bitwise: the program is deterministic
+  // and carries state from case to case (stateful; a second reply that is a
+  // multiple of the first is gradients accumulated). Other replies:
+  // nondeterministic. The process is restarted after, so that the state it
+  // carries does not reach the cases that follow.
+  void replay(const Pending& p, const Case* between, const Reply& again, Failure& f) {
+    std::vector<const Case*> sequence{&p.input};
+    if (between) sequence.push_back(between);
+    sequence.push_back(&p.input);
+    const std::string sent = "sent case " + std::to_string(p.index) +
+                             (between ? ", the case after it and case " + std::to_string(p.index) + " again"
+                                      : " twice") +
+                             " to the program restarted";
+    session_.restart();
+    std::vector<Reply> replies;
+    for (const Case* c : sequence) {
+      Query q = session_.ask(*c, p.index);
+      if (q.interrupted) result_.interrupted = stop_ = true;
+      if (!q.reply) {
+        f.experiment = sent + ": it did not reply to all of them, so nondeterminism and state cannot be told apart";
+        return;
+      }
+      replies.push_back(std::move(*q.reply));
+    }
+    session_.restart();
+    if (!bitwise_equal(replies.front(), p.reply) || !bitwise_equal(replies.back(), again)) {
+      f.experiment = sent + ": its replies differ from the first run's: the program is nondeterministic";
+      return;
+    }
+    f.kind = FailureKind::stateful;
+    f.message = "the reply to a case depends on the cases sent before it";
+    f.experiment = sent + ": the same replies, bitwise, as the first run: the program is deterministic and "
+                          "carries state from one case to the next" + accumulation(p.reply, again);
   }
 
   const ProbeOptions& options_;
@@ -507,6 +573,7 @@ const char* to_string(FailureKind k) {
     case FailureKind::malformed_reply: return "malformed-reply";
     case FailureKind::unsolicited_output: return "unsolicited-output";
     case FailureKind::nondeterministic: return "nondeterministic";
+    case FailureKind::stateful: return "stateful";
   }
   return "?";
 }

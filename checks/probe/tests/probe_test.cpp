@@ -266,8 +266,26 @@ TEST_F(Probe, DetectsBitwiseDifferentRepliesToTheSameCase) {
   const Failure* f = first_failure(r, FailureKind::nondeterministic);
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->reply_excerpt, f->second_reply_excerpt);
+  // The experiment: a fresh process sent the same cases replies differently again.
+  EXPECT_NE(f->experiment.find("its replies differ from the first run's: the program is nondeterministic"),
+            std::string::npos) << f->experiment;
+  EXPECT_EQ(first_failure(r, FailureKind::stateful), nullptr);
   EXPECT_FALSE(r.counterexample.has_value());  // the numbers themselves agree
   expect_reported_case(*f, options(10), 1);
+}
+
+TEST_F(Probe, RepliesThatDependOnTheCasesBeforeAreStatefulAndAccumulationIsNamed) {
+  // --bug no-zero-grad: the second reply to a shape is the sum of both calls.
+  const ProbeResult r = probe(python({"--bug", "no-zero-grad"}), options(6));
+  const Failure* f = first_failure(r, FailureKind::stateful);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->message, "the reply to a case depends on the cases sent before it");
+  EXPECT_NE(f->experiment.find("the same replies, bitwise, as the first run"), std::string::npos) << f->experiment;
+  EXPECT_NE(f->experiment.find("are 2 × the first's: gradients accumulated across calls"), std::string::npos)
+      << f->experiment;
+  EXPECT_EQ(first_failure(r, FailureKind::nondeterministic), nullptr);
+  EXPECT_FALSE(r.counterexample.has_value());  // every first reply is right
+  EXPECT_FALSE(r.passed());
 }
 
 TEST_F(Probe, ReportsACrashWithItsSignalRestartsAndGoesOn) {

@@ -77,7 +77,8 @@ enum class FailureKind {
   reply_too_long,     // the reply line exceeded max_reply_bytes: killed
   malformed_reply,    // the line is not a reply (not JSON, wrong types, ragged rows)
   unsolicited_output, // it wrote output before the case was sent (more than one line per case?)
-  nondeterministic,   // the same case twice, bitwise-different replies
+  nondeterministic,   // the same case twice, bitwise-different replies, and again in a fresh process
+  stateful,           // the same case twice, bitwise-different replies; a fresh process repeats them exactly
 };
 const char* to_string(FailureKind k);
 
@@ -88,7 +89,9 @@ struct Failure {
   std::string message;             // one line, e.g. "exited with status 1 before replying"
   std::optional<ExitStatus> exit;  // how the process ended, when it did
   std::string reply_excerpt;       // the first bytes of what it sent (partial, malformed, first of two replies)
-  std::string second_reply_excerpt;  // nondeterministic: the repeat's reply
+  std::string second_reply_excerpt;  // nondeterministic, stateful: the repeat's reply
+  // nondeterministic, stateful: the cases probe sent to tell the two apart, and what they showed.
+  std::string experiment;
   std::string stderr_tail;         // the last KiB of its stderr
 };
 
@@ -124,7 +127,7 @@ struct ProbeResult {
   int declined = 0;       // {"error": ...}
   int diverged = 0;       // 0 or 1: the probe stops at the first divergence
   int repeats = 0;        // determinism re-sends compared
-  int restarts = 0;
+  int restarts = 0;       // the program started again: after a failure, and twice per determinism experiment
   std::optional<Counterexample> counterexample;
   std::vector<Failure> failures;
   std::vector<NotedCase> notes;   // the first few cases with notes
