@@ -23,6 +23,13 @@ nlohmann::json exit_json(const std::optional<ExitStatus>& e) {
           {"description", e->describe()}};
 }
 
+nlohmann::json experiments_json(const std::vector<Experiment>& experiments) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Experiment& e : experiments)
+    out.push_back({{"question", e.question}, {"cases_sent", e.cases_sent}, {"finding", e.finding}});
+  return out;
+}
+
 nlohmann::json counterexample_json(const Counterexample& cx) {
   return {
       {"case_index", cx.case_index},
@@ -40,6 +47,7 @@ nlohmann::json counterexample_json(const Counterexample& cx) {
                                                        : nlohmann::json(nullptr)},
       {"fault", to_string(cx.minimal_result.fault)},
       {"signatures", signatures_json(cx.minimal_result.signatures)},
+      {"experiments", experiments_json(cx.experiments)},
   };
 }
 
@@ -95,6 +103,9 @@ void add_counterexample(Section& s, const Counterexample& cx, TestCase& cases) {
   for (const auto& sig : cx.minimal_result.signatures)
     s.add(Paragraph{sig.severity,
                     std::string(to_string(sig.kind)) + ": " + sig.message});
+  for (const Experiment& e : cx.experiments)
+    s.add(Paragraph{Severity::info, "Experiment, " + e.question + " (" + std::to_string(e.cases_sent) + " case" +
+                                        (e.cases_sent == 1 ? "" : "s") + "): " + e.finding});
   const std::string case_text = case_to_json(cx.minimal, 2);
   s.add(Preformatted{"Minimal counterexample (counterexample.case.json)", case_text, "json"});
   s.add(Preformatted{"The implementation's reply to it (counterexample.reply.json)", cx.minimal_reply, "json"});

@@ -288,6 +288,27 @@ TEST_F(Probe, RepliesThatDependOnTheCasesBeforeAreStatefulAndAccumulationIsNamed
   EXPECT_FALSE(r.passed());
 }
 
+TEST_F(Probe, ExperimentsOnTheCounterexampleTellAnOverwrittenAccumulatorFromALoopThatStartsAtOne) {
+  // Both shrink to a batch of 2 whose reply keeps only sample 1; the samples
+  // alone and a third sample tell them apart.
+  const ProbeResult last = probe(python({"--bug", "last-sample"}), options(50, 3));
+  ASSERT_TRUE(last.counterexample.has_value());
+  const auto& e = last.counterexample->experiments;
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].cases_sent, 2);
+  EXPECT_NE(e[0].finding.find("each sample alone gets a correct reply"), std::string::npos) << e[0].finding;
+  EXPECT_EQ(e[1].cases_sent, 1);
+  EXPECT_NE(e[1].finding.find("only the last sample's gradient is in the reply: each sample's gradient is assigned"),
+            std::string::npos) << e[1].finding;
+
+  const ProbeResult skip = probe(python({"--bug", "skip-first"}), options(50, 3));
+  ASSERT_TRUE(skip.counterexample.has_value());
+  const auto& f = skip.counterexample->experiments;
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_NE(f[0].finding.find("each sample alone diverges too"), std::string::npos) << f[0].finding;
+  EXPECT_NE(f[1].finding.find("sample 0 is left out: a batch loop that starts at 1"), std::string::npos) << f[1].finding;
+}
+
 TEST_F(Probe, ReportsACrashWithItsSignalRestartsAndGoesOn) {
   ProbeOptions o = options(12);
   o.max_failures = 10;  // each restarted process crashes on its third line again
