@@ -483,6 +483,14 @@ class Run {
     if (auto e = third_sample(cx)) cx.experiments.push_back(std::move(*e));
   }
 
+  // An experiment cut short: nothing when the run was interrupted, else what
+  // the program did not answer.
+  std::optional<Experiment> no_reply(Experiment& e, const std::string& what) {
+    if (result_.interrupted) return std::nullopt;
+    e.finding = "the program gave no usable reply to " + what + ", so this question has no answer";
+    return e;
+  }
+
   // The program's reply to c, verified; nullopt when it failed or was interrupted.
   std::optional<VerifyResult> ask_and_verify(const Case& c, std::size_t index) {
     Query q = session_.ask(c, index);
@@ -507,7 +515,7 @@ class Run {
       one.targets = m.targets.col(s);
       const auto v = ask_and_verify(one, cx.case_index);
       ++e.cases_sent;
-      if (!v) return std::nullopt;
+      if (!v) return no_reply(e, "sample " + std::to_string(s) + " alone");
       if (v->status != VerifyStatus::diverge) continue;
       ++diverging;
       wrong += (wrong.empty() ? "" : ", ") + std::to_string(s);
@@ -541,7 +549,7 @@ class Run {
     e.question = "the minimal case with a third sample";
     e.cases_sent = 1;
     const auto v = ask_and_verify(three, cx.case_index);
-    if (!v) return std::nullopt;
+    if (!v) return no_reply(e, "the case with 3 samples");
     for (const Signature& s : v->signatures)
       if (s.severity == Severity::error) {
         e.finding = "with 3 samples the reply shows " + std::string(to_string(s.kind)) + ": " + s.message;
