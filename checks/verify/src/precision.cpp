@@ -147,6 +147,11 @@ const EntryBound& bound_of(const PrecisionModel& m, const Entry& e) {
   }
 }
 
+bool non_finite_within_precision(const VerifyContext& ctx, const Entry& e) {
+  if (!ctx.precision->known) return false;
+  return bound_of(model_for(ctx, ctx.precision->known->precision), e).may_be_non_finite;
+}
+
 void PrecisionTally::add(const PrecisionModel& m, const EntryBound& b, double claimed, double exact, double scale) {
   if (claimed == exact) return;
   ++entries;

@@ -84,6 +84,13 @@ struct PrecisionTally {
   void add_to_group(int cause, double rel, bool destroys);
 };
 
+// The model's bound for a compared value (an output, the loss, a gradient entry).
+const EntryBound& bound_of(const PrecisionModel& m, const Entry& e);
+// Whether a non-finite forward value is what a correct program in the known
+// format can produce (ln 0 in its loss, an overflow): false when the format
+// is not known.
+bool non_finite_within_precision(const VerifyContext& ctx, const Entry& e);
+
 // The entries verify found different (disagree or non-finite) against p's model.
 PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p);
 // The values sent (any verdict) that float64's model does not explain and p's

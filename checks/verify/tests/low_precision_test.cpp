@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <initializer_list>
 #include <set>
@@ -96,6 +97,24 @@ void expect_notes_on(std::initializer_list<std::size_t> indices, const char* for
 TEST(LowPrecision, TheCasesThatOnceWereFalseDivergencesAreNotes) {
   expect_notes_on<float>({1151, 6803}, "float32", std::nullopt);
   expect_notes_on<testing::BFloat16>({1151, 2656, 5051, 5370}, "bfloat16", Precision::bfloat16);
+}
+
+// probe's minimal case for mlp.py --precision bfloat16 --textbook --bug
+// bias-sum: bfloat16 rounds σ(20) to 1, and the textbook ln(1 − a) makes the
+// loss inf. That is precision; the bug is the bias gradients, summed.
+TEST(LowPrecision, ANonFiniteLossThatTheFormatExplainsIsNotNamedBesideTheBug) {
+  const Case c = parse_case(R"({"network":{"layers":[{"activation":"sigmoid","weights":[[-1.0],[0.0]],
+      "biases":[-20.0,20.0]}],"loss":"binary_cross_entropy","reduction":"mean"},
+      "inputs":[[-20.0],[-10.0]],"targets":[[0.0,0.0],[0.0,0.0]]})", "bias-sum minimal case");
+  Reply r = textbook_reply<testing::BFloat16>(c);
+  r.precision = Precision::bfloat16;
+  ASSERT_TRUE(r.loss.has_value());
+  ASSERT_FALSE(std::isfinite(*r.loss));
+  EXPECT_EQ(verify_reply(c, r).status, VerifyStatus::notes) << describe(verify_reply(c, r));
+  r.layers[0].biases *= 2;  // summed over the batch of 2 where the loss is averaged
+  const VerifyResult v = verify_reply(c, r);
+  EXPECT_EQ(v.status, VerifyStatus::diverge);
+  EXPECT_EQ(divergence_kinds(v), std::set<BugKind>{BugKind::tensor_scale}) << describe(v);
 }
 
 TEST(LowPrecision, ATextbookFloat32ImplementationIsNeverADivergence) { expect_no_divergence<float>(seed_to_use(), "float32"); }
