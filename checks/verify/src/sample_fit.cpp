@@ -193,7 +193,7 @@ std::string dropped_reason(const std::vector<Index>& kept, const std::vector<Ind
   return "samples " + sample_list(dropped) + " are left out of the batch";
 }
 
-// The message of a fit whose weights are not all equal.
+// The kind, message and kept-sample count of a fit whose weights are not all equal.
 void describe_weights(const SampleWeights& f, double tol, std::size_t tensors, Signature& s) {
   const Index N = f.rho.size();
   std::vector<Index> kept, dropped;
@@ -203,6 +203,7 @@ void describe_weights(const SampleWeights& f, double tol, std::size_t tensors, S
     (std::abs(f.rho(i)) <= 10 * tol ? dropped : kept).push_back(i);
     if (std::abs(f.rho(i)) > 10 * tol) k_min = std::min(k_min, f.rho(i)), k_max = std::max(k_max, f.rho(i));
   }
+  s.evidence.push_back({"samples kept", static_cast<double>(kept.size())});
   const std::string fit = " (a fit of one weight per sample reproduces all " + std::to_string(tensors) +
                           " tensors to " + err(f.residual) + ")";
   const std::string undetermined = f.without_gradient.empty() ? "" : "; samples " + sample_list(f.without_gradient) +
@@ -243,9 +244,6 @@ void sample_weight_signatures(const VerifyContext& ctx, std::vector<Signature>& 
     if (!std::isnan(f.rho(i))) s.evidence.push_back({"weight of sample " + std::to_string(i) + " (1 = the reduction's)", f.rho(i)});
   s.evidence.push_back({"largest fit residual of a tensor", f.residual});
   describe_weights(f, tol, tensors.size(), s);
-  double kept = 0;
-  for (Index i = 0; i < N; ++i) kept += !std::isnan(f.rho(i)) && std::abs(f.rho(i)) > 10 * tol ? 1 : 0;
-  s.evidence.push_back({"samples kept", kept});
   out.push_back(std::move(s));
 }
 
