@@ -320,3 +320,45 @@ void tensor_scale_signatures(const VerifyContext& ctx, const VerifyResult& r, st
 }
 
 }  // namespace gradcheck::detail
+
+namespace gradcheck::detail {
+
+// weight_decay_signature: every weight gradient is the reference plus one λ
+// times the layer's own weights (fitted by least squares per tensor, the same
+// λ for all), and every bias gradient agrees: the gradient of an
+// L2-regularised loss λ/2 ‖W‖², where the loss compared is not regularised.
+void weight_decay_signature(const VerifyContext& ctx, std::vector<Signature>& out) {
+  const double tol = match_tolerance(ctx);
+  const std::size_t L = ctx.c.network.layers.size();
+  std::vector<double> lambdas;
+  double worst = 0;
+  for (std::size_t l = 0; l < L; ++l) {
+    if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) return;
+    const Matrix<double>& W = ctx.c.network.layers[l].weights;
+    const Matrix<double> diff = ctx.reply.layers[l].weights - ctx.reference[l].weights;
+    if (tensor_distance(ctx.reply.layers[l].biases, ctx.reference[l].biases) > tol) return;
+    const double ww = W.squaredNorm();
+    if (ww == 0 || diff.norm() == 0) continue;  // nothing to fit: zero weights, or a tensor that agrees
+    const double lambda = diff.cwiseProduct(W).sum() / ww;
+    const double residual = (diff - lambda * W).norm() / std::max(diff.norm(), ctx.reply.layers[l].weights.norm());
+    if (!(residual <= tol) || lambda == 0) return;
+    worst = std::max(worst, residual);
+    lambdas.push_back(lambda);
+  }
+  if (lambdas.empty()) return;
+  const auto [lo, hi] = std::minmax_element(lambdas.begin(), lambdas.end());
+  if (*hi - *lo > tol * std::abs(*hi)) return;
+  Signature s;
+  s.kind = BugKind::weight_decay;
+  for (std::size_t l = 0; l < L; ++l) s.layers.push_back(l);
+  s.evidence.push_back({"fitted λ (claimed dW − reference dW = λ W)", *hi});
+  s.evidence.push_back({"weight tensors fitted", static_cast<double>(lambdas.size())});
+  s.evidence.push_back({"largest fit residual of a tensor", worst});
+  s.message = "every weight gradient is the reference plus " + num(*hi) + " × the layer's own weights (" +
+              std::to_string(lambdas.size()) + " tensor" + (lambdas.size() == 1 ? "" : "s") + ", each fitting to " +
+              err(worst) + ") and the bias gradients agree: the gradient of an L2-regularised loss (λ/2 ‖W‖², λ = " +
+              num(*hi) + ") where the loss itself is not regularised";
+  out.push_back(std::move(s));
+}
+
+}  // namespace gradcheck::detail

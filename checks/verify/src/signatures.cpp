@@ -26,6 +26,10 @@ const char* to_string(BugKind k) {
     case BugKind::output_missing_derivative: return "output-missing-derivative";
     case BugKind::z_instead_of_a: return "z-instead-of-a";
     case BugKind::softmax_derivative_on_fused: return "softmax-derivative-on-fused-delta";
+    case BugKind::derivative_formula: return "derivative-formula";
+    case BugKind::transposed_step: return "transposed-step";
+    case BugKind::targets_misaligned: return "targets-misaligned";
+    case BugKind::weight_decay: return "weight-decay";
     case BugKind::output_error_term: return "output-error-term";
     case BugKind::backward_step: return "backward-step";
     case BugKind::samples_dropped: return "samples-dropped";
@@ -122,47 +126,122 @@ void apply_flips(const Variant& v, std::size_t layer, Activation act, const Matr
 
 }  // namespace
 
-std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v) {
-  const Network<double>& net = c.network;
+namespace {
+
+// a(1 − a) and 1 − a² written with z in place of a: the textbook formula fed
+// the pre-activation. nullopt for the activations it does not concern.
+std::optional<double> formula_at_z(Activation act, double z) {
+  if (act == Activation::sigmoid) return z * (1 - z);
+  if (act == Activation::tanh) return 1 - z * z;
+  return std::nullopt;
+}
+
+// act'(z) of one layer as the variant computes it (a = act(z) given):
+// `hidden` selects the hidden-layer flags, else the output layer's.
+Matrix<double> variant_derivative(const Variant& v, Activation act, const Matrix<double>& z, const Matrix<double>& a,
+                                  bool hidden) {
+  if (hidden && v.hidden_derivative_omitted) return Matrix<double>::Ones(z.rows(), z.cols());
+  const bool at_a = hidden ? v.hidden_derivative_at_a : v.output_derivative_at_a;
+  Matrix<double> d = derivative_at(act, at_a ? a : z, v.kink_derivative);
+  if (hidden ? v.hidden_formula_at_z : v.output_formula_at_z)
+    d = z.unaryExpr([act](double x) { return formula_at_z(act, x).value_or(activation_derivative(act, x)); });
+  if (v.negative_slope_zero && act == Activation::leaky_relu)
+    d = d.binaryExpr(z, [](double x, double zz) { return zz > 0 ? x : 0.0; });
+  return d;
+}
+
+// Whether a variant changes nothing a case can show: its flags concern
+// activations or layer shapes the network does not have.
+bool variant_applies(const Network<double>& net, const Variant& v) {
   const std::size_t L = net.layers.size();
+  const auto any_layer = [&](std::size_t from, std::size_t to, auto pred) {
+    for (std::size_t l = from; l < to; ++l)
+      if (pred(net.layers[l])) return true;
+    return false;
+  };
+  const auto smooth = [](const Layer<double>& l) { return formula_at_z(l.activation, 0).has_value(); };
+  const auto square = [](const Layer<double>& l) { return l.units() == l.inputs(); };
+  if (v.hidden_formula_at_z && !any_layer(0, L - 1, smooth)) return false;
+  if (v.output_formula_at_z && !any_layer(L - 1, L, smooth)) return false;
+  if (v.negative_slope_zero &&
+      !any_layer(0, L, [](const Layer<double>& l) { return l.activation == Activation::leaky_relu; }))
+    return false;
+  if (v.hidden_derivative_omitted &&
+      !any_layer(0, L - 1, [](const Layer<double>& l) { return l.activation != Activation::identity; }))
+    return false;
+  if (v.transposed_step && (L < 2 || !any_layer(1, L, square))) return false;
+  return true;
+}
+
+// δ_L of the variant, reduction included; nullopt when it does not apply.
+std::optional<Matrix<double>> variant_output_delta(const Case& c, const ForwardPass<double>& fp, const Variant& v,
+                                                   const Matrix<double>& y) {
+  const Network<double>& net = c.network;
   const Activation out = net.layers.back().activation;
   const Matrix<double>& aL = fp.a.back();
   const Matrix<double>& zL = fp.z.back();
-  const Matrix<double>& y = c.targets;
   const double scale = 1.0 / batch_divisor(net.reduction, aL.cols());
-
+  const bool elementwise = out != Activation::softmax;
   Matrix<double> delta;
   if (v.output_missing_derivative) {
     if (out == Activation::identity) return std::nullopt;  // nothing to miss
-    delta = loss_derivative(net.loss, aL, y) * scale;
-  } else if (v.output_derivative_at_a) {
-    if (out == Activation::softmax) return std::nullopt;
-    delta = loss_derivative(net.loss, aL, y).cwiseProduct(derivative_at(out, aL, v.kink_derivative)) * scale;
-  } else if (v.softmax_on_fused) {
+    return Matrix<double>(loss_derivative(net.loss, aL, y) * scale);
+  }
+  if (v.softmax_diagonal) {
+    if (out != Activation::softmax) return std::nullopt;
+    return Matrix<double>(loss_derivative(net.loss, aL, y).cwiseProduct(aL.cwiseProduct((1 - aL.array()).matrix())) *
+                          scale);
+  }
+  if (v.softmax_on_fused) {
     if (out != Activation::softmax || net.loss != Loss::cross_entropy) return std::nullopt;
     Matrix<double> fused;
     output_delta(net, fp, y, fused);  // a Σy − y, reduction included
-    delta = softmax_jvp(aL, fused);
-  } else if ((v.kink_derivative || !v.flipped.empty()) && has_kink(out)) {
-    Matrix<double> d = derivative_at(out, zL, v.kink_derivative);
-    apply_flips(v, L - 1, out, zL, d);
-    delta = loss_derivative(net.loss, aL, y).cwiseProduct(d) * scale;
-  } else {
-    output_delta(net, fp, y, delta);
+    return softmax_jvp(aL, fused);
   }
+  const bool variant_derivative_used = v.output_derivative_at_a || v.output_formula_at_z ||
+                                       (v.negative_slope_zero && out == Activation::leaky_relu) ||
+                                       ((v.kink_derivative || !v.flipped.empty()) && has_kink(out));
+  if (variant_derivative_used) {
+    if (!elementwise) return std::nullopt;
+    Matrix<double> d = variant_derivative(v, out, zL, aL, false);
+    if (has_kink(out)) apply_flips(v, net.layers.size() - 1, out, zL, d);
+    return Matrix<double>(loss_derivative(net.loss, aL, y).cwiseProduct(d) * scale);
+  }
+  output_delta(net, fp, y, delta);
+  return delta;
+}
 
+// The targets as the variant pairs them with the samples.
+Matrix<double> variant_targets(const Case& c, const Variant& v) {
+  if (!v.targets_rolled) return c.targets;
+  const Index N = c.targets.cols();
+  Matrix<double> y(c.targets.rows(), N);
+  for (Index s = 0; s < N; ++s) y.col(s) = c.targets.col((s + 1) % N);
+  return y;
+}
+
+}  // namespace
+
+std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v) {
+  const Network<double>& net = c.network;
+  if (!variant_applies(net, v)) return std::nullopt;
+  if (v.targets_rolled && (c.batch_size() < 2 || c.targets.col(0) == c.targets.col(1))) return std::nullopt;
+  std::optional<Matrix<double>> delta = variant_output_delta(c, fp, v, variant_targets(c, v));
+  if (!delta) return std::nullopt;
+  const std::size_t L = net.layers.size();
   Grads g(L);
   for (std::size_t l = L; l-- > 0;) {
     const Matrix<double>& prev_a = v.z_instead_of_a && l > 0 ? fp.z[l - 1] : fp.a[l];
-    g[l].weights = delta * prev_a.transpose();
-    g[l].biases = delta.rowwise().sum();
+    g[l].weights = *delta * prev_a.transpose();
+    g[l].biases = delta->rowwise().sum();
     if (l == 0) break;
-    Matrix<double> prev = net.layers[l].weights.transpose() * delta;
+    const Matrix<double>& W = net.layers[l].weights;
+    const bool transposed = v.transposed_step && W.rows() == W.cols();
+    Matrix<double> prev = transposed ? Matrix<double>(W * *delta) : Matrix<double>(W.transpose() * *delta);
     const Activation act = net.layers[l - 1].activation;
-    const Matrix<double>& at = v.hidden_derivative_at_a ? fp.a[l] : fp.z[l - 1];
-    Matrix<double> d = derivative_at(act, at, v.kink_derivative);
+    Matrix<double> d = variant_derivative(v, act, fp.z[l - 1], fp.a[l], true);
     if (has_kink(act)) apply_flips(v, l - 1, act, fp.z[l - 1], d);
-    delta = prev.cwiseProduct(d);
+    *delta = prev.cwiseProduct(d);
   }
   return g;
 }
@@ -239,8 +318,45 @@ struct HypothesisTest {
   bool matched = false;
   double to_claimed = 0;    // max tensor distance reply ↔ hypothesis
   double to_reference = 0;  // max tensor distance hypothesis ↔ reference
+  EntryFit fit;             // entry by entry
   Grads gradients;
 };
+
+// The hypothesis's value of one compared entry.
+double hypothesis_value(const Grads& h, const Entry& e) {
+  const LayerGradient& g = h[static_cast<std::size_t>(e.layer)];
+  return e.tensor == TensorKind::biases ? g.biases(e.row) : g.weights(e.row, e.col);
+}
+
+}  // namespace
+
+EntryFit entry_fit(const VerifyContext& ctx, const VerifyResult& r, const Grads& h) {
+  EntryFit fit;
+  const double tol = match_tolerance(ctx);
+  for (const Entry& e : r.gradients.entries) {
+    if (e.tensor != TensorKind::weights && e.tensor != TensorKind::biases) continue;
+    if (e.verdict == Verdict::non_finite || e.verdict == Verdict::inconclusive_kink) continue;
+    const double hv = hypothesis_value(h, e), base = hypothesis_value(ctx.baseline, e);
+    if (!std::isfinite(hv)) continue;
+    ++fit.compared;
+    // The reply's own rounding scales with what it computed, the reference's
+    // error and floor with the reference: both terms allowed.
+    const bool explained = std::abs(e.analytic - hv) <= e.tolerance + tol * std::abs(hv);
+    if (!explained) continue;
+    ++fit.explained;
+    // It points to the mistake where the reply disagrees with the reference,
+    // the mistake moves the entry as much, and the reply is far nearer the
+    // mistake than the correct value (in bfloat16 a correct reply is within
+    // the tolerance of mistakes a few per cent off).
+    const double to_mistake = std::abs(e.analytic - hv), to_correct = std::abs(e.analytic - base);
+    if (e.verdict == Verdict::disagree && std::abs(hv - base) > e.tolerance + tol * std::abs(hv) &&
+        to_correct > traced_factor * to_mistake)
+      ++fit.shown;
+  }
+  return fit;
+}
+
+namespace {
 
 // Every gradient rounded to the format p.
 Grads rounded(Grads g, Precision p) {
@@ -264,9 +380,21 @@ bool traces(const VerifyContext& ctx, const Grads& h) {
   return to_mistake <= tolerance && to_correct > tolerance && to_correct > traced_factor * to_mistake;
 }
 
-std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& /*r*/, const Variant& v) {
+std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const VerifyResult& r, const Variant& v) {
   auto h = variant_gradients(ctx.c, ctx.fp, v);
   if (!h) return std::nullopt;
+  // Entry by entry first: one wrong entry of 0.01 beside one of 600 is
+  // invisible normwise, and the comparison rule that found it decides here too.
+  const EntryFit fit = entry_fit(ctx, r, *h);
+  if (fit.all() && fit.shown > 0) {
+    HypothesisTest t;
+    t.matched = true;
+    t.fit = fit;
+    t.to_reference = max_distance(*h, ctx.reference, ctx.usable);
+    t.to_claimed = max_distance(ctx.reply.layers, *h, ctx.usable);
+    t.gradients = std::move(*h);
+    return t;
+  }
   // A mistake whose whole effect is within the precision model's bound
   // (underflowed or negligible gradients) cannot be told from precision, so
   // it is not claimed — unless the reply traces it: every tensor within the
@@ -292,6 +420,7 @@ std::optional<HypothesisTest> test_hypothesis(const VerifyContext& ctx, const Ve
   t.matched = (t.to_claimed <= match_tolerance(ctx) ||
                (t.to_claimed <= 0.5 && precision_between(ctx, ctx.reply.layers, *h).within)) &&
               t.to_claimed < max_distance(ctx.reply.layers, ctx.baseline, ctx.usable);
+  t.fit = fit;
   t.gradients = std::move(*h);
   return t;
 }
@@ -511,10 +640,19 @@ std::optional<Factor> recognised_factor(const Case& c, double ratio, double tol)
   }
   factors.push_back({2, "×2 (e.g. the derivative of (a − y)² where the loss is ½(a − y)², or a term counted twice)"});
   factors.push_back({0.5, "×½ (e.g. a ½ that belongs to the loss, not to its derivative)"});
+  const double K = static_cast<double>(c.network.output_size());
+  if (K > 1 && c.network.loss == Loss::quadratic)
+    factors.push_back({1 / K, "÷K, K = " + num(K) + " the number of outputs: the loss averaged over its output units "
+                                                    "in the gradient, where the loss sums them"});
+  // Every factor that fits is named: with 2 outputs, ÷K and ×½ are one number.
+  std::optional<Factor> found;
   for (const Factor& f : factors)
-    if (std::abs(std::abs(ratio) - f.value) <= tol * f.value)
-      return Factor{ratio < 0 ? -f.value : f.value, f.why + (ratio < 0 ? ", and the sign is flipped" : "")};
-  return std::nullopt;
+    if (std::abs(std::abs(ratio) - f.value) <= tol * f.value) {
+      if (!found) found = Factor{ratio < 0 ? -f.value : f.value, f.why};
+      else if (found->why.find(f.why) == std::string::npos) found->why += ", or " + f.why;
+    }
+  if (found && ratio < 0) found->why += ", and the sign is flipped";
+  return found;
 }
 
 namespace {
@@ -929,6 +1067,26 @@ std::function<std::string(const VerifyContext&)> derivative_at_a(const char* whe
   };
 }
 
+std::vector<std::size_t> hidden_layers(const VerifyContext& ctx) {
+  std::vector<std::size_t> v;
+  for (std::size_t l = 0; l + 1 < ctx.c.network.layers.size(); ++l) v.push_back(l);
+  return v;
+}
+
+std::vector<std::size_t> leaky_layers(const VerifyContext& ctx) {
+  std::vector<std::size_t> v;
+  for (std::size_t l = 0; l < ctx.c.network.layers.size(); ++l)
+    if (ctx.c.network.layers[l].activation == Activation::leaky_relu) v.push_back(l);
+  return v;
+}
+
+std::function<std::string(const VerifyContext&)> formula_at_z_finding(const char* where) {
+  return [where](const VerifyContext&) {
+    return "the activation derivative's formula is fed the pre-activation z where it takes the activation a " +
+           std::string(where) + " (z(1 − z) for σ' = a(1 − a), 1 − z² for tanh' = 1 − a²)";
+  };
+}
+
 std::string missing_derivative_finding(const VerifyContext& ctx) {
   const char* dlda = ctx.c.network.loss == Loss::quadratic ? "a − y" : "dL/da";
   return std::string("the output delta is dL/da without the output activation's derivative (δ_L = ") + dlda +
@@ -960,6 +1118,37 @@ const std::vector<Hypothesis>& hypotheses() {
          return "the weight gradients use the previous layer's pre-activations z where its activations a belong "
                 "(dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ); the bias gradients are right";
        }},
+      {with({&V::negative_slope_zero}), BugKind::derivative_formula, 4, true, true, leaky_layers,
+       [](const VerifyContext&) -> std::string {
+         return "leaky_relu's derivative is taken as 0 for z ≤ 0 (relu's) where it is the slope " +
+                num(leaky_relu_slope);
+       }},
+      {with({&V::hidden_derivative_omitted}), BugKind::derivative_formula, 5, false, true, hidden_layers,
+       [](const VerifyContext&) -> std::string {
+         return "the hidden layers' activation derivative is left out of the backward step (δ_{l−1} = W_lᵀ δ_l "
+                "instead of (W_lᵀ δ_l) ⊙ act'(z_{l−1}))";
+       }},
+      {with({&V::output_formula_at_z}), BugKind::derivative_formula, 6, true, false, output_layer,
+       formula_at_z_finding("at the output layer")},
+      {with({&V::hidden_formula_at_z}), BugKind::derivative_formula, 6, false, true, hidden_layers,
+       formula_at_z_finding("in the hidden layers")},
+      {with({&V::hidden_formula_at_z, &V::output_formula_at_z}), BugKind::derivative_formula, 6, true, true,
+       all_layers, formula_at_z_finding("in every layer")},
+      {with({&V::softmax_diagonal}), BugKind::derivative_formula, 7, true, false, output_layer,
+       [](const VerifyContext&) -> std::string {
+         return "softmax's derivative is taken elementwise, a(1 − a) (its Jacobian's diagonal only), where the "
+                "whole Jacobian diag(a) − a aᵀ belongs";
+       }},
+      {with({&V::transposed_step}), BugKind::transposed_step, 8, false, true, layers_after_first,
+       [](const VerifyContext&) -> std::string {
+         return "the backward step multiplies δ_l by W_l where W_lᵀ belongs (δ_{l−1} = (W_l δ_l) ⊙ act'(z_{l−1}); "
+                "the shapes only allow it where a layer is square)";
+       }},
+      {with({&V::targets_rolled}), BugKind::targets_misaligned, 9, true, false, all_layers,
+       [](const VerifyContext&) -> std::string {
+         return "each sample is paired with the next sample's target (sample s with the target of s + 1, the last "
+                "with the first's): the batch's targets are shifted by one";
+       }},
   };
   return table;
 }
@@ -974,7 +1163,7 @@ struct Explained {
 // gradient and a missing tanh'(z) ≈ ½ are both within the bound, and only the
 // ×2 fits every tensor. scale_matched: a recognised scale fits every tensor
 // (scale_signatures, run once by the caller).
-Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r, bool scale_matched,
+Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r, bool scale_matched, bool tight_only,
                                 std::vector<Signature>& out) {
   struct Matched {
     Signature s;
@@ -994,8 +1183,8 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
     found.push_back({std::move(s), t->to_claimed <= match_tolerance(ctx), h.explains_output, h.explains_step});
     matched_group = h.group;
   }
-  const bool any_tight =
-      scale_matched || std::any_of(found.begin(), found.end(), [](const Matched& m) { return m.tight; });
+  const bool any_tight = tight_only || scale_matched ||
+                        std::any_of(found.begin(), found.end(), [](const Matched& m) { return m.tight; });
   Explained ex;
   for (Matched& m : found) {
     if (any_tight && !m.tight) continue;
@@ -1006,11 +1195,14 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
   return ex;
 }
 
-// The catalogue: hypotheses, scales and zeroed biases.
-Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
+// The catalogue: hypotheses, scales and zeroed biases. tight_only: only
+// hypotheses the reply matches to the format's rounding, not merely within
+// the precision model's bound.
+Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out,
+                         bool tight_only = false) {
   std::vector<Signature> scale;
   scale_signatures(ctx, r, scale);
-  Explained ex = hypothesis_signatures(ctx, r, !scale.empty(), out);
+  Explained ex = hypothesis_signatures(ctx, r, !scale.empty(), tight_only, out);
   if (!scale.empty()) ex.output = true;
   out.insert(out.end(), std::make_move_iterator(scale.begin()), std::make_move_iterator(scale.end()));
   bias_zero_signature(ctx, r, out);
@@ -1029,7 +1221,7 @@ bool explains_whole_reply(BugKind k) {
 bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r) {
   if (!ctx.usable.any() || !ctx.claimed_finite) return false;
   std::vector<Signature> out;
-  known_mistakes(ctx, r, out);
+  known_mistakes(ctx, r, out, /*tight_only=*/true);
   return !out.empty();
 }
 
@@ -1047,7 +1239,8 @@ std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const Ver
   // Fits that explain every entry when they fit at all: one weight per
   // sample, then one factor per tensor.
   const std::size_t before_fits = out.size();
-  sample_weight_signatures(ctx, out);
+  weight_decay_signature(ctx, out);
+  if (out.size() == before_fits) sample_weight_signatures(ctx, out);
   if (out.size() == before_fits) tensor_scale_signatures(ctx, r, out);
   if (out.size() > before_fits) return out;
 

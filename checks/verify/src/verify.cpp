@@ -483,12 +483,16 @@ std::vector<std::size_t> worst_entries(const CheckResult& g, std::size_t k) {
   return idx;
 }
 
-// Notes first: when one explains every difference, nothing diverges.
+// Notes first: when one explains every difference, nothing diverges. A
+// precision note gives way to a known mistake the reply traces (a bug at any
+// scale is a bug); a kink note does not: what a relu'(0) convention or a
+// rounded z explains exactly, no mistake can be told from (a hidden relu's
+// derivative left out shows only at z < 0).
 std::vector<Signature> explaining_notes(const VerifyContext& ctx, const VerifyResult& r) {
   std::vector<Signature> notes = precision_notes(ctx, r);
+  if (!notes.empty() && matches_known_mistake(ctx, r)) notes.clear();
   if (notes.empty())
     if (auto k = kink_note(ctx, r)) notes.push_back(std::move(*k));
-  if (!notes.empty() && matches_known_mistake(ctx, r)) notes.clear();  // a bug at any scale is a bug
   return notes;
 }
 

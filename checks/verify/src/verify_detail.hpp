@@ -122,11 +122,29 @@ struct Variant {
   bool output_missing_derivative = false;  // δ_L = dL/da
   bool z_instead_of_a = false;             // dW_l = δ_l z_{l−1}ᵀ for l ≥ 1
   bool softmax_on_fused = false;           // δ_L = J_softmaxᵀ (a Σy − y)
+  bool softmax_diagonal = false;           // δ_L = dL/da ⊙ a(1 − a): the softmax Jacobian's diagonal only
+  bool hidden_derivative_omitted = false;  // δ_{l−1} = W_lᵀ δ_l, no act'
+  bool hidden_formula_at_z = false;        // a(1 − a), 1 − a² evaluated at z: z(1 − z), 1 − z² (hidden layers)
+  bool output_formula_at_z = false;        // ... at the output layer
+  bool negative_slope_zero = false;        // leaky_relu'(z) = 0 for z ≤ 0 (relu's) in every layer
+  bool transposed_step = false;            // δ_{l−1} from W_l δ_l where W_lᵀ belongs (square layers)
+  bool targets_rolled = false;             // sample s paired with the target of sample s + 1 (mod N)
   std::optional<double> kink_derivative;   // relu'(0), leaky_relu'(0) at an exact z = 0
   // relu/leaky_relu units taken on the other side of 0 (layer, unit, sample),
   // as a float32 computation of a z within its rounding of 0 may.
   std::vector<KinkSite> flipped;
 };
+// How many of the compared gradient entries (verdict agree or disagree) a
+// set of gradients explains: the reply's value within the entry's tolerance τ
+// plus match_tolerance × the hypothesis's value. `shown`: explained entries
+// that disagree with the reference and where the hypothesis differs from the
+// correct gradients as much: the entries that point to it.
+struct EntryFit {
+  std::size_t explained = 0, compared = 0, shown = 0;
+  bool all() const { return compared > 0 && explained == compared; }
+};
+EntryFit entry_fit(const VerifyContext& ctx, const VerifyResult& r, const Grads& h);
+
 // nullopt when the variant does not apply to the case (e.g. softmax_on_fused
 // without softmax + cross_entropy).
 std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v);
@@ -150,8 +168,11 @@ double kinked_derivative(Activation act, double v, std::optional<double> kink);
 std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyResult& r);
 std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r);
 
-// Whether the reply matches a known mistake (a hypothesis, a recognised scale,
-// zeroed biases): then no note excuses it, however small the differences.
+// Whether the reply matches a known mistake to the format's rounding (a
+// hypothesis, a recognised scale, zeroed biases): then no precision note
+// excuses it, however small the differences. A match merely within the
+// precision model's bound does not count: a correct bfloat16 reply is within
+// it of many mistakes that differ from the truth by a few per cent.
 bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r);
 
 // The divergence signatures of a verification whose forward, gradients,
@@ -172,6 +193,7 @@ std::optional<Factor> recognised_factor(const Case& c, double ratio, double tol)
 // that are each a multiple of the reference by different factors.
 void sample_weight_signatures(const VerifyContext& ctx, std::vector<Signature>& out);
 void tensor_scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out);
+void weight_decay_signature(const VerifyContext& ctx, std::vector<Signature>& out);
 
 // "layers[1].weights[0][2]", "layers[0].biases[1]"
 std::string entry_path(std::size_t layer, bool biases, Index row, Index col);

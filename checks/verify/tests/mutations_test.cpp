@@ -36,8 +36,14 @@ Case three_layer_case(Activation out, Loss loss) {
 }
 
 Case case_for(Mutation m) {
-  return m == mutation::softmax_derivative_on_fused ? three_layer_case(Activation::softmax, Loss::cross_entropy)
-                                                    : three_layer_case(Activation::sigmoid, Loss::quadratic);
+  if (m == mutation::softmax_derivative_on_fused) return three_layer_case(Activation::softmax, Loss::cross_entropy);
+  if (m == mutation::softmax_diagonal) return three_layer_case(Activation::softmax, Loss::quadratic);
+  Case c = three_layer_case(Activation::sigmoid, Loss::quadratic);
+  if (m == mutation::leaky_slope_zero) {  // z < 0 in both hidden layers
+    for (std::size_t l = 0; l < 2; ++l) c.network.layers[l].activation = Activation::leaky_relu;
+    c.network.layers[1].biases(1) = -2;
+  }
+  return c;
 }
 
 // The tensors on which the mutation is expected to be reported.
@@ -46,6 +52,9 @@ std::set<std::pair<int, TensorKind>> expected_tensors(Mutation m) {
   for (int l = 0; l < 3; ++l) all.insert({l, TensorKind::weights}), all.insert({l, TensorKind::biases});
   if (m == mutation::bias_zero) return {{0, TensorKind::biases}, {1, TensorKind::biases}, {2, TensorKind::biases}};
   if (m == mutation::z_instead_of_a) return {{1, TensorKind::weights}, {2, TensorKind::weights}};
+  // Changes in the backward step below the output layer: the output layer's gradients stay right.
+  if (m == mutation::leaky_slope_zero || m == mutation::hidden_derivative_omitted || m == mutation::transposed_step)
+    return {{0, TensorKind::weights}, {0, TensorKind::biases}, {1, TensorKind::weights}, {1, TensorKind::biases}};
   return all;
 }
 

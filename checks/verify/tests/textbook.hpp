@@ -255,6 +255,17 @@ void softmax_jacobian_product(const Grid<T>& a, Grid<T>& d) {
   }
 }
 
+// act' as a derivative-formula bug computes it; nullopt where it leaves act' alone.
+template <class T>
+std::optional<T> formula_bug(std::optional<Mutation> bug, Activation act, const T& z, bool hidden) {
+  if (!bug || bug->kind != BugKind::derivative_formula) return std::nullopt;
+  if (bug->form == 2 && hidden) return T(1);
+  if (bug->form == 1 && act == Activation::leaky_relu && !(z > T(0))) return T(0);
+  if (bug->form == 3 && act == Activation::sigmoid) return z * (T(1) - z);
+  if (bug->form == 3 && act == Activation::tanh) return T(1) - z * z;
+  return std::nullopt;
+}
+
 template <class T>
 Grid<T> output_delta(const Net<T>& net, const Pass<T>& p, const Grid<T>& y, std::optional<Mutation> bug) {
   const Activation out = net.activations.back();
@@ -279,10 +290,15 @@ Grid<T> output_delta(const Net<T>& net, const Pass<T>& p, const Grid<T>& y, std:
       // dL/da is the delta: the activation's derivative is never applied.
     } else if (at_a) {
       for (std::size_t i = 0; i < d.v.size(); ++i) d.v[i] = d.v[i] * derivative_at_output_value(out, a.v[i]);
+    } else if (out == Activation::softmax && bug && *bug == mutation::softmax_diagonal) {
+      for (std::size_t i = 0; i < d.v.size(); ++i) d.v[i] = d.v[i] * a.v[i] * (T(1) - a.v[i]);
     } else if (out == Activation::softmax) {
       softmax_jacobian_product(a, d);
     } else {
-      for (std::size_t i = 0; i < d.v.size(); ++i) d.v[i] = d.v[i] * derivative(out, z.v[i], a.v[i]);
+      for (std::size_t i = 0; i < d.v.size(); ++i) {
+        const auto wrong = quadratic ? formula_bug(bug, out, z.v[i], false) : std::nullopt;
+        d.v[i] = d.v[i] * wrong.value_or(derivative(out, z.v[i], a.v[i]));
+      }
     }
   }
   if (net.reduction == Reduction::mean)
@@ -297,13 +313,15 @@ Grid<T> delta_below(const Net<T>& net, const Pass<T>& p, std::size_t l, const Gr
   const Grid<T>& W = net.weights[l];
   const Activation act = net.activations[l - 1];
   const bool at_a = bug && bug->kind == BugKind::derivative_at_output_value && smooth_saturating(act);
+  const bool transposed = bug && bug->kind == BugKind::transposed_step && W.rows == W.cols;
   Grid<T> prev(W.cols, delta.cols);
   for (Index n = 0; n < delta.cols; ++n)
     for (Index i = 0; i < W.cols; ++i) {
       T s(0);
-      for (Index j = 0; j < W.rows; ++j) s += W(j, i) * delta(j, n);
+      for (Index j = 0; j < W.rows; ++j) s += (transposed ? W(i, j) : W(j, i)) * delta(j, n);
       const T zv = p.z[l - 1](i, n), av = p.a[l](i, n);
-      prev(i, n) = s * (at_a ? derivative_at_output_value(act, av) : derivative(act, zv, av));
+      const T right = at_a ? derivative_at_output_value(act, av) : derivative(act, zv, av);
+      prev(i, n) = s * formula_bug(bug, act, zv, true).value_or(right);
     }
   return prev;
 }
@@ -376,7 +394,11 @@ Reply textbook_reply(const Case& c, std::optional<Mutation> bug = {}) {
   r.outputs = to_matrix(p.a.back());
   r.loss = static_cast<double>(total_loss(net, p.a.back(), y));
   r.layers.resize(L);
-  Grid<T> delta = output_delta(net, p, y, bug);
+  Grid<T> paired = y;  // the targets as the backward pairs them with the samples
+  if (bug && bug->kind == BugKind::targets_misaligned)
+    for (Index n = 0; n < y.cols; ++n)
+      for (Index k = 0; k < y.rows; ++k) paired(k, n) = y(k, (n + 1) % y.cols);
+  Grid<T> delta = output_delta(net, p, paired, bug);
   for (std::size_t l = L; l-- > 0;) {
     const bool z_for_a = bug && bug->kind == BugKind::z_instead_of_a && l > 0;
     r.layers[l] = layer_gradient(delta, z_for_a ? p.z[l - 1] : p.a[l]);

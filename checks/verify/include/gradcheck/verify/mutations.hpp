@@ -18,12 +18,16 @@ namespace gradcheck {
 
 // A bug to inject: its kind, and for the scale bugs (sign_flip, constant_scale)
 // the factor every gradient is multiplied by (0: N, the batch size).
+// form: which of a kind's variants (derivative_formula has several).
 struct Mutation {
   BugKind kind = BugKind::sign_flip;
   double factor = 1;
   const char* name = "";  // to_string(kind), or the scale's own name for constant_scale
+  int form = 0;
 };
-inline bool operator==(const Mutation& a, const Mutation& b) { return a.kind == b.kind && a.factor == b.factor; }
+inline bool operator==(const Mutation& a, const Mutation& b) {
+  return a.kind == b.kind && a.factor == b.factor && a.form == b.form;
+}
 inline bool operator!=(const Mutation& a, const Mutation& b) { return !(a == b); }
 
 namespace mutation {
@@ -39,12 +43,26 @@ inline constexpr Mutation doubled{BugKind::constant_scale, 2, "doubled"};  // e.
 inline constexpr Mutation halved{BugKind::constant_scale, 0.5, "halved"};
 inline constexpr Mutation softmax_derivative_on_fused{BugKind::softmax_derivative_on_fused, 1,
                                                       "softmax-derivative-on-fused-delta"};  // on top of a·Σy − y
+// leaky_relu'(z) = 0 for z ≤ 0, in every leaky_relu layer
+inline constexpr Mutation leaky_slope_zero{BugKind::derivative_formula, 1, "leaky-slope-zero", 1};
+// δ_{l−1} = W_lᵀ δ_l: the hidden layers' act' left out
+inline constexpr Mutation hidden_derivative_omitted{BugKind::derivative_formula, 1, "hidden-derivative-omitted", 2};
+// σ' = z(1 − z), tanh' = 1 − z²: the formula in a fed z, in every sigmoid/tanh layer
+inline constexpr Mutation formula_at_z{BugKind::derivative_formula, 1, "derivative-formula-at-z", 3};
+// softmax' = a(1 − a) elementwise: the Jacobian's diagonal only (unfused losses)
+inline constexpr Mutation softmax_diagonal{BugKind::derivative_formula, 1, "softmax-jacobian-diagonal", 4};
+// δ_{l−1} from W_l δ_l (square layers; others keep W_lᵀ)
+inline constexpr Mutation transposed_step{BugKind::transposed_step, 1, "transposed-step"};
+// sample s paired with the target of sample s + 1 (mod N)
+inline constexpr Mutation targets_rolled{BugKind::targets_misaligned, 1, "targets-rolled"};
 }  // namespace mutation
 
 inline constexpr Mutation all_mutations[] = {
-    mutation::sign_flip,         mutation::bias_zero,      mutation::derivative_at_output_value,
-    mutation::summed_under_mean, mutation::z_instead_of_a, mutation::output_missing_derivative,
-    mutation::doubled,           mutation::halved,         mutation::softmax_derivative_on_fused};
+    mutation::sign_flip,         mutation::bias_zero,        mutation::derivative_at_output_value,
+    mutation::summed_under_mean, mutation::z_instead_of_a,   mutation::output_missing_derivative,
+    mutation::doubled,           mutation::halved,           mutation::softmax_derivative_on_fused,
+    mutation::leaky_slope_zero,  mutation::hidden_derivative_omitted, mutation::formula_at_z,
+    mutation::softmax_diagonal,  mutation::transposed_step,  mutation::targets_rolled};
 
 inline const char* to_string(const Mutation& m) { return m.name; }
 std::optional<Mutation> parse_mutation(std::string_view s);

@@ -33,6 +33,11 @@ enum class BugKind {
   output_missing_derivative,   // δ_L = dL/da without the output activation's derivative
   z_instead_of_a,              // dW_l = δ_l z_{l−1}ᵀ instead of δ_l a_{l−1}ᵀ
   softmax_derivative_on_fused, // softmax Jacobian applied on top of the fused softmax + CE delta a − y
+  derivative_formula,          // an activation derivative of the wrong formula: omitted, z(1 − z) / 1 − z²,
+                               // leaky_relu's negative slope 0, softmax's Jacobian diagonal a(1 − a) only
+  transposed_step,             // δ_{l−1} from W_l δ_l where W_lᵀ δ_l belongs (a square layer)
+  targets_misaligned,          // each sample paired with another sample's target
+  weight_decay,                // the weight gradients carry λW (L2 regularisation) the loss does not
   output_error_term,           // δ_L wrong in a form not listed above (evidence: implied dL/da)
   backward_step,               // a step δ_l → δ_{l−1} is wrong in a form not listed above
   samples_dropped,             // the reply is the gradient of some samples only (dropped, overwritten)
