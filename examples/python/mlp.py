@@ -39,6 +39,20 @@ gradcheck says about each kind of mistake (docs/probe.md):
             the mean reduction's 1/N applied twice
   bias-sum  dL/db summed over the batch where the loss is averaged (the
             weights averaged, as they should be)
+  no-hidden-derivative
+            the hidden layers' act'(z) left out of the backward step
+  formula-at-z
+            sigmoid' and tanh' from the formulas in a fed z: z(1 - z), 1 - z^2
+  softmax-diagonal
+            softmax's derivative taken elementwise, a(1 - a) (unfused losses)
+  targets-shifted
+            sample s paired with the target of sample s + 1 (the last with the
+            first's), in the loss and the gradients
+  weight-decay
+            0.01 * W added to every dL/dW (L2 regularisation the loss leaves out)
+  mean-over-outputs
+            the gradients divided by the number of outputs as well (the quadratic
+            loss averaged over the output units in the backward only)
   float32   every reply value rounded to float32 (precision, not logic)
   nan       naive softmax, exp(z) / sum exp(z): NaN once a logit passes ~709
   shape     the first layer's dL/dW is missing its last column
@@ -478,11 +492,28 @@ def output_delta(loss, out, z, a, y):
     return [dk * derivative(out, zk) for dk, zk in zip(d, z)]
 
 
+WEIGHT_DECAY = 0.01  # --bug weight-decay
+
+
+def buggy_slope(bug, act, z, a, hidden):
+    """act'(z) as the derivative-formula bugs compute it; None where they leave it alone."""
+    if bug == "no-hidden-derivative" and hidden:
+        return 1.0
+    if bug == "formula-at-z" and act == "sigmoid":
+        return z * (1.0 - z)
+    if bug == "formula-at-z" and act == "tanh":
+        return 1.0 - z * z
+    return None
+
+
 def gradients(case, bug=None):
     net = case["network"]
     layers, loss = net["layers"], net.get("loss", "quadratic")
     reduction = net.get("reduction", "mean")
-    x, y = transpose(case["inputs"]), transpose(case["targets"])
+    targets = case["targets"]
+    if bug == "targets-shifted":
+        targets = targets[1:] + targets[:1]
+    x, y = transpose(case["inputs"]), transpose(targets)
     naive = bug == "nan"
     zs, acts = forward(layers, x, naive)
     out = layers[-1]["activation"]
@@ -504,6 +535,12 @@ def gradients(case, bug=None):
     elif bug == "deriv-at-a" and loss == "quadratic" and out != "softmax":
         deltas_cols = [[(ak - yk) * slope(out, None, ak, at_a=True) for ak, yk in zip(a_cols[c], y_cols[c])]
                        for c in range(n)]
+    elif bug == "formula-at-z" and loss == "quadratic" and out in ("sigmoid", "tanh"):
+        deltas_cols = [[(ak - yk) * buggy_slope(bug, out, zk, ak, False)
+                        for zk, ak, yk in zip(z_cols[c], a_cols[c], y_cols[c])] for c in range(n)]
+    elif bug == "softmax-diagonal" and out == "softmax" and loss != "cross_entropy":
+        deltas_cols = [[dk * ak * (1.0 - ak) for dk, ak in zip(loss_derivative(loss, a_cols[c], y_cols[c]), a_cols[c])]
+                       for c in range(n)]
     elif TEXTBOOK:
         deltas_cols = [textbook_output_delta(loss, out, a_cols[c], y_cols[c]) for c in range(n)]
     else:
@@ -518,7 +555,7 @@ def gradients(case, bug=None):
     # The samples whose gradients the accumulation keeps.
     kept = {"last-sample": [n - 1], "skip-first": list(range(1, n))}.get(bug, list(range(n)))
     bias_factor = n if bug == "bias-sum" and reduction == "mean" else 1.0
-    factor = {"sign": -1.0, "double": 2.0, "half": 0.5}.get(bug)
+    factor = {"sign": -1.0, "double": 2.0, "half": 0.5, "mean-over-outputs": 1.0 / len(delta)}.get(bug)
     if factor is not None:
         delta = [[factor * d for d in row] for row in delta]
 
@@ -528,6 +565,8 @@ def gradients(case, bug=None):
         dw = [[sum(delta[j][c] * a_prev[i][c] for c in kept) for i in range(len(a_prev))]
               for j in range(len(delta))]
         db = [sum(row[c] for c in kept) * bias_factor for row in delta]
+        if bug == "weight-decay":
+            dw = [[g + WEIGHT_DECAY * w for g, w in zip(grow, wrow)] for grow, wrow in zip(dw, layers[l]["weights"])]
         grads[l] = {"weights": dw, "biases": db}
         if l > 0:
             w = layers[l]["weights"]
@@ -535,7 +574,10 @@ def gradients(case, bug=None):
             at_a = bug == "deriv-at-a"
             square = len(w) == len(w[0])
             wt = (lambda i, j: w[i][j]) if bug == "transpose" and square else (lambda i, j: w[j][i])
-            delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * slope(act, z[i][c], a[i][c], at_a)
+            def step(i, c):
+                wrong = buggy_slope(bug, act, z[i][c], a[i][c], True)
+                return wrong if wrong is not None else slope(act, z[i][c], a[i][c], at_a)
+            delta = [[sum(wt(i, j) * delta[j][c] for j in range(len(w))) * step(i, c)
                       for c in range(n)] for i in range(len(w[0]))]
 
     if bug == "no-zero-grad":
@@ -584,7 +626,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bug", choices=["sign", "bias", "sum", "double", "half", "deriv-at-a", "no-output-derivative",
                                      "z-for-a", "softmax-on-fused", "leaky-zero", "transpose", "last-sample",
-                                     "skip-first", "average-twice", "bias-sum", "no-zero-grad", "float32", "nan", "shape", "noise", "crash", "hang",
+                                     "skip-first", "average-twice", "bias-sum", "no-hidden-derivative",
+                                     "formula-at-z", "softmax-diagonal", "targets-shifted", "weight-decay",
+                                     "mean-over-outputs", "no-zero-grad", "float32", "nan", "shape", "noise", "crash", "hang",
                                      "garbage", "partial", "huge", "stderr", "close", "exit"])
     p.add_argument("--bug-at", type=int, default=3, help="which case (1-based) the event bugs hit")
     p.add_argument("--huge-bytes", type=int, default=70 << 20)

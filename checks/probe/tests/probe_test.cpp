@@ -196,7 +196,10 @@ INSTANTIATE_TEST_SUITE_P(
                       ShrinkBound{"softmax-on-fused", 2, 3}, ShrinkBound{"leaky-zero", 2, 2},
                       ShrinkBound{"transpose", 2, 2}, ShrinkBound{"nan", 2, 2}, ShrinkBound{"shape", 2, 2},
                       ShrinkBound{"last-sample", 2, 2}, ShrinkBound{"skip-first", 2, 2},
-                      ShrinkBound{"average-twice", 2, 2}, ShrinkBound{"bias-sum", 2, 2}),
+                      ShrinkBound{"average-twice", 2, 2}, ShrinkBound{"bias-sum", 2, 2},
+                      ShrinkBound{"no-hidden-derivative", 2, 2}, ShrinkBound{"formula-at-z", 2, 2},
+                      ShrinkBound{"softmax-diagonal", 2, 3}, ShrinkBound{"targets-shifted", 2, 2},
+                      ShrinkBound{"weight-decay", 2, 2}, ShrinkBound{"mean-over-outputs", 2, 2}),
     [](const auto& info) {
       std::string name = info.param.bug;
       for (char& ch : name)
