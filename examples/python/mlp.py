@@ -82,6 +82,8 @@ and exp's overflow give C's inf and NaN instead of Python's exceptions:
   float16   11 significant bits, largest 65504, subnormals down to 2^-24
 Every reply then says "precision": NAME (when --precision was given), unless
 --no-precision-field leaves gradcheck to infer it.
+--digits N prints every reply value with N significant digits (%.Ng), as a
+program that prints its numbers with a fixed precision does.
 --textbook replaces the stable formulas by a textbook's (in any precision, the
 --bug variants included):
   sigmoid   1 / (1 + exp(-z)), its derivative a (1 - a); tanh' = 1 - a^2
@@ -209,16 +211,21 @@ class RoundedMath:
 
 fmath = math  # the math functions of the program: math itself, or RoundedMath (use_precision)
 NOISE = 2.0 ** -50  # the relative size of --bug noise: a few units in the last place
+# In float64 the noise is a random multiple 1..64 of NOISE: a process started
+# again draws the same two values for a case only 1 time in 4096, where a
+# fraction of NOISE would round to the same few values (and look stateful).
+NOISE_STEPS = 64
 
 
 def use_precision(precision, textbook):
     """Computes in that precision from here on (Rounded and RoundedMath); in
     float64 only where the textbook formulas need C's inf and NaN. Returns the
     JSON number parser, None for Python's own floats."""
-    global _round, fmath, NOISE, TEXTBOOK
+    global _round, fmath, NOISE, NOISE_STEPS, TEXTBOOK
     plain = precision == "float64" and not textbook
     TEXTBOOK, _round, fmath = textbook, rounding(precision), math if plain else RoundedMath
     NOISE = 2.0 ** -50 if precision == "float64" else 2.0 ** (3 - FORMATS[precision][0])
+    NOISE_STEPS = 64 if precision == "float64" else 0  # 0: a fraction of NOISE
     return None if plain else number
 
 
@@ -600,6 +607,19 @@ def accumulate(layers, grads):
     return grads
 
 
+def printed(value, digits):
+    """The reply as printed with `digits` significant digits (--digits; None: every digit)."""
+    if digits is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, list):
+        return [printed(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: printed(v, digits) for k, v in value.items()}
+    return value
+
+
 def apply_value_bug(reply, bug):
     if bug == "bias":
         for g in reply["layers"]:
@@ -615,7 +635,7 @@ def apply_value_bug(reply, bug):
         reply["outputs"] = [[f32(v) for v in row] for row in reply["outputs"]]
     elif bug == "noise":
         w = reply["layers"][0]["weights"]
-        w[0][0] += w[0][0] * NOISE * random.random()
+        w[0][0] += w[0][0] * NOISE * (random.randint(1, NOISE_STEPS) if NOISE_STEPS else random.random())
     return reply
 
 
@@ -637,6 +657,7 @@ def main():
                    help="compute in this format (default float64)")
     p.add_argument("--no-precision-field", action="store_true", help="leave \"precision\" out of the replies")
     p.add_argument("--textbook", action="store_true", help="the textbook formulas instead of the stable ones")
+    p.add_argument("--digits", type=int, help="print every reply value with this many significant digits")
     args = p.parse_args()
     bug = args.bug
     parse_number = use_precision(args.precision or "float64", args.textbook)
@@ -685,7 +706,7 @@ def main():
             reply = gradients(case, bug)
         if stated:
             reply["precision"] = stated
-        print(json.dumps(reply), flush=True)
+        print(json.dumps(printed(reply, args.digits)), flush=True)
     return 0
 
 
