@@ -9,9 +9,11 @@
 // Conventions of the pages: every backticked name in a row's first cell counts
 // (`a`, `b` for two fields); `a.b` then `.c` in the same cell stands for a.c.
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace gradcheck::testing {
 
@@ -39,6 +41,37 @@ inline std::set<std::string> documented_fields(const std::string& page, const st
     }
   }
   return names;
+}
+
+// The rows of the tables under `heading` (up to the next heading), each as its
+// cells with surrounding spaces and backticks removed; the header and the
+// separator row left out.
+inline std::vector<std::vector<std::string>> documented_rows(const std::string& page, const std::string& heading) {
+  std::ifstream in(std::string(GRADCHECK_SOURCE_DIR) + "/" + page);
+  std::vector<std::vector<std::string>> rows;
+  bool inside = false, header = true;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#", 0) == 0) {
+      inside = line.rfind(heading, 0) == 0;
+      header = true;
+      continue;
+    }
+    if (!inside || line.rfind("|", 0) != 0) continue;
+    if (line.rfind("|---", 0) == 0) {
+      header = false;
+      continue;
+    }
+    if (header) continue;
+    std::vector<std::string> cells;
+    for (std::size_t pos = 1, end; (end = line.find('|', pos)) != std::string::npos; pos = end + 1) {
+      std::string cell = line.substr(pos, end - pos);
+      cell.erase(std::remove(cell.begin(), cell.end(), '`'), cell.end());
+      const std::size_t a = cell.find_first_not_of(' '), b = cell.find_last_not_of(' ');
+      cells.push_back(a == std::string::npos ? "" : cell.substr(a, b - a + 1));
+    }
+    rows.push_back(std::move(cells));
+  }
+  return rows;
 }
 
 }  // namespace gradcheck::testing

@@ -23,13 +23,6 @@ nlohmann::json exit_json(const std::optional<ExitStatus>& e) {
           {"description", e->describe()}};
 }
 
-nlohmann::json experiments_json(const std::vector<Experiment>& experiments) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const Experiment& e : experiments)
-    out.push_back({{"question", e.question}, {"cases_sent", e.cases_sent}, {"finding", e.finding}});
-  return out;
-}
-
 nlohmann::json counterexample_json(const Counterexample& cx) {
   return {
       {"case_index", cx.case_index},
@@ -47,7 +40,7 @@ nlohmann::json counterexample_json(const Counterexample& cx) {
                                                        : nlohmann::json(nullptr)},
       {"fault", to_string(cx.minimal_result.fault)},
       {"signatures", signatures_json(cx.minimal_result.signatures)},
-      {"experiments", experiments_json(cx.experiments)},
+      {"cause", cx.minimal_result.cause ? cause_json(*cx.minimal_result.cause) : nlohmann::json(nullptr)},
   };
 }
 
@@ -95,6 +88,7 @@ void add_run_paragraphs(Section& s, const ProbeResult& r) {
 
 // The counterexample in words and as files; the cases testcase fails with it.
 void add_counterexample(Section& s, const Counterexample& cx, TestCase& cases) {
+  if (cx.minimal_result.cause) add_cause(s, *cx.minimal_result.cause);
   s.add(Paragraph{Severity::error,
                   "Case " + std::to_string(cx.case_index) + " diverged (" + detail::describe_case(cx.original) + "); shrunk in " +
                       std::to_string(cx.shrinks) + " steps (" + std::to_string(cx.shrink_queries) + " queries" +
@@ -103,9 +97,6 @@ void add_counterexample(Section& s, const Counterexample& cx, TestCase& cases) {
   for (const auto& sig : cx.minimal_result.signatures)
     s.add(Paragraph{sig.severity,
                     std::string(to_string(sig.kind)) + ": " + sig.message});
-  for (const Experiment& e : cx.experiments)
-    s.add(Paragraph{Severity::info, "Experiment, " + e.question + " (" + std::to_string(e.cases_sent) + " case" +
-                                        (e.cases_sent == 1 ? "" : "s") + "): " + e.finding});
   const std::string case_text = case_to_json(cx.minimal, 2);
   s.add(Preformatted{"Minimal counterexample (counterexample.case.json)", case_text, "json"});
   s.add(Preformatted{"The implementation's reply to it (counterexample.reply.json)", cx.minimal_reply, "json"});

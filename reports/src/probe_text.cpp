@@ -97,9 +97,6 @@ std::string render_probe_text(const ProbeResult& r, const ProbeTextOptions& opti
        << ") to: " << detail::describe_case(cx->minimal) << "\n";
     const std::string compact = case_to_json(cx->minimal, -1);
     if (compact.size() <= max_inline_case_bytes) os << "  minimal case: " << compact << "\n";
-    for (const Experiment& e : cx->experiments)
-      os << "  experiment, " << e.question << " (" << e.cases_sent << (e.cases_sent == 1 ? " case" : " cases")
-         << "): " << e.finding << "\n";
     const fs::path case_file = dir / "counterexample.case.json", reply_file = dir / "counterexample.reply.json";
     os << indent_lines(render_verify_text(cx->minimal_result, {case_file.string(), reply_file.string()}), "  ");
     os << "  case:   " << case_file.string() << "\n  reply:  " << reply_file.string() << "\n";

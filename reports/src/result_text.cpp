@@ -1,6 +1,7 @@
 // Plain text of verify and check results (text.hpp): the same data as
 // report.json, laid out for a terminal.
 #include <gradcheck/reports/text.hpp>
+#include <gradcheck/reports/verify_section.hpp>
 
 #include <gradcheck/reports/format.hpp>
 
@@ -215,6 +216,19 @@ void print_chain(std::ostream& out, const VerifyResult& r, std::size_t L) {
   }
 }
 
+// The cause block: the cause, its confidence, the experiments, what was ruled out.
+void print_cause(std::ostream& out, const Cause& c) {
+  out << "cause: " << c.statement << "\n";
+  out << "  confidence: " << confidence_words(c) << "\n";
+  for (const Experiment& e : c.experiments)
+    out << "  experiment, " << e.question << " (" << e.cases_sent << (e.cases_sent == 1 ? " case" : " cases")
+        << "): " << e.finding << "\n";
+  if (c.ruled_out.empty()) return;
+  out << "  ruled out (no disagreeing entry reproduced): ";
+  for (std::size_t i = 0; i < c.ruled_out.size(); ++i) out << (i ? "; " : "") << c.ruled_out[i];
+  out << "\n";
+}
+
 void print_signatures(std::ostream& out, const VerifyResult& r) {
   if (r.signatures.empty()) {
     if (r.status == VerifyStatus::diverge) out << "signatures: none of the known bugs fits the numbers\n";
@@ -257,6 +271,7 @@ std::string render_verify_text(const VerifyResult& r, const TextNames& names) {
   for (const TensorSummary& t : r.gradients.tensors) layers = std::max(layers, static_cast<std::size_t>(t.layer) + 1);
   out << verdict_line(r, names, layers) << "\n";
   if (r.status == VerifyStatus::declined || r.malformed) return out.str();
+  if (r.cause) print_cause(out, *r.cause);
   out << "case: " << names.case_name << "\n";
   print_forward(out, r.forward);
   const VerdictCounts& n = r.gradients.summary.counts;

@@ -168,6 +168,52 @@ json signatures_json(const std::vector<Signature>& signatures) {
   return sigs;
 }
 
+std::string confidence_words(const Cause& c) {
+  const std::string entries = c.compared == 1 ? " compared entry" : " compared entries";
+  const std::string of = std::to_string(c.explained) + " of " + std::to_string(c.compared) + entries;
+  switch (c.confidence) {
+    case CauseConfidence::explains_all:
+      return c.compared ? (c.compared == 1 ? "explains the 1" : "explains all " + std::to_string(c.compared)) + entries
+                        : "explains the reply";
+    case CauseConfidence::confirmed: return "confirmed by experiment";
+    case CauseConfidence::closest: return "closest hypothesis, reproduces " + of;
+    case CauseConfidence::not_identified: return "not identified";
+  }
+  return "?";
+}
+
+json cause_json(const Cause& c) {
+  json experiments = json::array();
+  for (const Experiment& e : c.experiments)
+    experiments.push_back({{"name", e.name},
+                           {"question", e.question},
+                           {"cases_sent", e.cases_sent},
+                           {"finding", e.finding},
+                           {"confirms_cause", e.confirms_cause}});
+  return {{"confidence", to_string(c.confidence)},
+          {"kind", c.kind ? json(to_string(*c.kind)) : json(nullptr)},
+          {"statement", c.statement},
+          {"entries_explained", c.explained},
+          {"entries_compared", c.compared},
+          {"ruled_out", c.ruled_out},
+          {"experiments", experiments}};
+}
+
+void add_cause(Section& s, const Cause& c) {
+  const Severity sev = c.confidence == CauseConfidence::not_identified || c.confidence == CauseConfidence::closest
+                           ? Severity::warning
+                           : Severity::error;
+  s.add(Paragraph{sev, "Cause (" + confidence_words(c) + "): " + c.statement});
+  for (const Experiment& e : c.experiments)
+    s.add(Paragraph{Severity::info, "Experiment, " + e.question + " (" + std::to_string(e.cases_sent) + " case" +
+                                        (e.cases_sent == 1 ? "" : "s") + "): " + e.finding});
+  if (!c.ruled_out.empty()) {
+    std::string list;
+    for (const std::string& r : c.ruled_out) list += (list.empty() ? "" : "; ") + r;
+    s.add(Paragraph{Severity::info, "Ruled out (no disagreeing entry reproduced): " + list + "."});
+  }
+}
+
 Status status_of(const VerifyResult& r) {
   switch (r.status) {
     case VerifyStatus::agree:
@@ -182,6 +228,7 @@ nlohmann::json to_json(const VerifyResult& r) {
   json j = {{"type", "verify"}, {"status", to_string(r.status)}};
   j["declined_message"] = r.declined_message ? json(*r.declined_message) : json(nullptr);
   j["malformed"] = r.malformed ? json(*r.malformed) : json(nullptr);
+  j["cause"] = r.cause ? cause_json(*r.cause) : json(nullptr);
   if (r.status == VerifyStatus::declined || r.malformed) return j;
 
   j["forward"] = forward_json(r.forward);
@@ -193,6 +240,7 @@ nlohmann::json to_json(const VerifyResult& r) {
   j["chain"] = chain_json(r.chain);
   j["ratios"] = ratios_json(r.ratios);
   j["signatures"] = signatures_json(r.signatures);
+  j["cause"] = r.cause ? cause_json(*r.cause) : json(nullptr);
   j["worst"] = r.worst;
   j["update"] = update_json(r.update);
   return j;
@@ -393,6 +441,7 @@ Section verify_section(const VerifyResult& r, const VerifySectionOptions& o) {
   const Severity verdict_severity =
       r.status == VerifyStatus::diverge ? Severity::error : notes ? Severity::note : Severity::info;
   s.add(Paragraph{verdict_severity, headline(r) + "."});
+  if (r.cause) add_cause(s, *r.cause);
   s.add(forward_facts(r, o));
   if (r.origin_layer)
     s.add(Paragraph{Severity::error, "Origin layer: " + layer_name(*r.origin_layer, L) +

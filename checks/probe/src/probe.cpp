@@ -2,6 +2,7 @@
 // the first divergence shrunk.
 #include <gradcheck/probe/probe.hpp>
 
+#include "experiments.hpp"
 #include "simpler_cases.hpp"
 
 #include <gradcheck/engine/case_format.hpp>
@@ -477,86 +478,15 @@ class Run {
     pending_.reset();
   }
 
-  // Experiments on the minimal counterexample, each a few more cases.
+  // Experiments on the minimal counterexample, each a few more cases (experiments.hpp).
   void experiments(Counterexample& cx) {
-    if (auto e = samples_alone(cx)) cx.experiments.push_back(std::move(*e));
-    if (auto e = third_sample(cx)) cx.experiments.push_back(std::move(*e));
-  }
-
-  // An experiment cut short: nothing when the run was interrupted, else what
-  // the program did not answer.
-  std::optional<Experiment> no_reply(Experiment& e, const std::string& what) {
-    if (result_.interrupted) return std::nullopt;
-    e.finding = "the program gave no usable reply to " + what + ", so this question has no answer";
-    return e;
-  }
-
-  // The program's reply to c, verified; nullopt when it failed or was interrupted.
-  std::optional<VerifyResult> ask_and_verify(const Case& c, std::size_t index) {
-    Query q = session_.ask(c, index);
-    if (q.interrupted) result_.interrupted = stop_ = true;
-    if (!q.reply) return std::nullopt;
-    return verify_reply(c, *q.reply, verify_);
-  }
-
-  // Each sample of the minimal case alone (a batch of 2 to 8): a bug in how
-  // samples are combined needs the batch, one in the per-sample gradient does not.
-  std::optional<Experiment> samples_alone(const Counterexample& cx) {
-    const Case& m = cx.minimal;
-    const Index N = m.batch_size();
-    if (N < 2 || N > 8) return std::nullopt;
-    Experiment e;
-    e.question = "each of the " + std::to_string(N) + " samples of the minimal case alone";
-    std::string wrong;
-    Index diverging = 0;
-    for (Index s = 0; s < N; ++s) {
-      Case one = m;
-      one.inputs = m.inputs.col(s);
-      one.targets = m.targets.col(s);
-      const auto v = ask_and_verify(one, cx.case_index);
-      ++e.cases_sent;
-      if (!v) return no_reply(e, "sample " + std::to_string(s) + " alone");
-      if (v->status != VerifyStatus::diverge) continue;
-      ++diverging;
-      wrong += (wrong.empty() ? "" : ", ") + std::to_string(s);
-    }
-    if (diverging == 0)
-      e.finding = "each sample alone gets a correct reply, the " + std::to_string(N) +
-                  " together do not: the bug is in how the program combines the samples of a batch (its reduction "
-                  "or its accumulation)";
-    else if (diverging == N)
-      e.finding = "each sample alone diverges too: the bug shows in a batch of 1";
-    else
-      e.finding = "sample" + std::string(diverging == 1 ? " " : "s ") + wrong + " alone diverge" +
-                  (diverging == 1 ? "s" : "") + ", the others agree";
-    return e;
-  }
-
-  // A batch of 2 whose reply keeps only the last sample is also a loop that
-  // starts at 1: a third sample tells the two apart.
-  std::optional<Experiment> third_sample(const Counterexample& cx) {
-    const Case& m = cx.minimal;
-    const auto& sigs = cx.minimal_result.signatures;
-    if (m.batch_size() != 2 ||
-        std::none_of(sigs.begin(), sigs.end(), [](const Signature& s) { return s.kind == BugKind::samples_dropped; }))
-      return std::nullopt;
-    Case three = m;
-    three.inputs.conservativeResize(Eigen::NoChange, 3);
-    three.targets.conservativeResize(Eigen::NoChange, 3);
-    three.inputs.col(2) = 2 * m.inputs.col(0) - m.inputs.col(1) + Matrix<double>::Constant(m.inputs.rows(), 1, 0.5);
-    three.targets.col(2) = m.targets.col(0);
-    Experiment e;
-    e.question = "the minimal case with a third sample";
-    e.cases_sent = 1;
-    const auto v = ask_and_verify(three, cx.case_index);
-    if (!v) return no_reply(e, "the case with 3 samples");
-    for (const Signature& s : v->signatures)
-      if (s.severity == Severity::error) {
-        e.finding = "with 3 samples the reply shows " + std::string(to_string(s.kind)) + ": " + s.message;
-        return e;
-      }
-    e.finding = "with 3 samples the reply is " + std::string(to_string(v->status)) + ", no signature named";
-    return e;
+    const detail::AskProgram ask = [&](const Case& c) -> std::optional<VerifyResult> {
+      Query q = session_.ask(c, cx.case_index);
+      if (q.interrupted) result_.interrupted = stop_ = true;
+      if (!q.reply) return std::nullopt;
+      return verify_reply(c, *q.reply, verify_);
+    };
+    detail::run_experiments(cx.minimal, cx.minimal_result, ask, [&] { return result_.interrupted; });
   }
 
   // The run stops at max_failures.

@@ -4,6 +4,7 @@
 // cases, and no child process is left behind (every test ends by asserting
 // this process has no children at all).
 #include "no_children.hpp"
+#include "../../../tests/documented_fields.hpp"
 
 #include <gradcheck/probe/probe.hpp>
 
@@ -173,6 +174,27 @@ int most_significant_digits(const Case& c) {
   return most;
 }
 
+// The cause of the bug's minimal counterexample is docs/verify.md's row for it
+// ("The diagnosis suite"): the kind named, the confidence, the experiments run
+// and the extra cases they sent (at most 50).
+void expect_documented_cause(const std::string& bug, const Cause& cause) {
+  const auto rows = testing::documented_rows("docs/verify.md", "### The diagnosis suite");
+  const auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.at(0) == bug; });
+  ASSERT_NE(row, rows.end()) << bug << " has no row in docs/verify.md's diagnosis suite";
+  ASSERT_GE(row->size(), 5u);
+  EXPECT_EQ(cause.kind ? to_string(*cause.kind) : "", (*row)[1]) << bug << ": " << cause.statement;
+  EXPECT_EQ(to_string(cause.confidence), (*row)[2]) << bug << ": " << cause.statement;
+  std::string names;
+  int sent = 0;
+  for (const Experiment& e : cause.experiments) {
+    names += (names.empty() ? "" : ", ") + e.name;
+    sent += e.cases_sent;
+  }
+  EXPECT_EQ(names.empty() ? "—" : names, (*row)[3]) << bug;
+  EXPECT_EQ(std::to_string(sent), (*row)[4]) << bug;
+  EXPECT_LE(sent, 50) << bug;
+}
+
 class EveryBugVariant : public testing::NoChildrenLeft, public ::testing::WithParamInterface<ShrinkBound> {};
 
 TEST_P(EveryBugVariant, ShrinksToAtMostTwoLayersOfTwoUnitsWithRoundValues) {
@@ -186,6 +208,7 @@ TEST_P(EveryBugVariant, ShrinksToAtMostTwoLayersOfTwoUnitsWithRoundValues) {
   EXPECT_LE(most_significant_digits(m), 2) << case_to_json(m, -1);
   EXPECT_FALSE(r.counterexample->shrink_capped);
   EXPECT_EQ(bug_kinds(r.counterexample->minimal_result), bug_kinds(r.counterexample->original_result)) << b.bug;
+  expect_documented_cause(b.bug, *r.counterexample->minimal_result.cause);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -296,7 +319,7 @@ TEST_F(Probe, ExperimentsOnTheCounterexampleTellAnOverwrittenAccumulatorFromALoo
   // alone and a third sample tell them apart.
   const ProbeResult last = probe(python({"--bug", "last-sample"}), options(50, 3));
   ASSERT_TRUE(last.counterexample.has_value());
-  const auto& e = last.counterexample->experiments;
+  const auto& e = last.counterexample->minimal_result.cause->experiments;
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].cases_sent, 2);
   EXPECT_NE(e[0].finding.find("each sample alone gets a correct reply"), std::string::npos) << e[0].finding;
@@ -306,7 +329,7 @@ TEST_F(Probe, ExperimentsOnTheCounterexampleTellAnOverwrittenAccumulatorFromALoo
 
   const ProbeResult skip = probe(python({"--bug", "skip-first"}), options(50, 3));
   ASSERT_TRUE(skip.counterexample.has_value());
-  const auto& f = skip.counterexample->experiments;
+  const auto& f = skip.counterexample->minimal_result.cause->experiments;
   ASSERT_EQ(f.size(), 2u);
   EXPECT_NE(f[0].finding.find("each sample alone diverges too"), std::string::npos) << f[0].finding;
   EXPECT_NE(f[1].finding.find("sample 0 is left out: a batch loop that starts at 1"), std::string::npos) << f[1].finding;

@@ -337,8 +337,8 @@ EntryFit entry_fit(const VerifyContext& ctx, const VerifyResult& r, const Grads&
     if (e.tensor != TensorKind::weights && e.tensor != TensorKind::biases) continue;
     if (e.verdict == Verdict::non_finite || e.verdict == Verdict::inconclusive_kink) continue;
     const double hv = hypothesis_value(h, e), base = hypothesis_value(ctx.baseline, e);
-    if (!std::isfinite(hv)) continue;
     ++fit.compared;
+    if (!std::isfinite(hv)) continue;  // a mistake that overflows explains no finite reply
     // The reply's own rounding scales with what it computed, the reference's
     // error and floor with the reference: both terms allowed.
     const bool explained = std::abs(e.analytic - hv) <= e.tolerance + tol * std::abs(hv);
@@ -792,8 +792,8 @@ void add_implied_loss_derivative(const VerifyContext& ctx, Index wi, Index wj, d
   // Only a round implied target is worth naming: any number is a − something.
   const auto rv = round_value(target, 1e-6 * std::max(std::abs(implied), std::abs(target)));
   if (rv && *rv != y)
-    s.message += ": that is a − " + num(*rv) + ", the error term of target " + num(*rv) + " where the case's is " +
-                 num(y);
+    s.message += ": read as a − t, that is the error term of target " + num(*rv) + " where the case's is " +
+                 num(y) + " (a reading of this one entry, which other mistakes can give too)";
 }
 
 void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
@@ -1179,6 +1179,8 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
     s.kind = h.kind;
     s.layers = h.layers(ctx);
     add_hypothesis_evidence(ctx, *t, s);
+    s.evidence.push_back({entries_explained_label, static_cast<double>(t->fit.explained)});
+    s.evidence.push_back({entries_compared_label, static_cast<double>(t->fit.compared)});
     s.message = h.message(ctx) + "; the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
     found.push_back({std::move(s), t->to_claimed <= match_tolerance(ctx), h.explains_output, h.explains_step});
     matched_group = h.group;
@@ -1210,6 +1212,26 @@ Explained known_mistakes(const VerifyContext& ctx, const VerifyResult& r, std::v
   return ex;
 }
 
+// What a hypothesis's flags say, in a few words (the cause's "ruled out" list).
+std::string hypothesis_label(const Hypothesis& h) {
+  const Variant& v = h.variant;
+  if (v.hidden_derivative_at_a && v.output_derivative_at_a) return "act'(a) for act'(z) in every layer";
+  if (v.hidden_derivative_at_a) return "act'(a) for act'(z) in the hidden layers";
+  if (v.output_derivative_at_a) return "act'(a) for act'(z) at the output";
+  if (v.output_missing_derivative) return "the output's act' left out";
+  if (v.softmax_on_fused) return "softmax's Jacobian on the fused delta";
+  if (v.z_instead_of_a) return "z for a in dW";
+  if (v.negative_slope_zero) return "leaky_relu's slope 0 for z ≤ 0";
+  if (v.hidden_derivative_omitted) return "the hidden act' left out";
+  if (v.hidden_formula_at_z && v.output_formula_at_z) return "z(1 − z), 1 − z² in every layer";
+  if (v.hidden_formula_at_z) return "z(1 − z), 1 − z² in the hidden layers";
+  if (v.output_formula_at_z) return "z(1 − z), 1 − z² at the output";
+  if (v.softmax_diagonal) return "softmax' as a(1 − a)";
+  if (v.transposed_step) return "W for Wᵀ in a backward step";
+  if (v.targets_rolled) return "targets shifted by one sample";
+  return to_string(h.kind);
+}
+
 // A hypothesis or a scale matches the whole reply: it explains every tensor.
 bool explains_whole_reply(BugKind k) {
   if (k == BugKind::sign_flip || k == BugKind::constant_scale) return true;
@@ -1223,6 +1245,17 @@ bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r) {
   std::vector<Signature> out;
   known_mistakes(ctx, r, out, /*tight_only=*/true);
   return !out.empty();
+}
+
+std::vector<HypothesisScore> hypothesis_scores(const VerifyContext& ctx, const VerifyResult& r) {
+  std::vector<HypothesisScore> out;
+  if (!ctx.usable.any() || !ctx.claimed_finite) return out;
+  for (const Hypothesis& h : hypotheses()) {
+    const auto g = variant_gradients(ctx.c, ctx.fp, h.variant);
+    if (!g) continue;
+    out.push_back({h.kind, hypothesis_label(h), h.message(ctx), entry_fit(ctx, r, *g)});
+  }
+  return out;
 }
 
 std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const VerifyResult& r) {

@@ -571,6 +571,7 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   }
   r.signatures = divergence_signatures(ctx, r);
   r.status = VerifyStatus::diverge;
+  r.cause = find_cause(ctx, r);
   return r;
 }
 
@@ -579,6 +580,10 @@ VerifyResult malformed_reply(std::string message) {
   r.status = VerifyStatus::diverge;
   r.malformed = std::move(message);
   r.fault = FaultLocation::undetermined;
+  Cause c;
+  c.confidence = CauseConfidence::explains_all;
+  c.statement = "the reply is not a reply: " + *r.malformed;
+  r.cause = std::move(c);
   return r;
 }
 

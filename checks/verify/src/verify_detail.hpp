@@ -175,6 +175,23 @@ std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult&
 // it of many mistakes that differ from the truth by a few per cent.
 bool matches_known_mistake(const VerifyContext& ctx, const VerifyResult& r);
 
+// Every hypothesis of the catalogue that applies to the case, with how many
+// entries it reproduces (the cause's closest hypothesis and its ruled-out list).
+struct HypothesisScore {
+  BugKind kind;
+  std::string label;    // "W for Wᵀ in a backward step"
+  std::string message;  // the signature's finding, up to its evidence
+  EntryFit fit;
+};
+std::vector<HypothesisScore> hypothesis_scores(const VerifyContext& ctx, const VerifyResult& r);
+// Evidence labels of a matched hypothesis's entry counts (read by the cause).
+inline constexpr const char* entries_explained_label = "gradient entries it reproduces";
+inline constexpr const char* entries_compared_label = "gradient entries compared";
+
+// The cause of a divergence (verify.hpp, docs/verify.md#cause), from its
+// signatures and the catalogue's scores.
+Cause find_cause(const VerifyContext& ctx, const VerifyResult& r);
+
 // The divergence signatures of a verification whose forward, gradients,
 // ratios, chain and fault are filled in.
 std::vector<Signature> divergence_signatures(const VerifyContext& ctx, const VerifyResult& r);

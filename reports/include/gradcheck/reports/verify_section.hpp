@@ -36,6 +36,14 @@ nlohmann::json to_json(const VerifyResult& r);
 // report.json's `signatures` array (docs/verify.md#signatures), also in probe's
 // counterexample and notes.
 nlohmann::json signatures_json(const std::vector<Signature>& signatures);
+// report.json's `cause` object (docs/verify.md#cause), in verify's result and
+// probe's counterexample.
+nlohmann::json cause_json(const Cause& c);
+// "explains all 11 compared entries", "confirmed by experiment", ...
+std::string confidence_words(const Cause& c);
+// The cause block, first in a section: the cause, its confidence, the
+// experiments with their cases, what was ruled out.
+void add_cause(Section& s, const Cause& c);
 void add(Report& report, const VerifyResult& r, const VerifySectionOptions& options = {});
 
 }  // namespace gradcheck::reports

@@ -95,15 +95,6 @@ struct Failure {
   std::string stderr_tail;         // the last KiB of its stderr
 };
 
-// A question asked of the program after the divergence, on its minimal
-// counterexample (docs/probe.md#experiments): what was sent and what the
-// replies showed.
-struct Experiment {
-  std::string question;  // "each of the 2 samples alone"
-  int cases_sent = 0;
-  std::string finding;   // one sentence
-};
-
 // The first divergence and its shrunk form.
 struct Counterexample {
   std::size_t case_index = 0;
@@ -118,7 +109,6 @@ struct Counterexample {
   bool shrink_capped = false;      // stopped by max_shrink_steps before a local minimum
   int shrink_misbehaved = 0;       // candidates the implementation failed on (skipped)
   int shrink_slipped = 0;          // candidates that diverged with other signatures (skipped: not the same bug)
-  std::vector<Experiment> experiments;  // asked after shrinking, in order
 };
 
 // A case that passed with notes (precision, kink convention), kept as evidence.

@@ -223,6 +223,39 @@ struct UpdateEffect {
   double cosine = 0;
 };
 
+// A question asked of the program after a divergence (probe, on its minimal
+// counterexample; docs/probe.md#experiments): what was sent and what the
+// replies showed.
+struct Experiment {
+  std::string name;      // "samples-alone", "third-sample", "scale", "derivative", "symmetric-weights"
+  std::string question;  // "each of the 2 samples of the minimal case alone"
+  int cases_sent = 0;
+  std::string finding;   // one sentence
+  bool confirms_cause = false;  // the replies are what the stated cause predicts, and not what the others do
+};
+
+// How sure the cause is (docs/verify.md#cause). The honesty rule: a mistake is
+// stated as THE cause only when it reproduces every compared gradient entry
+// within the comparison rule, or an experiment confirmed it.
+enum class CauseConfidence {
+  explains_all,    // a named mistake reproduces every compared entry
+  confirmed,       // an experiment on the program confirmed it (probe)
+  closest,         // the nearest named mistake reproduces some disagreeing entries, not all: a hypothesis
+  not_identified,  // no named mistake reproduces a disagreeing entry
+};
+const char* to_string(CauseConfidence c);  // "explains-all", "confirmed", "closest", "not-identified"
+
+// What caused a divergence, first in every report.
+struct Cause {
+  CauseConfidence confidence = CauseConfidence::not_identified;
+  std::optional<BugKind> kind;   // the named mistake; none when not identified
+  std::string statement;         // one sentence: the mistake, or where the fault is when not identified
+  std::size_t explained = 0;     // gradient entries the mistake reproduces ...
+  std::size_t compared = 0;      // ... of those compared (agree or disagree; kinks and non-finite left out)
+  std::vector<std::string> ruled_out;    // mistakes of the catalogue that reproduce no disagreeing entry
+  std::vector<Experiment> experiments;   // probe: the questions asked of the program, in order
+};
+
 struct VerifyResult {
   VerifyStatus status = VerifyStatus::agree;
   std::optional<std::string> declined_message;  // the reply's "error"
@@ -241,6 +274,7 @@ struct VerifyResult {
   std::optional<std::size_t> fault_layer;
   std::vector<TensorRatio> ratios;     // layer by layer, weights then biases
   std::vector<Signature> signatures;   // divergences first, then notes
+  std::optional<Cause> cause;          // set when status is diverge
   // Indices into gradients.entries of the worst entries, largest relative
   // error first (non-finite first of all), at most VerifyOptions::worst_entries.
   std::vector<std::size_t> worst;
