@@ -3,6 +3,7 @@
 #include <gradcheck/verify/verify.hpp>
 #include <gradcheck/engine/case_format.hpp>
 #include <gradcheck/reports/render.hpp>
+#include <gradcheck/reports/text.hpp>
 #include <gradcheck/reports/verify_section.hpp>
 
 #include <gtest/gtest.h>
@@ -163,6 +164,24 @@ TEST(VerifySection, DocsDescribeEveryJsonField) {
   EXPECT_EQ(documented("### `ratios[]`"), keys(j.at("ratios")[0]));
   EXPECT_EQ(documented("### `signatures[]`"), keys(j.at("signatures")[0]));
   EXPECT_EQ(documented("### `update`"), keys(j.at("update")));
+  EXPECT_EQ(documented("### `cause`"), keys(j.at("cause")));
+}
+
+TEST(VerifySection, TheCauseComesFirstInTheTextAndTheSection) {
+  const VerifyResult v = verify("asker-reply.json");
+  ASSERT_TRUE(v.cause.has_value());
+  const std::string text = render_verify_text(v, {"case.json", "reply.json"});
+  const std::size_t second_line = text.find('\n') + 1;
+  EXPECT_EQ(text.substr(second_line).rfind("cause: not identified — the fault is", 0), 0u) << text;
+  EXPECT_NE(text.find("  confidence: not identified\n"), std::string::npos) << text;
+  const Section s = verify_section(v);
+  ASSERT_GE(s.blocks.size(), 2u);
+  const auto* p = std::get_if<Paragraph>(&s.blocks[1]);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->text.rfind("Cause (not identified): not identified — ", 0), 0u) << p->text;
+  const nlohmann::json j = to_json(v);
+  EXPECT_EQ(j.at("cause").at("confidence"), "not-identified");
+  EXPECT_EQ(j.at("cause").at("kind"), nullptr);
 }
 
 }  // namespace

@@ -335,6 +335,37 @@ TEST_F(Probe, ExperimentsOnTheCounterexampleTellAnOverwrittenAccumulatorFromALoo
   EXPECT_NE(f[1].finding.find("sample 0 is left out: a batch loop that starts at 1"), std::string::npos) << f[1].finding;
 }
 
+TEST_F(Probe, TheDerivativeExperimentMeasuresTheSlopeTheProgramUsedOnEachSide) {
+  const ProbeResult r = probe(python({"--bug", "leaky-zero"}), options(200, 7));
+  ASSERT_TRUE(r.counterexample.has_value());
+  const Cause& c = *r.counterexample->minimal_result.cause;
+  ASSERT_EQ(c.experiments.size(), 1u);
+  const Experiment& e = c.experiments[0];
+  EXPECT_EQ(e.name, "derivative");
+  EXPECT_EQ(e.cases_sent, 6);
+  EXPECT_NE(e.finding.find("the derivative the program used there is 0, 0, 0, 1, 1, 1: slope 0 for z ≤ 0"),
+            std::string::npos) << e.finding;
+  EXPECT_TRUE(e.confirms_cause);
+  EXPECT_EQ(c.confidence, CauseConfidence::confirmed);
+  EXPECT_EQ(c.statement.rfind("layers[0] (leaky_relu)'s derivative is slope 0 for z ≤ 0", 0), 0u) << c.statement;
+}
+
+TEST_F(Probe, TheScaleExperimentTellsSummedFromDoubledByTheBatchSize) {
+  // In a batch of 2, ×N and ×2 are one number; one more sample makes it 3.
+  const ProbeResult r = probe(python({"--bug", "sum"}), options(200, 7));
+  ASSERT_TRUE(r.counterexample.has_value());
+  const Cause& c = *r.counterexample->minimal_result.cause;
+  const auto scale = std::find_if(c.experiments.begin(), c.experiments.end(),
+                                  [](const Experiment& e) { return e.name == "scale"; });
+  ASSERT_NE(scale, c.experiments.end());
+  EXPECT_NE(scale->finding.find("the ratio to the reference is 2 with 2 samples, 3 with one more"), std::string::npos)
+      << scale->finding;
+  EXPECT_EQ(c.confidence, CauseConfidence::confirmed);
+  EXPECT_NE(c.statement.find("it grows with the batch size (×N): per-sample gradients summed where the loss is averaged"),
+            std::string::npos) << c.statement;
+  EXPECT_EQ(c.statement.find("×2 (e.g."), std::string::npos) << c.statement;
+}
+
 TEST_F(Probe, ReportsACrashWithItsSignalRestartsAndGoesOn) {
   ProbeOptions o = options(12);
   o.max_failures = 10;  // each restarted process crashes on its third line again
