@@ -86,6 +86,38 @@ std::optional<Experiment> samples_alone(const Lab& lab) {
   return e;
 }
 
+// Pairs of samples (a batch of 3 or 4 whose samples alone are all right):
+// which combinations the program gets wrong.
+std::optional<Experiment> sample_pairs(const Lab& lab) {
+  const Index N = lab.m.batch_size();
+  const auto& done = lab.v.cause->experiments;
+  const bool alone_right = !done.empty() && done.back().name == "samples-alone" &&
+                           done.back().finding.rfind("each sample alone gets a correct reply", 0) == 0;
+  if (N < 3 || N > 4 || !alone_right) return std::nullopt;
+  Experiment e;
+  e.name = "sample-pairs";
+  e.question = "each pair of the " + std::to_string(N) + " samples";
+  std::string wrong, right;
+  for (Index i = 0; i < N; ++i)
+    for (Index j = i + 1; j < N; ++j) {
+      Case two = lab.m;
+      two.inputs = Matrix<double>(lab.m.inputs.rows(), 2);
+      two.targets = Matrix<double>(lab.m.targets.rows(), 2);
+      two.inputs << lab.m.inputs.col(i), lab.m.inputs.col(j);
+      two.targets << lab.m.targets.col(i), lab.m.targets.col(j);
+      const auto r = lab.ask(two);
+      ++e.cases_sent;
+      const std::string pair = "(" + std::to_string(i) + ", " + std::to_string(j) + ")";
+      if (!r) return no_reply(lab, e, "the pair " + pair);
+      std::string& list = r->status == VerifyStatus::diverge ? wrong : right;
+      list += (list.empty() ? "" : ", ") + pair;
+    }
+  e.finding = wrong.empty() ? "every pair gets a correct reply: the bug needs " + std::to_string(N) + " samples"
+              : right.empty() ? "every pair diverges: any two samples together show the bug"
+                              : "the pairs " + wrong + " diverge, " + right + " agree";
+  return e;
+}
+
 // A batch of 2 whose reply keeps only the last sample is also a loop that
 // starts at 1: a third sample tells the two apart.
 std::optional<Experiment> third_sample(const Lab& lab) {
@@ -376,7 +408,7 @@ std::optional<Experiment> symmetric_experiment(const Lab& lab) {
 void run_experiments(const Case& m, VerifyResult& v, const AskProgram& ask, const std::function<bool()>& stopped) {
   if (!v.cause) return;
   const Lab lab{m, v, ask, stopped};
-  for (auto* experiment : {samples_alone, third_sample, scale_experiment, derivative_experiment,
+  for (auto* experiment : {samples_alone, sample_pairs, third_sample, scale_experiment, derivative_experiment,
                            symmetric_experiment}) {
     if (stopped()) return;
     if (auto e = experiment(lab)) {

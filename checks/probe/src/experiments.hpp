@@ -6,6 +6,7 @@
 // Cause, confidence `confirmed`).
 //
 //   samples alone        a batch of 2..8: each sample alone
+//   sample pairs         a batch of 3 or 4 whose samples alone are right: each pair
 //   third sample         samples-dropped in a batch of 2: overwritten or skipped?
 //   scale                a scale cause: one more sample, the reduction switched,
 //                        one more output: how the ratio moves names the factor

@@ -16,12 +16,7 @@ namespace {
 using testing::catalogue;
 using testing::describe;
 using testing::engine_reply;
-
-Reply reply_of(const Gradients<double>& g) {
-  Reply r;
-  for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
-  return r;
-}
+using testing::reply_of;
 
 std::size_t compared(const VerifyResult& v) {
   return v.gradients.summary.counts.agree + v.gradients.summary.counts.disagree;

@@ -30,12 +30,7 @@ using testing::find_signature;
 using testing::make_case;
 using testing::catalogue;
 using testing::change;
-
-Reply reply_of(const Gradients<double>& g) {
-  Reply r;
-  for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
-  return r;
-}
+using testing::reply_of;
 
 TEST(Signatures, EveryMutationIsNamedByItsSignatureAndByNoOther) {
   int tested = 0;

@@ -53,13 +53,19 @@ inline Case make_case(const std::vector<int>& widths, const std::vector<Activati
   return c;
 }
 
+// The reply that sends these gradients (no forward values).
+inline Reply reply_of(const Gradients<double>& g) {
+  Reply r;
+  for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
+  return r;
+}
+
 // What a correct double-precision implementation sends: the engine's gradients.
 inline Reply engine_reply(const Case& c, bool with_forward = false) {
   const auto fp = forward(c.network, c.inputs);
   Gradients<double> g;
   backward(c.network, fp, c.targets, g);
-  Reply r;
-  for (std::size_t l = 0; l < g.weights.size(); ++l) r.layers.push_back({g.weights[l], g.biases[l]});
+  Reply r = reply_of(g);
   if (with_forward) {
     r.outputs = fp.output();
     r.loss = loss(c.network, fp, c.targets);

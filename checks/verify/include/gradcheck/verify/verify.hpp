@@ -227,7 +227,7 @@ struct UpdateEffect {
 // counterexample; docs/probe.md#experiments): what was sent and what the
 // replies showed.
 struct Experiment {
-  std::string name;      // "samples-alone", "third-sample", "scale", "derivative", "symmetric-weights"
+  std::string name;      // "samples-alone", "sample-pairs", "third-sample", "scale", "derivative", "symmetric-weights"
   std::string question;  // "each of the 2 samples of the minimal case alone"
   int cases_sent = 0;
   std::string finding;   // one sentence
