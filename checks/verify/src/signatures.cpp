@@ -1182,7 +1182,11 @@ Explained hypothesis_signatures(const VerifyContext& ctx, const VerifyResult& r,
     s.evidence.push_back({entries_explained_label, static_cast<double>(t->fit.explained)});
     s.evidence.push_back({entries_compared_label, static_cast<double>(t->fit.compared)});
     s.message = h.message(ctx) + "; the reply " + matches(t->to_claimed) + example_clause(ctx, *t);
-    found.push_back({std::move(s), t->to_claimed <= match_tolerance(ctx), h.explains_output, h.explains_step});
+    // Overriding a precision note (tight_only) needs more than closeness: the
+    // reply must trace the mistake, far nearer it than the correct gradients
+    // (a float32 reply is within the tolerance of a mistake 1e-6 off the truth).
+    const bool tight = t->to_claimed <= match_tolerance(ctx) && (!tight_only || traces(ctx, t->gradients));
+    found.push_back({std::move(s), tight, h.explains_output, h.explains_step});
     matched_group = h.group;
   }
   const bool any_tight = tight_only || scale_matched ||
