@@ -185,9 +185,11 @@ struct Layer {
 };
 
 // A conv2d layer; g's height and width (the input's) may be left 0 for
-// connect_shapes to fill, out_channels is the rows of the weights.
+// connect_shapes to fill, out_channels is the rows of the weights. (The scalar
+// comes from the weights; the biases may be any expression, Vector<S>::Zero(n).)
 template <class S>
-Layer<S> conv2d_layer(ConvGeometry g, Activation activation, Matrix<S> weights, Vector<S> biases) {
+Layer<S> conv2d_layer(ConvGeometry g, Activation activation, Matrix<S> weights,
+                      typename std::common_type<Vector<S>>::type biases) {
   Layer<S> layer;
   layer.kind = LayerKind::conv2d;
   layer.activation = activation;
@@ -295,9 +297,16 @@ inline LayerInput network_input(const ImageShape& s) {
   return {s, s.size(), "input_shape"};
 }
 
+// Whether the input comes from the network's input_shape (named "input_shape",
+// or "network.input_shape" by the case reader).
+inline bool from_input_shape(const LayerInput& in) {
+  const std::string tail = "input_shape";
+  return in.from.size() >= tail.size() && in.from.compare(in.from.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 // Where an image layer's input comes from, for messages: "input_shape" or "layers[0]'s output".
 inline std::string image_source(const LayerInput& in) {
-  return in.from == "input_shape" ? in.from : in.from + "'s output";
+  return from_input_shape(in) ? in.from : in.from + "'s output";
 }
 
 template <class S>
@@ -311,9 +320,9 @@ void check_dense(const Layer<S>& layer, const std::string& at, const LayerInput&
                      "has " + std::to_string(layer.biases.size()) + " entries, expected " +
                          std::to_string(layer.units()) + " (one per row of weights)");
   if (in.features >= 0 && layer.inputs() != in.features) {
-    const std::string why = in.image.empty()         ? "the units of " + in.from
-                            : in.from == "input_shape" ? "input_shape: " + to_string(in.image)
-                                                     : "the flattened output of " + in.from + ": " + to_string(in.image);
+    const std::string why = in.image.empty()       ? "the units of " + in.from
+                            : from_input_shape(in) ? in.from + ": " + to_string(in.image)
+                                                   : "the flattened output of " + in.from + ": " + to_string(in.image);
     throw InputError("", at + ".weights",
                      "rows have " + std::to_string(layer.inputs()) + " entries, expected " +
                          std::to_string(in.features) + " (" + why + ")");
