@@ -107,11 +107,16 @@ void undecided_windows(const Network<Big>& net, const ForwardPass<Big>& fp, cons
                        std::size_t l, std::vector<Kink>& kinks) {
   const PoolGeometry& pool = net.layers[l].pool;
   if (pool.window < 2) return;
+  const auto slope = [&](Index feature, Index n) {
+    return std::abs(to_d(activation_derivative(net.layers[l - 1].activation, fp.z[l - 1](feature, n))));
+  };
   const auto roundoff = [&](Index feature, Index n) {
     if (l == 0) return 0.0;
-    const Big slope = activation_derivative(net.layers[l - 1].activation, fp.z[l - 1](feature, n));
-    return dz[l - 1](feature, n) * std::abs(to_d(slope)) + 2 * detail::unit_roundoff * std::abs(to_d(fp.a[l](feature, n)));
+    return dz[l - 1](feature, n) * slope(feature, n) + 2 * detail::unit_roundoff * std::abs(to_d(fp.a[l](feature, n)));
   };
+  // Which entry takes the window's share changes no gradient when neither passes
+  // it on (relu units that are off, the common tie of a relu network: zeros).
+  const auto inert = [&](Index a, Index b, Index n) { return l > 0 && slope(a, n) == 0 && slope(b, n) == 0; };
   for (Index n = 0; n < fp.a[l].cols(); ++n)
     for (Index w = 0; w < pool.output_size(); ++w) {
       const Big* x = fp.a[l].col(n).data();
@@ -126,6 +131,7 @@ void undecided_windows(const Network<Big>& net, const ForwardPass<Big>& fp, cons
           const Big gap = x[p] - x[e];
           const bool tie = gap == 0;
           if (!tie && to_d(gap) > roundoff(p, n) + roundoff(e, n)) continue;
+          if (inert(p, e, n)) continue;
           Kink k = detail::pool_kink(pool, fp.a[l], static_cast<int>(l), w, n, e);
           k.exact = tie;
           kinks.push_back(k);
