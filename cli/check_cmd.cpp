@@ -51,7 +51,7 @@ void add_check_command(CLI::App& app, int& exit_code) {
       "check",
       "Check gradcheck's own engine gradients on a case against the ground truth (by default the 50-digit "
       "analytic backward, cross-checked by 50-digit central differences), entry by entry with the comparison "
-      "rule of docs/comparison-rule.md. Exit code 0: every entry agrees (inconclusive entries at a relu kink "
+      "rule of docs/comparison-rule.md. Exit code 0: every entry agrees (inconclusive entries at a relu or max-pool kink "
       "allowed); 1: a disagreement; 2: a usage or input error.");
   cmd->add_option("CASE", args->case_path, "The case: network, inputs, targets (JSON, docs/case-format.md)")
       ->required();

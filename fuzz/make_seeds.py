@@ -104,6 +104,44 @@ def case_seeds():
     }
     for name, text in bad.items():
         write(t, f"bad-{name}.json", text.encode("latin-1") if "\xff" in text else text)
+    conv_seeds(t)
+
+
+def conv_case():
+    """1 x 5 x 5 images, conv2d 3 x 3 (2 channels, padding 1) + relu, 2 x 2 max pool, dense 8 -> 1."""
+    kernel = [[[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]]],
+              [[[-0.1, -0.2, -0.3], [-0.4, -0.5, -0.6], [-0.7, -0.8, -0.9]]]]
+    layers = [
+        {"type": "conv2d", "activation": "relu", "in_channels": 1, "kernel": [3, 3], "stride": 1, "padding": 1,
+         "weights": kernel, "biases": [0.05, -0.05]},
+        {"type": "max_pool", "window": 2, "stride": 2},
+        {"activation": "sigmoid", "weights": [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], "biases": [0.25]},
+    ]
+    return {"network": {"input_shape": [1, 5, 5], "layers": layers, "loss": "quadratic"},
+            "inputs": [[0.04 * k for k in range(25)]], "targets": [[1.0]]}
+
+
+def conv_seeds(t):
+    base = dump(conv_case())
+    write(t, "valid-conv2d-max-pool.json", base)
+    write(t, "valid-avg-pool-first.json", base.replace('"layers":[', '"layers":[{"type":"avg_pool","window":1},', 1))
+    write(t, "valid-conv2d-stride-2.json", base.replace('"stride":1,"padding":1', '"stride":2,"padding":1')
+          .replace('{"type":"max_pool","window":2,"stride":2}', '{"type":"max_pool","window":1}')
+          .replace('[[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]]', '[[' + ",".join(["0.1"] * 18) + ']]'))
+    bad = {
+        "conv-no-input-shape": base.replace('"input_shape":[1,5,5],', ""),
+        "conv-kernel-too-large": base.replace("[1,5,5]", "[1,1,5]").replace('"padding":1', '"padding":0'),
+        "conv-stride-zero": base.replace('"stride":1,', '"stride":0,'),
+        "conv-negative-padding": base.replace('"padding":1', '"padding":-1'),
+        "conv-channel-mismatch": base.replace("[1,5,5]", "[2,5,5]"),
+        "conv-overflow": base.replace("[1,5,5]", "[1048576,1048576,1048576]"),
+        "conv-dense-width": base.replace("0.7,0.8]]", "0.7]]"),
+        "conv-ragged-kernel": base.replace("[0.7,0.8,0.9]", "[0.7,0.8]"),
+        "conv-fractional-stride": base.replace('"stride":1,', '"stride":1.5,'),
+        "conv-pool-activation": base.replace('{"type":"max_pool",', '{"type":"max_pool","activation":"relu",'),
+    }
+    for name, text in bad.items():
+        write(t, f"bad-{name}.json", text)
 
 
 def reply_seeds():
@@ -132,6 +170,10 @@ def reply_seeds():
     write(t, "nan-in-string.json", '{"layers": [], "x": "NaN Infinity \\" inf", "loss": -0.0}')
     write(t, "python-repr.json", "{'layers': []}")
     write(t, "two-lines.json", '{"layers": []}\n{"layers": []}\n')
+    write(t, "conv-kernel.json",
+          '{"layers": [{"weights": [[[[1, 2], [3, 4]]], [[[5, NaN], [7, 8]]]], "biases": [0.5, -0.5]}, '
+          '{"weights": [], "biases": []}, {"weights": [[1, 2]], "biases": [0]}]}')
+    write(t, "conv-ragged-kernel.json", '{"layers": [{"weights": [[[[1, 2]]], [[[3]]]], "biases": [0, 0]}]}')
 
 
 def idx(dims, data):

@@ -107,13 +107,24 @@ bool same_values(const A& a, const B& b) {
   return true;
 }
 
+// The kind and the whole geometry (the input shapes connect_shapes filled included).
+inline bool same_geometry(const Layer<double>& x, const Layer<double>& y) {
+  const ConvGeometry &a = x.conv, &b = y.conv;
+  const PoolGeometry &p = x.pool, &q = y.pool;
+  return x.kind == y.kind && a.in_channels == b.in_channels && a.height == b.height && a.width == b.width &&
+         a.out_channels == b.out_channels && a.kernel_h == b.kernel_h && a.kernel_w == b.kernel_w &&
+         a.stride == b.stride && a.padding == b.padding && p.kind == q.kind && p.channels == q.channels &&
+         p.height == q.height && p.width == q.width && p.window == q.window && p.stride == q.stride;
+}
+
 inline bool same_case(const Case& a, const Case& b) {
   if (a.name != b.name || a.network.loss != b.network.loss || a.network.reduction != b.network.reduction ||
-      a.network.layers.size() != b.network.layers.size())
+      a.network.layers.size() != b.network.layers.size() || a.network.input_shape != b.network.input_shape)
     return false;
   for (std::size_t l = 0; l < a.network.layers.size(); ++l) {
     const auto &x = a.network.layers[l], &y = b.network.layers[l];
-    if (x.activation != y.activation || !same_values(x.weights, y.weights) || !same_values(x.biases, y.biases))
+    if (x.activation != y.activation || !same_values(x.weights, y.weights) || !same_values(x.biases, y.biases) ||
+        !same_geometry(x, y))
       return false;
   }
   return same_values(a.inputs, b.inputs) && same_values(a.targets, b.targets);
@@ -125,7 +136,8 @@ inline bool same_reply(const Reply& a, const Reply& b) {
       a.non_finite_count != b.non_finite_count)
     return false;
   for (std::size_t l = 0; l < a.layers.size(); ++l)
-    if (!same_values(a.layers[l].weights, b.layers[l].weights) || !same_values(a.layers[l].biases, b.layers[l].biases))
+    if (!same_values(a.layers[l].weights, b.layers[l].weights) || !same_values(a.layers[l].biases, b.layers[l].biases) ||
+        a.layers[l].weights_shape != b.layers[l].weights_shape)
       return false;
   if (a.loss && !same_value(*a.loss, *b.loss)) return false;
   return !a.outputs || same_values(*a.outputs, *b.outputs);
@@ -164,8 +176,10 @@ inline std::string case_holds_its_promises(const Case& c) {
       for (Index k = 0; k < c.targets.cols(); ++k)
         if (!(c.targets(r, k) >= 0 && c.targets(r, k) <= 1)) return "accepted a cross-entropy target outside [0, 1]";
 
-  double work = 0;
-  for (const auto& layer : net.layers) work += static_cast<double>(layer.weights.size()) * c.inputs.cols();
+  double work = 0;  // multiply-adds per pass: a conv2d weight is used at every output position
+  for (const auto& layer : net.layers)
+    work += static_cast<double>(layer.weights.size()) * c.inputs.cols() *
+            (layer.kind == LayerKind::conv2d ? static_cast<double>(layer.conv.positions()) : 1.0);
   if (work > max_engine_work) return "";
   try {
     const auto fp = forward(net, c.inputs);

@@ -103,6 +103,25 @@ inline const std::string base_case =
     "  \"targets\": [[1.0]]\n"
     "}\n";
 
+// A conv2d case: 1 × 5 × 5 images, conv2d 3 × 3 (padding 1) + relu, 2 × 2 max pool, dense 8 -> 1.
+inline const std::string conv_case =
+    "{\n"
+    "  \"network\": {\n"
+    "    \"input_shape\": [1, 5, 5],\n"
+    "    \"layers\": [\n"
+    "      {\"type\": \"conv2d\", \"activation\": \"relu\", \"in_channels\": 1, \"kernel\": [3, 3], \"padding\": 1,\n"
+    "       \"weights\": [[[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]]], [[[-0.1, 0, 0], [0, 0, 0], [0, 0, 0.1]]]],\n"
+    "       \"biases\": [0.05, -0.05]},\n"
+    "      {\"type\": \"max_pool\", \"window\": 2},\n"
+    "      {\"activation\": \"sigmoid\", \"weights\": [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]], \"biases\": [0.25]}\n"
+    "    ],\n"
+    "    \"loss\": \"quadratic\"\n"
+    "  },\n"
+    "  \"inputs\": [[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9,"
+    " 2.0, 2.1, 2.2, 2.3, 2.4]],\n"
+    "  \"targets\": [[1.0]]\n"
+    "}\n";
+
 inline std::string idx_file(const std::vector<std::uint32_t>& dims, std::size_t data_bytes) {
   std::string s = {0, 0, 8, static_cast<char>(dims.size())};
   for (std::uint32_t d : dims)
@@ -131,6 +150,7 @@ inline std::string gzip_stored(const std::string& bytes) {
 // so a row added to the page without its input fails its test.
 inline void write_inputs(const std::string& id, const fs::path& dir) {
   using detail::base_case;
+  using detail::conv_case;
   using detail::replace;
   const auto put = [&](const std::string& name, const std::string& bytes) { detail::write(dir / name, bytes); };
   const std::string l0 = "\"activation\": \"sigmoid\", \"weights\": [[0.1";
@@ -159,6 +179,11 @@ inline void write_inputs(const std::string& id, const fs::path& dir) {
     for (int i = 1; i < (1 << 20) + 1; ++i) row += ",0";
     put("wide.json", "{\"network\": {\"layers\": [{\"activation\": \"identity\", \"weights\": [[" + row +
                          "]], \"biases\": [0]}], \"loss\": \"quadratic\"}, \"inputs\": [[0]], \"targets\": [[0]]}\n");
+  } else if (id == "conv-kernel-too-large") {
+    put("conv-kernel.json", replace(replace(conv_case, "[1, 5, 5]", "[1, 1, 5]"), "\"padding\": 1", "\"padding\": 0"));
+  } else if (id == "verify-conv") {
+    put("conv.json", conv_case);
+    put("reply.json", "{\"layers\": [{\"weights\": [], \"biases\": []}]}\n");
   } else if (id == "huge-file") {
     // Sparse: the size is refused from stat(), nothing is read or stored.
     put("huge.json", "");

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -529,7 +530,7 @@ class Reader {
       const Where wl = wls[static_cast<Index>(l)];
       object(layers[l], wl, "an object (a layer)");
       LayerGradient g;
-      g.weights = rows(required(layers[l], wl, "weights"), wl.field("weights"), -1, "", false);
+      reply_weights(required(layers[l], wl, "weights"), wl.field("weights"), g);
       g.biases = numbers(required(layers[l], wl, "biases"), wl.field("biases"));
       r.layers.push_back(std::move(g));
     }
@@ -543,17 +544,24 @@ class Reader {
   }
 
  private:
-  // The "network" object: its layers, loss and reduction, validated.
+  // The "network" object: its input shape, layers, loss and reduction, validated.
+  // Image layers are connected as they are read (their input shape comes from
+  // the layers before them), so that a dense layer after them knows its width.
   Network<double> read_network(const json& net, const Where& wn) {
     object(net, wn, "an object");
-    known_fields(net, wn, {"layers", "loss", "reduction"});
+    known_fields(net, wn, {"layers", "loss", "reduction", "input_shape"});
     Network<double> network;
+    if (const json* shape = optional(net, "input_shape"))
+      network.input_shape = image_shape(*shape, wn.field("input_shape"));
     const Where wls = wn.field("layers");
     const json& layers = required(net, wn, "layers");
     if (!layers.is_array()) fail(wls, "expected an array of layers, got " + describe(layers));
+    LayerInput in = engine_check([&] { return network_input(network.input_shape); }, nullptr);
+    if (!in.from.empty()) in.from = "network." + in.from;
     for (std::size_t l = 0; l < layers.size(); ++l) {
-      const Index fan_in = l == 0 ? -1 : network.layers[l - 1].units();
-      network.layers.push_back(read_layer(layers[l], wls[static_cast<Index>(l)], fan_in));
+      const Where wl = wls[static_cast<Index>(l)];
+      network.layers.push_back(read_layer(layers[l], wl, in));
+      in = connect(network.layers.back(), l, layers.size(), in, layers[l]);
     }
     const Where wloss = wn.field("loss");
     const std::string loss_name = string(required(net, wn, "loss"), wloss);
@@ -571,12 +579,52 @@ class Reader {
       if (!r) fail(wr, "unknown reduction " + quote_for_message(name) + " (expected mean, sum)");
       network.reduction = *r;
     }
-    try {
-      validate(network);
-    } catch (const InputError& e) {
-      throw e.within(source_, "network");
-    }
+    engine_check([&] { validate(network); }, nullptr);
     return network;
+  }
+
+  // An engine check, its InputError re-raised with this document's name and the
+  // network's path, the kernel's members named as the JSON writes them.
+  template <class F>
+  auto engine_check(F&& check, const json* layer, const char* prefix = "network") const -> decltype(check()) {
+    try {
+      return check();
+    } catch (const InputError& e) {
+      std::string field = e.field();
+      const bool pair = layer && layer->contains("kernel") && (*layer)["kernel"].is_array();
+      for (const auto& [member, index] : {std::pair<std::string, const char*>{".kernel_h", "[0]"}, {".kernel_w", "[1]"}})
+        if (field.size() >= member.size() && field.compare(field.size() - member.size(), member.size(), member) == 0)
+          field = field.substr(0, field.size() - 2) + (pair ? index : "");
+      throw InputError(e.source(), field, e.problem()).within(source_, prefix);
+    }
+  }
+
+  // Layer l's input shape filled from what enters it (image layers), its checks
+  // run; returns what leaves it, named as the document does ("network.layers[l]").
+  LayerInput connect(Layer<double>& layer, std::size_t l, std::size_t L, const LayerInput& in, const json& doc) {
+    if (layer.is_dense()) {  // checked with the whole network, as it always was
+      LayerInput out{{}, layer.units(), "network.layers[" + std::to_string(l) + "]"};
+      return out;
+    }
+    if (!in.image.empty() && layer.kind == LayerKind::conv2d) {
+      layer.conv.height = in.image.height;
+      layer.conv.width = in.image.width;
+    } else if (!in.image.empty()) {
+      layer.pool.channels = in.image.channels;
+      layer.pool.height = in.image.height;
+      layer.pool.width = in.image.width;
+    }
+    LayerInput out = engine_check([&] { return check_layer(layer, l, L, in); }, &doc);
+    out.from = "network." + out.from;
+    return out;
+  }
+
+  // "input_shape": [channels, height, width].
+  ImageShape image_shape(const json& v, const Where& w) const {
+    if (!v.is_array() || v.size() != 3)
+      fail(w, "expected [channels, height, width], got " +
+                  (v.is_array() ? "an array of " + std::to_string(v.size()) + " entries" : describe(v)));
+    return {whole_number(v[0], w[0]), whole_number(v[1], w[1]), whole_number(v[2], w[2])};
   }
 
   Precision read_precision(const json& v, const Where& w) const {
@@ -587,37 +635,124 @@ class Reader {
     fail(w, "unknown precision " + quote_for_message(name) + " (expected " + join(names) + ")");
   }
 
-  // One of network.layers; fan_in: the previous layer's units (-1 for the first layer: any).
-  Layer<double> read_layer(const json& layer, const Where& wl, Index fan_in) {
+  // One of network.layers, of the type it states (dense by default); `in`: what
+  // enters it (a dense layer's rows must have in.features entries when that is known).
+  Layer<double> read_layer(const json& layer, const Where& wl, const LayerInput& in) {
     object(layer, wl, "an object (a layer)");
-    known_fields(layer, wl, {"activation", "weights", "biases"});
-    Layer<double> m;
-    const Where wa = wl.field("activation");
-    const std::string act = string(required(layer, wl, "activation"), wa);
-    const auto parsed = parse_activation(act);
-    if (!parsed) {
-      std::vector<std::string> names;
-      for (Activation a : all_activations) names.push_back(to_string(a));
-      fail(wa, "unknown activation " + quote_for_message(act) + " (expected " + join(names) + ")");
+    LayerKind kind = LayerKind::dense;
+    if (const json* type = optional(layer, "type")) {
+      const Where wt = wl.field("type");
+      const std::string name = string(*type, wt);
+      const auto parsed = parse_layer_kind(name);
+      if (!parsed) {
+        std::vector<std::string> names;
+        for (LayerKind k : all_layer_kinds) names.push_back(to_string(k));
+        fail(wt, "unknown layer type " + quote_for_message(name) + " (expected " + join(names) + ")");
+      }
+      kind = *parsed;
     }
-    m.activation = *parsed;
+    if (kind == LayerKind::conv2d) return read_conv2d(layer, wl);
+    if (is_pooling(kind)) return read_pooling(layer, wl, kind);
+    known_fields(layer, wl, {"activation", "weights", "biases", "type"});
+    Layer<double> m;
+    m.activation = activation(required(layer, wl, "activation"), wl.field("activation"));
     const Where ww = wl.field("weights");
-    m.weights = rows(required(layer, wl, "weights"), ww, fan_in, "", true);
+    std::string why;
+    if (!in.image.empty())
+      why = in.from == "network.input_shape" ? " (network.input_shape: " + to_string(in.image) + ")"
+                                             : " (the flattened output of " + in.from + ": " + to_string(in.image) + ")";
+    m.weights = rows(required(layer, wl, "weights"), ww, in.features, why, true);
     if (m.weights.rows() < 1) fail(ww, "has no rows (a layer needs at least one unit)");
     if (m.weights.cols() < 1) fail(ww, "has no columns (a layer needs at least one input)");
     m.biases = numbers(required(layer, wl, "biases"), wl.field("biases"));
     return m;
   }
 
+  Activation activation(const json& v, const Where& wa) const {
+    const std::string act = string(v, wa);
+    const auto parsed = parse_activation(act);
+    if (!parsed) {
+      std::vector<std::string> names;
+      for (Activation a : all_activations) names.push_back(to_string(a));
+      fail(wa, "unknown activation " + quote_for_message(act) + " (expected " + join(names) + ")");
+    }
+    return *parsed;
+  }
+
+  // A conv2d layer: in_channels, kernel [kh, kw] (or one number for both),
+  // stride (default 1), padding (default 0), weights [out][in][kh][kw], biases [out].
+  Layer<double> read_conv2d(const json& layer, const Where& wl) {
+    known_fields(layer, wl, {"type", "activation", "in_channels", "kernel", "stride", "padding", "weights", "biases"});
+    ConvGeometry g;
+    g.in_channels = size_field(layer, wl, "in_channels", 1, std::nullopt);
+    const Where wk = wl.field("kernel");
+    const json& kernel = required(layer, wl, "kernel");
+    if (kernel.is_number()) {
+      g.kernel_h = g.kernel_w = size_field(layer, wl, "kernel", 1, std::nullopt);
+    } else if (kernel.is_array() && kernel.size() == 2) {
+      g.kernel_h = whole_number(kernel[0], wk[0]);
+      g.kernel_w = whole_number(kernel[1], wk[1]);
+      engine_check([&] { detail::require_at_least(g.kernel_h, 1, wl.str(), "kernel[0]"); }, nullptr, "");
+      engine_check([&] { detail::require_at_least(g.kernel_w, 1, wl.str(), "kernel[1]"); }, nullptr, "");
+    } else {
+      fail(wk, "expected [height, width] (or one number for both), got " +
+                   (kernel.is_array() ? "an array of " + std::to_string(kernel.size()) + " entries" : describe(kernel)));
+    }
+    g.stride = size_field(layer, wl, "stride", 1, Index(1));
+    g.padding = size_field(layer, wl, "padding", 0, Index(0));
+    const bool pair = kernel.is_array();
+    const Activation act = activation(required(layer, wl, "activation"), wl.field("activation"));
+    Matrix<double> weights =
+        kernels(required(layer, wl, "weights"), wl.field("weights"), {g.in_channels, g.kernel_h, g.kernel_w},
+                {"in_channels", pair ? "kernel[0]" : "kernel", pair ? "kernel[1]" : "kernel"});
+    Vector<double> biases = numbers(required(layer, wl, "biases"), wl.field("biases"));
+    return conv2d_layer(g, act, std::move(weights), std::move(biases));
+  }
+
+  // A max_pool or avg_pool layer: window, stride (default: the window); no
+  // parameters and no activation (only "identity" may be stated).
+  Layer<double> read_pooling(const json& layer, const Where& wl, LayerKind kind) {
+    known_fields(layer, wl, {"type", "window", "stride", "activation"});
+    const Index window = size_field(layer, wl, "window", 1, std::nullopt);
+    Layer<double> m = pool_layer(kind, window, size_field(layer, wl, "stride", 1, window));
+    if (const json* act = optional(layer, "activation")) m.activation = activation(*act, wl.field("activation"));
+    return m;
+  }
+
+  // A size of the geometry: a whole number, at least `least` (and at most
+  // max_layer_width); `fallback` when the field is absent (nullopt: required).
+  Index size_field(const json& layer, const Where& wl, const char* key, Index least, std::optional<Index> fallback) {
+    const json* v = optional(layer, key);
+    if (!v && fallback) return *fallback;
+    const Index n = whole_number(v ? *v : required(layer, wl, key), wl.field(key));
+    engine_check([&] { detail::require_at_least(n, least, wl.str(), key); }, nullptr, "");
+    return n;
+  }
+
+  // A JSON number with no fraction, within ±2³¹ (every size is far below).
+  Index whole_number(const json& v, const Where& w) const {
+    if (!v.is_number()) fail(w, "expected a whole number, got " + describe(v));
+    const double x = v.get<double>();
+    if (!(x == std::floor(x))) fail(w, "expected a whole number, got " + format_number(x));
+    if (std::abs(x) > 2147483648.0)
+      fail(w, "is " + format_number(x) + ", beyond every size gradcheck accepts (at most " +
+                  std::to_string(max_layer_width) + ", docs/limits.md)");
+    return static_cast<Index>(x);
+  }
+
   // The case's inputs and targets (one row per sample in the document, one column in the Case).
   void read_samples(const json& doc, const Where& root, Case& c) {
     const Where wi = root.field("inputs"), wt = root.field("targets");
-    const Matrix<double> inputs =
-        rows(required(doc, root, "inputs"), wi, c.network.input_size(), " (the inputs of network.layers[0])", false);
+    const ImageShape& image = c.network.input_shape;
+    const std::string takes = image.empty() ? " (the inputs of network.layers[0])"
+                                            : " (network.input_shape: " + to_string(image) + ", channel-major)";
+    const Matrix<double> inputs = rows(required(doc, root, "inputs"), wi, c.network.input_size(), takes, false);
     if (inputs.rows() < 1) fail(wi, "has no rows (a case needs at least one sample)");
+    const auto& out = c.network.layers.back();
     const std::string last = "network.layers[" + std::to_string(c.network.layers.size() - 1) + "]";
-    const Matrix<double> targets =
-        rows(required(doc, root, "targets"), wt, c.network.output_size(), " (the units of " + last + ")", false);
+    const std::string gives = out.is_dense() ? " (the units of " + last + ")"
+                                             : " (the outputs of " + last + ": " + to_string(out.output_shape()) + ")";
+    const Matrix<double> targets = rows(required(doc, root, "targets"), wt, c.network.output_size(), gives, false);
     if (targets.rows() != inputs.rows())
       fail(wt, "has " + std::to_string(targets.rows()) + " rows, expected " + std::to_string(inputs.rows()) +
                    " (one per row of inputs)");
@@ -716,6 +851,66 @@ class Reader {
     return m;
   }
 
+  // An array [out][in][kh][kw] of numbers (a conv2d layer's weights or their
+  // gradient) as the out × (in·kh·kw) matrix of the engine: row o is weights[o]
+  // flattened row-major. `sizes` are the lengths the three inner levels must
+  // have, −1: those of the first entry (a reply); `why` says why. Every length is
+  // checked before anything is allocated.
+  Matrix<double> kernels(const json& v, const Where& w, std::array<Index, 3> sizes,
+                         const std::array<std::string, 3>& why) {
+    if (!v.is_array()) fail(w, "expected an array of output channels [out][in][kh][kw], got " + describe(v));
+    const auto& outs = v.get_ref<const json::array_t&>();
+    const Index out = static_cast<Index>(outs.size());
+    if (!reply_ && out < 1) fail(w, "has no entries (a conv2d layer needs at least one output channel)");
+    if (out > max_layer_width) fail(w, "is wider than the limit of " + std::to_string(max_layer_width) + " output channels");
+    static const char* const what[] = {"kernels (one per input channel)", "rows (a kernel)", "numbers (a kernel row)"};
+    // The level below `a` (an entry at depth d, path wa): an array of sizes[d] entries.
+    const auto level = [&](const json& a, const Where& wa, int d) -> const json::array_t& {
+      if (!a.is_array()) fail(wa, std::string("expected an array of ") + what[d] + ", got " + describe(a));
+      const Index n = static_cast<Index>(a.size());
+      if (sizes[d] < 0) sizes[d] = n;
+      else if (n != sizes[d])
+        fail(wa, "has " + std::to_string(n) + " entries, expected " + std::to_string(sizes[d]) + " (" + why[d] + ")");
+      return a.get_ref<const json::array_t&>();
+    };
+    for (Index o = 0; o < out; ++o) {
+      const Where wo = w[o];
+      const auto& ins = level(outs[std::size_t(o)], wo, 0);
+      for (Index i = 0; i < Index(ins.size()); ++i) {
+        const Where wi = wo[i];
+        const auto& kernel_rows = level(ins[std::size_t(i)], wi, 1);
+        for (Index u = 0; u < Index(kernel_rows.size()); ++u) level(kernel_rows[std::size_t(u)], wi[u], 2);
+      }
+    }
+    for (Index& n : sizes) n = std::max<Index>(n, 0);
+    Matrix<double> m(out, sizes[0] * sizes[1] * sizes[2]);
+    for (Index o = 0; o < out; ++o)
+      for (Index i = 0; i < sizes[0]; ++i)
+        for (Index u = 0; u < sizes[1]; ++u)
+          for (Index k = 0; k < sizes[2]; ++k) {
+            const json& x = outs[std::size_t(o)][std::size_t(i)][std::size_t(u)][std::size_t(k)];
+            m(o, (i * sizes[1] + u) * sizes[2] + k) = number(x, w[o][i][u][k]);
+          }
+    return m;
+  }
+
+  // A reply's weights: rows of numbers, or a conv2d kernel [out][in][kh][kw]
+  // (an array whose first entries nest four levels deep), its shape kept.
+  void reply_weights(const json& v, const Where& w, LayerGradient& g) {
+    int depth = 0;
+    for (const json* p = &v; p->is_array() && depth <= 4; p = &(*p)[0]) {
+      ++depth;
+      if (p->empty()) break;
+    }
+    if (depth != 4) {
+      g.weights = rows(v, w, -1, "", false);
+      return;
+    }
+    const std::array<std::string, 3> like = {"like " + w[0].str(), "like " + w[0][0].str(), "like " + w[0][0][0].str()};
+    g.weights = kernels(v, w, {-1, -1, -1}, like);
+    g.weights_shape = {Index(v.size()), Index(v[0].size()), Index(v[0][0].size()), Index(v[0][0][0].size())};
+  }
+
   const std::string& source_;
   bool reply_;
   std::vector<std::string> non_finite_;
@@ -775,9 +970,56 @@ json vector_json(const Vector<double>& v) {
   return out;
 }
 
+// A conv2d kernel matrix out × (in·kh·kw) as the nested arrays [out][in][kh][kw].
+json kernels_json(const Matrix<double>& m, Index in, Index kh, Index kw) {
+  json out = json::array();
+  for (Index o = 0; o < m.rows(); ++o) {
+    json channel = json::array();
+    for (Index i = 0; i < in; ++i) {
+      json kernel = json::array();
+      for (Index u = 0; u < kh; ++u) {
+        json row = json::array();
+        for (Index k = 0; k < kw; ++k) row.push_back(m(o, (i * kh + u) * kw + k));
+        kernel.push_back(std::move(row));
+      }
+      channel.push_back(std::move(kernel));
+    }
+    out.push_back(std::move(channel));
+  }
+  return out;
+}
+
+// A layer as the case format writes it: a dense layer exactly as before image
+// layers existed (no "type"), the others with their type and geometry.
+json layer_json(const Layer<double>& layer) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      return {{"activation", to_string(layer.activation)},
+              {"weights", rows_json(layer.weights)},
+              {"biases", vector_json(layer.biases)}};
+    case LayerKind::conv2d: {
+      const ConvGeometry& g = layer.conv;
+      return {{"type", to_string(layer.kind)},
+              {"activation", to_string(layer.activation)},
+              {"in_channels", g.in_channels},
+              {"kernel", {g.kernel_h, g.kernel_w}},
+              {"stride", g.stride},
+              {"padding", g.padding},
+              {"weights", kernels_json(layer.weights, g.in_channels, g.kernel_h, g.kernel_w)},
+              {"biases", vector_json(layer.biases)}};
+    }
+    case LayerKind::max_pool:
+    case LayerKind::avg_pool:
+      return {{"type", to_string(layer.kind)}, {"window", layer.pool.window}, {"stride", layer.pool.stride}};
+  }
+  return json::object();
+}
+
 int key_rank(const std::string& k) {
-  static const char* const order[] = {"name",    "error",     "network", "layers", "activation", "weights",
-                                      "biases",  "loss",      "reduction", "inputs", "targets",  "outputs", "precision"};
+  static const char* const order[] = {"name",    "error",  "network",     "input_shape", "layers",  "type",
+                                      "activation", "in_channels", "kernel", "window",  "stride",  "padding",
+                                      "weights", "biases", "loss",        "reduction",   "inputs",  "targets",
+                                      "outputs", "precision"};
   for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
     if (k == order[i]) return i;
   return static_cast<int>(std::size(order));
@@ -873,7 +1115,13 @@ Reply make_reply(const Network<double>& net, const Gradients<double>& gradients,
     throw std::invalid_argument("make_reply: gradients have " + std::to_string(gradients.weights.size()) +
                                 " layers, the network " + std::to_string(net.layers.size()));
   Reply r;
-  for (std::size_t l = 0; l < net.layers.size(); ++l) r.layers.push_back({gradients.weights[l], gradients.biases[l]});
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    r.layers.push_back({gradients.weights[l], gradients.biases[l]});
+    const auto& layer = net.layers[l];
+    if (layer.kind == LayerKind::conv2d)
+      r.layers.back().weights_shape = {layer.conv.out_channels, layer.conv.in_channels, layer.conv.kernel_h,
+                                       layer.conv.kernel_w};
+  }
   r.loss = loss;
   if (outputs) r.outputs = *outputs;
   return r;
@@ -882,15 +1130,14 @@ Reply make_reply(const Network<double>& net, const Gradients<double>& gradients,
 nlohmann::json to_json(const Case& c) {
   using detail::json;
   json layers = json::array();
-  for (const auto& layer : c.network.layers)
-    layers.push_back({{"activation", to_string(layer.activation)},
-                      {"weights", detail::rows_json(layer.weights)},
-                      {"biases", detail::vector_json(layer.biases)}});
+  for (const auto& layer : c.network.layers) layers.push_back(detail::layer_json(layer));
   json j = json::object();
   if (!c.name.empty()) j["name"] = c.name;
   j["network"] = {{"layers", std::move(layers)},
                   {"loss", to_string(c.network.loss)},
                   {"reduction", to_string(c.network.reduction)}};
+  if (const ImageShape& s = c.network.input_shape; !s.empty())
+    j["network"]["input_shape"] = {s.channels, s.height, s.width};
   j["inputs"] = detail::rows_json(c.inputs.transpose());
   j["targets"] = detail::rows_json(c.targets.transpose());
   return j;
@@ -900,8 +1147,12 @@ nlohmann::json to_json(const Reply& r) {
   using detail::json;
   if (r.error) return {{"error", *r.error}};
   json layers = json::array();
-  for (const auto& g : r.layers)
-    layers.push_back({{"weights", detail::rows_json(g.weights)}, {"biases", detail::vector_json(g.biases)}});
+  for (const auto& g : r.layers) {
+    const auto& d = g.weights_shape;
+    const bool kernel = d.size() == 4 && d[0] == g.weights.rows() && d[1] * d[2] * d[3] == g.weights.cols();
+    layers.push_back({{"weights", kernel ? detail::kernels_json(g.weights, d[1], d[2], d[3]) : detail::rows_json(g.weights)},
+                      {"biases", detail::vector_json(g.biases)}});
+  }
   json j = {{"layers", std::move(layers)}};
   if (r.loss) j["loss"] = *r.loss;
   if (r.outputs) j["outputs"] = detail::rows_json(r.outputs->transpose());

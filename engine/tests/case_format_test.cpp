@@ -4,6 +4,8 @@
 #include <gradcheck/probe/generators.hpp>
 #include <gradcheck/engine/case_format.hpp>
 
+#include "conv_cases.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
@@ -44,13 +46,23 @@ bool same_bits(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b) {
   return true;
 }
 
+bool same_geometry(const Layer<double>& x, const Layer<double>& y) {
+  const ConvGeometry &a = x.conv, &b = y.conv;
+  const PoolGeometry &p = x.pool, &q = y.pool;
+  return x.kind == y.kind && a.in_channels == b.in_channels && a.height == b.height && a.width == b.width &&
+         a.out_channels == b.out_channels && a.kernel_h == b.kernel_h && a.kernel_w == b.kernel_w &&
+         a.stride == b.stride && a.padding == b.padding && p.kind == q.kind && p.channels == q.channels &&
+         p.height == q.height && p.width == q.width && p.window == q.window && p.stride == q.stride;
+}
+
 bool same_case(const Case& a, const Case& b) {
   if (a.name != b.name || a.network.loss != b.network.loss || a.network.reduction != b.network.reduction ||
-      a.network.layers.size() != b.network.layers.size())
+      a.network.layers.size() != b.network.layers.size() || a.network.input_shape != b.network.input_shape)
     return false;
   for (std::size_t l = 0; l < a.network.layers.size(); ++l) {
     const auto &x = a.network.layers[l], &y = b.network.layers[l];
-    if (x.activation != y.activation || !same_bits(x.weights, y.weights) || !same_bits(x.biases, y.biases))
+    if (x.activation != y.activation || !same_bits(x.weights, y.weights) || !same_bits(x.biases, y.biases) ||
+        !same_geometry(x, y))
       return false;
   }
   return same_bits(a.inputs, b.inputs) && same_bits(a.targets, b.targets);
@@ -228,6 +240,80 @@ TEST(CaseFormat, WriteJsonPutsCaseKeysInTheDocumentedOrderAndOthersAlphabeticall
 }
 
 // ---------------------------------------------------------------------------
+// conv2d and pooling layers
+
+TEST(CaseFormat, TheConvExampleReadsItsGeometryAndIsInTheWritersOwnLayout) {
+  const std::string path = kSourceDir + "/examples/cases/conv-small.json";
+  const Case c = read_case(path);
+  EXPECT_EQ(case_to_json(c) + "\n", slurp(path));
+  EXPECT_EQ(c.network.input_shape, (ImageShape{1, 6, 6}));
+  ASSERT_EQ(c.network.layers.size(), 3u);
+  const Layer<double>& conv = c.network.layers[0];
+  EXPECT_EQ(conv.kind, LayerKind::conv2d);
+  EXPECT_EQ(conv.activation, Activation::relu);
+  EXPECT_EQ(conv.conv.kernel_h, 3);
+  EXPECT_EQ(conv.conv.padding, 1);
+  EXPECT_EQ(conv.conv.height, 6) << "filled from input_shape";
+  EXPECT_EQ(conv.weights.rows(), 2) << "out_channels: the entries of weights";
+  EXPECT_EQ(conv.weights.cols(), 9);
+  // weights[1][0][2][0] is row 1, column (0·3 + 2)·3 + 0 = 6: PyTorch's weight[o][i][u][v] flattened
+  EXPECT_EQ(conv.weights(1, 6), -0.142);
+  EXPECT_EQ(c.network.layers[1].kind, LayerKind::max_pool);
+  EXPECT_EQ(c.network.layers[1].pool.channels, 2);
+  EXPECT_EQ(c.network.layers[2].inputs(), 2 * 3 * 3) << "the dense layer reads the pooled map flattened";
+  EXPECT_EQ(c.inputs.rows(), 36);
+  EXPECT_EQ(c.inputs(7, 1), 0.55) << "one row per sample, channel-major: feature 7 is y 1, x 1";
+}
+
+TEST(CaseFormat, AKernelMayBeOneNumberAndStrideAndPaddingHaveDefaults) {
+  const Case c = parse_case(
+      R"({"network":{"input_shape":[1,3,3],"layers":[)"
+      R"({"type":"conv2d","activation":"identity","in_channels":1,"kernel":2,"weights":[[[[1,2],[3,4]]]],"biases":[0]},)"
+      R"({"type":"avg_pool","window":2},{"type":"dense","activation":"identity","weights":[[1]],"biases":[0]}],)"
+      R"("loss":"quadratic"},"inputs":[[1,2,3,4,5,6,7,8,9]],"targets":[[0]]})",
+      "case.json");
+  const auto& conv = c.network.layers[0].conv;
+  EXPECT_EQ(conv.kernel_h, 2);
+  EXPECT_EQ(conv.kernel_w, 2);
+  EXPECT_EQ(conv.stride, 1);
+  EXPECT_EQ(conv.padding, 0);
+  EXPECT_EQ(c.network.layers[1].pool.stride, 2) << "a pooling stride defaults to its window, as in PyTorch";
+  EXPECT_EQ(c.network.layers[2].kind, LayerKind::dense);
+  const std::string written = case_to_json(c, -1);
+  EXPECT_NE(written.find(R"({"type":"conv2d","activation":"identity","in_channels":1,"kernel":[2,2],"stride":1,)"
+                         R"("padding":0,"weights":[[[[1.0,2.0],[3.0,4.0]]]],"biases":[0.0]})"),
+            std::string::npos)
+      << written;
+  EXPECT_NE(written.find(R"({"type":"avg_pool","window":2,"stride":2})"), std::string::npos) << written;
+  EXPECT_NE(written.find(R"({"activation":"identity","weights":[[1.0]])"), std::string::npos)
+      << "a dense layer is written as before image layers existed: " << written;
+  EXPECT_TRUE(same_case(parse_case(written, "again"), c));
+}
+
+RC_GTEST_PROP(CaseFormat, RandomConvCasesRoundTripExactly, ()) {
+  const Case c = *gen::conv_case();
+  RC_ASSERT(same_case(parse_case(case_to_json(c, -1), "compact"), c));
+  RC_ASSERT(same_case(parse_case(case_to_json(c), "indented"), c));
+}
+
+TEST(ReplyFormat, AConvKernelGradientIsWrittenAndReadAsNestedArraysLikeItsWeights) {
+  const Case c = read_case(kSourceDir + "/examples/cases/conv-small.json");
+  const auto fp = forward(c.network, c.inputs);
+  Gradients<double> g;
+  backward(c.network, fp, c.targets, g);
+  const Reply r = make_reply(c.network, g, std::nullopt, nullptr);
+  EXPECT_EQ(r.layers[0].weights_shape, (std::vector<Index>{2, 1, 3, 3}));
+  const std::string text = reply_to_json(r, -1);
+  EXPECT_NE(text.find(R"({"weights":[],"biases":[]})"), std::string::npos) << "the max-pool layer's entry: " << text;
+  const Reply back = parse_reply(text, "reply.json");
+  EXPECT_EQ(back.layers[0].weights_shape, (std::vector<Index>{2, 1, 3, 3}));
+  EXPECT_TRUE(same_values(back.layers[0].weights, g.weights[0]));
+  EXPECT_EQ(back.layers[1].weights.size() + back.layers[1].biases.size(), 0);
+  EXPECT_TRUE(back.layers[2].weights_shape.empty()) << "a dense layer's gradient stays a matrix";
+  EXPECT_EQ(reply_to_json(back, -1), text);
+}
+
+// ---------------------------------------------------------------------------
 // Bad cases: one row per class, each with its exact message.
 
 // The smallest valid case around which the rows below make one change.
@@ -235,6 +321,30 @@ const std::string kBase =
     R"({"network":{"layers":[{"activation":"sigmoid","weights":[[0.1,0.15,0.2],[0.3,0.35,0.4]],"biases":[0.25,0.45]},)"
     R"({"activation":"sigmoid","weights":[[0.5,0.55]],"biases":[0.6]}],"loss":"quadratic"},)"
     R"("inputs":[[0,0.5,1]],"targets":[[1]]})";
+
+// A small convolutional case: 1 × 5 × 5 images, conv2d 3 × 3 (2 channels,
+// padding 1) + relu, 2 × 2 max pool, dense 8 -> 1.
+const std::string kConvBase =
+    R"({"network":{"input_shape":[1,5,5],"layers":[)"
+    R"({"type":"conv2d","activation":"relu","in_channels":1,"kernel":[3,3],"stride":1,"padding":1,)"
+    R"("weights":[[[[0.1,0.2,0.3],[0.4,0.5,0.6],[0.7,0.8,0.9]]],[[[-0.1,-0.2,-0.3],[-0.4,-0.5,-0.6],[-0.7,-0.8,-0.9]]]],)"
+    R"("biases":[0.05,-0.05]},)"
+    R"({"type":"max_pool","window":2,"stride":2},)"
+    R"({"activation":"sigmoid","weights":[[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]],"biases":[0.25]}],"loss":"quadratic"},)"
+    R"("inputs":[[0.0,0.04,0.08,0.12,0.16,0.2,0.24,0.28,0.32,0.36,0.4,0.44,0.48,0.52,0.56,0.6,0.64,0.68,0.72,0.76,)"
+    R"(0.8,0.84,0.88,0.92,0.96]],"targets":[[1]]})";
+
+// `base` with each `from` (which must occur exactly once) replaced by its `to`, in turn.
+std::string edited(std::string s, std::initializer_list<std::pair<std::string, std::string>> edits) {
+  for (const auto& [from, to] : edits) {
+    const auto at = s.find(from);
+    if (at == std::string::npos || s.find(from, at + 1) != std::string::npos)
+      throw std::logic_error("test bug: \"" + from + "\" is not in the base case exactly once");
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+std::string with_conv(const std::string& from, const std::string& to) { return edited(kConvBase, {{from, to}}); }
 
 // kBase with each `from` (which must occur exactly once) replaced by its `to`, in turn.
 std::string with(std::initializer_list<std::pair<std::string, std::string>> edits) {
@@ -346,11 +456,64 @@ std::vector<BadInput> bad_cases() {
        "case.json: targets[0][0]: is -0.25, outside [0, 1] (binary_cross_entropy needs targets in [0, 1])"},
       // Fields
       {"MisspelledField", with(R"({"activation":"sigmoid","weights":[[0.1)", R"({"activaton":"sigmoid","weights":[[0.1)"),
-       "case.json: network.layers[0]: unknown field \"activaton\" (expected activation, weights, biases)"},
+       "case.json: network.layers[0]: unknown field \"activaton\" (expected activation, weights, biases, type)"},
       {"UnknownTopLevelField", with(R"("targets":[[1]])", R"("targets":[[1]],"id":7)"),
        "case.json: unknown field \"id\" (expected network, inputs, targets, name)"},
       {"DuplicateField", with(R"("biases":[0.6])", R"("biases":[0.6],"biases":[0.7])"),
        "case.json: network.layers[1]: duplicate field \"biases\""},
+      // conv2d and pooling layers (kConvBase)
+      {"ConvWithoutInputShape", with_conv(R"("input_shape":[1,5,5],)", ""),
+       "case.json: network.layers[0].type: conv2d needs the image shape of a sample: the network states no "
+       "input_shape"},
+      {"InputShapeIsNotThreeNumbers", with_conv("[1,5,5]", "[5,5]"),
+       "case.json: network.input_shape: expected [channels, height, width], got an array of 2 entries"},
+      {"InputShapeWhoseSizeOverflows", with_conv("[1,5,5]", "[1048576,1048576,1048576]"),
+       "case.json: network.input_shape: 1048576 × 1048576 × 1048576 exceeds the limit of 1048576 features per "
+       "sample (max_layer_width, docs/limits.md)"},
+      {"UnknownLayerType", with_conv(R"("type":"conv2d")", R"("type":"conv")"),
+       "case.json: network.layers[0].type: unknown layer type \"conv\" (expected dense, conv2d, max_pool, avg_pool)"},
+      {"MisspelledConvField", with_conv(R"("kernel":[3,3])", R"("kernal":[3,3])"),
+       "case.json: network.layers[0]: unknown field \"kernal\" (expected type, activation, in_channels, kernel, "
+       "stride, padding, weights, biases)"},
+      {"KernelIsNotAPair", with_conv(R"("kernel":[3,3])", R"("kernel":[3,3,3])"),
+       "case.json: network.layers[0].kernel: expected [height, width] (or one number for both), got an array of 3 "
+       "entries"},
+      {"KernelLargerThanThePaddedInput", edited(kConvBase, {{"[1,5,5]", "[1,1,5]"}, {R"("padding":1)", R"("padding":0)"}}),
+       "case.json: network.layers[0].kernel[0]: 3 is larger than the input height 1"},
+      {"StrideZero", with_conv(R"("stride":1,)", R"("stride":0,)"),
+       "case.json: network.layers[0].stride: must be at least 1, got 0"},
+      {"FractionalStride", with_conv(R"("stride":1,)", R"("stride":1.5,)"),
+       "case.json: network.layers[0].stride: expected a whole number, got 1.5"},
+      {"NegativePadding", with_conv(R"("padding":1)", R"("padding":-1)"),
+       "case.json: network.layers[0].padding: must not be negative, got -1"},
+      {"ChannelsDoNotMatchTheInputShape", with_conv("[1,5,5]", "[2,5,5]"),
+       "case.json: network.layers[0].in_channels: is 1, expected 2 (the channels of network.input_shape)"},
+      {"ChannelsDoNotMatchThePreviousLayer",
+       with_conv(R"({"type":"max_pool","window":2,"stride":2},)",
+                 R"({"type":"max_pool","window":2,"stride":2},{"type":"conv2d","activation":"tanh","in_channels":3,)"
+                 R"("kernel":1,"weights":[[[[1]],[[1]],[[1]]]],"biases":[0]},)"),
+       "case.json: network.layers[2].in_channels: is 3, expected 2 (the channels of network.layers[1]'s output)"},
+      {"KernelWeightsDoNotMatchTheKernel", with_conv("[0.7,0.8,0.9]", "[0.7,0.8]"),
+       "case.json: network.layers[0].weights[0][0][2]: has 2 entries, expected 3 (kernel[1])"},
+      {"ConvWithoutOutputChannels",
+       with_conv(R"("weights":[[[[0.1,0.2,0.3],[0.4,0.5,0.6],[0.7,0.8,0.9]]],[[[-0.1,-0.2,-0.3],[-0.4,-0.5,-0.6],)"
+                 R"([-0.7,-0.8,-0.9]]]],)",
+                 R"("weights":[],)"),
+       "case.json: network.layers[0].weights: has no entries (a conv2d layer needs at least one output channel)"},
+      {"ConvBiasesAreNotOnePerChannel", with_conv(R"("biases":[0.05,-0.05])", R"("biases":[0.05])"),
+       "case.json: network.layers[0].biases: has 1 entries, expected 2 (one per output channel)"},
+      {"PoolingWithAnActivation", with_conv(R"({"type":"max_pool","window":2)", R"({"type":"max_pool","activation":"relu","window":2)"),
+       "case.json: network.layers[1].activation: a max_pool layer has no activation (identity), got relu"},
+      {"PoolWindowLargerThanTheMap", with_conv(R"("window":2)", R"("window":6)"),
+       "case.json: network.layers[1].window: 6 is larger than the input height 5"},
+      {"DenseWidthDoesNotMatchTheFlattenedMap", with_conv("0.7,0.8]]", "0.7]]"),
+       "case.json: network.layers[2].weights: row 0 has 7 entries, expected 8 (the flattened output of "
+       "network.layers[1]: 2 × 2 × 2)"},
+      {"ImageLayerAfterADenseLayer", with_conv(R"("biases":[0.25]})", R"("biases":[0.25]},{"type":"avg_pool","window":1})"),
+       "case.json: network.layers[3].type: avg_pool cannot follow the dense network.layers[2]: image layers come "
+       "before the first dense layer"},
+      {"InputsDoNotMatchTheInputShape", with_conv(",0.96]]", "]]"),
+       "case.json: inputs: row 0 has 24 entries, expected 25 (network.input_shape: 1 × 5 × 5, channel-major)"},
   };
 }
 
@@ -370,7 +533,10 @@ TEST(CaseFormat, APathThroughAFieldNameWithAControlCharacterStaysOneLine) {
   EXPECT_EQ(message_of_case(text), R"(case.json: ["netw\rk"].layers[0]: duplicate field "weights")");
 }
 
-TEST(CaseFormat, TheBaseOfTheBadCasesIsValid) { EXPECT_EQ(message_of_case(kBase), "(no error)"); }
+TEST(CaseFormat, TheBaseOfTheBadCasesIsValid) {
+  EXPECT_EQ(message_of_case(kBase), "(no error)");
+  EXPECT_EQ(message_of_case(kConvBase), "(no error)");
+}
 
 TEST(CaseFormatDocs, EveryBadInputMessageIsInTheDocumentation) {
   const std::string doc = slurp(kSourceDir + "/docs/case-format.md");
@@ -534,6 +700,8 @@ TEST(ReplyFormat, BadRepliesAreRefusedWithTheirExactMessages) {
   EXPECT_EQ(message_of_reply(R"({"layers": [], "outputs": [[1], [2, 3]]})"),
             "reply.json: outputs: row 1 has 2 entries, expected 1 (like row 0)");
   EXPECT_EQ(message_of_reply(R"({"layers": [], "loss": "0.5"})"), "reply.json: loss: expected a number, got a string");
+  EXPECT_EQ(message_of_reply(R"({"layers": [{"weights": [[[[1, 2]]], [[[3]]]], "biases": [0, 0]}]})"),
+            "reply.json: layers[0].weights[1][0][0]: has 1 entries, expected 2 (like layers[0].weights[0][0][0])");
   EXPECT_EQ(message_of_reply("{\"layers\": [NaN,\n"),
             "reply.json: line 2, column 1: syntax error while parsing value - unexpected end of input; expected '[', "
             "'{', or a literal");

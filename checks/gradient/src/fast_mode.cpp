@@ -32,11 +32,23 @@ std::pair<double, double> directional(const Matrix<double>& v, const Matrix<doub
   return {static_cast<double>(s), (n + 4) * unit_roundoff * static_cast<double>(abs_sum)};
 }
 
-// Δz of the layer a direction on tensor `id` moves, per unit t.
+// Δz of the layer a direction on tensor `id` moves, per unit t (a conv2d layer's
+// z is linear in each of its tensors too; a pooling first layer's is not, and its
+// input directions are evaluated by LineLoss::eval_input_shift instead).
 template <class S>
 Matrix<S> shift_of(const Network<S>& net, const ForwardPass<S>& fp, const TensorId& id, const Matrix<double>& v) {
   const std::size_t l = static_cast<std::size_t>(id.layer);
   const Matrix<S> vs = v.cast<S>();
+  if (const auto& layer = net.layers[id.tensor == TensorKind::inputs ? 0 : l]; !layer.is_dense()) {
+    Layer<S> linear = layer;  // the layer's map with only the moved tensor in it (inputs: no bias)
+    if (id.tensor == TensorKind::weights) linear.weights = vs;
+    if (id.tensor == TensorKind::biases) linear.weights.setZero();
+    if (id.tensor == TensorKind::biases) linear.biases = vs.col(0);
+    else linear.biases.setZero();
+    Matrix<S> dz;
+    layer_forward(linear, id.tensor == TensorKind::inputs ? vs : fp.a[l], dz);
+    return dz;
+  }
   if (id.tensor == TensorKind::weights) return vs * fp.a[l];
   if (id.tensor == TensorKind::biases) return vs * Matrix<S>::Ones(1, fp.a[l].cols());
   return net.layers[0].weights * vs;  // inputs: Δz_0 = W_0 V
@@ -108,9 +120,9 @@ struct Fast {
     };
     const Derivative d = o.method == Method::central ? central_difference(f, h, eps_f) : ridders(f, h, eps_f);
     if (!d.ok) {
-      note = first.crossed ? "the direction crosses the kink of layer " + std::to_string(first.layer) + " unit " +
-                                 std::to_string(first.unit) + " (sample " + std::to_string(first.sample) +
-                                 ") at every step: not decided"
+      note = first.crossed ? "the direction crosses the kink of " +
+                                 kink_name(line.kink_at(first.layer, first.unit, first.sample)) +
+                                 " at every step: not decided"
                            : "the directional derivative is not finite";
       error = std::numeric_limits<double>::infinity();
       return first.crossed ? kNaN : d.value / unreduce;
@@ -167,6 +179,17 @@ DirectionCheck tensor_direction(Fast& f, std::size_t k, int index, const Matrix<
     return dc;
   }
   const std::size_t zl = id.tensor == TensorKind::inputs ? 0 : static_cast<std::size_t>(id.layer);
+  if (id.tensor == TensorKind::inputs && is_pooling(f.c.network.layers[0].kind)) {  // not linear: pooled again
+    const Matrix<std::complex<double>> cv = v.cast<std::complex<double>>();
+    dc.numeric = f.derivative(
+        [&](double t, Crossing* cr) { return f.line.eval_input_shift(Matrix<double>(t * v), cr); },
+        [&](double h) {
+          return f.cline->eval_input_shift(Matrix<std::complex<double>>(std::complex<double>(0.0, h) * cv), nullptr).imag();
+        },
+        std::max(theta_max, 1.0), dc.error_estimate, dc.note);
+    if (f.o.method == Method::complex_step) dc.error_estimate = dc.roundoff;
+    return dc;
+  }
   const Matrix<double> shift = shift_of(f.c.network, f.fp, id, v);
   Matrix<std::complex<double>> cshift;
   if (f.cline) cshift = shift_of(f.cnet, f.cline->base(), id, v);
@@ -272,7 +295,8 @@ void whole_network_numeric(Fast& f, const std::vector<Matrix<double>>& vs, Direc
   const auto& ids = f.ids;
   double theta_max = c.inputs.cwiseAbs().maxCoeff() * (f.o.input_gradients ? 1 : 0);
   for (const auto& layer : c.network.layers)
-    theta_max = std::max({theta_max, layer.weights.cwiseAbs().maxCoeff(), layer.biases.cwiseAbs().maxCoeff()});
+    if (layer.weights.size() > 0)  // a pooling layer has no parameters
+      theta_max = std::max({theta_max, layer.weights.cwiseAbs().maxCoeff(), layer.biases.cwiseAbs().maxCoeff()});
   auto moved = [&](auto net, const auto& t) {
     using S = typename std::decay_t<decltype(net.layers[0].weights)>::Scalar;
     for (std::size_t k = 0; k < ids.size(); ++k) {

@@ -21,6 +21,21 @@ std::string where(int layer, TensorKind t) { return std::string(to_string(t)) + 
 
 std::string shape(Index r, Index c) { return std::to_string(r) + "×" + std::to_string(c); }
 
+// A conv2d layer's claimed kernel written 4-D must have its [out][in][kh][kw]
+// shape (a matrix of the right size is taken as it is): "" when it fits, else
+// the mismatch, e.g. "6×1×3×5, the case's are 6×1×5×3".
+std::string kernel_mismatch(const Layer<double>& layer, const LayerGradient& claimed) {
+  const auto& d = claimed.weights_shape;
+  if (layer.kind != LayerKind::conv2d || d.size() != 4) return "";
+  const ConvGeometry& g = layer.conv;
+  const std::vector<Index> expected = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  if (d == expected) return "";
+  const auto dims = [](const std::vector<Index>& v) {
+    return std::to_string(v[0]) + "×" + std::to_string(v[1]) + "×" + std::to_string(v[2]) + "×" + std::to_string(v[3]);
+  };
+  return dims(d) + ", the case's are " + dims(expected);
+}
+
 }  // namespace
 
 double default_relative_step(Method method) {
@@ -65,6 +80,12 @@ std::vector<const Matrix<double>*> match_shapes(const Case& c, const std::vector
       continue;
     }
     const Matrix<double> m = id.tensor == TensorKind::weights ? claimed[l].weights : Matrix<double>(claimed[l].biases);
+    if (const std::string kernel = kernel_mismatch(c.network.layers[l], claimed[l]);
+        id.tensor == TensorKind::weights && !kernel.empty()) {
+      findings.push_back({FindingKind::shape_mismatch, id.layer, id.tensor,
+                          "claimed " + where(id.layer, id.tensor) + " are " + kernel});
+      continue;
+    }
     if (m.rows() != id.rows || m.cols() != id.cols) {
       std::string msg = "claimed " + where(id.layer, id.tensor) + " are ";
       if (id.tensor == TensorKind::biases)
@@ -127,14 +148,13 @@ Entry judge_against_reference(double a, const ReferenceTensor& rt, Index i, doub
     const bool bwd = compare(a, e.kink->backward_slope, e.error_estimate, e.roundoff, floor, tol).verdict == Verdict::agree;
     const bool any = main.verdict == Verdict::agree || matches_other || fwd || bwd;
     e.verdict = (any || involved > 1) ? Verdict::inconclusive_kink : Verdict::disagree;
-    e.note = "z = 0 exactly at the kink of " + kink_name(k) +
-             ": the derivative is undefined; relu'(0) = 0 (leaky: 0.01; the engine's convention) gives " +
-             format_number(e.numeric) +
+    e.note = detail::exact_kink_text(k) + " gives " + format_number(e.numeric) +
              ", the other side " + format_number(other) + "; one-sided slopes: forward " +
              format_number(e.kink->forward_slope) + ", backward " + format_number(e.kink->backward_slope) +
              "; the value under test matches " +
              (main.verdict == Verdict::agree ? std::string("the engine's convention")
-              : matches_other               ? std::string("the other side (relu'(0) = 1)")
+              : matches_other               ? std::string(k.kind == KinkKind::relu ? "the other side (relu'(0) = 1)"
+                                                                                   : "the other side (the next entry takes it)")
               : fwd                         ? std::string("the forward slope")
               : bwd                         ? std::string("the backward slope")
                                             : std::string("neither side"));
@@ -142,12 +162,12 @@ Entry judge_against_reference(double a, const ReferenceTensor& rt, Index i, doub
     return e;
   }
   if (main.verdict == Verdict::agree) {
-    e.note = "near the kink of " + kink_name(k) + " (z = " + format_number(k.z) + "): on the reference's side";
+    e.note = "near the kink of " + kink_name(k) + " (" + detail::kink_value(k) + "): on the reference's side";
     return e;
   }
   if (matches_other) {
     e.verdict = Verdict::inconclusive_kink;
-    e.note = "z = " + format_number(k.z) + " at " + kink_name(k) +
+    e.note = detail::kink_value(k) + " at " + kink_name(k) +
              " is within double round-off of the kink: the value under test is the other side's, " +
              format_number(other);
     return e;
@@ -284,6 +304,9 @@ class EntryNumerics {
 
  private:
   // Keeps the first exact zero and the first crossing met along the line.
+  // exact_count becomes the most exact kinks any point moved (at least 2 once two
+  // points moved different ones): kinks that interact (a tie downstream that only
+  // one side of a tie upstream breaks) leave the derivative undecided.
   static void note_crossing(Crossing& first, const Crossing& cr) {
     if (cr.exact && !first.exact) {
       first.exact = true;
@@ -291,6 +314,10 @@ class EntryNumerics {
       first.exact_unit = cr.exact_unit;
       first.exact_sample = cr.exact_sample;
       first.exact_count = cr.exact_count;
+    } else if (cr.exact) {
+      const bool other = cr.exact_layer != first.exact_layer || cr.exact_unit != first.exact_unit ||
+                         cr.exact_sample != first.exact_sample;
+      first.exact_count = std::max({first.exact_count, cr.exact_count, other ? 2 : 1});
     }
     if (cr.crossed && !first.crossed) {
       first.crossed = true;
@@ -345,10 +372,7 @@ class EntryNumerics {
     const Derivative fw = ridders(f, h1, eps_f, Side::forward, f0);
     const Derivative bw = ridders(f, h1, eps_f, Side::backward, f0);
     line_.tolerate_exact_zeros(false);
-    Kink k;
-    k.layer = first.exact_layer;
-    k.unit = first.exact_unit;
-    k.sample = first.exact_sample;
+    Kink k = line_.kink_at(first.exact_layer, first.exact_unit, first.exact_sample);
     k.z = 0;
     k.exact = true;
     k.forward_slope = fw.ok ? fw.value / unreduce_ : kNaN;
@@ -365,14 +389,9 @@ class EntryNumerics {
   template <class F>
   void across_kink(F& f, const Crossing& first, double h1, double eps_f, double f0, double central_value,
                    NumericEntry& out) {
-    Kink k;
-    k.layer = first.layer;
-    k.unit = first.unit;
-    k.sample = first.sample;
-    k.z = line_.base().z[static_cast<std::size_t>(first.layer)](first.unit, first.sample);
+    const Kink k = line_.kink_at(first.layer, first.unit, first.sample);
     out.kink = k;
-    const std::string crossing =
-        "the stencil crosses the kink of " + kink_name(k) + " (z = " + format_number(k.z) + ")";
+    const std::string crossing = "the stencil crosses the kink of " + kink_name(k) + " (" + kink_value(k) + ")";
     for (Side side : {Side::forward, Side::backward}) {
       const Derivative o = ridders(f, h1, eps_f, side, f0);
       if (!o.ok) continue;
@@ -427,12 +446,17 @@ Entry judge_numeric(double a, const NumericEntry& n, double roundoff, double flo
     // the possible values down to those two slopes; otherwise undecided.
     const bool decided = n.exact_count == 1 && std::isfinite(k.forward_slope) && std::isfinite(k.backward_slope);
     e.verdict = (fwd || bwd || !decided) ? Verdict::inconclusive_kink : Verdict::disagree;
-    e.note = "z = 0 exactly at the kink of " + kink_name(k) +
-             ": the derivative is undefined (the engine uses relu'(0) = 0, leaky 0.01: the slope of the side "
-             "where the unit is off); one-sided slopes: forward " + format_number(k.forward_slope) + ", backward " +
+    e.note = (k.kind == KinkKind::relu
+                  ? "z = 0 exactly at the kink of " + kink_name(k) +
+                        ": the derivative is undefined (the engine uses relu'(0) = 0, leaky 0.01: the slope of the side "
+                        "where the unit is off)"
+                  : exact_kink_text(k)) +
+             "; one-sided slopes: forward " + format_number(k.forward_slope) + ", backward " +
              format_number(k.backward_slope) + "; the value under test matches " +
              (fwd && bwd ? "both" : fwd ? "the forward slope" : bwd ? "the backward slope" : "neither");
-    if (n.exact_count > 1) e.note += " (" + std::to_string(n.exact_count) + " pre-activations at 0 move)";
+    if (n.exact_count > 1)
+      e.note += " (" + std::to_string(n.exact_count) +
+                (k.kind == KinkKind::relu ? " pre-activations at 0 move)" : " kinks move)");
   }
   return e;
 }

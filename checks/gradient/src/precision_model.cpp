@@ -569,6 +569,7 @@ const EntryBound& PrecisionModel::output(Index unit, Index sample) const {
 
 PrecisionModel precision_model(const Case& c, Precision precision) {
   validate(c.network);
+  require_dense_layers(c.network, "case", "the precision model", "docs/verify.md");
   PrecisionModel m;
   m.precision = precision;
   shape(m, c);

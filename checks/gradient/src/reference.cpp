@@ -97,12 +97,56 @@ ReferenceTensor reference_tensor(const detail::TensorId& id, const Matrix<Big>& 
   return t;
 }
 
-// Undecided kinks: z exactly 0, or within the round-off of a double z.
+// Max-pool windows of layer l whose two largest entries tie, or lie within the
+// round-off of a double computation of them (dz of the layer below through its
+// activation, plus the rounding of the activation's value: a sigmoid of 40 is
+// 1 − 4e-18, which double rounds to 1, tying it with every other saturated
+// entry; the inputs themselves are exact): which one is the largest is then not
+// decided.
+void undecided_windows(const Network<Big>& net, const ForwardPass<Big>& fp, const std::vector<Matrix<double>>& dz,
+                       std::size_t l, std::vector<Kink>& kinks) {
+  const PoolGeometry& pool = net.layers[l].pool;
+  if (pool.window < 2) return;
+  const auto slope = [&](Index feature, Index n) {
+    return std::abs(to_d(activation_derivative(net.layers[l - 1].activation, fp.z[l - 1](feature, n))));
+  };
+  const auto roundoff = [&](Index feature, Index n) {
+    if (l == 0) return 0.0;
+    return dz[l - 1](feature, n) * slope(feature, n) + 2 * detail::unit_roundoff * std::abs(to_d(fp.a[l](feature, n)));
+  };
+  // Which entry takes the window's share changes no gradient when neither passes
+  // it on (relu units that are off, the common tie of a relu network: zeros).
+  const auto inert = [&](Index a, Index b, Index n) { return l > 0 && slope(a, n) == 0 && slope(b, n) == 0; };
+  for (Index n = 0; n < fp.a[l].cols(); ++n)
+    for (Index w = 0; w < pool.output_size(); ++w) {
+      const Big* x = fp.a[l].col(n).data();
+      const Index first = detail::pool_window_first(pool, w);
+      const Index p = detail::window_argmax(pool, x, first);
+      // One kink per entry that could be the largest instead: saturated units can
+      // put several entries of a window within round-off of its maximum.
+      for (Index u = 0; u < pool.window; ++u)
+        for (Index v = 0; v < pool.window; ++v) {
+          const Index e = first + u * pool.width + v;
+          if (e == p) continue;
+          const Big gap = x[p] - x[e];
+          const bool tie = gap == 0;
+          if (!tie && to_d(gap) > roundoff(p, n) + roundoff(e, n)) continue;
+          if (inert(p, e, n)) continue;
+          Kink k = detail::pool_kink(pool, fp.a[l], static_cast<int>(l), w, n, e);
+          k.exact = tie;
+          kinks.push_back(k);
+        }
+    }
+}
+
+// Undecided kinks: z exactly 0, or within the round-off of a double z; max-pool
+// windows tied or within round-off of a tie.
 std::vector<Kink> undecided_kinks(const Network<Big>& net, const ForwardPass<Big>& fp,
                                   const std::vector<Matrix<double>>& dz) {
   std::vector<Kink> kinks;
   const std::size_t L = net.layers.size();
   for (std::size_t l = 0; l < L; ++l) {
+    if (net.layers[l].kind == LayerKind::max_pool) undecided_windows(net, fp, dz, l, kinks);
     if (!has_kink(net.layers[l].activation)) continue;
     for (Index n = 0; n < fp.z[l].cols(); ++n)
       for (Index j = 0; j < fp.z[l].rows(); ++j) {
@@ -128,10 +172,14 @@ void mark_kink_sensitive(const Network<Big>& net, const ForwardPass<Big>& fp, co
   const Tolerances tol;
   for (std::size_t ki = 0; ki < ref.kinks.size(); ++ki) {
     const Kink& k = ref.kinks[ki];
-    const Activation act = net.layers[static_cast<std::size_t>(k.layer)].activation;
-    const bool active = fp.z[static_cast<std::size_t>(k.layer)](k.unit, k.sample) > 0;
+    detail::SlopeOverride other_side{k.layer, k.unit, k.sample, 0.0, k.second};  // max pool: to the other entry
+    if (k.kind == KinkKind::relu) {
+      const Activation act = net.layers[static_cast<std::size_t>(k.layer)].activation;
+      const bool active = fp.z[static_cast<std::size_t>(k.layer)](k.unit, k.sample) > 0;
+      other_side = {k.layer, k.unit, k.sample, slope_on_side(act, !active)};
+    }
     Gradients<Big> gk;
-    detail::backward_with_slopes(net, fp, y, gk, inputs, {{k.layer, k.unit, k.sample, slope_on_side(act, !active)}});
+    detail::backward_with_slopes(net, fp, y, gk, inputs, {other_side});
     for (std::size_t t = 0; t < ids.size(); ++t) {
       ReferenceTensor& rt = ref.tensors[t];
       const Matrix<Big> other = detail::gradient_of(gk, ids[t]);

@@ -617,7 +617,7 @@ ProbeResult probe(const std::vector<std::string>& command, const ProbeOptions& o
   result.command = command;
   result.seed = options.seed ? *options.seed : fresh_seed();
   result.cases_requested = options.cases;
-  probe_case(options.space, result.seed, 0);  // an empty space is bad input, before anything starts
+  require_dense_layers(probe_case(options.space, result.seed, 0).value().network, "probe", "probe", "docs/probe.md");
 
   Run run(command, options, result);
   run.all_cases();

@@ -528,6 +528,7 @@ bool gradients_diverge(const VerifyContext& ctx, VerifyResult& r) {
 VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions& options) {
   using namespace detail;
   validate_case(c);
+  require_dense_layers(c.network, "case", "verify", "docs/verify.md");  // conv2d and pooling: issue 14
   VerifyResult r;
   if (reply.declined()) {
     r.status = VerifyStatus::declined;

@@ -16,16 +16,21 @@ namespace gradcheck {
 struct Case {
   std::string name;        // optional label ("" = none), e.g. the fixture or probe case it came from
   Network<double> network;
-  Matrix<double> inputs;   // features × samples (JSON: one row per sample)
+  Matrix<double> inputs;   // features × samples (JSON: one row per sample; an image sample channel-major)
   Matrix<double> targets;  // outputs × samples  (JSON: one row per sample)
 
   Index batch_size() const { return inputs.cols(); }
 };
 
 // Gradients claimed by an implementation under test (the reply format).
+// A conv2d layer's dL/dW is the out_channels × (in_channels·kh·kw) matrix of its
+// weights; a pooling layer's entry is empty ({"weights": [], "biases": []}).
 struct LayerGradient {
   Matrix<double> weights;  // dL/dW, the shape of the case's W (may differ: checked, not assumed)
   Vector<double> biases;   // dL/db
+  // [out, in, kh, kw] when the weights are a conv2d kernel written 4-D (a reply's
+  // [out][in][kh][kw] arrays, make_reply on a conv2d layer); empty for a matrix.
+  std::vector<Index> weights_shape{};
 };
 
 struct Reply {

@@ -27,7 +27,6 @@
 //   max_pool_margins(p, Z, 1e-6);                // near-ties: where max pool has a kink
 
 #include <gradcheck/engine/errors.hpp>
-#include <gradcheck/engine/network.hpp>
 #include <gradcheck/engine/scalar.hpp>
 
 #include <algorithm>

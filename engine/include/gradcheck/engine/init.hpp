@@ -59,8 +59,10 @@ inline std::optional<Init> parse_init(std::string_view s) {
 template <class S>
 void initialise(Network<S>& net, Init scheme, Rng& rng) {
   for (auto& layer : net.layers) {
+    // As PyTorch counts them: a conv2d weight reaches kh·kw positions of each output channel.
     const double fan_in = static_cast<double>(layer.inputs());
-    const double fan_out = static_cast<double>(layer.units());
+    const double fan_out = static_cast<double>(layer.units()) *
+                           (layer.kind == LayerKind::conv2d ? double(layer.conv.kernel_h * layer.conv.kernel_w) : 1.0);
     const double xavier_r = std::sqrt(6.0 / (fan_in + fan_out));
     const double he_sd = std::sqrt(2.0 / fan_in);
     for (Index j = 0; j < layer.weights.rows(); ++j)

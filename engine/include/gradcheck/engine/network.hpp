@@ -1,10 +1,19 @@
 #pragma once
-// Network<Scalar>: a dense multilayer perceptron, its forward pass, its loss and
-// its analytic backward pass, written once for every scalar type.
+// Network<Scalar>: a feed-forward network of dense, conv2d and pooling layers,
+// its forward pass, its loss and its analytic backward pass, written once for
+// every scalar type.
 //
 // Definitions (the contract shared with the JSON case format, docs/case-format.md):
-//   layer l:  z_l = W_l a_{l-1} + b_l,  a_l = act_l(z_l),  a_0 = the input;
+//   dense l:  z_l = W_l a_{l-1} + b_l,  a_l = act_l(z_l),  a_0 = the input;
 //             W_l(j, i) is the weight from input i into unit j.
+//   conv2d l: z_l = W_l ⋆ a_{l-1} + b_l (cross-correlation, stride, zero padding;
+//             conv.hpp), a_l = act_l(z_l); W_l is out_channels × (in_channels·kh·kw),
+//             row o = PyTorch's weight[o] flattened, one bias per output channel.
+//   max_pool, avg_pool l: z_l = the window maxima or means of a_{l-1}, a_l = z_l
+//             (no activation: identity; no parameters).
+//   An image sample [channel][y][x] is one column, channel-major (conv.hpp); the
+//   case states the first layer's image shape (Network::input_shape). Image layers
+//   come first; the first dense layer reads the last feature map flattened as it is.
 //   activations: identity, sigmoid, tanh, relu (relu'(z) = 1 if z > 0 else 0),
 //             leaky_relu (slope 0.01 for z <= 0), softmax (last layer only).
 //   per-sample loss:  quadratic             ½ Σ_k (a_k − y_k)²
@@ -21,6 +30,7 @@
 //   Gradients<double> g;     backward(net, fp, Y, g);// dL/dW, dL/db, dL/dz, dL/dX
 //   auto net50 = net.cast<cpp_bin_float_50>();       // the same network in 50 digits
 
+#include <gradcheck/engine/conv.hpp>
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/scalar.hpp>
 
@@ -101,32 +111,129 @@ inline bool output_supports(Loss loss, Activation out) {
   return out == Activation::sigmoid || out == Activation::softmax;
 }
 
-template <class S>
-struct Layer {
-  Activation activation = Activation::sigmoid;
-  Matrix<S> weights;  // units × inputs
-  Vector<S> biases;   // units
+// What a layer computes (docs/case-format.md); a layer is dense unless it says otherwise.
+enum class LayerKind { dense, conv2d, max_pool, avg_pool };
 
-  Index units() const { return weights.rows(); }
-  Index inputs() const { return weights.cols(); }
+inline constexpr LayerKind all_layer_kinds[] = {LayerKind::dense, LayerKind::conv2d, LayerKind::max_pool,
+                                                LayerKind::avg_pool};
+
+inline const char* to_string(LayerKind k) {
+  switch (k) {
+    case LayerKind::dense: return "dense";
+    case LayerKind::conv2d: return "conv2d";
+    case LayerKind::max_pool: return "max_pool";
+    case LayerKind::avg_pool: return "avg_pool";
+  }
+  return "?";
+}
+
+inline std::optional<LayerKind> parse_layer_kind(std::string_view s) {
+  for (LayerKind k : all_layer_kinds)
+    if (s == to_string(k)) return k;
+  return std::nullopt;
+}
+
+inline bool is_pooling(LayerKind k) { return k == LayerKind::max_pool || k == LayerKind::avg_pool; }
+
+// One image sample: channels × height × width features, flattened channel-major
+// (feature (c·height + y)·width + x, conv.hpp). Empty (all 0) when not an image.
+struct ImageShape {
+  Index channels = 0, height = 0, width = 0;
+
+  Index size() const { return channels * height * width; }
+  bool empty() const { return channels == 0 && height == 0 && width == 0; }
+  bool operator==(const ImageShape& o) const {
+    return channels == o.channels && height == o.height && width == o.width;
+  }
+  bool operator!=(const ImageShape& o) const { return !(*this == o); }
 };
 
-// Largest layer width accepted anywhere (documented in docs/limits.md): a case
-// asking for more is refused before anything is allocated.
-inline constexpr Index max_layer_width = 1 << 20;
+inline std::string to_string(const ImageShape& s) {
+  return std::to_string(s.channels) + " × " + std::to_string(s.height) + " × " + std::to_string(s.width);
+}
+
+template <class S>
+struct Layer {
+  Activation activation = Activation::sigmoid;  // pooling layers: identity (they have none)
+  Matrix<S> weights;  // dense: units × inputs; conv2d: out_channels × (in_channels·kh·kw); pooling: empty
+  Vector<S> biases;   // dense: one per unit; conv2d: one per output channel; pooling: empty
+  LayerKind kind = LayerKind::dense;
+  ConvGeometry conv{};  // conv2d: kernel, stride, padding, channels and the input's height and width
+  PoolGeometry pool{};  // max_pool, avg_pool: window, stride, the input's shape; pool.kind agrees with kind
+
+  // The weight matrix's rows and columns: a dense layer's units and inputs, a
+  // conv2d layer's output channels and inputs per output channel, 0 for pooling.
+  Index units() const { return weights.rows(); }
+  Index inputs() const { return weights.cols(); }
+  bool is_dense() const { return kind == LayerKind::dense; }
+
+  // Features per sample entering and leaving the layer (its z and a).
+  Index input_size() const {
+    if (kind == LayerKind::dense) return inputs();
+    return kind == LayerKind::conv2d ? conv.input_size() : pool.input_size();
+  }
+  Index output_size() const {
+    if (kind == LayerKind::dense) return units();
+    return kind == LayerKind::conv2d ? conv.output_size() : pool.output_size();
+  }
+  // The feature map an image layer leaves; empty for a dense layer.
+  ImageShape output_shape() const {
+    if (kind == LayerKind::conv2d) return {conv.out_channels, conv.out_h(), conv.out_w()};
+    if (is_pooling(kind)) return {pool.channels, pool.out_h(), pool.out_w()};
+    return {};
+  }
+};
+
+// A conv2d layer; g's height and width (the input's) may be left 0 for
+// connect_shapes to fill, out_channels is the rows of the weights. (The scalar
+// comes from the weights; the biases may be any expression, Vector<S>::Zero(n).)
+template <class S>
+Layer<S> conv2d_layer(ConvGeometry g, Activation activation, Matrix<S> weights,
+                      typename std::common_type<Vector<S>>::type biases) {
+  Layer<S> layer;
+  layer.kind = LayerKind::conv2d;
+  layer.activation = activation;
+  g.out_channels = weights.rows();
+  layer.conv = g;
+  layer.weights = std::move(weights);
+  layer.biases = std::move(biases);
+  return layer;
+}
+
+// A max_pool or avg_pool layer of window × window windows at `stride`; its input's
+// shape is filled by connect_shapes.
+template <class S = double>
+Layer<S> pool_layer(LayerKind kind, Index window, Index stride) {
+  Layer<S> layer;
+  layer.kind = kind;
+  layer.activation = Activation::identity;
+  layer.pool.kind = kind == LayerKind::avg_pool ? PoolGeometry::Kind::avg : PoolGeometry::Kind::max;
+  layer.pool.window = window;
+  layer.pool.stride = stride;
+  return layer;
+}
 
 template <class S>
 struct Network {
   std::vector<Layer<S>> layers;
   Loss loss = Loss::quadratic;
   Reduction reduction = Reduction::mean;
+  // The image a sample is, when the first layer is conv2d or pooling (required
+  // then); a dense first layer may state it too, and then takes input_shape.size() inputs.
+  ImageShape input_shape{};
 
-  Index input_size() const { return layers.empty() ? 0 : layers.front().inputs(); }
-  Index output_size() const { return layers.empty() ? 0 : layers.back().units(); }
+  Index input_size() const { return layers.empty() ? 0 : layers.front().input_size(); }
+  Index output_size() const { return layers.empty() ? 0 : layers.back().output_size(); }
   Index parameter_count() const {
     Index n = 0;
     for (const auto& l : layers) n += l.weights.size() + l.biases.size();
     return n;
+  }
+  // Every layer dense: the networks the trainer, verify and probe handle today.
+  bool is_dense() const {
+    for (const auto& l : layers)
+      if (!l.is_dense()) return false;
+    return true;
   }
 
   // The same network in another scalar type (exact for double -> wider types).
@@ -135,12 +242,16 @@ struct Network {
     Network<T> out;
     out.loss = loss;
     out.reduction = reduction;
+    out.input_shape = input_shape;
     out.layers.reserve(layers.size());
     for (const auto& l : layers) {
       Layer<T> m;
       m.activation = l.activation;
       m.weights = l.weights.unaryExpr([](const S& x) -> T { return convert<T>(x); });
       m.biases = l.biases.unaryExpr([](const S& x) -> T { return convert<T>(x); });
+      m.kind = l.kind;
+      m.conv = l.conv;
+      m.pool = l.pool;
       out.layers.push_back(std::move(m));
     }
     return out;
@@ -155,38 +266,188 @@ struct Network {
   }
 };
 
+// ---------------------------------------------------------------------------
 // Structural validation: throws InputError("", "layers[l].field", problem).
 // Values (NaN/Inf) are checked where they are read (case_format.hpp).
+
+namespace detail {
+
+// What enters a layer: the image (empty once flattened by a dense layer, or when
+// the network states no input_shape), its features per sample (−1: not fixed, a
+// first dense layer without input_shape takes any), and where it comes from.
+struct LayerInput {
+  ImageShape image;
+  Index features = -1;
+  std::string from;  // "input_shape" or "layers[l]"
+};
+
+inline LayerInput network_input(const ImageShape& s) {
+  if (s.empty()) return {};
+  const Index dims[] = {s.channels, s.height, s.width};
+  Index product = 1;
+  for (int k = 0; k < 3; ++k) {
+    const std::string field = "input_shape[" + std::to_string(k) + "]";
+    if (dims[k] < 1) throw InputError("", field, "must be at least 1, got " + std::to_string(dims[k]));
+    if (dims[k] > max_layer_width / product)
+      throw InputError("", "input_shape",
+                       to_string(s) + " exceeds the limit of " + std::to_string(max_layer_width) +
+                           " features per sample (max_layer_width, docs/limits.md)");
+    product *= dims[k];
+  }
+  return {s, s.size(), "input_shape"};
+}
+
+// Whether the input comes from the network's input_shape (named "input_shape",
+// or "network.input_shape" by the case reader).
+inline bool from_input_shape(const LayerInput& in) {
+  const std::string tail = "input_shape";
+  return in.from.size() >= tail.size() && in.from.compare(in.from.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Where an image layer's input comes from, for messages: "input_shape" or "layers[0]'s output".
+inline std::string image_source(const LayerInput& in) {
+  return from_input_shape(in) ? in.from : in.from + "'s output";
+}
+
+template <class S>
+void check_dense(const Layer<S>& layer, const std::string& at, const LayerInput& in) {
+  if (layer.units() < 1) throw InputError("", at + ".weights", "has no rows (a layer needs at least one unit)");
+  if (layer.inputs() < 1) throw InputError("", at + ".weights", "has no columns (a layer needs at least one input)");
+  if (layer.units() > max_layer_width || layer.inputs() > max_layer_width)
+    throw InputError("", at + ".weights", "is wider than the limit of " + std::to_string(max_layer_width) + " units");
+  if (layer.biases.size() != layer.units())
+    throw InputError("", at + ".biases",
+                     "has " + std::to_string(layer.biases.size()) + " entries, expected " +
+                         std::to_string(layer.units()) + " (one per row of weights)");
+  if (in.features >= 0 && layer.inputs() != in.features) {
+    const std::string why = in.image.empty()       ? "the units of " + in.from
+                            : from_input_shape(in) ? in.from + ": " + to_string(in.image)
+                                                   : "the flattened output of " + in.from + ": " + to_string(in.image);
+    throw InputError("", at + ".weights",
+                     "rows have " + std::to_string(layer.inputs()) + " entries, expected " +
+                         std::to_string(in.features) + " (" + why + ")");
+  }
+}
+
+// An image layer's input: an image, with the channels, height and width its geometry states.
+inline void check_image_input(LayerKind kind, const std::string& at, const LayerInput& in, Index channels,
+                              const char* channels_field, Index height, Index width) {
+  if (in.image.empty())
+    throw InputError("", at + ".type",
+                     std::string(to_string(kind)) +
+                         (in.from.empty() ? " needs the image shape of a sample: the network states no input_shape"
+                                          : " cannot follow the dense " + in.from +
+                                                ": image layers come before the first dense layer"));
+  const std::string source = image_source(in);
+  if (channels != in.image.channels)
+    throw InputError("", at + "." + channels_field,
+                     "is " + std::to_string(channels) + ", expected " + std::to_string(in.image.channels) +
+                         " (the channels of " + source + ")");
+  if (height != in.image.height || width != in.image.width)
+    throw InputError("", at + ".height",
+                     "the input is " + std::to_string(height) + " × " + std::to_string(width) + ", expected " +
+                         std::to_string(in.image.height) + " × " + std::to_string(in.image.width) + " (" + source +
+                         ")");
+}
+
+template <class S>
+void check_conv2d(const Layer<S>& layer, const std::string& at, const LayerInput& in) {
+  const ConvGeometry& g = layer.conv;
+  check_image_input(layer.kind, at, in, g.in_channels, "in_channels", g.height, g.width);
+  validate(g, at);
+  if (layer.weights.rows() != g.out_channels || layer.weights.cols() != g.weight_cols())
+    throw InputError("", at + ".weights",
+                     "is " + std::to_string(layer.weights.rows()) + " × " + std::to_string(layer.weights.cols()) +
+                         ", expected out_channels × in_channels·kh·kw = " + std::to_string(g.out_channels) + " × " +
+                         std::to_string(g.weight_cols()));
+  if (layer.biases.size() != g.out_channels)
+    throw InputError("", at + ".biases",
+                     "has " + std::to_string(layer.biases.size()) + " entries, expected " +
+                         std::to_string(g.out_channels) + " (one per output channel)");
+}
+
+template <class S>
+void check_pooling(const Layer<S>& layer, const std::string& at, const LayerInput& in) {
+  const PoolGeometry& g = layer.pool;
+  const char* name = to_string(layer.kind);
+  if ((layer.kind == LayerKind::max_pool) != (g.kind == PoolGeometry::Kind::max))
+    throw InputError("", at + ".pool.kind", std::string("is ") + to_string(g.kind) + " in a " + name + " layer");
+  check_image_input(layer.kind, at, in, g.channels, "channels", g.height, g.width);
+  if (layer.activation != Activation::identity)
+    throw InputError("", at + ".activation",
+                     std::string("a ") + name + " layer has no activation (identity), got " +
+                         to_string(layer.activation));
+  if (layer.weights.size() != 0 || layer.biases.size() != 0)
+    throw InputError("", at + ".weights", std::string("a ") + name + " layer has no weights or biases");
+  validate(g, at);
+}
+
+// The checks of validate() on layer l of L, given what enters it; returns what leaves it.
+template <class S>
+LayerInput check_layer(const Layer<S>& layer, std::size_t l, std::size_t L, const LayerInput& in) {
+  const std::string at = "layers[" + std::to_string(l) + "]";
+  switch (layer.kind) {
+    case LayerKind::dense: check_dense(layer, at, in); break;
+    case LayerKind::conv2d: check_conv2d(layer, at, in); break;
+    case LayerKind::max_pool:
+    case LayerKind::avg_pool: check_pooling(layer, at, in); break;
+  }
+  if (layer.activation == Activation::softmax && l + 1 != L)
+    throw InputError("", at + ".activation", "softmax is only supported on the last layer");
+  if (layer.activation == Activation::softmax && layer.output_size() < 2)
+    throw InputError("", at + ".activation",
+                     "softmax over a single unit is the constant 1 (use sigmoid for one output)");
+  return {layer.output_shape(), layer.output_size(), at};
+}
+
+}  // namespace detail
+
 template <class S>
 void validate(const Network<S>& net) {
   if (net.layers.empty()) throw InputError("", "layers", "must have at least one layer");
-  for (std::size_t l = 0; l < net.layers.size(); ++l) {
-    const auto& layer = net.layers[l];
-    const std::string at = "layers[" + std::to_string(l) + "]";
-    if (layer.units() < 1) throw InputError("", at + ".weights", "has no rows (a layer needs at least one unit)");
-    if (layer.inputs() < 1) throw InputError("", at + ".weights", "has no columns (a layer needs at least one input)");
-    if (layer.units() > max_layer_width || layer.inputs() > max_layer_width)
-      throw InputError("", at + ".weights", "is wider than the limit of " + std::to_string(max_layer_width) + " units");
-    if (layer.biases.size() != layer.units())
-      throw InputError("", at + ".biases",
-                       "has " + std::to_string(layer.biases.size()) + " entries, expected " +
-                           std::to_string(layer.units()) + " (one per row of weights)");
-    if (l > 0 && layer.inputs() != net.layers[l - 1].units())
-      throw InputError("", at + ".weights",
-                       "rows have " + std::to_string(layer.inputs()) + " entries, expected " +
-                           std::to_string(net.layers[l - 1].units()) + " (the units of layers[" +
-                           std::to_string(l - 1) + "])");
-    if (layer.activation == Activation::softmax && l + 1 != net.layers.size())
-      throw InputError("", at + ".activation", "softmax is only supported on the last layer");
-    if (layer.activation == Activation::softmax && layer.units() < 2)
-      throw InputError("", at + ".activation",
-                       "softmax over a single unit is the constant 1 (use sigmoid for one output)");
-  }
+  detail::LayerInput in = detail::network_input(net.input_shape);
+  for (std::size_t l = 0; l < net.layers.size(); ++l) in = detail::check_layer(net.layers[l], l, net.layers.size(), in);
   const Activation out = net.layers.back().activation;
   if (!output_supports(net.loss, out))
     throw InputError("", "loss",
                      std::string(to_string(net.loss)) + " needs a sigmoid or softmax output layer, got " +
                          to_string(out));
+}
+
+// Fills each image layer's input shape from net.input_shape and the layers
+// before it (conv.height and conv.width; pool.channels, height and width): a
+// case states the image once, at network level. Throws validate()'s InputError
+// at the first layer that does not fit, and validates the network.
+template <class S>
+void connect_shapes(Network<S>& net) {
+  if (net.layers.empty()) throw InputError("", "layers", "must have at least one layer");
+  detail::LayerInput in = detail::network_input(net.input_shape);
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    Layer<S>& layer = net.layers[l];
+    if (layer.kind == LayerKind::conv2d && !in.image.empty()) {
+      layer.conv.height = in.image.height;
+      layer.conv.width = in.image.width;
+    } else if (is_pooling(layer.kind) && !in.image.empty()) {
+      layer.pool.channels = in.image.channels;
+      layer.pool.height = in.image.height;
+      layer.pool.width = in.image.width;
+    }
+    in = detail::check_layer(layer, l, net.layers.size(), in);
+  }
+  validate(net);
+}
+
+// For the commands that do not handle image layers yet: one line naming the
+// first conv2d or pooling layer, "<source>: network.layers[0].type: conv2d is not
+// supported by verify yet (docs/verify.md)".
+template <class S>
+void require_dense_layers(const Network<S>& net, const std::string& source, const std::string& command,
+                          const std::string& doc) {
+  for (std::size_t l = 0; l < net.layers.size(); ++l)
+    if (!net.layers[l].is_dense())
+      throw InputError(source, "network.layers[" + std::to_string(l) + "].type",
+                       std::string(to_string(net.layers[l].kind)) + " is not supported by " + command + " yet (" +
+                           doc + ")");
 }
 
 // ---------------------------------------------------------------------------
@@ -249,6 +510,22 @@ void activate_in_place(Activation act, const Matrix<S>& z, Matrix<S>& a) {
 
 }  // namespace detail
 
+// z = the layer's map of a, before its activation: W a + b (dense), W ⋆ a + b
+// (conv2d), the window maxima or means (pooling). a: input_size() × batch.
+template <class S>
+void layer_forward(const Layer<S>& layer, const Matrix<S>& a, Matrix<S>& z) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      z.resize(layer.units(), a.cols());
+      z.noalias() = layer.weights * a;
+      z.colwise() += layer.biases;
+      return;
+    case LayerKind::conv2d: conv2d_forward(layer.conv, layer.weights, layer.biases, a, z); return;
+    case LayerKind::max_pool:
+    case LayerKind::avg_pool: pool_forward(layer.pool, a, z); return;
+  }
+}
+
 // Recomputes layers first..L-1 from fp.a[first] (which the caller may have changed).
 template <class S>
 void forward_from(const Network<S>& net, std::size_t first, ForwardPass<S>& fp) {
@@ -257,9 +534,13 @@ void forward_from(const Network<S>& net, std::size_t first, ForwardPass<S>& fp) 
   fp.a.resize(L + 1);
   for (std::size_t l = first; l < L; ++l) {
     const auto& layer = net.layers[l];
-    fp.z[l].resize(layer.units(), fp.a[l].cols());
-    fp.z[l].noalias() = layer.weights * fp.a[l];
-    fp.z[l].colwise() += layer.biases;
+    if (layer.is_dense()) {  // the training hot path, written out
+      fp.z[l].resize(layer.units(), fp.a[l].cols());
+      fp.z[l].noalias() = layer.weights * fp.a[l];
+      fp.z[l].colwise() += layer.biases;
+    } else {
+      layer_forward(layer, fp.a[l], fp.z[l]);
+    }
     detail::activate_in_place(layer.activation, fp.z[l], fp.a[l + 1]);
   }
 }
@@ -579,17 +860,62 @@ struct NoDeltaHook {
 };
 }  // namespace detail
 
+// dL/da of the layer's input from δ = dL/dz: Wᵀ δ (dense), the transposed
+// convolution (conv2d), each window's δ to its maximum or shared over it (pooling).
+// a: the layer's input (max pool's tie rule reads it).
+template <class S>
+void layer_input_gradient(const Layer<S>& layer, const Matrix<S>& a, const Matrix<S>& delta, Matrix<S>& da) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      da.resize(layer.inputs(), delta.cols());
+      da.noalias() = layer.weights.transpose() * delta;
+      return;
+    case LayerKind::conv2d: {
+      Matrix<S> dW;
+      Vector<S> db;
+      conv2d_backward(layer.conv, layer.weights, a, delta, dW, db, &da);
+      return;
+    }
+    case LayerKind::max_pool:
+    case LayerKind::avg_pool: pool_backward(layer.pool, a, delta, da); return;
+  }
+}
+
+// dL/dW and dL/db from δ = dL/dz and the layer's input a (both empty for pooling).
+template <class S>
+void layer_parameter_gradients(const Layer<S>& layer, const Matrix<S>& a, const Matrix<S>& delta, Matrix<S>& dW,
+                               Vector<S>& db) {
+  switch (layer.kind) {
+    case LayerKind::dense:
+      dW.resize(delta.rows(), a.rows());
+      dW.noalias() = delta * a.transpose();
+      db = delta.rowwise().sum();
+      return;
+    case LayerKind::conv2d: conv2d_backward(layer.conv, layer.weights, a, delta, dW, db); return;
+    case LayerKind::max_pool:
+    case LayerKind::avg_pool:
+      dW.resize(0, 0);
+      db.resize(0);
+      return;
+  }
+}
+
 // Backpropagation: fills g with dL/dz (deltas) and dL/db of every layer, dL/dW
-// of every layer unless weight_gradients is false (then g.weights are left
-// empty: SGD applies dL/dW = δ aᵀ straight to W without writing it), and
-// dL/d(inputs) when input_gradient is set (training skips it).
+// of every layer unless weight_gradients is false (then a dense layer's g.weights
+// are left empty: SGD applies dL/dW = δ aᵀ straight to W without writing it; a
+// conv2d layer's are always filled), and dL/d(inputs) when input_gradient is set
+// (training skips it). A pooling layer's g.weights and g.biases are empty.
 //
 // on_delta(l, dl_da, delta) is called for each layer from the output down, once
 // δ_l = dL/dz_l is formed and before anything uses it, and may change it:
 // dl_da points to dL/da_l (δ before the activation's derivative was applied)
 // for a hidden layer, and is null for the output layer, whose δ comes from the
-// fused formulas of output_delta. The checks use it to take a one-sided slope at
-// a relu kink (checks/gradient/src/common.cpp); the overload without it costs nothing.
+// fused formulas of output_delta. A pooling layer has no activation, so its δ is
+// dL/d(its output) and dl_da holds the same values; the δ below a max-pool layer
+// is then the window's δ routed to its maximum (the first one at a tie) times
+// the derivative of the layer below. The checks use it to take a one-sided slope
+// at a relu kink and to send a max-pool window's gradient to its other tied entry
+// (checks/gradient/src/common.cpp); the overload without it costs nothing.
 template <class S, class DeltaHook>
 void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets, Gradients<S>& g,
               bool input_gradient, bool weight_gradients, DeltaHook&& on_delta) {
@@ -600,8 +926,30 @@ void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& 
   g.deltas.resize(L);
   output_delta(net, fp, targets, g.deltas[L - 1]);
   if constexpr (hooked) on_delta(L - 1, static_cast<const Matrix<S>*>(nullptr), g.deltas[L - 1]);
+  // prev = dL/da_{k+1} becomes δ_k = prev ⊙ act_k'(z_k), the hook seeing both.
+  const auto through_activation = [&](std::size_t k, Matrix<S>& prev) {
+    if constexpr (hooked) {
+      const Matrix<S> dl_da = prev;
+      detail::multiply_by_derivative(net.layers[k].activation, fp.z[k], fp.a[k + 1], prev);
+      on_delta(k, &dl_da, prev);
+    } else {
+      detail::multiply_by_derivative(net.layers[k].activation, fp.z[k], fp.a[k + 1], prev);
+    }
+  };
   for (std::size_t l = L; l-- > 0;) {
+    const Layer<S>& layer = net.layers[l];
     const Matrix<S>& delta = g.deltas[l];
+    if (!layer.is_dense()) {  // conv2d or pooling: one branch per layer, none per sample
+      Matrix<S>* da = l > 0 ? &g.deltas[l - 1] : input_gradient ? &g.inputs : nullptr;
+      if (layer.kind == LayerKind::conv2d) {
+        conv2d_backward(layer.conv, layer.weights, fp.a[l], delta, g.weights[l], g.biases[l], da);
+      } else {
+        layer_parameter_gradients(layer, fp.a[l], delta, g.weights[l], g.biases[l]);
+        if (da) pool_backward(layer.pool, fp.a[l], delta, *da);
+      }
+      if (l > 0) through_activation(l - 1, g.deltas[l - 1]);
+      continue;
+    }
     if (weight_gradients) {
       g.weights[l].resize(delta.rows(), fp.a[l].rows());
       g.weights[l].noalias() = delta * fp.a[l].transpose();
@@ -611,22 +959,16 @@ void backward(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& 
     g.biases[l] = delta.rowwise().sum();
     if (l > 0) {
       Matrix<S>& prev = g.deltas[l - 1];
-      prev.resize(net.layers[l].inputs(), delta.cols());
-      prev.noalias() = net.layers[l].weights.transpose() * delta;
-      if constexpr (hooked) {
-        const Matrix<S> dl_da = prev;
-        detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
-        on_delta(l - 1, &dl_da, prev);
-      } else {
-        detail::multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
-      }
+      prev.resize(layer.inputs(), delta.cols());
+      prev.noalias() = layer.weights.transpose() * delta;
+      through_activation(l - 1, prev);
     }
   }
-  if (input_gradient) {
+  if (!input_gradient) {
+    g.inputs.resize(0, 0);
+  } else if (net.layers[0].is_dense()) {  // an image first layer has filled g.inputs above
     g.inputs.resize(net.input_size(), g.deltas[0].cols());
     g.inputs.noalias() = net.layers[0].weights.transpose() * g.deltas[0];
-  } else {
-    g.inputs.resize(0, 0);
   }
 }
 

@@ -22,6 +22,11 @@ template <class S>
 using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 using Index = Eigen::Index;
 
+// Largest layer width accepted anywhere (documented in docs/limits.md): units or
+// inputs of a dense layer, features of an image sample. A case asking for more is
+// refused before anything is allocated.
+inline constexpr Index max_layer_width = 1 << 20;
+
 using boost::multiprecision::cpp_bin_float_50;
 
 namespace detail {

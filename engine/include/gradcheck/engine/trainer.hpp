@@ -252,6 +252,8 @@ class Trainer {
       : net_(net), opt_(options), cb_(std::move(callbacks)), rng_(options.seed) {
     validate(opt_);
     validate(net_);
+    // SGD applies δ aᵀ straight to dense weights; conv2d training is a later issue (14).
+    require_dense_layers(net_, "", "the trainer", "docs/training.md");
     const std::size_t L = net_.layers.size();
     fp_.a.resize(L + 1);
     fp_.z.resize(L);
@@ -259,11 +261,11 @@ class Trainer {
     weight_gradients_ = !sgd_ || opt_.clip_norm > 0 || cb_.before_update || cb_.after_update;
     if (!sgd_) {
       for (const auto& layer : net_.layers) {
-        m_w_.push_back(Matrix<S>::Zero(layer.units(), layer.inputs()));
-        m_b_.push_back(Vector<S>::Zero(layer.units()));
+        m_w_.push_back(Matrix<S>::Zero(layer.weights.rows(), layer.weights.cols()));
+        m_b_.push_back(Vector<S>::Zero(layer.biases.size()));
         if (opt_.optimizer == Optimizer::adam) {
-          v_w_.push_back(Matrix<S>::Zero(layer.units(), layer.inputs()));
-          v_b_.push_back(Vector<S>::Zero(layer.units()));
+          v_w_.push_back(Matrix<S>::Zero(layer.weights.rows(), layer.weights.cols()));
+          v_b_.push_back(Vector<S>::Zero(layer.biases.size()));
         }
       }
     }

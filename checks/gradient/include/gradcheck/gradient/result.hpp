@@ -92,19 +92,37 @@ inline const char* to_string(Stencil s) {
   return "?";
 }
 
-// A relu/leaky_relu pre-activation z_layer(unit, sample) that made an entry
-// inconclusive: the reference's stencil moved it across 0, or it sits at 0.
+// What has the kink: a relu/leaky_relu pre-activation at 0, or a max-pool window
+// whose two largest entries are tied (the window's gradient switches entry there).
+enum class KinkKind { relu, max_pool };
+
+inline const char* to_string(KinkKind k) { return k == KinkKind::relu ? "relu" : "max_pool"; }
+
+// A kink that made an entry inconclusive: the reference's stencil moved it across
+// (z across 0, or another entry of the window became the largest), or it sits on it.
+//   relu:     z_layer(unit, sample), the pre-activation.
+//   max_pool: the window of layer `layer` whose output is z_layer(unit, sample), at
+//             (channel, out_y, out_x); its largest entry (the one the engine gives the
+//             gradient) and the entry tied or nearly tied with it (the runner-up, or
+//             another entry within round-off of the largest), at (channel, y, x) of the
+//             layer's input; z = their gap, first_value − second_value (0: a tie).
 struct Kink {
   int layer = 0;
   Index unit = 0;
   Index sample = 0;
-  double z = 0;        // its value at θ
-  bool exact = false;  // z == 0 at θ: the derivative is undefined there
+  double z = 0;        // its value at θ (max_pool: the gap)
+  bool exact = false;  // z == 0 at θ (a tie for max_pool): the derivative is undefined there
   // One-sided derivatives of the loss along the entry's coordinate, where
   // computed (NaN otherwise). At an exact kink the engine's convention
-  // relu'(0) = 0 (leaky: 0.01) is compared with these in the note.
+  // relu'(0) = 0 (leaky: 0.01; max pool: the first largest entry) is compared with these in the note.
   double forward_slope = std::numeric_limits<double>::quiet_NaN();
   double backward_slope = std::numeric_limits<double>::quiet_NaN();
+  KinkKind kind = KinkKind::relu;
+  Index channel = 0, out_y = 0, out_x = 0;                    // max_pool: the window
+  Index first = -1, first_y = 0, first_x = 0;                 // max_pool: its largest entry (feature, y, x)
+  Index second = -1, second_y = 0, second_x = 0;              // and the runner-up
+  double first_value = std::numeric_limits<double>::quiet_NaN();
+  double second_value = std::numeric_limits<double>::quiet_NaN();
 };
 
 // One compared entry (Ceres' error_log row, with a verdict).

@@ -25,11 +25,13 @@ struct TensorId {
   Index rows = 0, cols = 0;
 };
 
-// weights 0, biases 0, weights 1, ..., [inputs].
+// weights 0, biases 0, weights 1, ..., [inputs]; a pooling layer has none. A
+// conv2d layer's weights are its out_channels × (in_channels·kh·kw) matrix.
 inline std::vector<TensorId> tensors_of(const Network<double>& net, Index batch, bool inputs) {
   std::vector<TensorId> ids;
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& layer = net.layers[l];
+    if (is_pooling(layer.kind)) continue;
     ids.push_back({static_cast<int>(l), TensorKind::weights, layer.units(), layer.inputs()});
     ids.push_back({static_cast<int>(l), TensorKind::biases, layer.units(), 1});
   }
@@ -101,12 +103,15 @@ struct Conditioning {
 };
 Conditioning conditioning(const Case& c, bool inputs, std::uint64_t seed);
 
-// The backward pass with the derivative of chosen kinked units overridden:
-// (layer, unit, sample) -> slope. Used for "the other side of the kink".
+// The backward pass with chosen kinks taken on a chosen side: a relu/leaky unit
+// (layer, unit, sample) with derivative `slope`; a max-pool window (layer, unit =
+// the window, sample) with its gradient sent to input feature `winner` (>= 0)
+// instead of the engine's pick. Used for "the other side of the kink".
 struct SlopeOverride {
   int layer = 0;
   Index unit = 0, sample = 0;
   double slope = 0;
+  Index winner = -1;
 };
 template <class S>
 void backward_with_slopes(const Network<S>& net, const ForwardPass<S>& fp, const Matrix<S>& targets,
@@ -144,6 +149,34 @@ void parallel_for(std::size_t n, unsigned threads, F&& body, std::size_t chunk =
   for (auto& t : pool) t.join();
 }
 
+// "layer 1 unit 3 (sample 0)"; a max-pool kink names its window and two entries.
 std::string kink_name(const Kink& k);
+// Where the kink stands: "z = 1e-09" (relu), "gap 1e-09" (max pool).
+std::string kink_value(const Kink& k);
+// At an exact kink: what is undefined there, and the engine's convention.
+std::string exact_kink_text(const Kink& k);
+
+// |W| and |b| of a layer, its geometry kept: z of the result on |a| bounds the
+// magnitudes a computation of z adds up (the round-off estimates).
+template <class S>
+Layer<S> abs_layer(const Layer<S>& layer) {
+  Layer<S> out = layer;
+  out.weights = layer.weights.cwiseAbs();
+  out.biases = layer.biases.cwiseAbs();
+  return out;
+}
+
+// Terms one entry of z sums: a dense layer's inputs, a conv2d layer's in·kh·kw,
+// an avg-pool window's area; a max pool adds nothing.
+template <class S>
+double summed_terms(const Layer<S>& layer) {
+  switch (layer.kind) {
+    case LayerKind::dense: return static_cast<double>(layer.inputs());
+    case LayerKind::conv2d: return static_cast<double>(layer.conv.weight_cols());
+    case LayerKind::avg_pool: return static_cast<double>(layer.pool.window * layer.pool.window);
+    case LayerKind::max_pool: return 0;
+  }
+  return 0;
+}
 
 }  // namespace gradcheck::detail
