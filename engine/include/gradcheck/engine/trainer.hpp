@@ -252,12 +252,12 @@ class Trainer {
       : net_(net), opt_(options), cb_(std::move(callbacks)), rng_(options.seed) {
     validate(opt_);
     validate(net_);
-    // SGD applies δ aᵀ straight to dense weights; conv2d training is a later issue (14).
-    require_dense_layers(net_, "", "the trainer", "docs/training.md");
     const std::size_t L = net_.layers.size();
     fp_.a.resize(L + 1);
     fp_.z.resize(L);
     sgd_ = opt_.optimizer == Optimizer::sgd || (opt_.optimizer == Optimizer::momentum && opt_.momentum == 0);
+    // SGD applies δ aᵀ straight to dense weights; backward always fills a conv2d
+    // layer's dW (conv.hpp), which the update then reads.
     weight_gradients_ = !sgd_ || opt_.clip_norm > 0 || cb_.before_update || cb_.after_update;
     if (!sgd_) {
       for (const auto& layer : net_.layers) {
@@ -387,8 +387,12 @@ class Trainer {
       // α = −η s), whether or not g_.weights was computed for an observer.
       const S step = S(eta * scale);
       for (std::size_t l = 0; l < net_.layers.size(); ++l) {
-        net_.layers[l].weights.noalias() -= (step * g_.deltas[l]) * fp_.a[l].transpose();
-        net_.layers[l].biases -= step * g_.biases[l];
+        Layer<S>& layer = net_.layers[l];
+        if (layer.is_dense())
+          layer.weights.noalias() -= (step * g_.deltas[l]) * fp_.a[l].transpose();
+        else
+          layer.weights -= step * g_.weights[l];  // conv2d; pooling: 0 × 0
+        layer.biases -= step * g_.biases[l];
       }
       return;
     }
