@@ -454,6 +454,7 @@ nlohmann::json j_non_finite(const w::NonFinite& nf) {
           {"layer", nf.layer},
           {"row", nf.row},
           {"col", nf.col},
+          {"position", nf.position},
           {"value", json_number(nf.value)},
           {"operation", w::to_string(nf.operation)},
           {"site", w::to_string(nf.site)},

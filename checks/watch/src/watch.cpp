@@ -172,12 +172,16 @@ std::string non_finite_where(const NonFinite& nf) {
       break;
     case Quantity::weights:
     case Quantity::weight_gradient:
-      where += " (unit " + std::to_string(nf.row) + ", input " + std::to_string(nf.col) + ")";
+      where += nf.position.empty() ? " (unit " + std::to_string(nf.row) + ", input " + std::to_string(nf.col) + ")"
+                                   : " (" + nf.position + ")";
       break;
     case Quantity::biases:
-    case Quantity::bias_gradient: where += " (unit " + std::to_string(nf.row) + ")"; break;
+    case Quantity::bias_gradient:
+      where += (nf.position.empty() ? " (unit " : " (channel ") + std::to_string(nf.row) + ")";
+      break;
     default:
-      where += " (unit " + std::to_string(nf.row) + ", sample " + std::to_string(nf.col) + ")";
+      where += " (" + (nf.position.empty() ? "unit " + std::to_string(nf.row) : nf.position) + ", sample " +
+               std::to_string(nf.col) + ")";
       break;
   }
   return where;
@@ -301,7 +305,10 @@ struct Watch::State {
 
   void initialise(const Network<double>& net) {
     initialised = true;
-    for (const auto& l : net.layers) r.activations.push_back(l.activation);
+    for (const auto& l : net.layers) {
+      r.activations.push_back(l.activation);
+      r.kinds.push_back(l.kind);
+    }
     r.outputs = net.output_size();
   }
 
@@ -313,7 +320,13 @@ struct Watch::State {
     acc.assign(net.layers.size(), LayerAccumulator{});
     for (std::size_t l = 0; l < net.layers.size(); ++l)
       if (net.layers[l].activation == Activation::relu)
-        acc[l].last_active.assign(static_cast<std::size_t>(net.layers[l].units()), 0);
+        acc[l].last_active.assign(static_cast<std::size_t>(watched_units(net.layers[l])), 0);
+  }
+
+  // The units whose deaths are counted: a dense layer's units, a conv2d layer's
+  // feature maps (a map is active when z > 0 at any position of any sample).
+  static Index watched_units(const Layer<double>& layer) {
+    return layer.kind == LayerKind::conv2d ? layer.conv.out_channels : layer.units();
   }
 
   // ‖x‖₂ without overflow or underflow of the squares (those scale; the common case is one pass).
@@ -347,13 +360,14 @@ struct Watch::State {
       if (z.size() && z.hasNaN()) ls.max_abs_z = nan;
       LayerAccumulator& ac = acc[l];
       if (layer.activation == Activation::relu) {
+        const Index units = watched_units(layer), rows = z.rows() / std::max<Index>(units, 1);
         Index dead = 0;
-        for (Index j = 0; j < z.rows(); ++j) {
-          const bool active = (z.row(j).array() > 0).any();
+        for (Index j = 0; j < units; ++j) {
+          const bool active = (z.middleRows(j * rows, rows).array() > 0).any();
           dead += active ? 0 : 1;
           if (active) ac.last_active[static_cast<std::size_t>(j)] = ac.n + 1;  // commit() counts this step as n + 1
         }
-        ls.dead_fraction = static_cast<double>(dead) / static_cast<double>(z.rows());
+        ls.dead_fraction = static_cast<double>(dead) / static_cast<double>(units);
       }
       if (is_saturating(layer.activation)) {
         const double t = layer.activation == Activation::sigmoid ? opt.saturation_sigmoid : opt.saturation_tanh;
@@ -803,8 +817,11 @@ std::optional<Finding> detect_dead_units(const Run& run, std::size_t l) {
   f.layer = layer;
   f.epoch = dead->epoch;
   const Index window = std::min(opt.dead_window * opt.stats_every, dead->steps);
+  const bool maps = l < run.out.kinds.size() && run.out.kinds[l] == LayerKind::conv2d;
   f.message = percent(ls.dead_fraction) + " of " + detail::layer_name(layer) +
-              "'s relu units are dead: not active (z ≤ 0 on every sample) in the last " + std::to_string(window) +
+              (maps ? "'s relu feature maps are dead: not active (z ≤ 0 at every position of every sample)"
+                    : "'s relu units are dead: not active (z ≤ 0 on every sample)") +
+              " in the last " + std::to_string(window) +
               " steps of epoch " + std::to_string(dead->epoch) + "; they pass no gradient and cannot recover";
   f.fix = "look for large negative biases or a learning rate that pushed them there; initialise with he "
           "(biases 0), lower the learning rate, or use leaky_relu";

@@ -3,6 +3,7 @@
 // numerics as asked (Numerics), and the first non-finite entry explained from
 // its operands. Nothing here is on the training fast path: the watch calls it
 // only once a non-finite value has been seen (or emulated).
+#include "conv_terms.hpp"
 #include "watch_detail.hpp"
 
 #include <cfloat>
@@ -123,13 +124,40 @@ void compute(const Network<double>& net, const Matrix<double>& x, const Matrix<d
   emulated_output_delta(net, n, t.fp.z[L - 1], t.fp.a[L], y, t.g.deltas[L - 1]);
   for (std::size_t l = L; l-- > 0;) {
     const Matrix<double>& delta = t.g.deltas[l];
-    t.g.weights[l].noalias() = delta * t.fp.a[l].transpose();
-    t.g.biases[l] = delta.rowwise().sum();
+    layer_parameter_gradients(net.layers[l], t.fp.a[l], delta, t.g.weights[l], t.g.biases[l]);
     if (l > 0) {
       Matrix<double>& prev = t.g.deltas[l - 1];
-      prev.noalias() = net.layers[l].weights.transpose() * delta;
+      layer_input_gradient(net.layers[l], t.fp.a[l], delta, prev);
       gradcheck::detail::multiply_by_derivative(net.layers[l - 1].activation, t.fp.z[l - 1], t.fp.a[l], prev);
     }
+  }
+}
+
+// Where an entry of an image layer's tensor is (NonFinite::position): a feature
+// of a map, a conv2d kernel entry, a conv2d bias's channel; "" for dense layers.
+std::string image_position(const Network<double>& net, Quantity q, int l, Index row, Index col) {
+  const auto& layer = net.layers[static_cast<std::size_t>(l)];
+  const auto feature = [](const ImageShape& s, Index f) {
+    const Index hw = s.height * s.width;
+    return "channel " + std::to_string(f / hw) + " at (" + std::to_string(f % hw / s.width) + ", " +
+           std::to_string(f % s.width) + ")";
+  };
+  switch (q) {
+    case Quantity::input: return net.input_shape.empty() ? "" : feature(net.input_shape, row);
+    case Quantity::z:
+    case Quantity::a:
+    case Quantity::delta: return layer.is_dense() ? "" : feature(layer.output_shape(), row);
+    case Quantity::weights:
+    case Quantity::weight_gradient: {
+      if (layer.kind != LayerKind::conv2d) return "";
+      const ConvGeometry& g = layer.conv;
+      const Index khw = g.kernel_h * g.kernel_w;
+      return "kernel [" + std::to_string(row) + "][" + std::to_string(col / khw) + "][" +
+             std::to_string(col % khw / g.kernel_w) + "][" + std::to_string(col % g.kernel_w) + "]";
+    }
+    case Quantity::biases:
+    case Quantity::bias_gradient: return layer.kind == LayerKind::conv2d ? "channel" : "";
+    default: return "";
   }
 }
 
@@ -228,21 +256,47 @@ Explanation explain_sum(const V& s, double computed, Site site, const std::strin
   return e;
 }
 
+// A pooling layer's z from finite inputs: only an average's sum can overflow.
+Explanation explain_pool_z(const PoolGeometry& g, const Matrix<double>& a, Index j, Index c, double z) {
+  const Index P = g.positions(), ch = j / P, oy = j % P / g.out_w(), ox = j % g.out_w();
+  Vector<double> window(g.window * g.window);
+  for (Index u = 0; u < g.window; ++u)
+    for (Index v = 0; v < g.window; ++v)
+      window(u * g.window + v) = a((ch * g.height + oy * g.stride + u) * g.width + ox * g.stride + v, c);
+  Explanation e = explain_sum(window, z, Site::matrix_product,
+                              std::string("the window's ") + (g.kind == PoolGeometry::Kind::avg ? "mean" : "maximum") +
+                                  " (" + to_string(g.kind) + ", forward)");
+  return e;
+}
+
 Explanation explain_z(const Network<double>& net, const Tensors& t, int l, Index j, Index c) {
   const auto& layer = net.layers[static_cast<std::size_t>(l)];
   const Matrix<double>& a = t.fp.a[static_cast<std::size_t>(l)];
+  const double z = t.fp.z[static_cast<std::size_t>(l)](j, c);
+  if (is_pooling(layer.kind)) return explain_pool_z(layer.pool, a, j, c, z);
+  const bool conv = layer.kind == LayerKind::conv2d;
+  const Index unit = conv ? j / layer.conv.positions() : j;
   // W·a alone, computed as the engine computes it (same expression, same bits).
   Matrix<double> product;
-  product.noalias() = layer.weights * a;
+  if (conv) {
+    conv2d_forward(layer.conv, layer.weights, Vector<double>(Vector<double>::Zero(layer.biases.size())), a, product);
+  } else {
+    product.noalias() = layer.weights * a;
+  }
   const double p = product(j, c);
-  if (!std::isfinite(p))
-    return explain_dot(layer.weights.row(j), a.col(c), p, Site::matrix_product, "W·a (forward)", "w", "a");
+  const char* what = conv ? "W⋆a (forward)" : "W·a (forward)";
+  if (!std::isfinite(p) && conv) {
+    const detail::Terms terms = detail::conv_forward_terms(layer.conv, layer.weights, a, j, c);
+    return explain_dot(terms.u, terms.v, p, Site::matrix_product, what, "w", "a");
+  }
+  if (!std::isfinite(p)) return explain_dot(layer.weights.row(j), a.col(c), p, Site::matrix_product, what, "w", "a");
   Explanation e;
   e.site = Site::bias_add;
   e.operation = Operation::overflow;
-  e.cause = "overflow in W·a + b (forward)";
-  e.detail = "(W·a) = " + num(p) + " plus b = " + num(layer.biases(j)) + " exceeds 1.8e308";
-  e.operands = {{"W·a", p}, {"b", layer.biases(j)}, {"z", t.fp.z[static_cast<std::size_t>(l)](j, c)}};
+  e.cause = std::string("overflow in ") + (conv ? "W⋆a + b" : "W·a + b") + " (forward)";
+  e.detail = "(" + std::string(conv ? "W⋆a" : "W·a") + ") = " + num(p) + " plus b = " + num(layer.biases(unit)) +
+             " exceeds 1.8e308";
+  e.operands = {{conv ? "W⋆a" : "W·a", p}, {"b", layer.biases(unit)}, {"z", z}};
   return e;
 }
 
@@ -386,15 +440,39 @@ Explanation explain_output_delta(const Network<double>& net, const Numerics& n, 
   return e;
 }
 
+// The product that carries δ_{l+1} down to the output of layer l, when it is the
+// non-finite one: Wᵀ·δ (dense), the transposed convolution (conv2d), the
+// windows' shares added up (pooling).
+Explanation explain_backprop_product(const Layer<double>& next, const Matrix<double>& delta, Index i, Index c,
+                                     double p) {
+  switch (next.kind) {
+    case LayerKind::dense:
+      return explain_dot(next.weights.col(i), delta.col(c), p, Site::backprop_product, "Wᵀ·δ (backward)", "w", "δ");
+    case LayerKind::conv2d: {
+      const detail::Terms terms = detail::conv_input_gradient_terms(next.conv, next.weights, delta, i, c);
+      return explain_dot(terms.u, terms.v, p, Site::backprop_product, "the transposed convolution Wᵀ⋆δ (backward)",
+                         "w", "δ");
+    }
+    default: break;
+  }
+  Explanation e;
+  e.site = Site::backprop_product;
+  e.operation = std::isnan(p) ? Operation::inf_minus_inf : Operation::overflow;
+  e.cause = std::string(std::isnan(p) ? "inf − inf" : "overflow") + " in the " + to_string(next.pool.kind) +
+            " gradient's sum over the windows that share the entry (backward)";
+  e.detail = "the windows' shares of δ add up to " + num(p);
+  e.operands = {{"δ of the windows (largest |δ|)", delta.col(c).cwiseAbs().maxCoeff()}, {"result", p}};
+  return e;
+}
+
 Explanation explain_backprop(const Network<double>& net, const Tensors& t, int l, Index i, Index c) {
-  // deltas[l] = (W_{l+1}ᵀ δ_{l+1}) ⊙ act_l'(z_l)
+  // deltas[l] = (the next layer's input gradient of δ_{l+1}) ⊙ act_l'(z_l)
   const auto& next = net.layers[static_cast<std::size_t>(l) + 1];
   const Matrix<double>& delta = t.g.deltas[static_cast<std::size_t>(l) + 1];
   Matrix<double> product;
-  product.noalias() = next.weights.transpose() * delta;
+  layer_input_gradient(next, t.fp.a[static_cast<std::size_t>(l) + 1], delta, product);
   const double p = product(i, c);
-  if (!std::isfinite(p))
-    return explain_dot(next.weights.col(i), delta.col(c), p, Site::backprop_product, "Wᵀ·δ (backward)", "w", "δ");
+  if (!std::isfinite(p)) return explain_backprop_product(next, delta, i, c, p);
   Explanation e;
   e.site = Site::activation_derivative;
   e.operation = Operation::overflow;
@@ -511,14 +589,26 @@ Explanation explain_entry(const Network<double>& net, const Numerics& numerics, 
     case Quantity::weight_gradient: {
       const Matrix<double>& d = t.g.deltas[static_cast<std::size_t>(l)];
       const Matrix<double>& a = t.fp.a[static_cast<std::size_t>(l)];
-      e = explain_dot(d.row(r), a.row(c), nf.value, Site::weight_gradient, "the weight gradient δ·aᵀ (backward)",
-                      "δ", "a");
+      const auto& layer = net.layers[static_cast<std::size_t>(l)];
+      if (layer.kind == LayerKind::conv2d) {
+        const detail::Terms terms = detail::conv_weight_gradient_terms(layer.conv, a, d, r, c);
+        e = explain_dot(terms.u, terms.v, nf.value, Site::weight_gradient,
+                        "the weight gradient Σ δ ⋆ a (backward)", "δ", "a");
+      } else {
+        e = explain_dot(d.row(r), a.row(c), nf.value, Site::weight_gradient, "the weight gradient δ·aᵀ (backward)",
+                        "δ", "a");
+      }
       break;
     }
-    case Quantity::bias_gradient:
-      e = explain_sum(t.g.deltas[static_cast<std::size_t>(l)].row(r), nf.value, Site::bias_gradient,
-                      "the bias gradient Σ δ (backward)");
+    case Quantity::bias_gradient: {
+      const auto& layer = net.layers[static_cast<std::size_t>(l)];
+      const Matrix<double>& d = t.g.deltas[static_cast<std::size_t>(l)];
+      e = layer.kind == LayerKind::conv2d
+              ? explain_sum(detail::conv_bias_gradient_terms(layer.conv, d, r), nf.value, Site::bias_gradient,
+                            "the bias gradient Σ δ over positions and samples (backward)")
+              : explain_sum(d.row(r), nf.value, Site::bias_gradient, "the bias gradient Σ δ (backward)");
       break;
+    }
   }
   return e;
 }
@@ -536,6 +626,7 @@ NonFinite first_non_finite_entry(const Network<double>& net, const Numerics& num
   nf.value = m(r, c);
   Explanation e = explain_entry(net, numerics, t, targets, is_batch_loss, nf);
   if (e.row_override >= 0) nf.row = e.row_override;
+  if (nf.row >= 0) nf.position = image_position(net, q, l, nf.row, nf.col);
   nf.operation = e.operation;
   nf.site = e.site;
   nf.produced = e.produced;

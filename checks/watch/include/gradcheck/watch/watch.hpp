@@ -217,6 +217,10 @@ struct NonFinite {
   Quantity quantity = Quantity::z;
   int layer = 0;
   Index row = 0, col = 0;     // see Quantity
+  // An entry of an image layer's map or kernel, in its own words: "channel 2 at
+  // (3, 4)" for a row of z, a or δ of a conv2d or pooling layer, "kernel
+  // [1][0][2][2]" for a conv2d weight ([out][in][y][x]); empty for dense layers.
+  std::string position;
   double value = nan;         // the non-finite value (NaN, +inf or −inf)
   Operation operation = Operation::overflow;
   Site site = Site::matrix_product;
@@ -319,6 +323,7 @@ struct EpochStats {
 struct Result {
   Options options;
   std::vector<Activation> activations;  // of each layer (what dead / saturated mean per layer)
+  std::vector<LayerKind> kinds;         // of each layer: a conv2d layer's dead units are its feature maps
   Index outputs = 0;                    // units of the output layer (classes)
   std::optional<InputSanity> inputs;    // of the training set, when check_inputs ran
   std::vector<StepStats> steps;         // Cadence::step: every statistics step
