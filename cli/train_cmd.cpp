@@ -9,6 +9,7 @@
 #include "commands.hpp"
 
 #include <gradcheck/watch/watch.hpp>
+#include <gradcheck/engine/architecture.hpp>
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/init.hpp>
@@ -76,33 +77,17 @@ struct TrainArgs {
   bool naive_cross_entropy = false;
 };
 
-std::vector<Index> parse_sizes(const std::string& text) {
-  std::vector<Index> sizes;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t dash = text.find('-', start);
-    const std::string part = text.substr(start, dash == std::string::npos ? std::string::npos : dash - start);
-    if (part.empty() || part.size() > 12 || part.find_first_not_of("0123456789") != std::string::npos)
-      throw InputError("", "--net", "\"" + text + "\" is not a list of layer sizes such as 784-30-10");
-    sizes.push_back(static_cast<Index>(std::stoll(part)));
-    if (dash == std::string::npos) break;
-    start = dash + 1;
+// The architecture of --net (docs/training.md, "Architectures"). A spec whose
+// first layer reads images without stating their shape takes the training
+// images' (their IDX header only is read here; the data come later).
+Architecture parse_net(const TrainArgs& a) {
+  ImageShape image;
+  if (reads_data_image(a.net)) {
+    const idx::Array header = idx::read_header(a.images);
+    if (header.dims.size() == 3 && std::uint64_t{header.dims[1]} * header.dims[2] <= std::uint64_t(max_layer_width))
+      image = {1, static_cast<Index>(header.dims[1]), static_cast<Index>(header.dims[2])};
   }
-  if (sizes.size() < 2)
-    throw InputError("", "--net", "\"" + text + "\" needs at least two sizes (inputs and outputs), e.g. 784-10");
-  std::int64_t params = 0;
-  for (std::size_t k = 0; k < sizes.size(); ++k) {
-    if (sizes[k] < 1 || sizes[k] > max_layer_width)
-      throw InputError("", "--net",
-                       "layer size " + std::to_string(sizes[k]) + " (entry " + std::to_string(k) +
-                           ") is outside 1.." + std::to_string(max_layer_width) + " (docs/limits.md)");
-    if (k > 0) params += (sizes[k - 1] + 1) * sizes[k];  // ≤ 2^20 · 2^20 per layer: no overflow
-  }
-  if (params > max_parameters)
-    throw InputError("", "--net",
-                     text + " has " + std::to_string(params) + " parameters, more than the limit of " +
-                         std::to_string(max_parameters) + " (docs/limits.md)");
-  return sizes;
+  return parse_architecture(a.net, image, "--net", max_parameters);
 }
 
 idx::ByteReading parse_reading(const std::string& s, const char* option) {
@@ -173,7 +158,7 @@ class Progress {
 
 // What the arguments settle before any data is read.
 struct Settings {
-  std::vector<Index> sizes;
+  Architecture net;
   Activation hidden = Activation::sigmoid, output = Activation::sigmoid;
   Loss loss = Loss::quadratic;
   Init init = Init::gaussian;
@@ -184,7 +169,7 @@ struct Settings {
 // Everything that can be refused is refused before data is read or memory allocated.
 Settings parse_settings(const TrainArgs& a, bool momentum_given, bool optimizer_given) {
   Settings s;
-  s.sizes = parse_sizes(a.net);
+  s.net = parse_net(a);
   s.hidden = parse_name<Activation>(a.activation, "--activation", parse_activation,
                                     "identity, sigmoid, tanh, relu, leaky_relu");
   if (s.hidden == Activation::softmax)
@@ -314,7 +299,7 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
   const Settings s = parse_settings(a, momentum_given, optimizer_given);
   if (!a.report.empty()) reports::prepare_report_dir(a.report);
   const TrainOptions opt = train_options(a, s.optimizer);
-  auto net = make_network(s.sizes, s.hidden, s.output, s.loss, s.init, a.seed);
+  auto net = network_from(s.net, s.hidden, s.output, s.loss, s.init, a.seed);
   const Data d = load_data(a, s, net);
   const Dataset<double>& training = d.training;
 
@@ -359,7 +344,8 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--idx-labels", args->labels, "training labels (IDX)")->required();
   cmd->add_option("--test-images", args->test_images, "test images, evaluated after every epoch");
   cmd->add_option("--test-labels", args->test_labels, "test labels");
-  cmd->add_option("--net", args->net, "layer sizes, inputs first (limits: docs/cli.md)")->capture_default_str();
+  cmd->add_option("--net", args->net, "layers: 784-30-10, c6k5p2-m2-c16k5-m2-120-84-10 or lenet5 (docs/training.md)")
+      ->capture_default_str();
   cmd->add_option("--activation", args->activation, "hidden layers: identity, sigmoid, tanh, relu, leaky_relu")
       ->capture_default_str();
   cmd->add_option("--output", args->output, "output layer (default: softmax for cross_entropy, else sigmoid)");

@@ -138,11 +138,10 @@ void check_consistent(const Array& array) {
 
 }  // namespace
 
-Array read(const std::string& path, const Limits& limits) {
-  Reader in(path);
-  Array out;
-  out.path = path;
+namespace {
 
+// The magic number and the dimensions, checked; leaves `in` at the first data byte.
+std::vector<std::uint32_t> read_dims(Reader& in) {
   std::uint8_t magic[4];
   const std::size_t got_magic = in.read(magic, 4);
   if (got_magic < 4)
@@ -161,8 +160,26 @@ Array read(const std::string& path, const Limits& limits) {
   if (got_dims < raw_dims.size())
     in.fail("header", "truncated (" + std::to_string(4 + got_dims) + " of " + std::to_string(4 + raw_dims.size()) +
                           " header bytes)");
-  out.dims.resize(rank);
-  for (unsigned i = 0; i < rank; ++i) out.dims[i] = big_endian(&raw_dims[4 * i]);
+  std::vector<std::uint32_t> dims(rank);
+  for (unsigned i = 0; i < rank; ++i) dims[i] = big_endian(&raw_dims[4 * i]);
+  return dims;
+}
+
+}  // namespace
+
+Array read_header(const std::string& path) {
+  Reader in(path);
+  Array out;
+  out.path = path;
+  out.dims = read_dims(in);
+  return out;
+}
+
+Array read(const std::string& path, const Limits& limits) {
+  Reader in(path);
+  Array out;
+  out.path = path;
+  out.dims = read_dims(in);
 
   // The product may overflow 64 bits (255 dimensions of 2^32); stop as soon as
   // it passes the limit. A zero dimension makes everything else irrelevant.

@@ -59,6 +59,10 @@ struct Array {
 // Reads a whole file, gzip'd or plain (detected from its first bytes).
 Array read(const std::string& path, const Limits& limits = {});
 
+// Reads the header only (magic number and dimensions, checked as `read` checks
+// them): `dims` set, `bytes` empty. For the shape of the images before loading them.
+Array read_header(const std::string& path);
+
 // A rank-3 array (count × rows × cols) as a (rows·cols) × count matrix: column j
 // is image j, feature r·cols + c is pixel (r, c). `first` (>= 0) keeps only the
 // first images; -1 keeps all.
