@@ -146,6 +146,30 @@ TEST(TrainCli, AShortHealthyRunExitsZeroAndWritesEveryReportFile) {
   fs::remove_all(dir);
 }
 
+TEST(TrainCli, TrainsALenet5OnTheImagesOwnShape) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const fs::path dir = fresh_dir("lenet5");
+  const Outcome r = run(data_args("600") + std::vector<std::string>{"--net", "lenet5", "--activation", "relu", "--loss",
+                                                                "cross_entropy", "--init", "he", "--lr", "0.05",
+                                                                "--batch", "32", "--epochs", "2", "--report",
+                                                                dir.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("gradcheck train: lenet5 relu/softmax"), std::string::npos) << r.out;
+  const auto j = read_json(dir / "report.json");
+  const auto& t = j.at("results")[0];
+  EXPECT_EQ(t.at("steps_seen"), 2 * 19) << "600 images in batches of 32: 19 steps an epoch";
+  const auto& layers = t.at("steps")[0].at("layers");
+  ASSERT_EQ(layers.size(), 7u);
+  EXPECT_GT(layers[0].at("weight_norm").get<double>(), 0.0);
+  EXPECT_EQ(layers[1].at("weight_norm").get<double>(), 0.0) << "max pooling has no parameters";
+  EXPECT_GT(t.at("epochs")[1].at("test").at("accuracy").get<double>(), 0.3) << "chance is 0.1";
+  const std::string html = read_text(dir / "report.html");  // the per-layer table and charts
+  EXPECT_NE(html.find("layer 0 (conv2d, relu)"), std::string::npos);
+  EXPECT_NE(html.find("layer 1 (max_pool)"), std::string::npos);
+  EXPECT_NE(html.find("layer 4 (relu)"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 // The option names of the issue, exactly: --idx-images --idx-labels --test-images
 // --test-labels --net --activation --loss --init --lr --batch --epochs --momentum
 // --optimizer --seed --report; each one's value must show in what ran.

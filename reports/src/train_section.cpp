@@ -29,9 +29,14 @@ Verdict verdict_of(Severity s) {
   return Verdict::none;
 }
 
+// "layer 1 (sigmoid)", "layer 0 (conv2d, relu)", "layer 1 (max_pool)".
 std::string layer_label(const w::Result& r, std::size_t l) {
   std::string s = "layer " + std::to_string(l);
-  if (l < r.activations.size()) s += " (" + std::string(gradcheck::to_string(r.activations[l])) + ")";
+  const bool kind_known = l < r.kinds.size() && r.kinds[l] != LayerKind::dense;
+  if (kind_known && is_pooling(r.kinds[l])) return s + " (" + gradcheck::to_string(r.kinds[l]) + ")";
+  if (l < r.activations.size())
+    s += std::string(" (") + (kind_known ? std::string(gradcheck::to_string(r.kinds[l])) + ", " : "") +
+         gradcheck::to_string(r.activations[l]) + ")";
   return s;
 }
 
