@@ -1,0 +1,104 @@
+// The convolutional benchmark (issue 14's speed goals, bench/README.md#lenet-5):
+// LeNet-5 (`--net lenet5`: c6k5p2-m2-c16k5-m2-120-84-10, relu, softmax +
+// cross-entropy, He init) on a batch of 4 Fashion-MNIST-sized images:
+//   backward   the double-precision forward + backward of the batch
+//   big        the same in cpp_bin_float_50 (the reference's arithmetic)
+//   reference  reference_gradients(case): the 50-digit gradient with its
+//              round-off model, kink search and cross-checks, as `gradcheck check` runs it
+// Prints the median of several runs of each (wall and process CPU time).
+//
+//   conv_bench [--repeat N] [--batch N]
+#include <gradcheck/engine/architecture.hpp>
+#include <gradcheck/gradient/reference.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <random>
+#include <vector>
+
+using namespace gradcheck;
+
+namespace {
+
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
+Timing median_seconds(int repeat, const std::function<void()>& run) {
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < repeat; ++i) {
+    const std::clock_t c0 = std::clock();
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
+}
+
+// LeNet-5 with He weights and pixels in [0, 1] drawn like Fashion-MNIST's bytes / 255.
+Case lenet5_case(Index batch) {
+  const Architecture a = parse_architecture("lenet5", ImageShape{1, 28, 28}, "lenet5", Index(1) << 25);
+  Case c;
+  c.network = network_from(a, Activation::relu, Activation::softmax, Loss::cross_entropy, Init::he, 5);
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255), label(0, 9);
+  c.inputs.resize(784, batch);
+  for (Index i = 0; i < c.inputs.size(); ++i) c.inputs.data()[i] = byte(rng) / 255.0;
+  c.targets = Matrix<double>::Zero(10, batch);
+  for (Index n = 0; n < batch; ++n) c.targets(label(rng), n) = 1.0;
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeat = 5;
+  Index batch = 4;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) batch = std::max(1, std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: conv_bench [--repeat N] [--batch N]\n");
+      return 2;
+    }
+  }
+  const Case c = lenet5_case(batch);
+  std::printf("LeNet-5 (%ld parameters), batch %ld\n", static_cast<long>(c.network.parameter_count()),
+              static_cast<long>(batch));
+
+  Gradients<double> g;
+  ForwardPass<double> fp;
+  const int inner = 200;  // one backward is well under a millisecond: time many per run
+  const Timing t_double = median_seconds(repeat, [&] {
+    for (int k = 0; k < inner; ++k) {
+      forward(c.network, c.inputs, fp);
+      backward(c.network, fp, c.targets, g);
+    }
+  });
+  std::printf("double forward + backward: median %.1f us (cpu %.1f us)\n", 1e6 * t_double.wall / inner,
+              1e6 * t_double.cpu / inner);
+
+  const Network<cpp_bin_float_50> big = c.network.cast<cpp_bin_float_50>();
+  const Matrix<cpp_bin_float_50> x = c.inputs.cast<cpp_bin_float_50>(), y = c.targets.cast<cpp_bin_float_50>();
+  Gradients<cpp_bin_float_50> gb;
+  ForwardPass<cpp_bin_float_50> fb;
+  const Timing t_big = median_seconds(repeat, [&] {
+    forward(big, x, fb);
+    backward(big, fb, y, gb);
+  });
+  std::printf("50-digit forward + backward: median %.3f s (cpu %.3f s)\n", t_big.wall, t_big.cpu);
+
+  Reference ref;
+  const Timing t_ref = median_seconds(repeat, [&] { ref = reference_gradients(c); });
+  std::printf("reference_gradients (50 digits, kinks, cross-checks): median %.3f s (cpu %.3f s), %zu kinks\n",
+              t_ref.wall, t_ref.cpu, ref.kinks.size());
+  return 0;
+}
