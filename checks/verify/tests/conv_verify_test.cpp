@@ -4,6 +4,7 @@
 // chain test work through image layers, and no correct reply of a random conv
 // case diverges, in double or in float32.
 #include "verify_test_support.hpp"
+#include "../../../tests/documented_fields.hpp"
 
 #include <gradcheck/verify/mutations.hpp>
 #include <gradcheck/engine/case_format.hpp>
@@ -222,6 +223,13 @@ TEST(ConvVerify, AFloat32ReplyOfAConvCaseIsAPrecisionNoteNotADivergence) {
   r.precision = Precision::float32;
   const VerifyResult v = verify_reply(c, r);
   EXPECT_NE(v.status, VerifyStatus::diverge) << describe(v);
+}
+
+// docs/verify.md's signature table has one row per kind of the catalogue, and back.
+TEST(ConvVerify, TheSignatureTableOfTheDocsNamesEveryKind) {
+  std::set<std::string> kinds;
+  for (int k = 0; k <= static_cast<int>(BugKind::kink_convention); ++k) kinds.insert(to_string(static_cast<BugKind>(k)));
+  EXPECT_EQ(gradcheck::testing::documented_fields("docs/verify.md", "## Signatures"), kinds);
 }
 
 // Random conv cases: 1–2 conv layers, 1–2 channels, images up to 7 × 7,
