@@ -181,9 +181,6 @@ inline void write_inputs(const std::string& id, const fs::path& dir) {
                          "]], \"biases\": [0]}], \"loss\": \"quadratic\"}, \"inputs\": [[0]], \"targets\": [[0]]}\n");
   } else if (id == "conv-kernel-too-large") {
     put("conv-kernel.json", replace(replace(conv_case, "[1, 5, 5]", "[1, 1, 5]"), "\"padding\": 1", "\"padding\": 0"));
-  } else if (id == "verify-conv") {
-    put("conv.json", conv_case);
-    put("reply.json", "{\"layers\": [{\"weights\": [], \"biases\": []}]}\n");
   } else if (id == "huge-file") {
     // Sparse: the size is refused from stat(), nothing is read or stored.
     put("huge.json", "");

@@ -207,7 +207,10 @@ INSTANTIATE_TEST_SUITE_P(
         ExampleReply{"softmax-bce-case.json", "softmax-bce-float32.json", "AGREE WITH NOTES: ", "precision (note): ", 0,
                      1},
         ExampleReply{"saturated-tanh-case.json", "saturated-tanh-float32.json", "AGREE WITH NOTES: ",
-                     "precision (warning): ", 0, 1}),
+                     "precision (warning): ", 0, 1},
+        ExampleReply{"../cases/conv-small.json", "conv-small-correct.json", "AGREE: ", "", 0, 0},
+        ExampleReply{"../cases/conv-small.json", "conv-small-max-pool-to-all.json", "DIVERGES: ",
+                     "max-pool-routing: a max-pool window's gradient is sent to every entry", 1, 1}),
     [](const ::testing::TestParamInfo<ExampleReply>& i) {
       std::string n = i.param.reply;
       n = n.substr(0, n.find('.'));

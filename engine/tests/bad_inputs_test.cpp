@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 using bad_inputs::Row;
 
 // Rows refused by a command before or after its readers: the CLI test has them.
-const std::set<std::string> kCommandRows = {"image-size", "absurd-net", "too-many-parameters", "verify-conv"};
+const std::set<std::string> kCommandRows = {"image-size", "absurd-net", "too-many-parameters"};
 
 std::vector<Row> page_rows() {
   try {

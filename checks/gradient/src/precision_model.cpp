@@ -241,7 +241,82 @@ void softmax_column(Tracker& t, Pass& p, std::size_t l, Index s) {
   p.softmax_total[static_cast<std::size_t>(s)] = total;
 }
 
+// Calls f(o, j, k, i) for every tap of a conv2d layer: output feature j
+// (channel o) reads input feature i through kernel column k (conv.hpp's layout;
+// taps in the zero padding are left out: they add nothing, exactly).
+template <class F>
+void for_each_tap(const ConvGeometry& g, F&& f) {
+  const Index OH = g.out_h(), OW = g.out_w();
+  for (Index o = 0; o < g.out_channels; ++o)
+    for (Index oy = 0; oy < OH; ++oy)
+      for (Index ox = 0; ox < OW; ++ox)
+        for (Index c = 0; c < g.in_channels; ++c)
+          for (Index u = 0; u < g.kernel_h; ++u)
+            for (Index v = 0; v < g.kernel_w; ++v) {
+              const Index y = oy * g.stride - g.padding + u, x = ox * g.stride - g.padding + v;
+              if (y < 0 || y >= g.height || x < 0 || x >= g.width) continue;
+              f(o, (o * OH + oy) * OW + ox, (c * g.kernel_h + u) * g.kernel_w + v, (c * g.height + y) * g.width + x);
+            }
+}
+
+// Calls f(j, i) for every entry i of pooling window j; for max pool only the
+// entry the engine picks (the first largest of the computed values).
+template <class F>
+void for_each_pooled(const PoolGeometry& g, const Grid& x, Index s, F&& f) {
+  const Index OH = g.out_h(), OW = g.out_w();
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index oy = 0; oy < OH; ++oy)
+      for (Index ox = 0; ox < OW; ++ox) {
+        const Index j = (c * OH + oy) * OW + ox, first = (c * g.height + oy * g.stride) * g.width + ox * g.stride;
+        Index best = first;
+        for (Index u = 0; u < g.window; ++u)
+          for (Index v = 0; v < g.window; ++v) {
+            const Index i = first + u * g.width + v;
+            if (g.kind == PoolGeometry::Kind::avg) f(j, i);
+            else if (x(i, s).v > x(best, s).v) best = i;
+          }
+        if (g.kind == PoolGeometry::Kind::max) f(j, best);
+      }
+}
+
+// z of a conv2d or pooling layer: the taps' weighted sum plus the channel's
+// bias, a window's pick, or a window's sum ÷ window².
+Grid image_z(Tracker& t, const Pass& p, const Layer<double>& layer, std::size_t l) {
+  const Grid& x = p.a[l];
+  const Index outputs = layer.output_size();
+  Grid z(outputs, x.cols);
+  std::vector<std::vector<R>> terms(static_cast<std::size_t>(outputs));
+  for (Index s = 0; s < x.cols; ++s) {
+    for (auto& v : terms) v.clear();
+    if (layer.kind == LayerKind::conv2d) {
+      for_each_tap(layer.conv, [&](Index, Index j, Index k, Index i) {
+        t.at(l, j, s);
+        terms[static_cast<std::size_t>(j)].push_back(t.mul(p.weights[l](j / layer.conv.positions(), k), x(i, s), Op::weighted_sum));
+      });
+      for (Index j = 0; j < outputs; ++j)
+        terms[static_cast<std::size_t>(j)].push_back(p.biases[l][static_cast<std::size_t>(j / layer.conv.positions())]);
+    } else {
+      for_each_pooled(layer.pool, x, s, [&](Index j, Index i) { terms[static_cast<std::size_t>(j)].push_back(x(i, s)); });
+    }
+    const double area = double(layer.pool.window * layer.pool.window);
+    for (Index j = 0; j < outputs; ++j) {
+      t.at(l, j, s);
+      const auto& tj = terms[static_cast<std::size_t>(j)];
+      if (layer.kind == LayerKind::max_pool) z(j, s) = tj.front();
+      else if (layer.kind == LayerKind::avg_pool) z(j, s) = t.div(t.sum(tj, Op::weighted_sum), Tracker::exact(area), Op::weighted_sum);
+      else z(j, s) = t.sum(tj, Op::weighted_sum);
+    }
+  }
+  return z;
+}
+
+void activate_layer(Tracker& t, Pass& p, const Layer<double>& layer, std::size_t l);
+
 void forward_layer(Tracker& t, Pass& p, const Layer<double>& layer, std::size_t l) {
+  if (!layer.is_dense()) {
+    p.z.push_back(image_z(t, p, layer, l));
+    return activate_layer(t, p, layer, l);
+  }
   const Grid& x = p.a[l];
   Grid& W = p.weights[l];
   Grid z(layer.units(), x.cols);
@@ -255,6 +330,11 @@ void forward_layer(Tracker& t, Pass& p, const Layer<double>& layer, std::size_t 
       z(j, s) = t.sum(terms, Op::weighted_sum);
     }
   p.z.push_back(z);
+  activate_layer(t, p, layer, l);
+}
+
+void activate_layer(Tracker& t, Pass& p, const Layer<double>& layer, std::size_t l) {
+  const Grid& z = p.z[l];
   p.a.emplace_back(z.rows, z.cols);
   if (layer.activation == Activation::softmax) {
     p.softmax_terms.assign(static_cast<std::size_t>(z.cols), {});
@@ -451,7 +531,66 @@ void layer_gradients(Tracker& t, const Grid& delta, const Grid& a_prev, std::siz
   b.biases[l] = std::move(db);
 }
 
-Grid previous_delta(Tracker& t, const Pass& p, const Grid& delta, std::size_t l, Activation act) {
+// dW and db of a conv2d layer: Σ over samples and positions of δ·x and of δ.
+void conv_gradients(Tracker& t, const Pass& p, const Layer<double>& layer, const Grid& delta, std::size_t l,
+                    Backward& b) {
+  const ConvGeometry& g = layer.conv;
+  const Grid& x = p.a[l];
+  std::vector<std::vector<R>> w_terms(static_cast<std::size_t>(g.out_channels * g.weight_cols()));
+  std::vector<std::vector<R>> b_terms(static_cast<std::size_t>(g.out_channels));
+  for (Index s = 0; s < delta.cols; ++s) {
+    for_each_tap(g, [&](Index o, Index j, Index k, Index i) {
+      t.at(l, o, k);
+      w_terms[static_cast<std::size_t>(o * g.weight_cols() + k)].push_back(t.mul(delta(j, s), x(i, s), Op::batch_sum));
+    });
+    for (Index j = 0; j < delta.rows; ++j) b_terms[static_cast<std::size_t>(j / g.positions())].push_back(delta(j, s));
+  }
+  Grid dW(g.out_channels, g.weight_cols());
+  std::vector<R> db;
+  for (Index o = 0; o < g.out_channels; ++o) {
+    for (Index k = 0; k < g.weight_cols(); ++k) dW(o, k) = t.sum(w_terms[static_cast<std::size_t>(o * g.weight_cols() + k)], Op::batch_sum);
+    db.push_back(t.sum(b_terms[static_cast<std::size_t>(o)], Op::batch_sum));
+  }
+  b.weights[l] = std::move(dW);
+  b.biases[l] = std::move(db);
+}
+
+// dL/da_{l−1} of a conv2d or pooling layer l: the taps' W·δ scattered back, or
+// each window's δ to its pick (÷ window² to every entry for avg pool).
+Grid image_input_gradient(Tracker& t, const Pass& p, const Layer<double>& layer, const Grid& delta, std::size_t l) {
+  const Grid& x = p.a[l];
+  Grid g(x.rows, x.cols);
+  std::vector<std::vector<R>> terms(static_cast<std::size_t>(x.rows));
+  const double area = double(layer.pool.window * layer.pool.window);
+  for (Index s = 0; s < x.cols; ++s) {
+    for (auto& v : terms) v.clear();
+    t.at(l - 1, 0, s);
+    if (layer.kind == LayerKind::conv2d)
+      for_each_tap(layer.conv, [&](Index o, Index j, Index k, Index i) {
+        terms[static_cast<std::size_t>(i)].push_back(t.mul(p.weights[l](o, k), delta(j, s), Op::backward_sum));
+      });
+    else
+      for_each_pooled(layer.pool, x, s, [&](Index j, Index i) {
+        terms[static_cast<std::size_t>(i)].push_back(
+            layer.kind == LayerKind::avg_pool ? t.div(delta(j, s), Tracker::exact(area), Op::backward_sum) : delta(j, s));
+      });
+    for (Index i = 0; i < x.rows; ++i) g(i, s) = t.sum(terms[static_cast<std::size_t>(i)], Op::backward_sum);
+  }
+  return g;
+}
+
+Grid previous_delta(Tracker& t, const Pass& p, const Layer<double>& layer, const Grid& delta, std::size_t l,
+                    Activation act) {
+  if (!layer.is_dense()) {
+    Grid prev = image_input_gradient(t, p, layer, delta, l);
+    if (act == Activation::identity) return prev;
+    for (Index s = 0; s < prev.cols; ++s)
+      for (Index i = 0; i < prev.rows; ++i) {
+        t.at(l - 1, i, s);
+        prev(i, s) = t.mul(prev(i, s), derivative(t, act, p.z[l - 1](i, s), p.a[l](i, s)), Op::backward_sum);
+      }
+    return prev;
+  }
   const Grid& W = p.weights[l];
   Grid prev(W.cols, delta.cols);
   std::vector<R> terms;
@@ -471,8 +610,10 @@ Backward backward_pass(Tracker& t, const Pass& p, const Case& c) {
   Backward b{std::vector<Grid>(L, Grid(0, 0)), std::vector<std::vector<R>>(L)};
   Grid delta = output_deltas(t, p, c);
   for (std::size_t l = L; l-- > 0;) {
-    layer_gradients(t, delta, p.a[l], l, b);
-    if (l > 0) delta = previous_delta(t, p, delta, l, c.network.layers[l - 1].activation);
+    const Layer<double>& layer = c.network.layers[l];
+    if (layer.is_dense()) layer_gradients(t, delta, p.a[l], l, b);
+    else if (layer.kind == LayerKind::conv2d) conv_gradients(t, p, layer, delta, l, b);
+    if (l > 0) delta = previous_delta(t, p, layer, delta, l, c.network.layers[l - 1].activation);
   }
   return b;
 }
@@ -510,8 +651,8 @@ void merge_way(PrecisionModel& m, const Pass& p, const Backward& b, const R& los
 void shape(PrecisionModel& m, const Case& c) {
   for (const auto& layer : c.network.layers) {
     m.weights.emplace_back(static_cast<std::size_t>(layer.weights.size()));
-    m.biases.emplace_back(static_cast<std::size_t>(layer.units()));
-    m.z_error.push_back(Matrix<double>::Zero(layer.units(), c.inputs.cols()));
+    m.biases.emplace_back(static_cast<std::size_t>(layer.biases.size()));
+    m.z_error.push_back(Matrix<double>::Zero(layer.output_size(), c.inputs.cols()));
   }
   m.outputs.resize(static_cast<std::size_t>(c.network.output_size() * c.inputs.cols()));
 }
@@ -563,13 +704,12 @@ const EntryBound& PrecisionModel::weight(std::size_t l, Index row, Index col) co
 }
 const EntryBound& PrecisionModel::bias(std::size_t l, Index row) const { return biases[l][static_cast<std::size_t>(row)]; }
 const EntryBound& PrecisionModel::output(Index unit, Index sample) const {
-  const Index samples = static_cast<Index>(outputs.size()) / std::max<Index>(1, static_cast<Index>(biases.back().size()));
+  const Index samples = static_cast<Index>(outputs.size()) / std::max<Index>(1, z_error.back().rows());
   return outputs[static_cast<std::size_t>(unit * samples + sample)];
 }
 
 PrecisionModel precision_model(const Case& c, Precision precision) {
   validate(c.network);
-  require_dense_layers(c.network, "case", "the precision model", "docs/verify.md");
   PrecisionModel m;
   m.precision = precision;
   shape(m, c);

@@ -333,6 +333,7 @@ void weight_decay_signature(const VerifyContext& ctx, std::vector<Signature>& ou
   std::vector<double> lambdas;
   double worst = 0;
   for (std::size_t l = 0; l < L; ++l) {
+    if (ctx.c.network.layers[l].weights.size() == 0) continue;  // pooling: no parameters
     if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) return;
     const Matrix<double>& W = ctx.c.network.layers[l].weights;
     const Matrix<double> diff = ctx.reply.layers[l].weights - ctx.reference[l].weights;

@@ -35,6 +35,13 @@ const char* to_string(BugKind k) {
     case BugKind::samples_dropped: return "samples-dropped";
     case BugKind::sample_weights: return "sample-weights";
     case BugKind::tensor_scale: return "tensor-scale";
+    case BugKind::kernel_flipped: return "kernel-flipped";
+    case BugKind::stride_ignored: return "stride-ignored";
+    case BugKind::backward_padding: return "backward-padding";
+    case BugKind::channels_swapped: return "channels-swapped";
+    case BugKind::max_pool_routing: return "max-pool-routing";
+    case BugKind::avg_pool_undivided: return "avg-pool-undivided";
+    case BugKind::conv_bias_unsummed: return "conv-bias-unsummed";
     case BugKind::precision: return "precision";
     case BugKind::kink_convention: return "kink-convention";
   }
@@ -92,7 +99,8 @@ Matrix<double> loss_derivative(Loss loss, const Matrix<double>& a, const Matrix<
 
 Matrix<double> backward_step(const Network<double>& net, const ForwardPass<double>& fp, std::size_t l,
                              const Matrix<double>& delta) {
-  Matrix<double> prev = net.layers[l].weights.transpose() * delta;
+  Matrix<double> prev;
+  layer_input_gradient(net.layers[l], fp.a[l], delta, prev);
   multiply_by_derivative(net.layers[l - 1].activation, fp.z[l - 1], fp.a[l], prev);
   return prev;
 }
@@ -160,7 +168,7 @@ bool variant_applies(const Network<double>& net, const Variant& v) {
     return false;
   };
   const auto smooth = [](const Layer<double>& l) { return formula_at_z(l.activation, 0).has_value(); };
-  const auto square = [](const Layer<double>& l) { return l.units() == l.inputs(); };
+  const auto square = [](const Layer<double>& l) { return l.is_dense() && l.units() == l.inputs(); };
   if (v.hidden_formula_at_z && !any_layer(0, L - 1, smooth)) return false;
   if (v.output_formula_at_z && !any_layer(L - 1, L, smooth)) return false;
   if (v.negative_slope_zero &&
@@ -170,7 +178,7 @@ bool variant_applies(const Network<double>& net, const Variant& v) {
       !any_layer(0, L - 1, [](const Layer<double>& l) { return l.activation != Activation::identity; }))
     return false;
   if (v.transposed_step && (L < 2 || !any_layer(1, L, square))) return false;
-  return true;
+  return image_variant_applies(net, v);
 }
 
 // δ_L of the variant, reduction included; nullopt when it does not apply.
@@ -220,11 +228,27 @@ Matrix<double> variant_targets(const Case& c, const Variant& v) {
   return y;
 }
 
+// True convolution throughout: the right gradients of the network whose
+// kernels are turned 180°, on its own forward pass, turned back.
+std::optional<Grads> flipped_network_gradients(const Case& c, Variant v) {
+  Case flipped = c;
+  for (Layer<double>& layer : flipped.network.layers)
+    if (layer.kind == LayerKind::conv2d) layer.weights = flipped_kernels(layer.conv, layer.weights);
+  v.kernel_flipped = false;
+  auto g = variant_gradients(flipped, forward(flipped.network, flipped.inputs), v);
+  if (g)
+    for (std::size_t l = 0; l < g->size(); ++l)
+      if (c.network.layers[l].kind == LayerKind::conv2d)
+        (*g)[l].weights = flipped_kernels(c.network.layers[l].conv, (*g)[l].weights);
+  return g;
+}
+
 }  // namespace
 
 std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v) {
   const Network<double>& net = c.network;
   if (!variant_applies(net, v)) return std::nullopt;
+  if (v.kernel_flipped) return flipped_network_gradients(c, v);
   if (v.targets_rolled && (c.batch_size() < 2 || c.targets.col(0) == c.targets.col(1))) return std::nullopt;
   std::optional<Matrix<double>> delta = variant_output_delta(c, fp, v, variant_targets(c, v));
   if (!delta) return std::nullopt;
@@ -232,12 +256,9 @@ std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>&
   Grads g(L);
   for (std::size_t l = L; l-- > 0;) {
     const Matrix<double>& prev_a = v.z_instead_of_a && l > 0 ? fp.z[l - 1] : fp.a[l];
-    g[l].weights = *delta * prev_a.transpose();
-    g[l].biases = delta->rowwise().sum();
+    Matrix<double> prev;
+    variant_layer_backward(net.layers[l], fp.a[l], prev_a, *delta, v, g[l], l > 0 ? &prev : nullptr);
     if (l == 0) break;
-    const Matrix<double>& W = net.layers[l].weights;
-    const bool transposed = v.transposed_step && W.rows() == W.cols();
-    Matrix<double> prev = transposed ? Matrix<double>(W * *delta) : Matrix<double>(W.transpose() * *delta);
     const Activation act = net.layers[l - 1].activation;
     Matrix<double> d = variant_derivative(v, act, fp.z[l - 1], fp.a[l], true);
     if (has_kink(act)) apply_flips(v, l - 1, act, fp.z[l - 1], d);
@@ -525,7 +546,7 @@ void bias_missing_signature(const VerifyContext& ctx, std::vector<Signature>& ou
   Signature s;
   s.kind = BugKind::bias_missing;
   for (std::size_t l = 0; l < claimed.size(); ++l)
-    if (claimed[l].biases.size() == 0) s.layers.push_back(l);
+    if (claimed[l].biases.size() == 0 && net.layers[l].biases.size() > 0) s.layers.push_back(l);
   if (s.layers.empty()) return;
   std::string which;
   for (std::size_t l : s.layers) {
@@ -886,12 +907,24 @@ KinkSites kink_sites(const VerifyContext& ctx) {
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& layer = net.layers[l];
     if (!has_kink(layer.activation)) continue;
-    const Matrix<double> magnitude = layer.weights.cwiseAbs() * ctx.fp.a[l].cwiseAbs();
+    // Σ|W||a| without the biases, which the bound adds: a conv2d layer's through its own forward.
+    Matrix<double> magnitude;
+    if (layer.is_dense()) {
+      magnitude = layer.weights.cwiseAbs() * ctx.fp.a[l].cwiseAbs();
+    } else {
+      Layer<double> abs = layer;
+      abs.weights = layer.weights.cwiseAbs();
+      abs.biases.setZero();
+      layer_forward(abs, Matrix<double>(ctx.fp.a[l].cwiseAbs()), magnitude);
+    }
+    const auto bias_of = [&](Index j) {
+      return layer.is_dense() ? layer.biases(j) : layer.biases(j / layer.conv.positions());
+    };
     const auto& z = ctx.fp.z[l];
     for (Index s = 0; s < z.cols(); ++s)
       for (Index j = 0; j < z.rows(); ++j) {
         // Plus float32's underflow: a z held by no float32 reads as 0 there.
-        const double bound = near_kink_factor * 2 * f.unit_roundoff * (magnitude(j, s) + std::abs(layer.biases(j))) +
+        const double bound = near_kink_factor * 2 * f.unit_roundoff * (magnitude(j, s) + std::abs(bias_of(j))) +
                              2 * f.min_normal;
         if (z(j, s) == 0) sites.exact.push_back({{l, j, s}, 0.0, 0.0});
         if (std::abs(z(j, s)) <= bound)
@@ -1093,13 +1126,87 @@ std::string missing_derivative_finding(const VerifyContext& ctx) {
          " instead of (" + dlda + ") ⊙ " + derivative_name(ctx.c.network.layers.back().activation) + "(z))";
 }
 
+Variant with_form(int Variant::*flag, int form) {
+  Variant v;
+  v.*flag = form;
+  return v;
+}
+
+// The layers of one kind (conv2d, max_pool, avg_pool).
+template <LayerKind K>
+std::vector<std::size_t> layers_of(const VerifyContext& ctx) {
+  std::vector<std::size_t> v;
+  for (std::size_t l = 0; l < ctx.c.network.layers.size(); ++l)
+    if (ctx.c.network.layers[l].kind == K) v.push_back(l);
+  return v;
+}
+
+std::function<std::string(const VerifyContext&)> says(std::string text) {
+  return [text](const VerifyContext&) { return text; };
+}
+
+// The image-layer hypotheses (docs/verify.md#image-layers), after the dense ones.
+void add_image_hypotheses(std::vector<Hypothesis>& table) {
+  using V = Variant;
+  const auto conv = layers_of<LayerKind::conv2d>;
+  const auto maxp = layers_of<LayerKind::max_pool>;
+  const auto avgp = layers_of<LayerKind::avg_pool>;
+  const std::string turned = "the conv2d kernels are turned 180° (a true convolution where the layers cross-correlate)";
+  table.push_back({with({&V::kernel_flipped}), BugKind::kernel_flipped, 10, true, true, conv,
+                   says(turned + " in the forward and the backward pass alike: the reply is the gradient of the "
+                                 "convolution with every kernel flipped")});
+  table.push_back({with({&V::kernel_flipped_dw}), BugKind::kernel_flipped, 10, false, true, conv,
+                   says("dW of the conv2d layers is turned 180° (δ ⋆ a read as a convolution) while the forward pass "
+                        "and dL/da are right")});
+  table.push_back({with({&V::kernel_flipped_dx}), BugKind::kernel_flipped, 10, false, true, conv,
+                   says("dL/da below a conv2d layer goes through its kernel as it is where the kernel turned 180° "
+                        "belongs (or the other way round): dX is not the transposed convolution; dW is right")});
+  const std::string stride = "as if the stride were 1: δ is not dilated (its positions read the input at stride 1 "
+                             "where the forward steps by the stride)";
+  table.push_back({with({&V::stride_ignored_dw}), BugKind::stride_ignored, 11, false, true, conv,
+                   says("dW of the strided conv2d layers is computed " + stride)});
+  table.push_back({with({&V::stride_ignored_dx}), BugKind::stride_ignored, 11, false, true, conv,
+                   says("dL/da below the strided conv2d layers is computed " + stride)});
+  table.push_back({with({&V::stride_ignored_dw, &V::stride_ignored_dx}), BugKind::stride_ignored, 11, false, true,
+                   conv, says("dW and dL/da of the strided conv2d layers are computed " + stride)});
+  table.push_back({with_form(&V::backward_padding, 1), BugKind::backward_padding, 12, false, true, conv,
+                   says("the conv2d backward pass ignores the padding: it reads the input at (y·s + u, x·s + v) where "
+                        "the forward read (y·s − p + u, x·s − p + v)")});
+  table.push_back({with_form(&V::backward_padding, 2), BugKind::backward_padding, 12, false, true, conv,
+                   says("the conv2d backward pass is off by one in the padding: it reads the input at padding p + 1")});
+  table.push_back({with_form(&V::backward_padding, 3), BugKind::backward_padding, 12, false, true, conv,
+                   says("the conv2d backward pass is off by one in the padding: it reads the input at padding p − 1")});
+  table.push_back({with({&V::channels_swapped}), BugKind::channels_swapped, 13, false, true, conv,
+                   says("dL/da below a conv2d layer is scattered through W[i][o] where W[o][i] belongs: the kernel's "
+                        "input and output channels are not transposed (the shapes only allow it where they are "
+                        "equal)")});
+  table.push_back({with_form(&V::max_pool_routing, 1), BugKind::max_pool_routing, 14, false, true, maxp,
+                   says("a max-pool window's gradient is sent to every entry of the window, where only its maximum "
+                        "gets it")});
+  table.push_back({with_form(&V::max_pool_routing, 2), BugKind::max_pool_routing, 14, false, true, maxp,
+                   says("a max-pool window's gradient is sent to every tied maximum, where one entry (the first) gets "
+                        "it: the window's gradient counted once per tie")});
+  table.push_back({with_form(&V::max_pool_routing, 3), BugKind::max_pool_routing, 14, false, true, maxp,
+                   says("a max-pool window's gradient is averaged over the window (÷ window², as for avg pool), where "
+                        "its maximum gets all of it")});
+  table.push_back({with({&V::avg_pool_undivided}), BugKind::avg_pool_undivided, 15, false, true, avgp,
+                   says("avg pool's backward pass sends each entry the window's whole gradient, not divided by the "
+                        "window's size")});
+  table.push_back({with_form(&V::conv_bias, 1), BugKind::conv_bias_unsummed, 16, false, false, conv,
+                   says("a conv2d bias gradient is taken at the first output position only, where it is the sum of δ "
+                        "over every position (and sample)")});
+  table.push_back({with_form(&V::conv_bias, 2), BugKind::conv_bias_unsummed, 16, false, false, conv,
+                   says("a conv2d bias gradient is the mean of δ over the output positions, where it is their sum")});
+}
+
 // The catalogue of hypotheses, in the order their signatures are reported.
 const std::vector<Hypothesis>& hypotheses() {
   using V = Variant;
   // act'(a) for act'(z), narrowest first: where the hidden layers' derivative
   // cannot tell a from z (relu, identity), "every layer" would match too but
   // say more than is shown.
-  static const std::vector<Hypothesis> table = {
+  static const std::vector<Hypothesis> table = [] {
+    std::vector<Hypothesis> t = {
       {with({&V::output_derivative_at_a}), BugKind::derivative_at_output_value, 0, true, false, all_layers,
        derivative_at_a("at the output layer")},
       {with({&V::hidden_derivative_at_a}), BugKind::derivative_at_output_value, 0, false, true, all_layers,
@@ -1149,7 +1256,10 @@ const std::vector<Hypothesis>& hypotheses() {
          return "each sample is paired with the next sample's target (sample s with the target of s + 1, the last "
                 "with the first's): the batch's targets are shifted by one";
        }},
-  };
+    };
+    add_image_hypotheses(t);
+    return t;
+  }();
   return table;
 }
 
@@ -1233,6 +1343,22 @@ std::string hypothesis_label(const Hypothesis& h) {
   if (v.softmax_diagonal) return "softmax' as a(1 − a)";
   if (v.transposed_step) return "W for Wᵀ in a backward step";
   if (v.targets_rolled) return "targets shifted by one sample";
+  if (v.kernel_flipped) return "conv kernels turned 180° throughout";
+  if (v.kernel_flipped_dw) return "conv dW turned 180°";
+  if (v.kernel_flipped_dx) return "conv dX through the unturned kernel";
+  if (v.stride_ignored_dw && v.stride_ignored_dx) return "conv dW and dX at stride 1";
+  if (v.stride_ignored_dw) return "conv dW at stride 1";
+  if (v.stride_ignored_dx) return "conv dX at stride 1";
+  if (v.backward_padding == 1) return "conv backward without padding";
+  if (v.backward_padding == 2) return "conv backward at padding p + 1";
+  if (v.backward_padding == 3) return "conv backward at padding p − 1";
+  if (v.channels_swapped) return "conv dX through W[i][o]";
+  if (v.max_pool_routing == 1) return "max-pool gradient to every entry";
+  if (v.max_pool_routing == 2) return "max-pool gradient to every tied maximum";
+  if (v.max_pool_routing == 3) return "max-pool gradient averaged";
+  if (v.avg_pool_undivided) return "avg-pool gradient not divided";
+  if (v.conv_bias == 1) return "conv db at the first position";
+  if (v.conv_bias == 2) return "conv db averaged over positions";
   return to_string(h.kind);
 }
 

@@ -107,9 +107,12 @@ Usable usable_tensors(const Case& c, const Reply& reply) {
   u.all = true;
   for (std::size_t l = 0; l < L; ++l) {
     const auto& w = c.network.layers[l].weights;
-    u.weights[l] = reply.layers[l].weights.rows() == w.rows() && reply.layers[l].weights.cols() == w.cols();
-    u.biases[l] = reply.layers[l].biases.size() == c.network.layers[l].biases.size();
-    u.all = u.all && u.weights[l] && u.biases[l];
+    const bool weights_match = reply.layers[l].weights.rows() == w.rows() && reply.layers[l].weights.cols() == w.cols();
+    const bool biases_match = reply.layers[l].biases.size() == c.network.layers[l].biases.size();
+    // A pooling layer's empty tensors match and leave nothing to compare.
+    u.weights[l] = weights_match && w.size() > 0;
+    u.biases[l] = biases_match && c.network.layers[l].biases.size() > 0;
+    u.all = u.all && weights_match && biases_match;
   }
   return u;
 }
@@ -118,8 +121,10 @@ Grads reference_values(const Reference& ref, std::size_t L) {
   Grads g(L);
   for (std::size_t l = 0; l < L; ++l) {
     const int layer = static_cast<int>(l);
-    g[l].weights = ref.find(layer, TensorKind::weights)->value;
-    g[l].biases = ref.find(layer, TensorKind::biases)->value.col(0);
+    const ReferenceTensor* w = ref.find(layer, TensorKind::weights);
+    const ReferenceTensor* b = ref.find(layer, TensorKind::biases);
+    if (w) g[l].weights = w->value;  // a pooling layer has neither: empty tensors
+    if (b) g[l].biases = b->value.col(0);
   }
   return g;
 }
@@ -317,17 +322,47 @@ double solve(const Matrix<double>& P, const Matrix<double>& B, Matrix<double>& X
   return cond;
 }
 
+// What layer l's parameter gradients are linear in: [dW, db] = Δ [Dᵀ, 1], Δ
+// the layer's δ as units × columns. A dense layer's D is a_{l−1} (a column per
+// sample, Δ = δ); a conv2d layer's is its unfolded input, weight_cols × (N·P)
+// (a column per sample and output position, Δ(o, n·P + p) = δ(o·P + p, n)).
+Matrix<double> design(const Layer<double>& layer, const Matrix<double>& a) {
+  if (layer.is_dense()) return a;
+  Matrix<double> cols;
+  unfold(layer.conv, a, 0, a.cols(), cols);
+  return cols.transpose();
+}
+
+// Δ (units × columns) of design() back to δ (output_size × N).
+Matrix<double> delta_of_columns(const Layer<double>& layer, const Matrix<double>& D, Index N) {
+  if (layer.is_dense()) return D;
+  const Index P = layer.conv.positions();
+  Matrix<double> delta(layer.output_size(), N);
+  for (Index n = 0; n < N; ++n)
+    for (Index o = 0; o < D.rows(); ++o) delta.col(n).segment(o * P, P) = D.row(o).segment(n * P, P).transpose();
+  return delta;
+}
+
+// A conv2d layer's δ has N·P unknowns per output channel: recovered only when
+// that many are few enough for the eigen-solver (batch × positions ≤ this).
+constexpr Index max_conv_unknowns = 64;
+
 RecoveredDelta recover_delta(const VerifyContext& ctx, std::size_t l) {
   RecoveredDelta r;
   r.layer = l;
   if (!ctx.usable.weights[l] || !ctx.claimed_finite) return r;
+  const Layer<double>& layer = ctx.c.network.layers[l];
   const Matrix<double>& dW = ctx.reply.layers[l].weights;
   const bool have_b = ctx.usable.biases[l] && !(ctx.reply.layers[l].biases.array() == 0).all();
-  const Matrix<double>& a = ctx.fp.a[l];  // a_{l−1}: inputs × N
+  const Matrix<double> a = design(layer, ctx.fp.a[l]);  // a_{l−1}: inputs × N (conv2d: unfolded)
   const Index N = a.cols(), n_in = a.rows();
-  if (have_b && N == 1) {
+  const Index equations = have_b ? n_in + 1 : n_in;
+  if (layer.is_dense() && have_b && N == 1) {
     r.how = DeltaRecovery::exact;
     r.delta = ctx.reply.layers[l].biases;
+  } else if (!layer.is_dense() && (N > equations || N > max_conv_unknowns)) {
+    r.how = DeltaRecovery::undetermined;  // more unknowns than equations: any δ of the null space fits
+    return r;
   } else {
     Matrix<double> P, B;
     if (have_b) {
@@ -348,12 +383,12 @@ RecoveredDelta recover_delta(const VerifyContext& ctx, std::size_t l) {
       return r;
     }
     r.how = have_b ? DeltaRecovery::solved : DeltaRecovery::from_weights;
-    r.delta = X.transpose();
+    r.delta = delta_of_columns(layer, X.transpose(), ctx.fp.a[l].cols());
   }
-  const Matrix<double> w_pred = r.delta * a.transpose();
-  const Vector<double> b_pred = r.delta.rowwise().sum();
+  Matrix<double> w_pred;
+  Vector<double> b_pred;
+  layer_parameter_gradients(layer, ctx.fp.a[l], r.delta, w_pred, b_pred);
   // More equations than unknowns: the fit can fail, so its residual says something.
-  const Index equations = have_b ? n_in + 1 : n_in;
   r.residual_tested = equations > N || r.how == DeltaRecovery::exact || r.how == DeltaRecovery::from_weights;
   if (r.how == DeltaRecovery::exact || equations > N) r.weights_residual = tensor_distance(dW, w_pred);
   if (ctx.usable.biases[l] && (r.how == DeltaRecovery::from_weights || equations > N))
@@ -361,12 +396,15 @@ RecoveredDelta recover_delta(const VerifyContext& ctx, std::size_t l) {
   return r;
 }
 
+// Layer l's claimed dW and db against those δ (its δ) predicts: δ a_{l−1}ᵀ and
+// δ·1 (dense), δ ⋆ a_{l−1} and δ summed over positions and samples (conv2d).
 LayerConsistency consistency(const VerifyContext& ctx, std::size_t l, const Matrix<double>& delta, double condition) {
   LayerConsistency c;
   c.layer = l;
   c.tolerance = match_tolerance(ctx) * std::max(1.0, condition);
-  const Matrix<double> w_pred = delta * ctx.fp.a[l].transpose();
-  const Vector<double> b_pred = delta.rowwise().sum();
+  Matrix<double> w_pred;
+  Vector<double> b_pred;
+  layer_parameter_gradients(ctx.c.network.layers[l], ctx.fp.a[l], delta, w_pred, b_pred);
   c.weights_error = tensor_distance(ctx.reply.layers[l].weights, w_pred);
   c.biases_error = tensor_distance(ctx.reply.layers[l].biases, b_pred);
   c.weights_consistent = c.weights_error <= c.tolerance;
@@ -399,12 +437,18 @@ ChainConsistency chain_consistency(const VerifyContext& ctx) {
   for (std::size_t l = L; l-- > 0;) ch.recovered.push_back(recover_delta(ctx, l));
   ch.output = ch.recovered.front();
   for (std::size_t l = L - 1; l-- > 0;) {
-    const RecoveredDelta& above = ch.recovered[L - 2 - l];  // layer l + 1
-    if (above.delta.size() == 0) {
+    // Layer l from the δ of the first layer above it with parameters, through
+    // the pooling layers between (a pooling layer has nothing to compare).
+    std::size_t u = l + 1;
+    while (u < L && is_pooling(net.layers[u].kind)) ++u;
+    if (is_pooling(net.layers[l].kind) || u == L || ch.recovered[L - 1 - u].delta.size() == 0) {
       ch.steps.push_back(std::nullopt);
       continue;
     }
-    ch.steps.push_back(consistency(ctx, l, backward_step(net, ctx.fp, l + 1, above.delta), above.condition));
+    const RecoveredDelta& above = ch.recovered[L - 1 - u];
+    Matrix<double> delta = above.delta;
+    for (std::size_t m = u; m > l; --m) delta = backward_step(net, ctx.fp, m, delta);
+    ch.steps.push_back(consistency(ctx, l, delta, above.condition));
   }
   if (L == 1) {
     ch.status = ChainConsistency::Status::not_applicable;
@@ -418,6 +462,7 @@ ChainConsistency chain_consistency(const VerifyContext& ctx) {
   bool all = true;
   for (std::size_t l = L - 1; l-- > 0;) {
     delta = backward_step(net, ctx.fp, l + 1, delta);
+    if (is_pooling(net.layers[l].kind)) continue;
     ch.layers.push_back(consistency(ctx, l, delta, ch.output.condition));
     all = all && ch.layers.back().consistent();
   }
@@ -446,6 +491,7 @@ void localise(const VerifyContext& ctx, VerifyResult& r) {
       return;
     }
     if (l == 0) break;
+    if (is_pooling(ctx.c.network.layers[l - 1].kind)) continue;  // tested by the next step, through it
     const auto& step = ch.steps[k];
     if (!step) {
       r.fault = FaultLocation::undetermined;
@@ -513,8 +559,14 @@ bool gradients_diverge(const VerifyContext& ctx, VerifyResult& r) {
       r.origin_layer = static_cast<std::size_t>(e.layer);
   }
   if (!ctx.usable.all && !r.origin_layer) {
+    const auto mismatched = [&](std::size_t l) {
+      const Layer<double>& layer = ctx.c.network.layers[l];
+      const LayerGradient& g = ctx.reply.layers[l];
+      return g.weights.rows() != layer.weights.rows() || g.weights.cols() != layer.weights.cols() ||
+             g.biases.size() != layer.biases.size();
+    };
     for (std::size_t l = ctx.c.network.layers.size(); l-- > 0;)
-      if (!ctx.usable.weights[l] || !ctx.usable.biases[l]) {
+      if (ctx.reply.layers.size() != ctx.c.network.layers.size() || mismatched(l)) {
         r.origin_layer = l;
         break;
       }
@@ -528,7 +580,6 @@ bool gradients_diverge(const VerifyContext& ctx, VerifyResult& r) {
 VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions& options) {
   using namespace detail;
   validate_case(c);
-  require_dense_layers(c.network, "case", "verify", "docs/verify.md");  // conv2d and pooling: issue 14
   VerifyResult r;
   if (reply.declined()) {
     r.status = VerifyStatus::declined;

@@ -129,6 +129,17 @@ struct Variant {
   bool negative_slope_zero = false;        // leaky_relu'(z) = 0 for z ≤ 0 (relu's) in every layer
   bool transposed_step = false;            // δ_{l−1} from W_l δ_l where W_lᵀ belongs (square layers)
   bool targets_rolled = false;             // sample s paired with the target of sample s + 1 (mod N)
+  // conv2d and pooling layers (docs/verify.md#image-layers); 0: the right form
+  bool kernel_flipped = false;     // true convolution: every conv2d kernel turned 180° in forward and backward
+  bool kernel_flipped_dx = false;  // dL/da_{l−1} through the kernel turned 180° (forward and dW right)
+  bool kernel_flipped_dw = false;  // dW turned 180° (forward and dL/da right)
+  bool stride_ignored_dw = false;  // dW with δ read at stride 1 (not dilated) where the stride is s > 1
+  bool stride_ignored_dx = false;  // dL/da_{l−1} likewise
+  int backward_padding = 0;        // the backward reads the input at padding 1: 0, 2: p + 1, 3: p − 1
+  bool channels_swapped = false;   // dL/da_{l−1} through W[i][o] where W[o][i] belongs (in = out channels)
+  int max_pool_routing = 0;        // a window's δ to 1: every entry, 2: every tied maximum, 3: each entry ÷ window²
+  bool avg_pool_undivided = false; // avg pool's backward without the ÷ window²
+  int conv_bias = 0;               // a conv2d db of 1: the first output position only, 2: the mean over positions
   std::optional<double> kink_derivative;   // relu'(0), leaky_relu'(0) at an exact z = 0
   // relu/leaky_relu units taken on the other side of 0 (layer, unit, sample),
   // as a float32 computation of a z within its rounding of 0 may.
@@ -145,11 +156,27 @@ struct EntryFit {
 };
 EntryFit entry_fit(const VerifyContext& ctx, const VerifyResult& r, const Grads& h);
 
+// Whether the variant's image-layer flags concern a layer the network has
+// (image_variants.cpp; true when it sets none).
+bool image_variant_applies(const Network<double>& net, const Variant& v);
+
+// One layer's backward as the variant computes it, from δ = dL/dz_l: its dW
+// and db (dW from a_dw, which is a_{l−1} unless the variant says z) and, when
+// da is not null, dL/da_{l−1} (a: the layer's input, a_{l−1}). Dense layers
+// as W and Wᵀ; conv2d and pooling through the engine's own backward pieces
+// (conv.hpp), with the variant's change applied to one product.
+void variant_layer_backward(const Layer<double>& layer, const Matrix<double>& a, const Matrix<double>& a_dw,
+                            const Matrix<double>& delta, const Variant& v, LayerGradient& g, Matrix<double>* da);
+
+// A conv2d kernel matrix with every kernel turned 180° (an involution).
+Matrix<double> flipped_kernels(const ConvGeometry& g, const Matrix<double>& W);
+
 // nullopt when the variant does not apply to the case (e.g. softmax_on_fused
 // without softmax + cross_entropy).
 std::optional<Grads> variant_gradients(const Case& c, const ForwardPass<double>& fp, const Variant& v);
 
-// δ_{l−1} = (W_lᵀ δ_l) ⊙ act'_{l−1}(z_{l−1}) with the engine's derivatives.
+// δ_{l−1} = (W_lᵀ δ_l) ⊙ act'_{l−1}(z_{l−1}) with the engine's derivatives
+// (conv2d: the transposed convolution; pooling: each window's δ routed back).
 Matrix<double> backward_step(const Network<double>& net, const ForwardPass<double>& fp, std::size_t l,
                              const Matrix<double>& delta);
 

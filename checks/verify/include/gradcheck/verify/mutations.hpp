@@ -55,6 +55,22 @@ inline constexpr Mutation softmax_diagonal{BugKind::derivative_formula, 1, "soft
 inline constexpr Mutation transposed_step{BugKind::transposed_step, 1, "transposed-step"};
 // sample s paired with the target of sample s + 1 (mod N)
 inline constexpr Mutation targets_rolled{BugKind::targets_misaligned, 1, "targets-rolled"};
+// conv2d and pooling layers (docs/verify.md#image-layers)
+// a true convolution: every kernel turned 180° in the forward and the backward pass
+inline constexpr Mutation kernel_flipped{BugKind::kernel_flipped, 1, "kernel-flipped", 1};
+inline constexpr Mutation kernel_flipped_dw{BugKind::kernel_flipped, 1, "kernel-flipped-dw", 2};  // dW only
+inline constexpr Mutation kernel_flipped_dx{BugKind::kernel_flipped, 1, "kernel-flipped-dx", 3};  // dX only
+inline constexpr Mutation stride_ignored_dw{BugKind::stride_ignored, 1, "stride-ignored-dw", 1};  // δ not dilated
+inline constexpr Mutation stride_ignored_dx{BugKind::stride_ignored, 1, "stride-ignored-dx", 2};
+inline constexpr Mutation padding_ignored{BugKind::backward_padding, 1, "padding-ignored", 1};  // backward at p = 0
+inline constexpr Mutation padding_plus_one{BugKind::backward_padding, 1, "padding-plus-one", 2};  // at p + 1
+inline constexpr Mutation channels_swapped{BugKind::channels_swapped, 1, "channels-swapped"};  // dX through W[i][o]
+inline constexpr Mutation max_pool_to_all{BugKind::max_pool_routing, 1, "max-pool-to-all", 1};  // every entry
+inline constexpr Mutation max_pool_to_ties{BugKind::max_pool_routing, 1, "max-pool-to-ties", 2};  // every tied max
+inline constexpr Mutation max_pool_averaged{BugKind::max_pool_routing, 1, "max-pool-averaged", 3};
+inline constexpr Mutation avg_pool_undivided{BugKind::avg_pool_undivided, 1, "avg-pool-undivided"};
+inline constexpr Mutation conv_bias_first{BugKind::conv_bias_unsummed, 1, "conv-bias-first-position", 1};
+inline constexpr Mutation conv_bias_mean{BugKind::conv_bias_unsummed, 1, "conv-bias-mean", 2};
 }  // namespace mutation
 
 inline constexpr Mutation all_mutations[] = {
@@ -63,6 +79,15 @@ inline constexpr Mutation all_mutations[] = {
     mutation::doubled,           mutation::halved,           mutation::softmax_derivative_on_fused,
     mutation::leaky_slope_zero,  mutation::hidden_derivative_omitted, mutation::formula_at_z,
     mutation::softmax_diagonal,  mutation::transposed_step,  mutation::targets_rolled};
+
+// The mutations of conv2d and pooling layers: they apply to no dense network.
+inline constexpr Mutation image_mutations[] = {
+    mutation::kernel_flipped,    mutation::kernel_flipped_dw, mutation::kernel_flipped_dx,
+    mutation::stride_ignored_dw, mutation::stride_ignored_dx, mutation::padding_ignored,
+    mutation::padding_plus_one,  mutation::channels_swapped,  mutation::max_pool_to_all,
+    mutation::max_pool_to_ties,  mutation::max_pool_averaged, mutation::avg_pool_undivided,
+    mutation::conv_bias_first,   mutation::conv_bias_mean};
+
 
 inline const char* to_string(const Mutation& m) { return m.name; }
 std::optional<Mutation> parse_mutation(std::string_view s);

@@ -43,6 +43,13 @@ enum class BugKind {
   samples_dropped,             // the reply is the gradient of some samples only (dropped, overwritten)
   sample_weights,              // the reply is Σ w_s g_s with per-sample weights other than the reduction's
   tensor_scale,                // each tensor is a multiple of the reference, not all by the same factor
+  kernel_flipped,              // a conv2d kernel turned 180° (true convolution): throughout, or in dW or dX only
+  stride_ignored,              // a conv2d dW or dX computed as if the stride were 1 (δ not dilated)
+  backward_padding,            // a conv2d backward that ignores the padding or is off by one
+  channels_swapped,            // a conv2d dX through W[i][o] where W[o][i] belongs (the kernel not transposed)
+  max_pool_routing,            // a max-pool window's δ sent to every entry, every tied maximum, or averaged
+  avg_pool_undivided,          // an avg-pool backward without the ÷ window²
+  conv_bias_unsummed,          // a conv2d db not summed over output positions (one position, or the mean)
   precision,                   // every difference at float32 level (or at the digits printed): a note
   kink_convention,             // relu'(0) / leaky_relu'(0) taken differently at an exact kink: a note
 };
