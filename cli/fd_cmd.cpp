@@ -20,6 +20,8 @@ namespace gradcheck::cli {
 namespace {
 
 struct Args {
+  std::string mode = "full";
+  int directions = FdOptions{}.directions;
   double timeout_seconds = 60;
   double startup_timeout_seconds = 60;
   std::size_t max_reply_bytes = FdProgramOptions{}.max_reply_bytes;
@@ -37,6 +39,9 @@ std::chrono::milliseconds seconds(double s, const char* option) {
 
 int run(const Args& a) {
   FdOptions options;
+  options.mode = a.mode == "fast" ? FdMode::fast : FdMode::full;
+  if (a.directions < 1 || a.directions > 1000) throw InputError("command line", "--directions", "must be between 1 and 1000");
+  options.directions = a.directions;
   options.max_points_per_request = a.points_per_request;
   if (a.points_per_request < 1 || a.points_per_request > 1000000)
     throw InputError("command line", "--points-per-request", "must be between 1 and 1000000");
@@ -87,6 +92,13 @@ void add_fd_command(CLI::App& app, int& exit_code) {
       "non-finite entry or a nondeterministic loss, 2 usage error or a program that broke the protocol\n"
       "(died, hung, garbage, shapes unlike its description), 130/143 interrupted.\n"
       "Example: gradcheck fd -- python3 examples/python/fd_dense.py --bug sign");
+  cmd->add_option("--mode", args->mode,
+                  "full: every entry on its own (default); fast: random directions per tensor, bisection in a "
+                  "failing one down to its wrong entries")
+      ->check(CLI::IsMember({"full", "fast"}));
+  cmd->add_option("--directions", args->directions,
+                  "Fast mode: random directions per tensor (default 8; a wrong tensor escapes all with probability "
+                  "<= 0.08^k)");
   cmd->add_option("--timeout", args->timeout_seconds, "Seconds to wait for each reply before killing the program (default 60)");
   cmd->add_option("--startup-timeout", args->startup_timeout_seconds,
                   "Seconds allowed for the first reply, start-up included (default 60)");

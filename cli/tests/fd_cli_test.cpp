@@ -78,7 +78,7 @@ TEST(FdCli, TheReportHoldsEveryDocumentedFieldAndNoOther) {
   const auto& fd = j["results"][0];
   std::set<std::string> keys;
   for (auto it = fd.begin(); it != fd.end(); ++it) keys.insert(it.key());
-  EXPECT_EQ(keys, (std::set<std::string>{"type", "command", "parameters", "precision", "gradient_loss", "noise", "tensors",
+  EXPECT_EQ(keys, (std::set<std::string>{"type", "mode", "command", "parameters", "precision", "gradient_loss", "noise", "tensors",
                                          "worst", "signatures", "evaluations", "requests", "elapsed_seconds",
                                          "interrupted", "passed", "passed_strict"}));
   EXPECT_EQ(keys, documented_fields("docs/fd.md", "## report.json"));
@@ -87,6 +87,15 @@ TEST(FdCli, TheReportHoldsEveryDocumentedFieldAndNoOther) {
   EXPECT_EQ(j.at("status"), "fail");
   for (const char* f : {"report.json", "report.md", "report.html", "junit.xml"}) EXPECT_TRUE(fs::exists(t.path / "out" / f)) << f;
   EXPECT_NE(read_text(t.path / "out" / "junit.xml").find("name=\"b1\""), std::string::npos);
+}
+
+TEST(FdCli, FastModeFindsTheOneWrongEntryByBisection) {
+  const RunResult r = run_gradcheck(fd_args({"--mode", "fast"}, {"--bug", "one-entry"}));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(r.has_line_starting("fast mode: 8 random directions per tensor")) << r.out;
+  EXPECT_TRUE(r.has_line_starting("  W1[2][1]: disagree: analytic 0.0878647, finite difference 0.0869947 ± ")) << r.out;
+  EXPECT_EQ(r.lines().back(), "DIVERGES: 1 entry disagrees");
+  EXPECT_EQ(run_gradcheck(fd_args({"--mode", "fast"}, {})).exit_code, 0);
 }
 
 TEST(FdCli, HelpListsEveryDocumentedOption) {

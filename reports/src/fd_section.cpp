@@ -40,10 +40,13 @@ std::string verdict_line(const FdResult& r, bool strict) {
   if (kink) inconclusive += std::to_string(kink) + " inconclusive at a kink";
   if (noise) inconclusive += (inconclusive.empty() ? "" : ", ") + std::to_string(noise) + " inconclusive from noise";
   const bool kink_fails = strict && kink > 0;
+  std::size_t directions = 0;
+  for (const FdTensor& t : r.tensors) directions += static_cast<std::size_t>(t.directions_disagree + t.directions_undecided);
   std::string line;
   if (r.interrupted) line = "INTERRUPTED (partial): ";
   if (!r.noise.deterministic) line += "NONDETERMINISTIC: the loss at the described values took different values; ";
   if (bad) line += "DIVERGES: " + std::to_string(bad) + (bad == 1 ? " entry disagrees" : " entries disagree");
+  else if (directions) line += "DIVERGES: " + std::to_string(directions) + " random directions disagree or stay undecided";
   else if (undecided) line += "UNDECIDED: the loss is too noisy to check " + std::to_string(noise) + " entries";
   else if (r.noise.deterministic) line += "AGREE";
   if (!inconclusive.empty()) line += " (" + inconclusive + (kink_fails ? "; kinks fail with --strict)" : ")");
@@ -65,11 +68,23 @@ Table tensor_table(const FdResult& r) {
   Table t;
   t.caption = "Tensors";
   t.header = {"tensor", "shape", "entries", "agree", "disagree", "kink", "noise", "non-finite", "worst rel. error"};
-  for (const FdTensor& x : r.tensors)
-    t.rows.push_back({Cell(x.name, colour(x.verdict())), shape_text(x.shape), Cell::number(double(x.entries.size())),
-                      Cell::number(double(x.agree)), Cell::number(double(x.disagree)), Cell::number(double(x.kink)),
-                      Cell::number(double(x.noise)), Cell::number(double(x.non_finite)),
-                      Cell::number(x.worst_relative_error, 3, colour(x.verdict()))});
+  const bool fast = r.mode == FdMode::fast;
+  if (fast) t.header.insert(t.header.begin() + 3, {"directions", "checked alone"});
+  for (const FdTensor& x : r.tensors) {
+    const Verdict v = x.directions_disagree ? Verdict::disagree : colour(x.verdict());
+    std::vector<Cell> row{Cell(x.name, v), shape_text(x.shape), Cell::number(double(x.size))};
+    if (fast) {
+      const int agreed = x.directions - x.directions_disagree - x.directions_undecided;
+      row.push_back(Cell(std::to_string(agreed) + "/" + std::to_string(x.directions) + " agree",
+                         x.directions_disagree ? Verdict::disagree : Verdict::none));
+      row.push_back(Cell::number(double(x.entries.size())));
+    }
+    for (const Cell& c : {Cell::number(double(x.agree)), Cell::number(double(x.disagree)), Cell::number(double(x.kink)),
+                          Cell::number(double(x.noise)), Cell::number(double(x.non_finite)),
+                          Cell::number(x.worst_relative_error, 3, colour(x.verdict()))})
+      row.push_back(c);
+    t.rows.push_back(std::move(row));
+  }
   return t;
 }
 
@@ -156,7 +171,11 @@ nlohmann::json to_json(const FdResult& r) {
     nlohmann::json entries = nlohmann::json::array();
     for (const FdEntry& e : t.entries)
       if (e.verdict != FdVerdict::agree) entries.push_back(entry_json(r, e));
-    tensors.push_back({{"name", t.name}, {"shape", t.shape}, {"entries_checked", t.entries.size()},
+    tensors.push_back({{"name", t.name}, {"shape", t.shape}, {"size", t.size}, {"entries_checked", t.entries.size()},
+                       {"directions", t.directions}, {"directions_disagree", t.directions_disagree},
+                       {"directions_undecided", t.directions_undecided},
+                       {"miss_probability", json_number(t.miss_probability)},
+                       {"search_evaluations", t.search_evaluations},
                        {"agree", t.agree}, {"disagree", t.disagree}, {"inconclusive_kink", t.kink},
                        {"inconclusive_noise", t.noise}, {"non_finite", t.non_finite},
                        {"worst_relative_error", json_number(t.worst_relative_error)},
@@ -167,6 +186,7 @@ nlohmann::json to_json(const FdResult& r) {
     signatures.push_back({{"kind", g.kind}, {"tensor", g.tensor}, {"factor", json_number(g.factor)}, {"message", g.message}});
   for (double v : r.noise.repeats) repeats.push_back(json_number(v));
   return {{"type", "fd"},
+          {"mode", r.mode == FdMode::fast ? "fast" : "full"},
           {"command", r.command},
           {"parameters", std::move(params)},
           {"precision", r.description.precision ? nlohmann::json(to_string(*r.description.precision)) : nlohmann::json(nullptr)},
@@ -195,12 +215,17 @@ std::string render_fd_text(const FdResult& r, bool strict) {
   std::ostringstream o;
   o << "gradcheck fd: " << shell_command(r.command) << "\n";
   std::size_t entries = 0;
-  for (const FdTensor& t : r.tensors) entries += t.entries.size();
+  for (const FdTensor& t : r.tensors) entries += t.size;
   o << "parameters: " << r.tensors.size() << " tensors, " << entries << " entries; loss " << format_number(r.noise.base_loss)
     << "; forward noise " << format_number(r.noise.noise, 3) << " (" << format_number(r.noise.relative, 3) << " relative"
     << (r.noise.deterministic ? ", deterministic" : ", NONDETERMINISTIC: spread " + format_number(r.noise.spread, 3)) << ")\n";
   o << "evaluations: " << r.evaluations << " losses in " << r.requests << " requests; "
-    << format_number(r.elapsed_seconds, 3) << " s\n\n";
+    << format_number(r.elapsed_seconds, 3) << " s\n";
+  if (r.mode == FdMode::fast && !r.tensors.empty())
+    o << "fast mode: " << r.tensors.front().directions << " random directions per tensor; a tensor that agrees along all of them is wrong "
+      << "with probability <= " << format_number(r.tensors.front().miss_probability, 2)
+      << " (for an error >= 10x the tolerance along a direction); failing tensors bisected to their entries\n";
+  o << "\n";
   const Table t = tensor_table(r);
   std::vector<std::size_t> width(t.header.size());
   for (std::size_t c = 0; c < t.header.size(); ++c) {

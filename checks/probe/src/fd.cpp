@@ -32,6 +32,8 @@ const char* to_string(FdVerdict v) {
 
 namespace {
 
+using detail::FdEvaluator;
+
 constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
 
 // How bad a verdict is, for the worst of a tensor and the order of the worst entries.
@@ -45,32 +47,6 @@ int rank(FdVerdict v) {
   }
   return 0;
 }
-
-// Sends points in requests of at most max_points_per_request and counts them.
-class Evaluator {
- public:
-  Evaluator(const FdLossAt& loss_at, std::size_t per_request) : loss_at_(loss_at), per_(std::max<std::size_t>(1, per_request)) {}
-  std::vector<double> run(const std::vector<FdPoint>& points) {
-    std::vector<double> out;
-    out.reserve(points.size());
-    for (std::size_t i = 0; i < points.size(); i += per_) {
-      const std::vector<FdPoint> chunk(points.begin() + static_cast<std::ptrdiff_t>(i),
-                                       points.begin() + static_cast<std::ptrdiff_t>(std::min(points.size(), i + per_)));
-      const std::vector<double> v = loss_at_(chunk);
-      if (v.size() != chunk.size())
-        throw std::invalid_argument("fd: " + std::to_string(v.size()) + " losses for " + std::to_string(chunk.size()) + " points");
-      out.insert(out.end(), v.begin(), v.end());
-      ++requests;
-    }
-    evaluations += points.size();
-    return out;
-  }
-  std::size_t evaluations = 0, requests = 0;
-
- private:
-  const FdLossAt& loss_at_;
-  std::size_t per_;
-};
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
 
@@ -130,7 +106,7 @@ std::vector<FdShift> sparse_direction(const FdDescription& d, std::size_t count,
   return out;
 }
 
-FdNoise measure_noise(const FdDescription& d, Evaluator& ev, const FdOptions& o) {
+FdNoise measure_noise(const FdDescription& d, FdEvaluator& ev, const FdOptions& o) {
   FdNoise n;
   const int repeats = std::max(2, o.base_repeats);
   const int first = repeats / 2, lines = std::max(1, o.noise_directions), per_line = std::max(7, o.noise_points);
@@ -163,11 +139,7 @@ FdNoise measure_noise(const FdDescription& d, Evaluator& ev, const FdOptions& o)
   return n;
 }
 
-// The state of one entry across the stages.
-struct Work {
-  FdEntry* entry;
-  double scale, h, fp = nan_value, fm = nan_value;
-};
+using Work = detail::FdWork;
 
 double floor_of(const FdTensor& t, const Tolerances& tol) {
   return tensor_floor(std::max(t.max_abs_numeric, t.max_abs_analytic), tol);
@@ -194,7 +166,7 @@ bool decide(FdEntry& e, double numeric, double error, double step, double floor,
 FdPoint shifted(std::size_t param, std::size_t index, double delta) { return {{{param, index, delta}}, {}, 0}; }
 
 // Stage 1: the central difference at h, for every entry.
-std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>& tensors, Evaluator& ev,
+std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>& tensors, FdEvaluator& ev,
                                  const FdOptions& o) {
   std::vector<FdPoint> pts;
   for (const Work& w : work) {
@@ -222,7 +194,7 @@ std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>&
 }
 
 // Stage 2: f(θ ± 2h): one-sided derivatives (a kink) and the truncation of D(h).
-std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensors, Evaluator& ev,
+std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensors, FdEvaluator& ev,
                               double f0, double noise, const FdOptions& o) {
   std::vector<FdPoint> pts;
   for (const Work* w : todo) {
@@ -258,7 +230,7 @@ std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTens
 }
 
 // Stage 3: Ridders' tableau for what is left (its steps requested at once).
-void ridders_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensors, Evaluator& ev, double noise,
+void ridders_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensors, FdEvaluator& ev, double noise,
                    const FdOptions& o) {
   RiddersOptions ro;
   ro.tableau = std::max(2, o.ridders_steps);
@@ -329,7 +301,10 @@ void summarise(FdResult& r, std::size_t max_worst) {
 }
 
 // Tensors with every entry's value and the program's gradient, nothing decided yet.
-std::vector<FdTensor> tensors_of(const FdDescription& d, const std::vector<std::vector<double>>& gradient) {
+// Every tensor with its size and the largest |gradient entry|; with
+// `entries`, one FdEntry per entry holding the value and the program's gradient.
+std::vector<FdTensor> tensors_of(const FdDescription& d, const std::vector<std::vector<double>>& gradient,
+                                 bool entries) {
   if (gradient.size() != d.parameters.size())
     throw std::invalid_argument("fd: " + std::to_string(gradient.size()) + " gradient tensors for " +
                                 std::to_string(d.parameters.size()) + " parameters");
@@ -342,15 +317,10 @@ std::vector<FdTensor> tensors_of(const FdDescription& d, const std::vector<std::
     FdTensor t;
     t.name = par.name;
     t.shape = par.shape;
+    t.size = par.values.size();
     for (std::size_t i = 0; i < par.values.size(); ++i) {
-      FdEntry e;
-      e.param = p;
-      e.index = i;
-      e.value = par.values[i];
-      e.analytic = gradient[p][i];
-      e.forward = e.backward = nan_value;
-      if (std::isfinite(e.analytic)) t.max_abs_analytic = std::max(t.max_abs_analytic, std::abs(e.analytic));
-      t.entries.push_back(e);
+      if (std::isfinite(gradient[p][i])) t.max_abs_analytic = std::max(t.max_abs_analytic, std::abs(gradient[p][i]));
+      if (entries) t.entries.push_back(detail::fd_entry(d, gradient, p, i));
     }
     tensors.push_back(std::move(t));
   }
@@ -377,35 +347,69 @@ bool FdResult::passed(bool strict) const {
   if (!noise.deterministic || count(FdVerdict::disagree) > 0 || count(FdVerdict::non_finite) > 0 ||
       count(FdVerdict::inconclusive_noise) > 0)
     return false;
+  for (const FdTensor& t : tensors)  // an undecided direction's entries were all checked on their own
+    if (t.directions_disagree > 0) return false;
   return !strict || count(FdVerdict::inconclusive_kink) == 0;
 }
+
+namespace detail {
+
+FdEntry fd_entry(const FdDescription& d, const std::vector<std::vector<double>>& gradient, std::size_t p,
+                 std::size_t i) {
+  FdEntry e;
+  e.param = p;
+  e.index = i;
+  e.value = d.parameters[p].values[i];
+  e.analytic = gradient[p][i];
+  e.forward = e.backward = nan_value;
+  return e;
+}
+
+std::vector<double> fd_scales(const FdParameter& p) { return scales_of(p); }
+double fd_step(double theta, double h) { return representable_step(theta, h); }
+
+bool fd_decide(FdEntry& e, double numeric, double error, double step, double floor, const FdOptions& o) {
+  return decide(e, numeric, error, step, floor, o);
+}
+
+void fd_check_entries(std::vector<FdWork>& work, std::vector<FdTensor>& tensors, FdEvaluator& ev, double f0,
+                      double eps, const FdOptions& o) {
+  if (work.empty()) return;
+  if (!std::isfinite(f0)) {
+    for (Work& w : work) w.entry->verdict = FdVerdict::non_finite, w.entry->numeric = nan_value;
+    return;
+  }
+  const std::vector<Work*> second = central_stage(work, tensors, ev, o);
+  const std::vector<Work*> third = kink_stage(second, tensors, ev, f0, eps, o);
+  ridders_stage(third, tensors, ev, eps, o);
+}
+
+}  // namespace detail
 
 FdResult fd_check(const FdDescription& description, double gradient_loss,
                   const std::vector<std::vector<double>>& gradient, const FdLossAt& loss_at, const FdOptions& o) {
   FdResult r;
   r.description = description;
   r.gradient_loss = gradient_loss;
-  r.tensors = tensors_of(description, gradient);
-  Evaluator ev(loss_at, o.max_points_per_request);
+  r.mode = o.mode;
+  r.tensors = tensors_of(description, gradient, o.mode == FdMode::full);
+  FdEvaluator ev(loss_at, o.max_points_per_request);
   try {
     r.noise = measure_noise(description, ev, o);
-    const double f0 = r.noise.base_loss, eps = r.noise.noise;
     const double h_relative = std::cbrt(std::min(r.noise.relative, 1e-3));
-    std::vector<Work> work;
-    for (std::size_t p = 0; p < r.tensors.size(); ++p) {
-      const std::vector<double> s = scales_of(description.parameters[p]);
-      for (FdEntry& e : r.tensors[p].entries) {
-        const double h = representable_step(e.value, h_relative * s[e.index]);
-        e.error = eps / h;
-        work.push_back({&e, s[e.index], h});
+    if (o.mode == FdMode::fast) {
+      detail::fd_fast(r, gradient, ev, h_relative, o);
+    } else {
+      std::vector<Work> work;
+      for (std::size_t p = 0; p < r.tensors.size(); ++p) {
+        const std::vector<double> s = scales_of(description.parameters[p]);
+        for (FdEntry& e : r.tensors[p].entries) {
+          const double h = representable_step(e.value, h_relative * s[e.index]);
+          e.error = r.noise.noise / h;
+          work.push_back({&e, s[e.index], h});
+        }
       }
-    }
-    if (!std::isfinite(f0)) {
-      for (Work& w : work) w.entry->verdict = FdVerdict::non_finite, w.entry->numeric = nan_value;
-    } else if (!work.empty()) {
-      const std::vector<Work*> second = central_stage(work, r.tensors, ev, o);
-      const std::vector<Work*> third = kink_stage(second, r.tensors, ev, f0, eps, o);
-      ridders_stage(third, r.tensors, ev, eps, o);
+      detail::fd_check_entries(work, r.tensors, ev, r.noise.base_loss, r.noise.noise, o);
     }
   } catch (const detail::FdInterrupted&) {
     r.interrupted = true;  // what was not decided is not reported as decided

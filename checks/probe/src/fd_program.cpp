@@ -148,8 +148,11 @@ std::string fd_loss_request(const FdDescription& d, const std::vector<FdPoint>& 
     }
     if (!p.direction.empty()) {
       s += p.shifts.empty() ? "\"direction\":{" : ",\"direction\":{";
+      bool first = true;
       for (std::size_t q = 0; q < p.direction.size(); ++q) {
-        s += q ? "," : "";
+        if (p.direction[q].empty()) continue;  // a parameter the direction leaves alone
+        s += first ? "" : ",";
+        first = false;
         s += quoted.at(q);
         s += ":[";
         for (std::size_t i = 0; i < p.direction[q].size(); ++i) {

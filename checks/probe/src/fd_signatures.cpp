@@ -41,6 +41,7 @@ std::optional<double> fitted_ratio(const FdTensor& t) {
 }
 
 bool all_zero(const FdTensor& t) {
+  if (t.entries.size() != t.size) return false;  // fast mode: not every entry was seen
   bool some_numeric = false;
   for (const FdEntry& e : t.entries) {
     if (e.analytic != 0) return false;
@@ -52,7 +53,7 @@ bool all_zero(const FdTensor& t) {
 // A matrix [m, n] sent as its transpose read row-major: entry p·m + q holds
 // the derivative of entry q·n + p.
 bool transposed(const FdTensor& t) {
-  if (t.shape.size() != 2 || t.shape[0] < 2 || t.shape[1] < 2) return false;
+  if (t.shape.size() != 2 || t.shape[0] < 2 || t.shape[1] < 2 || t.entries.size() != t.size) return false;
   const std::size_t m = t.shape[0], n = t.shape[1];
   double res = 0, aa = 0, moved = 0;
   for (std::size_t p = 0; p < n; ++p)

@@ -235,6 +235,77 @@ TEST(FdSignatures, AMatrixSentAsItsTransposeIsTransposed) {
   EXPECT_EQ(r.signatures[0].tensor, "W");
 }
 
+FdOptions fast() {
+  FdOptions o;
+  o.mode = FdMode::fast;
+  return o;
+}
+
+TEST(FdFast, ACorrectGradientAgreesAlongEveryDirectionWithItsMissProbability) {
+  const FdDescription d = two_tensors();
+  const FdResult r = fd_check(d, smooth(at(d, {})), smooth_gradient(at(d, {})), loss_at(d, smooth), fast());
+  EXPECT_TRUE(r.passed(true));
+  for (const FdTensor& t : r.tensors) {
+    EXPECT_EQ(t.directions, 8);
+    EXPECT_EQ(t.directions_disagree, 0);
+    EXPECT_TRUE(t.entries.empty());  // nothing needed checking alone
+    EXPECT_NEAR(t.miss_probability, std::pow(0.0797, 8), 1e-12);
+  }
+  EXPECT_EQ(r.evaluations, 4u + 18u + 2u * 8u * 2u);
+}
+
+// A tensor of 1000 entries coupled through their sum, as a layer's weights are.
+FdDescription wide(std::size_t n) {
+  FdDescription d;
+  d.parameters = {{"w", {n}, {}}};
+  for (std::size_t i = 0; i < n; ++i) d.parameters[0].values.push_back(0.8 * std::sin(0.37 * double(i)));
+  return d;
+}
+double wide_loss(const std::vector<std::vector<double>>& v) {
+  double s = 0, lin = 0;
+  for (double x : v[0]) s += std::sin(x), lin += x;
+  return s + 0.5 * lin * lin / double(v[0].size());
+}
+std::vector<std::vector<double>> wide_gradient(const std::vector<std::vector<double>>& v) {
+  double lin = 0;
+  for (double x : v[0]) lin += x;
+  std::vector<double> g;
+  for (double x : v[0]) g.push_back(std::cos(x) + lin / double(v[0].size()));
+  return {g};
+}
+
+TEST(FdFast, OneWrongEntryAmongAThousandIsFoundByBisectionInAFewDozenEvaluations) {
+  const FdDescription d = wide(1000);
+  auto g = wide_gradient(at(d, {}));
+  g[0][637] *= 1.01;
+  const FdResult r = fd_check(d, wide_loss(at(d, {})), g, loss_at(d, wide_loss), fast());
+  EXPECT_FALSE(r.passed());
+  const FdTensor& t = r.tensors[0];
+  EXPECT_EQ(t.directions_disagree, 8);
+  ASSERT_EQ(r.count(FdVerdict::disagree), 1u);
+  EXPECT_EQ(r.worst.front().index, 637u);
+  EXPECT_NEAR(r.worst.front().relative_error, 0.01, 1e-4);
+  EXPECT_LE(t.entries.size(), 2u);        // the last block of 2
+  EXPECT_LE(t.search_evaluations, 60u);   // 10 levels of 2 halves (+ the block's entries), not 2000
+  EXPECT_LE(r.evaluations, 120u);
+}
+
+TEST(FdFast, AKinkLeavesItsDirectionsUndecidedAndItsEntriesAreCheckedAlone) {
+  FdDescription d;
+  d.parameters = {{"z", {3}, {0.0, 0.5, -0.5}}};
+  const Loss f = [](const std::vector<std::vector<double>>& v) {
+    double s = 0;
+    for (double z : v[0]) s += 2 * std::max(z, 0.0);
+    return s;
+  };
+  const FdResult r = fd_check(d, 1.0, {{0.0, 2.0, 0.0}}, loss_at(d, f), fast());
+  EXPECT_EQ(r.tensors[0].directions_disagree, 0);
+  EXPECT_GT(r.tensors[0].directions_undecided, 0);
+  EXPECT_EQ(r.count(FdVerdict::inconclusive_kink), 1u);
+  EXPECT_EQ(r.count(FdVerdict::agree), 2u);
+  EXPECT_TRUE(r.passed());
+}
+
 TEST(FdProtocol, DescribeReadsFlatAndNestedValuesAndThePrecision) {
   const FdDescription d = detail::fd_parse_describe(
       R"({"parameters": [{"name": "W", "shape": [2, 2], "values": [[1, 2], [3, 4]]},

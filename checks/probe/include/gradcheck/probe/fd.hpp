@@ -55,7 +55,8 @@ struct FdDescription {
 };
 
 // A point of a `loss` request: the described values, plus each shift added to
-// one entry, plus step × direction (direction empty, or one vector per parameter).
+// one entry, plus step × direction (direction empty, or one vector per
+// parameter, empty for a parameter it does not move).
 struct FdShift {
   std::size_t param = 0;  // index into FdDescription::parameters
   std::size_t index = 0;  // flat, row-major
@@ -73,7 +74,17 @@ using FdLossAt = std::function<std::vector<double>(const std::vector<FdPoint>&)>
 enum class FdVerdict { agree, disagree, inconclusive_kink, inconclusive_noise, non_finite };
 const char* to_string(FdVerdict v);  // "agree", "disagree", "inconclusive-kink", "inconclusive-noise", "non-finite"
 
+// full: every entry on its own. fast: a few random directions per tensor
+// first; only a tensor that fails one is searched, by bisection over blocks
+// of its entries, down to the wrong entries (docs/fd.md#fast-mode).
+enum class FdMode { full, fast };
+
 struct FdOptions {
+  FdMode mode = FdMode::full;
+  // Fast mode: Gaussian directions per tensor. A wrong tensor whose error
+  // along a random direction is ≥ 10 × the tolerance escapes one direction
+  // with probability ≤ 0.08, all of them with ≤ 0.08^k (k = 8: 2e-9).
+  int directions = 8;
   Tolerances tolerances;          // the one comparison rule (compare.hpp)
   int base_repeats = 4;           // the base point evaluated this many times (two requests): determinism
   int noise_directions = 2;       // random directions of the tiny-step noise measurement
@@ -122,7 +133,16 @@ struct FdEntry {
 struct FdTensor {
   std::string name;
   std::vector<std::size_t> shape;
-  std::vector<FdEntry> entries;     // every entry, flat order
+  std::size_t size = 0;             // entries of the tensor
+  // Full mode: every entry, flat order. Fast mode: the entries checked on
+  // their own (those the bisection reached), in the order it reached them.
+  std::vector<FdEntry> entries;
+  // Fast mode: directions along which the whole tensor was compared, those
+  // that disagreed or stayed undecided, and the probability that a wrong
+  // tensor passes all of them (0 in full mode: nothing was sampled).
+  int directions = 0, directions_disagree = 0, directions_undecided = 0;
+  double miss_probability = 0;
+  std::size_t search_evaluations = 0;  // losses the bisection spent in this tensor
   std::size_t agree = 0, disagree = 0, kink = 0, noise = 0, non_finite = 0;
   double worst_relative_error = 0;  // over decided entries (agree, disagree)
   double max_abs_numeric = 0, max_abs_analytic = 0;
@@ -152,10 +172,13 @@ struct FdResult {
   double elapsed_seconds = 0;
   bool interrupted = false;
 
+  FdMode mode = FdMode::full;
+
   std::size_t count(FdVerdict v) const;
   // Deterministic, and no entry disagrees, is non-finite or went undecided for
-  // noise (an entry nobody could check is not a pass). Entries at a kink pass
-  // unless strict, as in `gradcheck check` (they are printed either way).
+  // noise (an entry nobody could check is not a pass), and (fast mode) no
+  // direction disagreed (an undecided one sent its entries to be checked alone). Entries at a kink pass unless
+  // strict, as in `gradcheck check` (they are printed either way).
   bool passed(bool strict = false) const;
 };
 
