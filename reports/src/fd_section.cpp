@@ -132,6 +132,11 @@ Section fd_section(const FdResult& r, bool strict) {
   s.status = r.passed(strict) ? (r.passed(true) ? Status::pass : Status::notes) : Status::fail;
   s.summary = verdict_line(r, strict);
   s.add(Paragraph{r.passed(strict) ? Severity::info : Severity::error, s.summary});
+  if (!r.noise.gradient_loss_matches)
+    s.add(Paragraph{Severity::warning, "The gradient request's loss " + format_number(r.gradient_loss, 17) +
+                                           " differs from the loss at the described values " +
+                                           format_number(r.noise.base_loss, 17) +
+                                           ": the program's two paths compute different losses."});
   s.add(run_facts(r));
   s.add(tensor_table(r));
   for (const FdSignature& g : r.signatures) s.add(Paragraph{Severity::error, g.kind + ": " + g.message});
@@ -194,7 +199,8 @@ nlohmann::json to_json(const FdResult& r) {
           {"noise", {{"base_loss", json_number(r.noise.base_loss)}, {"repeats", std::move(repeats)},
                      {"deterministic", r.noise.deterministic}, {"spread", json_number(r.noise.spread)},
                      {"tiny_step_noise", json_number(r.noise.tiny_step_noise)}, {"noise", json_number(r.noise.noise)},
-                     {"relative", json_number(r.noise.relative)}}},
+                     {"relative", json_number(r.noise.relative)},
+                     {"gradient_loss_matches", r.noise.gradient_loss_matches}}},
           {"tensors", std::move(tensors)},
           {"worst", std::move(worst)},
           {"signatures", std::move(signatures)},
@@ -219,6 +225,10 @@ std::string render_fd_text(const FdResult& r, bool strict) {
   o << "parameters: " << r.tensors.size() << " tensors, " << entries << " entries; loss " << format_number(r.noise.base_loss)
     << "; forward noise " << format_number(r.noise.noise, 3) << " (" << format_number(r.noise.relative, 3) << " relative"
     << (r.noise.deterministic ? ", deterministic" : ", NONDETERMINISTIC: spread " + format_number(r.noise.spread, 3)) << ")\n";
+  if (!r.noise.gradient_loss_matches)
+    o << "warning: the gradient request's loss " << format_number(r.gradient_loss, 17)
+      << " differs from the loss at the described values " << format_number(r.noise.base_loss, 17)
+      << ": the program's two paths compute different losses\n";
   o << "evaluations: " << r.evaluations << " losses in " << r.requests << " requests; "
     << format_number(r.elapsed_seconds, 3) << " s\n";
   if (r.mode == FdMode::fast && !r.tensors.empty())

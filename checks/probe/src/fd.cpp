@@ -35,6 +35,10 @@ namespace {
 using detail::FdEvaluator;
 
 constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
+// Error bars are judged against at least this fraction of the model's largest
+// gradient entry: a tensor of dead units (all zero, finite differences 0 ± ε)
+// agrees at the model's scale instead of being too noisy for its own 0.
+constexpr double bar_fraction = 1e-3;
 
 // How bad a verdict is, for the worst of a tensor and the order of the worst entries.
 int rank(FdVerdict v) {
@@ -146,7 +150,8 @@ double floor_of(const FdTensor& t, const Tolerances& tol) {
 }
 
 // Decides `e` from a value and its error bar; false when the bar is too wide.
-bool decide(FdEntry& e, double numeric, double error, double step, double floor, const FdOptions& o) {
+bool decide(FdEntry& e, double numeric, double error, double step, double floor, double bar_scale,
+            const FdOptions& o) {
   const Comparison c = compare(e.analytic, numeric, error, 0, floor, o.tolerances);
   e.numeric = numeric;
   e.error = error;
@@ -157,7 +162,7 @@ bool decide(FdEntry& e, double numeric, double error, double step, double floor,
     e.verdict = FdVerdict::non_finite;
     return true;
   }
-  const double scale = std::max({std::abs(e.analytic), std::abs(numeric), floor});
+  const double scale = std::max({std::abs(e.analytic), std::abs(numeric), floor, bar_scale});
   if (!(o.tolerances.estimate_factor * error <= o.max_error_fraction * scale)) return false;
   e.verdict = c.verdict == Verdict::agree ? FdVerdict::agree : FdVerdict::disagree;
   return true;
@@ -187,7 +192,8 @@ std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>&
   for (Work& w : work) {
     const double floor = floor_of(tensors[w.entry->param], o.tolerances);
     const double eps = w.entry->error;  // ε_f / h, set by the caller
-    if (!decide(*w.entry, w.entry->numeric, eps, w.h, floor, o) || w.entry->verdict == FdVerdict::disagree)
+    if (!decide(*w.entry, w.entry->numeric, eps, w.h, floor, tensors[w.entry->param].bar_scale, o) ||
+        w.entry->verdict == FdVerdict::disagree)
       undecided.push_back(&w);
   }
   return undecided;
@@ -224,7 +230,8 @@ std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTens
       continue;
     }
     const double D1 = (w.fp - w.fm) / (2 * h), D2 = (fp2 - fm2) / (4 * h);
-    if (!decide(e, D1, std::abs(D1 - D2) / 3 + noise / h, h, floor, o)) undecided.push_back(&w);
+    if (!decide(e, D1, std::abs(D1 - D2) / 3 + noise / h, h, floor, tensors[e.param].bar_scale, o))
+      undecided.push_back(&w);
   }
   return undecided;
 }
@@ -263,7 +270,7 @@ void ridders_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensor
     };
     const Derivative d = ridders(f, steps[k].front(), noise, Side::central, 0, ro);
     const double floor = floor_of(tensors[e.param], o.tolerances);
-    if (!d.ok || !decide(e, d.value, d.error, d.step, floor, o)) {
+    if (!d.ok || !decide(e, d.value, d.error, d.step, floor, tensors[e.param].bar_scale, o)) {
       if (d.ok || !std::isfinite(d.value)) {
         e.numeric = d.value;
         e.error = d.error;
@@ -324,6 +331,9 @@ std::vector<FdTensor> tensors_of(const FdDescription& d, const std::vector<std::
     }
     tensors.push_back(std::move(t));
   }
+  double largest = 0;
+  for (const FdTensor& t : tensors) largest = std::max(largest, t.max_abs_analytic);
+  for (FdTensor& t : tensors) t.bar_scale = bar_fraction * largest;
   return tensors;
 }
 
@@ -368,8 +378,9 @@ FdEntry fd_entry(const FdDescription& d, const std::vector<std::vector<double>>&
 std::vector<double> fd_scales(const FdParameter& p) { return scales_of(p); }
 double fd_step(double theta, double h) { return representable_step(theta, h); }
 
-bool fd_decide(FdEntry& e, double numeric, double error, double step, double floor, const FdOptions& o) {
-  return decide(e, numeric, error, step, floor, o);
+bool fd_decide(FdEntry& e, double numeric, double error, double step, double floor, double bar_scale,
+               const FdOptions& o) {
+  return decide(e, numeric, error, step, floor, bar_scale, o);
 }
 
 void fd_check_entries(std::vector<FdWork>& work, std::vector<FdTensor>& tensors, FdEvaluator& ev, double f0,
@@ -396,6 +407,10 @@ FdResult fd_check(const FdDescription& description, double gradient_loss,
   FdEvaluator ev(loss_at, o.max_points_per_request);
   try {
     r.noise = measure_noise(description, ev, o);
+    const double f0 = r.noise.base_loss;
+    r.noise.gradient_loss_matches =
+        same_bits(gradient_loss, f0) || std::abs(gradient_loss - f0) <= o.tolerances.estimate_factor * r.noise.noise +
+                                                                             o.tolerances.rtol * std::abs(f0);
     const double h_relative = std::cbrt(std::min(r.noise.relative, 1e-3));
     if (o.mode == FdMode::fast) {
       detail::fd_fast(r, gradient, ev, h_relative, o);

@@ -63,13 +63,13 @@ FdPoint along(const Direction& dir, std::size_t parameters, std::size_t size, do
 }
 
 // The comparison rule on g·d; false when the bar is too wide.
-bool judge(Direction& dir, double numeric, double error, const FdOptions& o) {
+bool judge(Direction& dir, double numeric, double error, double bar_scale, const FdOptions& o) {
   FdEntry e;
   e.analytic = dir.analytic;
   // a correct g·d carries the round-off of its sum of n products
   const double floor = tensor_floor(dir.abs_sum, o.tolerances);
   const double roundoff = static_cast<double>(dir.block.size()) * 1.2e-16 * dir.abs_sum;
-  if (!fd_decide(e, numeric, error + roundoff, 0, floor, o)) return false;
+  if (!fd_decide(e, numeric, error + roundoff, 0, floor, bar_scale, o)) return false;
   dir.verdict = e.verdict == FdVerdict::agree ? DirVerdict::agree : DirVerdict::disagree;
   return true;
 }
@@ -88,7 +88,9 @@ void judge_all(std::vector<Direction>& dirs, const FdResult& r, FdEvaluator& ev,
     Direction& d = dirs[k];
     d.fp = v[2 * k];
     d.fm = v[2 * k + 1];
-    if (!judge(d, (d.fp - d.fm) / (2 * h), eps / h, o) || d.verdict == DirVerdict::disagree) todo.push_back(&d);
+    if (!judge(d, (d.fp - d.fm) / (2 * h), eps / h, r.tensors[d.param].bar_scale, o) ||
+        d.verdict == DirVerdict::disagree)
+      todo.push_back(&d);
   }
   pts.clear();
   for (const Direction* d : todo)
@@ -108,7 +110,8 @@ void judge_all(std::vector<Direction>& dirs, const FdResult& r, FdEvaluator& ev,
     // below 1 % of g·d, so any jump beyond the errors leaves d undecided.
     if (std::isfinite(jump) && jump > kappa * (eF + eB) + o.tolerances.rtol * scale) continue;
     const double D1 = (d.fp - d.fm) / (2 * h), D2 = (fp2 - fm2) / (4 * h);
-    if (!judge(d, D1, std::abs(D1 - D2) / 3 + eps / h, o)) d.verdict = DirVerdict::undecided;
+    if (!judge(d, D1, std::abs(D1 - D2) / 3 + eps / h, r.tensors[d.param].bar_scale, o))
+      d.verdict = DirVerdict::undecided;
   }
 }
 

@@ -52,7 +52,8 @@ std::vector<double> fd_scales(const FdParameter& p);
 double fd_step(double theta, double h);
 // Sets e's numeric value, error and verdict by the comparison rule; false
 // (verdict unset) when the error bar is too wide to decide.
-bool fd_decide(FdEntry& e, double numeric, double error, double step, double floor, const FdOptions& o);
+bool fd_decide(FdEntry& e, double numeric, double error, double step, double floor, double bar_scale,
+               const FdOptions& o);
 // Full mode's stages on these entries (each FdWork's entry->error preset to ε_f / h).
 void fd_check_entries(std::vector<FdWork>& work, std::vector<FdTensor>& tensors, FdEvaluator& ev, double f0,
                       double eps, const FdOptions& o);

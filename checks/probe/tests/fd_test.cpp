@@ -180,6 +180,28 @@ TEST(FdCheck, TheSamePointGivingTwoLossesIsReportedAsNondeterministic) {
   EXPECT_FALSE(r.passed());
 }
 
+TEST(FdCheck, ATensorOfDeadUnitsAgreesAtTheModelsScale) {
+  // The loss does not depend on "dead": 0 against 0 ± ε, which its own scale
+  // (0) cannot judge; the model's largest gradient entry can.
+  FdDescription d;
+  d.parameters = {{"w", {3}, {0.3, -1.2, 0.7}}, {"dead", {2}, {0.4, -0.1}}};
+  const Loss f = [](const std::vector<std::vector<double>>& v) {
+    return std::sin(v[0][0]) + std::sin(v[0][1]) + std::sin(v[0][2]);
+  };
+  const FdResult r = fd_check(d, f(at(d, {})), {{std::cos(0.3), std::cos(-1.2), std::cos(0.7)}, {0.0, 0.0}},
+                              loss_at(d, f));
+  EXPECT_EQ(r.count(FdVerdict::agree), 5u);
+  EXPECT_NEAR(r.tensors[1].bar_scale, 1e-3 * std::cos(0.3), 1e-15);
+  EXPECT_TRUE(r.passed(true));
+}
+
+TEST(FdCheck, AGradientLossUnlikeTheLossAtTheDescribedValuesIsFlagged) {
+  const FdDescription d = two_tensors();
+  const auto g = smooth_gradient(at(d, {}));
+  EXPECT_TRUE(fd_check(d, smooth(at(d, {})), g, loss_at(d, smooth)).noise.gradient_loss_matches);
+  EXPECT_FALSE(fd_check(d, smooth(at(d, {})) * 1.001, g, loss_at(d, smooth)).noise.gradient_loss_matches);
+}
+
 TEST(FdCheck, ANaNInTheGradientIsNonFinite) {
   const FdDescription d = two_tensors();
   auto g = smooth_gradient(at(d, {}));
@@ -403,6 +425,31 @@ INSTANTIATE_TEST_SUITE_P(Example, FdDenseBug,
                            for (char& c : n) c = c == '-' ? '_' : c;
                            return n;
                          });
+
+// Layers gradcheck does not implement (examples/python/fd_layers.py): each
+// agrees as written and disagrees with its bug, in the tensors the bug reaches.
+struct LayerCase {
+  std::string layer, bug;
+  std::vector<std::size_t> disagreeing;  // per tensor
+};
+class FdLayer : public ::testing::TestWithParam<LayerCase> {};
+
+TEST_P(FdLayer, AgreesAsWrittenAndDisagreesWithItsBug) {
+  const LayerCase& c = GetParam();
+  const std::string layers = std::string(GRADCHECK_SOURCE_DIR) + "/examples/python/fd_layers.py";
+  EXPECT_TRUE(fd({"python3", layers, c.layer}).passed(true));
+  const FdResult r = fd({"python3", layers, c.layer, "--bug", c.bug});
+  std::vector<std::size_t> disagreeing;
+  for (const FdTensor& t : r.tensors) disagreeing.push_back(t.disagree);
+  EXPECT_EQ(disagreeing, c.disagreeing);
+  EXPECT_FALSE(r.passed());
+}
+
+INSTANTIATE_TEST_SUITE_P(Example, FdLayer,
+                         ::testing::Values(LayerCase{"layernorm", "no-mean", {12, 0, 0}},          // W, γ, β
+                                           LayerCase{"attention", "softmax-transposed", {12, 12, 0}},  // Wq, Wk, Wv
+                                           LayerCase{"lstm", "forget", {10, 2}}),                   // W, b
+                         [](const auto& info) { return info.param.layer; });
 
 TEST(FdProgram, AReluUnitAtATieIsAKinkNotADivergence) {
   const FdResult r = run_dense({"--tie"});

@@ -94,7 +94,8 @@ struct FdOptions {
   // model with millions of parameters stays short.
   std::size_t noise_entries = 64;
   double noise_step = 1e-6;       // relative spacing of those points (× each entry's scale)
-  // An entry whose error bar (κ·ε) exceeds this fraction of its scale is
+  // An entry whose error bar (κ·ε) exceeds this fraction of its scale
+  // (max(|entry|, its tensor's floor, FdTensor::bar_scale)) is
   // inconclusive-noise: the bar is too wide for `agree` to mean anything.
   double max_error_fraction = 1e-2;
   int ridders_steps = 10;         // Ridders tableau size (2 evaluations per step)
@@ -113,6 +114,10 @@ struct FdNoise {
   double tiny_step_noise = 0;        // ECnoise's estimate from the tiny-step lines
   double noise = 0;                  // ε_f used: max(spread, tiny-step estimate, a few ulps of |f|)
   double relative = 0;               // ε_f / |f| (the unit round-off of the format when f = 0)
+  // The gradient request's loss equals the loss at the described values within
+  // κ·ε_f + rtol·|f|: false says the program's two paths compute different losses
+  // (another batch, another mode), which the report says before any entry.
+  bool gradient_loss_matches = true;
 };
 
 struct FdEntry {
@@ -146,6 +151,10 @@ struct FdTensor {
   std::size_t agree = 0, disagree = 0, kink = 0, noise = 0, non_finite = 0;
   double worst_relative_error = 0;  // over decided entries (agree, disagree)
   double max_abs_numeric = 0, max_abs_analytic = 0;
+  // Error bars are judged against max(|entry|, tensor floor, this): 1e-3 ×
+  // the largest gradient entry of the whole model, so that a tensor of dead
+  // units (0 against 0 ± ε) agrees instead of being inconclusive.
+  double bar_scale = 0;
   FdVerdict verdict() const;        // the worst of its entries
 };
 
