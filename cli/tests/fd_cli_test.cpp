@@ -9,6 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -67,6 +70,35 @@ TEST(FdCli, AProgramThatBreaksTheProtocolIsOneLineNamingTheRequestAndExitTwo) {
   const RunResult gone = run_gradcheck({"fd", "--", "/nonexistent/fd-program"});
   EXPECT_EQ(gone.exit_code, 2);
   EXPECT_EQ(gone.lines().size(), 0u);
+}
+
+// The hang comes at the first loss request, after describe and gradient were
+// answered within the start-up allowance: the 2 s timeout never races Python's start.
+TEST(FdCli, AProgramThatHangsIsKilledAtTheTimeoutWithOneLine) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult r = run_gradcheck(fd_args({"--timeout", "2"}, {"--misbehave", "hang"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(90));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "gradcheck: fd: request 3 (loss, 20 points): no reply within 2000 ms; killed\n");
+}
+
+TEST(FdCli, SigtermDuringARunKillsTheProgramAndWritesTheReportSayingSo) {
+  ScopedTempDir t("fd-sigterm");
+  const pid_t gc = start_gradcheck({"fd", "--report", "report", "--", "/bin/sh", "-c",
+                                    "tee sent.jsonl | python3 '" + dense + "' --misbehave hang"},
+                                   t.path);
+  ASSERT_TRUE(wait_for_lines(t.path / "sent.jsonl", 3));  // the loss request it hangs on
+  ASSERT_EQ(::kill(gc, SIGTERM), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int code = wait_exit(gc);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));  // not the 60 s timeout
+  const std::string out = read_text(t.path / "stdout.txt");
+  EXPECT_EQ(code, 143) << out << read_text(t.path / "stderr.txt");
+  EXPECT_NE(out.find("INTERRUPTED: the run was cut short; no entry is reported as decided\n"), std::string::npos) << out;
+  const auto j = nlohmann::json::parse(read_text(t.path / "report" / "report.json"));
+  EXPECT_EQ(j.at("interrupted_by"), "SIGTERM");
+  EXPECT_EQ(j.at("results").at(0).at("interrupted"), true);
 }
 
 TEST(FdCli, TheReportHoldsEveryDocumentedFieldAndNoOther) {

@@ -42,8 +42,8 @@ std::string verdict_line(const FdResult& r, bool strict) {
   const bool kink_fails = strict && kink > 0;
   std::size_t directions = 0;
   for (const FdTensor& t : r.tensors) directions += static_cast<std::size_t>(t.directions_disagree + t.directions_undecided);
+  if (r.interrupted) return "INTERRUPTED: the run was cut short; no entry is reported as decided";
   std::string line;
-  if (r.interrupted) line = "INTERRUPTED (partial): ";
   if (!r.noise.deterministic) line += "NONDETERMINISTIC: the loss at the described values took different values; ";
   if (bad) line += "DIVERGES: " + std::to_string(bad) + (bad == 1 ? " entry disagrees" : " entries disagree");
   else if (directions) line += "DIVERGES: " + std::to_string(directions) + " random directions disagree or stay undecided";
