@@ -105,8 +105,8 @@ void flatten(const json& v, const std::vector<std::size_t>& shape, std::size_t d
 
 std::vector<double> values_of(const json& v, const std::vector<std::size_t>& shape, std::size_t size,
                               const std::string& where) {
-  std::vector<double> out;
-  out.reserve(size);
+  std::vector<double> out;  // reserved from what was sent, never from a shape that may be absurd
+  if (v.is_array()) out.reserve(v.size());
   if (v.is_array() && v.size() == size &&
       std::all_of(v.begin(), v.end(), [](const json& x) { return !x.is_array(); })) {
     for (const json& x : v) out.push_back(number(x, where));
@@ -117,9 +117,14 @@ std::vector<double> values_of(const json& v, const std::vector<std::size_t>& sha
   return out;
 }
 
-std::size_t size_of(const std::vector<std::size_t>& shape) {
+// The number of entries, or an error for a shape past what any reply line can hold.
+std::size_t size_of(const std::vector<std::size_t>& shape, const std::string& where) {
+  constexpr std::size_t limit = std::size_t{1} << 40;
   std::size_t n = 1;
-  for (std::size_t d : shape) n *= d;
+  for (std::size_t d : shape) {
+    if (d > limit / n) throw FdProgramError(where + ": more than 2^40 entries");
+    n *= d;
+  }
   return n;
 }
 
@@ -190,7 +195,7 @@ FdDescription fd_parse_describe(const std::string& line, const std::string& sour
       par.shape.push_back(n.get<std::size_t>());
     }
     if (!p.contains("values")) throw FdProgramError(where + ".values: missing");
-    par.values = values_of(p["values"], par.shape, size_of(par.shape), where + ".values");
+    par.values = values_of(p["values"], par.shape, size_of(par.shape, where + ".shape"), where + ".values");
     for (double v : par.values)
       if (!std::isfinite(v)) throw FdProgramError(where + ".values: a value is not finite");
     d.parameters.push_back(std::move(par));

@@ -339,6 +339,21 @@ TEST(FdProtocol, DescribeReadsFlatAndNestedValuesAndThePrecision) {
   EXPECT_EQ(d.precision, Precision::float32);
 }
 
+TEST(FdProtocol, ADescriptionWhoseShapeDisagreesWithItsValuesNamesTheField) {
+  EXPECT_THROW(detail::fd_parse_describe(R"({"parameters": [{"name": "W", "shape": [2, 3], "values": [1, 2, 3]}]})", "d"),
+               FdProgramError);
+  try {
+    detail::fd_parse_describe(R"({"parameters": [{"name": "W", "shape": [100000000000, 100000000000], "values": [1]}]})",
+                              "fd: reply to request 1 (describe)");
+    FAIL() << "no error";
+  } catch (const FdProgramError& e) {
+    EXPECT_STREQ(e.what(), "fd: reply to request 1 (describe): parameters[0].shape: more than 2^40 entries");
+  }
+  EXPECT_THROW(detail::fd_parse_describe(R"({"parameters": [{"name": "W", "shape": [1], "values": [1]},
+                                                            {"name": "W", "shape": [1], "values": [2]}]})", "d"),
+               FdProgramError);
+}
+
 TEST(FdProtocol, AGradientOfTheWrongShapeNamesTheParameter) {
   const FdDescription d = two_tensors();
   std::vector<std::vector<double>> g;
