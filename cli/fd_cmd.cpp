@@ -12,6 +12,8 @@
 #include <gradcheck/reports/text.hpp>
 #include <gradcheck/reports/write.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -56,14 +58,26 @@ int run(const Args& a) {
   prepare_report(a.report);
   StopSignals signals;
   program.interrupt = &stop_flag;
+  // A terminal sees one self-rewriting progress line; CI's logs see nothing.
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  if (terminal)
+    program.progress = [](std::size_t evaluations, std::size_t entries) {
+      std::cerr << "\rgradcheck fd: " << evaluations << " losses evaluated for " << entries << " entries" << std::flush;
+    };
+  const auto erase_progress = [terminal] {
+    if (terminal) std::cerr << "\r\033[K" << std::flush;
+  };
   FdResult r;
   try {
     r = fd(a.command, options, program);
   } catch (const SpawnError& e) {
+    erase_progress();
     throw InputError("command", "", e.what());
   } catch (const FdProgramError& e) {
+    erase_progress();
     throw InputError("", "", e.what());  // one line, exit 2: the program did not follow the protocol
   }
+  erase_progress();
   const std::string by = stop_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT";
   reports::Report report;
   report.document.title = "gradcheck fd " + reports::shell_command(r.command);

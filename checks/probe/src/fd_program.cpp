@@ -320,10 +320,16 @@ FdResult fd(const std::vector<std::string>& command, const FdOptions& options, c
   if (!g) return r.description = description, r.interrupted = true, finish(r);
   std::vector<std::vector<double>> gradient;
   const double loss = detail::fd_parse_gradient(*g, description, gradient, c.source() + " (gradient)");
+  std::size_t entries = 0, evaluated = 0;
+  for (const FdParameter& p : description.parameters) entries += p.values.size();
   const FdLossAt loss_at = [&](const std::vector<FdPoint>& points) {
     const auto line = c.ask(detail::fd_loss_request(description, points), "loss, " + std::to_string(points.size()) + " points");
     if (!line) throw detail::FdInterrupted{};
-    return detail::fd_parse_losses(*line, points.size(), c.source() + " (loss, " + std::to_string(points.size()) + " points)");
+    std::vector<double> losses =
+        detail::fd_parse_losses(*line, points.size(), c.source() + " (loss, " + std::to_string(points.size()) + " points)");
+    evaluated += points.size();
+    if (program.progress) program.progress(evaluated, entries);
+    return losses;
   };
   r = fd_check(description, loss, gradient, loss_at, options);
   r.requests += 2;

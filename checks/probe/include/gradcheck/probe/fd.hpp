@@ -210,6 +210,9 @@ struct FdProgramOptions {
   std::chrono::milliseconds startup_timeout{60000};  // the describe reply (start-up included)
   std::size_t max_reply_bytes = std::size_t{64} << 20;
   const std::atomic<bool>* interrupt = nullptr;      // raised: stop, result marked interrupted
+  // Called after each loss request with the losses evaluated so far and the
+  // parameter entries described (the command line's progress line on a terminal).
+  std::function<void(std::size_t evaluations, std::size_t entries)> progress;
 };
 
 // Starts `command`, sends describe, gradient and the loss requests, stops it.
