@@ -19,6 +19,7 @@ inline constexpr int exit_interrupted_by(int signal_number) { return 128 + signa
 // Registration functions, one per subcommand file (cli/<name>_cmd.cpp).
 void add_fixtures_command(CLI::App& app, int& exit_code);
 void add_probe_command(CLI::App& app, int& exit_code);
+void add_fd_command(CLI::App& app, int& exit_code);
 void add_check_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_train_command(CLI::App& app, int& exit_code);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   int exit_code = cli::exit_ok;
   cli::add_fixtures_command(app, exit_code);
   cli::add_probe_command(app, exit_code);
+  cli::add_fd_command(app, exit_code);
   cli::add_check_command(app, exit_code);
   cli::add_verify_command(app, exit_code);
   cli::add_train_command(app, exit_code);

@@ -3,6 +3,7 @@
 // gradcheck::probe: options in, result out, files written, exit code set.
 #include "commands.hpp"
 #include "report_options.hpp"
+#include "stop_signals.hpp"
 
 #include <gradcheck/probe/probe.hpp>
 #include <gradcheck/engine/case_format.hpp>
@@ -25,40 +26,6 @@ namespace gradcheck::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::atomic<bool> stop_flag{false};
-std::atomic<int> stop_signal{0};
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
-              "set from a signal handler");
-
-extern "C" void on_stop_signal(int sig) {
-  stop_signal.store(sig);
-  stop_flag.store(true);
-}
-
-// SIGINT/SIGTERM raise the probe's interrupt flag for the duration of a run;
-// the previous handlers come back afterwards.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_flag.store(false);
-    stop_signal.store(0);
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 struct Args {
   int cases = ProbeOptions{}.cases;

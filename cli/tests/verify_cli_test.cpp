@@ -367,10 +367,10 @@ TEST(CheckCli, ABadReportPathIsRefusedBeforeTheCheckRuns) {
 // A mistyped command names itself and the known ones (CLI11 alone would say
 // "A subcommand is required").
 TEST(Cli, AnUnknownCommandIsNamedWithTheKnownOnes) {
-  const auto r = run_gradcheck({"fd", "--", "python3", "x.py"});
+  const auto r = run_gradcheck({"fdd", "--", "python3", "x.py"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "gradcheck: unknown command 'fd' (known: fixtures, probe, check, verify, train)\n");
+  EXPECT_EQ(r.err, "gradcheck: unknown command 'fdd' (known: fixtures, probe, fd, check, verify, train)\n");
 }
 
 TEST(CheckCli, HelpDocumentsEveryOption) {
