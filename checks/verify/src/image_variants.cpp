@@ -22,7 +22,7 @@ Matrix<double> flipped_kernels(const ConvGeometry& g, const Matrix<double>& W) {
 
 namespace {
 
-// W[i][o] in place of W[o][i] (in_channels = out_channels).
+// W[i][o] in place of W[o][i]; requires in_channels = out_channels.
 Matrix<double> swapped_channels(const ConvGeometry& g, const Matrix<double>& W) {
   Matrix<double> out(W.rows(), W.cols());
   const Index k = g.kernel_h * g.kernel_w;
@@ -94,7 +94,9 @@ void conv_variant(const Layer<double>& layer, const Matrix<double>& a, const Mat
     conv_backward_as(g, W, a, delta, v.stride_ignored_dx ? 1 : g.stride, pad, unused, da);
     return;
   }
-  const Matrix<double> Wb = v.kernel_flipped_dx ? flipped_kernels(g, W) : v.channels_swapped ? swapped_channels(g, W) : W;
+  // Only a layer with as many input as output channels can have them swapped.
+  const bool swap = v.channels_swapped && g.in_channels == g.out_channels;
+  const Matrix<double> Wb = v.kernel_flipped_dx ? flipped_kernels(g, W) : swap ? swapped_channels(g, W) : W;
   Matrix<double> dW;
   Vector<double> db;
   conv2d_backward(g, Wb, a, delta, dW, db, da);

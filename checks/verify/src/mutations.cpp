@@ -156,7 +156,7 @@ ConvBug conv_bug(const ConvGeometry& g, const Mutation& m) {
   if (m == mutation::padding_plus_one) b.pad = g.padding + 1;
   b.flip_dw = m == mutation::kernel_flipped_dw;
   b.flip_dx = m == mutation::kernel_flipped_dx;
-  b.swap = m == mutation::channels_swapped;
+  b.swap = m == mutation::channels_swapped && g.in_channels == g.out_channels;  // W[i][o] exists only then
   b.bias = m == mutation::conv_bias_first ? 1 : m == mutation::conv_bias_mean ? 2 : 0;
   return b;
 }

@@ -274,3 +274,28 @@ RC_GTEST_PROP(ConvVerifyProperty, CorrectRepliesOfRandomConvCasesNeverDiverge, (
 
 }  // namespace
 }  // namespace gradcheck
+
+namespace gradcheck {
+namespace {
+
+// conv 1 → 2, conv 2 → 2 (the only layer whose channels can be swapped), conv
+// 2 → 3: the channels-swapped mistake (mutation and hypothesis) must leave the
+// two other layers' products alone, not read W[i] past its rows (found by
+// AddressSanitizer on a clean-clone CI run).
+TEST(ConvVerify, ChannelsSwappedTouchesOnlyALayerWithAsManyInputAsOutputChannels) {
+  ConvSpec spec{1, 7, {{2, 2, 1, 0, Activation::tanh}, {2, 2, 1, 0, Activation::tanh}, {3, 2, 1, 0, Activation::tanh}}};
+  const Case c = conv_case(spec, 21);
+  const Gradients<double> right = gradients(c.network, c.inputs, c.targets);
+  const Gradients<double> bad = mutated_gradients(c, mutation::channels_swapped);
+  for (std::size_t l = 1; l < 4; ++l)  // the same sums in another order: equal to rounding
+    EXPECT_LT((bad.weights[l] - right.weights[l]).norm(), 1e-13 * (1 + right.weights[l].norm()))
+        << "layer " << l << ": above the swap";
+  EXPECT_GT((bad.weights[0] - right.weights[0]).norm(), 1e-3) << "layer 0 gets dL/da through the swapped layer 1";
+  EXPECT_NE(verify_reply(c, engine_reply(c)).status, VerifyStatus::diverge);
+  const VerifyResult v = verify_reply(c, reply_of(bad));
+  EXPECT_EQ(v.status, VerifyStatus::diverge);
+  EXPECT_NE(find_signature(v, BugKind::channels_swapped), nullptr) << describe(v);
+}
+
+}  // namespace
+}  // namespace gradcheck
