@@ -10,6 +10,8 @@
 //   check_bench [--case-out FILE] [--reply-out FILE] [--repeat N] [--threads T]
 #include <gradcheck/gradient/network_check.hpp>
 #include <gradcheck/gradient/reference.hpp>
+
+#include "timing.hpp"
 #include <gradcheck/engine/case_format.hpp>
 
 #include <nlohmann/json.hpp>
@@ -50,26 +52,6 @@ Case mnist_sized_case() {
   return c;
 }
 
-// Medians of the wall time and of the process CPU time (every thread's), each
-// over `repeat` runs: on a shared machine the CPU time of a single-threaded
-// measurement is the steadier number.
-struct Timing {
-  double wall = 0, cpu = 0;
-};
-
-Timing median_seconds(int repeat, const std::function<void()>& run) {
-  std::vector<double> wall, cpu;
-  for (int i = 0; i < repeat; ++i) {
-    const std::clock_t c0 = std::clock();
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
-  }
-  std::sort(wall.begin(), wall.end());
-  std::sort(cpu.begin(), cpu.end());
-  return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
-}
 
 // What a correct implementation replies: the engine's loss, outputs and gradients.
 Reply engine_reply(const Case& c) {

@@ -11,6 +11,8 @@
 #include <gradcheck/engine/architecture.hpp>
 #include <gradcheck/gradient/reference.hpp>
 
+#include "timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,24 +26,6 @@
 using namespace gradcheck;
 
 namespace {
-
-struct Timing {
-  double wall = 0, cpu = 0;
-};
-
-Timing median_seconds(int repeat, const std::function<void()>& run) {
-  std::vector<double> wall, cpu;
-  for (int i = 0; i < repeat; ++i) {
-    const std::clock_t c0 = std::clock();
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
-  }
-  std::sort(wall.begin(), wall.end());
-  std::sort(cpu.begin(), cpu.end());
-  return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
-}
 
 // LeNet-5 with He weights and pixels in [0, 1] drawn like Fashion-MNIST's bytes / 255.
 Case lenet5_case(Index batch) {

@@ -22,6 +22,9 @@ namespace {
 
 using json = nlohmann::json;
 
+// Not the case writer's number format (case_format.cpp), on purpose: that one
+// adds ".0" to integral values so that -0 keeps its sign in a case; here a
+// direction is mostly zeros and every byte of a request counts (docs/fd.md).
 void append_number(std::string& out, double x) {
   if (std::isnan(x)) {
     out += "NaN";
