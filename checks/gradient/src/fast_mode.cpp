@@ -234,11 +234,7 @@ TensorPass tensor_directions(Fast& f, std::mt19937_64& rng, CheckResult& r) {
   out.fall_back.assign(f.ids.size(), 0);
   for (std::size_t k = 0; k < f.ids.size(); ++k) {
     const TensorId& id = f.ids[k];
-    TensorSummary ts;
-    ts.layer = id.layer;
-    ts.tensor = id.tensor;
-    ts.rows = id.rows;
-    ts.cols = id.cols;
+    TensorSummary ts = summary_of(id);
     if (!f.an[k]) {
       r.tensors.push_back(ts);
       continue;

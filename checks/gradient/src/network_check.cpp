@@ -193,11 +193,7 @@ CheckResult compare_with_reference(const Case& c, const std::vector<LayerGradien
   for (const CheckFinding& f : ref.findings) r.findings.push_back(f);
   for (std::size_t k = 0; k < ids.size(); ++k) {
     const ReferenceTensor* rt = ref.find(ids[k].layer, ids[k].tensor);
-    TensorSummary ts;
-    ts.layer = ids[k].layer;
-    ts.tensor = ids[k].tensor;
-    ts.rows = ids[k].rows;
-    ts.cols = ids[k].cols;
+    TensorSummary ts = summary_of(ids[k]);
     if (rt) {
       ts.max_abs_reference = rt->max_abs;
       ts.floor = tensor_floor(rt->max_abs, tol);
@@ -534,11 +530,7 @@ std::vector<TensorSummary> tensor_summaries(const std::vector<TensorId>& ids, co
       max_abs[jobs[j].tensor] = std::max(max_abs[jobs[j].tensor], std::abs(numerics[j].value));
   std::vector<TensorSummary> out;
   for (std::size_t k = 0; k < ids.size(); ++k) {
-    TensorSummary ts;
-    ts.layer = ids[k].layer;
-    ts.tensor = ids[k].tensor;
-    ts.rows = ids[k].rows;
-    ts.cols = ids[k].cols;
+    TensorSummary ts = summary_of(ids[k]);
     ts.max_abs_reference = max_abs[k];
     ts.floor = tensor_floor(max_abs[k], tol);
     out.push_back(ts);

@@ -271,10 +271,16 @@ std::string num(double v) { return format_number(v, 8); }
 
 std::string err(double v) { return format_number(v, 2); }
 
-std::string entry_path(std::size_t layer, bool biases, Index row, Index col) {
+std::string entry_path(const Network<double>& net, std::size_t layer, bool biases, Index row, Index col) {
   std::string s = "layers[" + std::to_string(layer) + "]." + (biases ? "biases[" : "weights[") + std::to_string(row) + "]";
-  if (!biases) s += "[" + std::to_string(col) + "]";
-  return s;
+  if (biases) return s;
+  if (layer < net.layers.size() && net.layers[layer].kind == LayerKind::conv2d) {  // weights[out][in][y][x]
+    const ConvGeometry& g = net.layers[layer].conv;
+    const Index kw = g.kernel_w, khw = g.kernel_h * kw;
+    return s + "[" + std::to_string(col / khw) + "][" + std::to_string(col % khw / kw) + "][" +
+           std::to_string(col % kw) + "]";
+  }
+  return s + "[" + std::to_string(col) + "]";
 }
 
 namespace {
@@ -454,7 +460,7 @@ void add_hypothesis_evidence(const VerifyContext& ctx, const HypothesisTest& t, 
   s.evidence.push_back({"largest tensor distance, " + noun + " vs reference", t.to_reference});
   const WorstEntry w = worst_difference(t.gradients, ctx.reference, ctx.usable);
   if (!w.found) return;
-  const std::string at = entry_path(w.layer, w.biases, w.row, w.col);
+  const std::string at = entry_path(ctx.c.network, w.layer, w.biases, w.row, w.col);
   s.evidence.push_back({at + " claimed", value_at(ctx.reply.layers, w)});
   s.evidence.push_back({at + " with " + noun, value_at(t.gradients, w)});
   s.evidence.push_back({at + " reference", value_at(ctx.reference, w)});
@@ -463,7 +469,7 @@ void add_hypothesis_evidence(const VerifyContext& ctx, const HypothesisTest& t, 
 std::string example_clause(const VerifyContext& ctx, const HypothesisTest& t, const char* noun = "this mistake") {
   const WorstEntry w = worst_difference(t.gradients, ctx.reference, ctx.usable);
   if (!w.found) return "";
-  return "; e.g. " + entry_path(w.layer, w.biases, w.row, w.col) + " = " + num(value_at(ctx.reply.layers, w)) +
+  return "; e.g. " + entry_path(ctx.c.network, w.layer, w.biases, w.row, w.col) + " = " + num(value_at(ctx.reply.layers, w)) +
          " (" + noun + " gives " + num(value_at(t.gradients, w)) + ", the reference " +
          num(value_at(ctx.reference, w)) + ")";
 }
@@ -571,7 +577,7 @@ void non_finite_signature(const VerifyContext& ctx, const VerifyResult& r, std::
         for (Index j = 0; j < m.cols(); ++j)
           if (!std::isfinite(m(i, j))) {
             ++count;
-            if (where.size() < 3) where.push_back(entry_path(l, b, i, j) + " = " + num(m(i, j)));
+            if (where.size() < 3) where.push_back(entry_path(ctx.c.network, l, b, i, j) + " = " + num(m(i, j)));
           }
     }
   }

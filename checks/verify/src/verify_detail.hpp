@@ -239,8 +239,9 @@ void sample_weight_signatures(const VerifyContext& ctx, std::vector<Signature>& 
 void tensor_scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out);
 void weight_decay_signature(const VerifyContext& ctx, std::vector<Signature>& out);
 
-// "layers[1].weights[0][2]", "layers[0].biases[1]"
-std::string entry_path(std::size_t layer, bool biases, Index row, Index col);
+// "layers[1].weights[0][2]", "layers[0].biases[1]"; a conv2d layer's weights as the JSON
+// nests them, "layers[0].weights[out][in][y][x]".
+std::string entry_path(const Network<double>& net, std::size_t layer, bool biases, Index row, Index col);
 // %.8g / %.2g, for findings.
 std::string num(double v);
 std::string err(double v);

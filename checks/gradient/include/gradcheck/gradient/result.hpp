@@ -177,6 +177,10 @@ struct TensorSummary {
   int layer = 0;
   TensorKind tensor = TensorKind::weights;
   Index rows = 0, cols = 0;      // the case's shape (cols = 1 for vectors)
+  // A conv2d layer's weights: rows = output channels, cols = in_channels · kernel_h ·
+  // kernel_w, column (i·kernel_h + y)·kernel_w + x = the JSON's weights[row][i][y][x]
+  // (docs/case-format.md). 0 for every other tensor.
+  Index kernel_h = 0, kernel_w = 0;
   Index entries_checked = 0;     // entries in CheckResult::entries for this tensor
   VerdictCounts counts;          // over those entries
   double worst_relative_error = 0;

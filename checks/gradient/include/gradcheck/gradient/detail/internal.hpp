@@ -23,7 +23,20 @@ struct TensorId {
   int layer = 0;
   TensorKind tensor = TensorKind::weights;
   Index rows = 0, cols = 0;
+  Index kernel_h = 0, kernel_w = 0;  // conv2d weights (TensorSummary's fields)
 };
+
+// The summary of tensor `id` before any entry is judged: its name and shape.
+inline TensorSummary summary_of(const TensorId& id) {
+  TensorSummary ts;
+  ts.layer = id.layer;
+  ts.tensor = id.tensor;
+  ts.rows = id.rows;
+  ts.cols = id.cols;
+  ts.kernel_h = id.kernel_h;
+  ts.kernel_w = id.kernel_w;
+  return ts;
+}
 
 // weights 0, biases 0, weights 1, ..., [inputs]; a pooling layer has none. A
 // conv2d layer's weights are its out_channels × (in_channels·kh·kw) matrix.
@@ -32,8 +45,10 @@ inline std::vector<TensorId> tensors_of(const Network<double>& net, Index batch,
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const auto& layer = net.layers[l];
     if (is_pooling(layer.kind)) continue;
-    ids.push_back({static_cast<int>(l), TensorKind::weights, layer.units(), layer.inputs()});
-    ids.push_back({static_cast<int>(l), TensorKind::biases, layer.units(), 1});
+    const bool conv = layer.kind == LayerKind::conv2d;
+    ids.push_back({static_cast<int>(l), TensorKind::weights, layer.units(), layer.inputs(),
+                   conv ? layer.conv.kernel_h : 0, conv ? layer.conv.kernel_w : 0});
+    ids.push_back({static_cast<int>(l), TensorKind::biases, layer.units(), 1, 0, 0});
   }
   if (inputs) ids.push_back({0, TensorKind::inputs, net.input_size(), batch});
   return ids;
