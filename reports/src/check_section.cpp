@@ -61,8 +61,8 @@ std::string tolerance_rule(const Tolerances& t) {
          "\u00b7max|r|, \u03ba " + format_number(t.estimate_factor, 3) + ", \u03ba_a " + format_number(t.roundoff_factor, 3);
 }
 
-std::string entry_line(const Entry& e) {
-  std::string s = entry_name(e) + ": analytic " + format_number(e.analytic, 10) + ", reference " +
+std::string entry_line(const CheckResult& r, const Entry& e) {
+  std::string s = entry_name(r, e) + ": analytic " + format_number(e.analytic, 10) + ", reference " +
                   format_number(e.numeric, 10) + ", relative error " + format_number(e.relative_error, 3) +
                   ", tolerance " + format_number(e.tolerance, 3) + " (" + gradcheck::to_string(e.verdict) + ")";
   if (!e.note.empty()) s += "; " + e.note;
@@ -106,7 +106,7 @@ std::string summary_line(const CheckResult& r) {
   }
   if (!r.findings.empty()) line += "; " + n_of(r.findings.size(), "finding", "findings");
   if (s.worst && (!s.passed || s.worst->relative_error > 0))
-    line += "; worst relative error " + format_number(s.worst->relative_error, 3) + " at " + entry_name(*s.worst);
+    line += "; worst relative error " + format_number(s.worst->relative_error, 3) + " at " + entry_name(r, *s.worst);
   return line;
 }
 
@@ -120,10 +120,16 @@ std::string tensor_name(int layer, TensorKind tensor) {
   }
 }
 
-std::string entry_name(const Entry& e) {
+std::string entry_name(const Entry& e, const TensorSummary* tensor) {
   const std::string r = "[" + std::to_string(e.row) + "]", c = "[" + std::to_string(e.col) + "]";
   switch (e.tensor) {
-    case TensorKind::weights: return tensor_name(e.layer, e.tensor) + r + c;
+    case TensorKind::weights:
+      if (tensor && tensor->kernel_h > 0 && tensor->kernel_w > 0) {  // weights[out][in][y][x]
+        const Index kw = tensor->kernel_w, khw = tensor->kernel_h * kw;
+        return tensor_name(e.layer, e.tensor) + r + "[" + std::to_string(e.col / khw) + "][" +
+               std::to_string(e.col % khw / kw) + "][" + std::to_string(e.col % kw) + "]";
+      }
+      return tensor_name(e.layer, e.tensor) + r + c;
     case TensorKind::biases: return tensor_name(e.layer, e.tensor) + r;
     case TensorKind::x: return "x" + r;
     // The case and reply files write one row per sample: [sample][feature or unit].
@@ -132,6 +138,48 @@ std::string entry_name(const Entry& e) {
     case TensorKind::loss: return "loss";
   }
   return "?";
+}
+
+const TensorSummary* tensor_of(const CheckResult& r, const Entry& e) {
+  for (const TensorSummary& t : r.tensors)
+    if (t.layer == e.layer && t.tensor == e.tensor) return &t;
+  return nullptr;
+}
+
+std::string entry_name(const CheckResult& r, const Entry& e) { return entry_name(e, tensor_of(r, e)); }
+
+Heatmap weights_heatmap_frame(const TensorSummary& t) {
+  const Index kh = t.kernel_h, kw = t.kernel_w;
+  const bool conv = kh > 0 && kw > 0;
+  const Index rows = conv ? t.rows * kh : t.rows, cols = conv ? t.cols / kh : t.cols;
+  Heatmap h(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols));
+  h.verdicts.assign(h.values.size(), Verdict::unchecked);
+  h.values.assign(h.values.size(), std::nan(""));
+  h.title = "Relative error of " + tensor_name(t.layer, t.tensor) + " (" + shape_text(t) + ")";
+  h.value_label = "relative error";
+  h.log_scale = true;
+  if (!conv) {
+    h.row_title = "unit", h.col_title = "input";
+    return h;
+  }
+  h.row_title = "output channel, kernel row", h.col_title = "input channel, kernel column";
+  h.block_rows = static_cast<std::size_t>(kh), h.block_cols = static_cast<std::size_t>(kw);
+  for (Index i = 0; i < rows; ++i) h.row_labels.push_back(std::to_string(i / kh) + " y" + std::to_string(i % kh));
+  for (Index j = 0; j < cols; ++j) h.col_labels.push_back(std::to_string(j / kw) + " x" + std::to_string(j % kw));
+  return h;
+}
+
+std::size_t heatmap_cell(const TensorSummary& t, const Heatmap& h, Index row, Index col) {
+  if (t.kernel_h <= 0 || t.kernel_w <= 0) return static_cast<std::size_t>(row) * h.cols + static_cast<std::size_t>(col);
+  const Index kw = t.kernel_w, khw = t.kernel_h * kw;  // col = (in·kh + y)·kw + x
+  const Index in = col / khw, y = col % khw / kw, x = col % kw;
+  return static_cast<std::size_t>(row * t.kernel_h + y) * h.cols + static_cast<std::size_t>(in * kw + x);
+}
+
+std::string shape_text(const TensorSummary& t, const std::string& times) {
+  if (t.kernel_h <= 0 || t.kernel_w <= 0) return std::to_string(t.rows) + times + std::to_string(t.cols);
+  return std::to_string(t.rows) + times + std::to_string(t.cols / (t.kernel_h * t.kernel_w)) + times +
+         std::to_string(t.kernel_h) + times + std::to_string(t.kernel_w);
 }
 
 namespace {
@@ -187,7 +235,7 @@ void add_paragraphs(Section& sec, const CheckResult& r) {
                                              "): " + f.message});
   if (s.worst) {
     const bool bad = s.worst->verdict == CheckVerdict::disagree || s.worst->verdict == CheckVerdict::non_finite;
-    sec.add(Paragraph{bad ? Severity::error : Severity::info, "Worst entry: " + entry_line(*s.worst)});
+    sec.add(Paragraph{bad ? Severity::error : Severity::info, "Worst entry: " + entry_line(r, *s.worst)});
   }
   if (s.counts.inconclusive_kink > 0)
     sec.add(Paragraph{Severity::note,
@@ -244,39 +292,35 @@ std::pair<double, double> weights_error_range(const CheckResult& r) {
   return {lo, hi};
 }
 
-// Weight matrix t's relative errors (entries not checked: grey), pooled as the options allow, captioned.
+// Weight tensor t's relative errors (entries not checked: grey), pooled as the options allow
+// (a conv layer's kernels up to 128 × 128 cells are never pooled), captioned.
 Heatmap weights_heatmap(const CheckResult& r, const TensorSummary& t, const std::vector<std::size_t>& entries,
                         std::pair<double, double> range, const CheckSectionOptions& o) {
   const auto [lo, hi] = range;
-  Heatmap h(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
-  h.verdicts.assign(h.values.size(), Verdict::unchecked);
-  h.values.assign(h.values.size(), std::nan(""));
+  Heatmap h = weights_heatmap_frame(t);
   std::size_t placed = 0;
   for (std::size_t i : entries) {
     const Entry& e = r.entries[i];
     if (e.row < 0 || e.col < 0 || e.row >= t.rows || e.col >= t.cols) continue;
-    const auto k = static_cast<std::size_t>(e.row) * h.cols + static_cast<std::size_t>(e.col);
+    const std::size_t k = heatmap_cell(t, h, e.row, e.col);
     h.values[k] = e.relative_error;
     h.verdicts[k] = shown(e.verdict);
     ++placed;
   }
-  h.title = "Relative error of " + tensor_name(t.layer, t.tensor) + " (" + std::to_string(t.rows) + " \u00d7 " +
-            std::to_string(t.cols) + ")";
-  h.value_label = "relative error";
-  h.row_title = "unit";
-  h.col_title = "input";
-  h.log_scale = true;
   if (hi > 0) h.scale_min = lo, h.scale_max = hi;
   if (r.summary.tolerances.is_fixed() && r.summary.tolerances.rtol > 0) h.threshold = r.summary.tolerances.rtol;
-  const Heatmap pooled = max_pool(h, o.heatmap_max_rows, o.heatmap_max_cols);
-  h.caption.clear();
-  std::string caption = "Row: the unit, column: the input it weighs. Hue: the verdict; darker: a larger relative error "
-                        "(one colour scale for every weight matrix of this check).";
+  const bool kernels = h.block_rows > 0;
+  Heatmap shown_map = max_pool(h, std::max<std::size_t>(o.heatmap_max_rows, kernels ? 128 : 0),
+                               std::max<std::size_t>(o.heatmap_max_cols, kernels ? 128 : 0));
+  std::string caption = kernels ? "One block per kernel: the block in row o, column i is the kernel from input channel i "
+                                  "to output channel o (its rows y, columns x)."
+                                : "Row: the unit, column: the input it weighs.";
+  caption += " Hue: the verdict; darker: a larger relative error (one colour scale for every weight tensor of this "
+             "check).";
   if (placed < h.values.size())
     caption += " " + std::to_string(h.values.size() - placed) + " entries were not checked (grey).";
-  const std::string pooled_text = pooled_caption(h, pooled);
+  const std::string pooled_text = pooled_caption(h, shown_map);
   if (!pooled_text.empty()) caption += " " + pooled_text;
-  Heatmap shown_map = pooled;
   shown_map.caption = caption;
   return shown_map;
 }
@@ -321,7 +365,7 @@ void add_entries_table(Section& sec, const CheckResult& r, const CheckSectionOpt
   for (std::size_t k = 0; k < shown_rows; ++k) {
     const Entry& e = r.entries[bad[k]];
     const Verdict v = shown(e.verdict);
-    t.rows.push_back({Cell(entry_name(e)), Cell::number(e.analytic, 10), Cell::number(e.numeric, 10),
+    t.rows.push_back({Cell(entry_name(r, e)), Cell::number(e.analytic, 10), Cell::number(e.numeric, 10),
                       Cell::number(e.absolute_error, 3), Cell::number(e.relative_error, 3, v), Cell::number(e.tolerance, 3),
                       Cell::number(e.error_estimate, 3), Cell(gradcheck::to_string(e.verdict), v)});
     if (notes) t.rows.back().push_back(Cell(e.note));
@@ -365,7 +409,7 @@ std::string tensor_message(const TensorSummary& t, const EntryIndex& index) {
     if (c.inconclusive_kink) message += ", " + std::to_string(c.inconclusive_kink) + " inconclusive at kinks";
     if (t.worst_row >= 0) {
       message += "; worst relative error " + format_number(t.worst_relative_error, 3);
-      if (const Entry* w = index.find(t, t.worst_row, t.worst_col)) message += " at " + entry_name(*w);
+      if (const Entry* w = index.find(t, t.worst_row, t.worst_col)) message += " at " + entry_name(index.r, *w);
     }
   } else if (t.directions > 0) {
     message = std::to_string(t.directions_disagreeing) + " of " + n_of(static_cast<std::size_t>(t.directions), "direction", "directions") +
@@ -386,7 +430,7 @@ std::string failing_entries_text(const TensorSummary& t, const EntryIndex& index
       return e.verdict == CheckVerdict::disagree || e.verdict == CheckVerdict::non_finite;
     });
   for (std::size_t k = 0; k < std::min(failing.size(), o.junit_max_entries); ++k)
-    details += entry_line(index.r.entries[failing[k]]) + "\n";
+    details += entry_line(index.r, index.r.entries[failing[k]]) + "\n";
   if (failing.size() > o.junit_max_entries)
     details += "\u2026 and " + std::to_string(failing.size() - o.junit_max_entries) + " more (report.json)\n";
   return details;
@@ -455,9 +499,9 @@ nlohmann::json counts_json(const VerdictCounts& c) {
           {"total", c.total()}};
 }
 
-nlohmann::json entry_json(const Entry& e) {
+nlohmann::json entry_json(const CheckResult& r, const Entry& e) {
   nlohmann::json j = {
-      {"name", entry_name(e)},
+      {"name", entry_name(r, e)},
       {"layer", e.layer},
       {"tensor", gradcheck::to_string(e.tensor)},
       {"row", e.row},
@@ -496,7 +540,8 @@ nlohmann::json tolerances_json(const Tolerances& t) {
           {"roundoff_factor", json_number(t.roundoff_factor)}};
 }
 
-nlohmann::json summary_json(const Summary& s) {
+nlohmann::json summary_json(const CheckResult& r) {
+  const Summary& s = r.summary;
   return {
       {"method", gradcheck::to_string(s.method)},
       {"mode", gradcheck::to_string(s.mode)},
@@ -504,7 +549,7 @@ nlohmann::json summary_json(const Summary& s) {
       {"seed", s.seed},
       {"tolerances", tolerances_json(s.tolerances)},
       {"counts", counts_json(s.counts)},
-      {"worst", s.worst ? entry_json(*s.worst) : nlohmann::json(nullptr)},
+      {"worst", s.worst ? entry_json(r, *s.worst) : nlohmann::json(nullptr)},
       {"passed", s.passed},
       {"parameters", s.parameters},
       {"entries_checked", s.entries_checked},
@@ -524,6 +569,7 @@ nlohmann::json tensor_json(const TensorSummary& ts) {
           {"tensor", gradcheck::to_string(ts.tensor)},
           {"rows", ts.rows},
           {"cols", ts.cols},
+          {"kernel", ts.kernel_h > 0 ? nlohmann::json::array({ts.kernel_h, ts.kernel_w}) : nlohmann::json(nullptr)},
           {"entries_checked", ts.entries_checked},
           {"counts", counts_json(ts.counts)},
           {"worst_relative_error", json_number(ts.worst_relative_error)},
@@ -573,9 +619,9 @@ nlohmann::json array_of(const std::vector<T>& xs, F f) {
 
 nlohmann::json to_json(const CheckResult& r) {
   return {{"type", "check"},
-          {"summary", summary_json(r.summary)},
+          {"summary", summary_json(r)},
           {"tensors", array_of(r.tensors, tensor_json)},
-          {"entries", array_of(r.entries, entry_json)},
+          {"entries", array_of(r.entries, [&r](const Entry& e) { return entry_json(r, e); })},
           {"directions", array_of(r.directions, direction_json)},
           {"findings", array_of(r.findings, finding_json)}};
 }

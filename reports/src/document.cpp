@@ -76,6 +76,8 @@ Heatmap max_pool(const Heatmap& h, std::size_t max_rows, std::size_t max_cols) {
   p.col_title = h.col_title;
   p.log_scale = h.log_scale;
   p.threshold = h.threshold;
+  p.scale_min = h.scale_min;
+  p.scale_max = h.scale_max;
   for (std::size_t i = 0; i < pr; ++i) {
     const std::size_t r0 = block_start(h.rows, pr, i), r1 = block_start(h.rows, pr, i + 1);
     p.row_labels.push_back(range_label(h.row_labels, r0, r1));

@@ -1,6 +1,7 @@
 // Plain text of verify and check results (text.hpp): the same data as
 // report.json, laid out for a terminal.
 #include <gradcheck/reports/text.hpp>
+#include <gradcheck/reports/check_section.hpp>
 #include <gradcheck/reports/verify_section.hpp>
 
 #include <gradcheck/reports/format.hpp>
@@ -32,12 +33,6 @@ std::string layer_name(std::size_t l, std::size_t L) {
   return s;
 }
 
-std::string entry_name(const Entry& e) {
-  std::string s = "layers[" + std::to_string(e.layer) + "]." + to_string(e.tensor) + "[" + std::to_string(e.row) + "]";
-  if (e.tensor == TensorKind::weights) s += "[" + std::to_string(e.col) + "]";
-  return s;
-}
-
 std::string forward_name(const Entry& e) {
   if (e.tensor == TensorKind::loss) return "loss";
   return "outputs[" + std::to_string(e.col) + "][" + std::to_string(e.row) + "]";  // JSON: one row per sample
@@ -52,13 +47,14 @@ std::string relation(double claimed, double reference) {
   return "";
 }
 
-void print_entries_table(std::ostream& out, const std::vector<const Entry*>& rows, const char* tested) {
+void print_entries_table(std::ostream& out, const CheckResult& r, const std::vector<const Entry*>& rows,
+                         const char* tested) {
   std::size_t w = 5;
-  for (const Entry* e : rows) w = std::max(w, entry_name(*e).size());
+  for (const Entry* e : rows) w = std::max(w, entry_name(r, *e).size());
   out << "  " << left("entry", w) << "  " << right(tested, 17) << "  " << right("reference", 17) << "  "
       << right("rel.err", 9) << "  verdict\n";
   for (const Entry* e : rows)
-    out << "  " << left(entry_name(*e), w) << "  " << right(format_number(e->analytic, 9), 17) << "  "
+    out << "  " << left(entry_name(r, *e), w) << "  " << right(format_number(e->analytic, 9), 17) << "  "
         << right(format_number(e->numeric, 9), 17) << "  " << right(format_number(e->relative_error, 2), 9) << "  "
         << to_string(e->verdict) << "\n";
 }
@@ -146,7 +142,7 @@ void print_origin(std::ostream& out, const VerifyResult& r, std::size_t L) {
     if (better) worst = &e;
   }
   if (worst)
-    out << "  " << entry_name(*worst) << " = " << fmt_value(worst->analytic) << " where the reference is "
+    out << "  " << entry_name(r.gradients, *worst) << " = " << fmt_value(worst->analytic) << " where the reference is "
         << fmt_value(worst->numeric) << relation(worst->analytic, worst->numeric) << "\n";
 }
 
@@ -287,7 +283,7 @@ std::string render_verify_text(const VerifyResult& r, const TextNames& names) {
     out << "worst entries:\n";
     std::vector<const Entry*> rows;
     for (std::size_t i : r.worst) rows.push_back(&r.gradients.entries[i]);
-    print_entries_table(out, rows, "claimed");
+    print_entries_table(out, r.gradients, rows, "claimed");
   }
   print_update(out, r.update);
   return out.str();
@@ -305,7 +301,7 @@ std::string render_check_text(const CheckResult& r, const std::string& case_name
   for (const CheckFinding& f : r.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
   out << "tensors:\n";
   for (const TensorSummary& t : r.tensors)
-    out << "  layers[" << t.layer << "]." << to_string(t.tensor) << " (" << t.rows << "×" << t.cols << "): "
+    out << "  layers[" << t.layer << "]." << to_string(t.tensor) << " (" << shape_text(t, "×") << "): "
         << (t.passed ? "agree" : "DISAGREE") << ", worst relative error " << fmt_error(t.worst_relative_error) << "\n";
   std::vector<const Entry*> rows;
   for (const Entry& e : r.entries) rows.push_back(&e);
@@ -314,11 +310,11 @@ std::string render_check_text(const CheckResult& r, const std::string& case_name
   if (rows.size() > 5) rows.resize(5);
   if (!rows.empty()) {
     out << "worst entries:\n";
-    print_entries_table(out, rows, "analytic");
+    print_entries_table(out, r, rows, "analytic");
   }
   for (const Entry& e : r.entries)
     if (e.verdict == gradcheck::Verdict::inconclusive_kink && !e.note.empty()) {
-      out << "note: " << entry_name(e) << ": " << e.note << "\n";
+      out << "note: " << entry_name(r, e) << ": " << e.note << "\n";
       break;
     }
   return out.str();

@@ -519,6 +519,13 @@ void heatmap_axes(Svg& svg, const Heatmap& h, const HeatmapLayout& l) {
     slot_label(svg, l.left + (j + 0.5) * l.cell, l.top + l.grid_h + 12, truncate_label(label_at(h.col_labels, j), 16),
                l.rotate_cols, -55, "col-label");
   svg.rect(l.left, l.top, l.grid_w, l.grid_h, "none", nullptr, "", " stroke=\"#333\" stroke-width=\"1\"");
+  if (h.block_rows > 0 && h.block_cols > 0) {  // one block per kernel
+    const char* style = " stroke-width=\"1.5\" class=\"block-line\"";
+    for (std::size_t i = h.block_rows; i < h.rows; i += h.block_rows)
+      svg.line(l.left, l.top + i * l.cell, l.left + l.grid_w, l.top + i * l.cell, "#333", style);
+    for (std::size_t j = h.block_cols; j < h.cols; j += h.block_cols)
+      svg.line(l.left + j * l.cell, l.top, l.left + j * l.cell, l.top + l.grid_h, "#333", style);
+  }
   if (!h.row_title.empty()) svg.rotated_text(14, l.top + l.grid_h / 2, -90, "middle", "axis-title", h.row_title);
   if (!h.col_title.empty())
     svg.text(l.left + l.grid_w / 2, l.top + l.grid_h + l.col_label_h + 10, h.col_title, "middle",

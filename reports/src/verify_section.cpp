@@ -335,27 +335,29 @@ BarChart tensor_bar_chart(const VerifyResult& r, bool notes) {
   return chart;
 }
 
-// Per weight matrix: every entry's relative error (pooled when large); none when no entry of it was compared.
+// Per weight tensor: every entry's relative error (pooled when large; a conv layer's kernels
+// up to 128 × 128 cells never), none when no entry of it was compared.
 void add_heatmaps(Section& s, const VerifyResult& r, const VerifySectionOptions& o, bool notes) {
   for (const TensorSummary& t : r.gradients.tensors) {
     if (t.tensor != TensorKind::weights || t.shape_mismatch || t.rows < 1 || t.cols < 1) continue;
-    Heatmap h(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
-    h.title = "Relative error of " + tensor_name(t.layer, t.tensor);
-    h.value_label = "relative error";
-    h.row_title = "unit";
-    h.col_title = "input";
+    Heatmap h = weights_heatmap_frame(t);
     h.threshold = r.gradients.summary.tolerances.rtol;
     bool any = false;
     for (const Entry& e : r.gradients.entries) {
       if (e.layer != t.layer || e.tensor != t.tensor || e.row >= t.rows || e.col >= t.cols) continue;
-      const auto i = static_cast<std::size_t>(e.row), k = static_cast<std::size_t>(e.col);
-      h.value(i, k) = e.relative_error;
-      h.verdicts[i * h.cols + k] = verdict_of(e.verdict, notes);
+      const std::size_t k = heatmap_cell(t, h, e.row, e.col);
+      h.values[k] = e.relative_error;
+      h.verdicts[k] = verdict_of(e.verdict, notes);
       any = true;
     }
     if (!any) continue;
-    Heatmap pooled = max_pool(h, o.heatmap_max_rows, o.heatmap_max_cols);
-    if (pooled.rows != h.rows || pooled.cols != h.cols) pooled.caption = pooled_caption(h, pooled);
+    const bool kernels = h.block_rows > 0;
+    Heatmap pooled = max_pool(h, std::max<std::size_t>(o.heatmap_max_rows, kernels ? 128 : 0),
+                              std::max<std::size_t>(o.heatmap_max_cols, kernels ? 128 : 0));
+    if (kernels) pooled.caption = "One block per kernel: the block in row o, column i is the kernel from input channel i "
+                                  "to output channel o.";
+    const std::string pooled_text = pooled_caption(h, pooled);
+    if (!pooled_text.empty()) pooled.caption += (pooled.caption.empty() ? "" : " ") + pooled_text;
     s.add(std::move(pooled));
   }
 }
@@ -369,7 +371,7 @@ void add_worst_table(Section& s, const VerifyResult& r, const VerifySectionOptio
     if (t.rows.size() >= o.worst_rows) break;
     const Entry& e = r.gradients.entries[i];
     const Verdict v = verdict_of(e.verdict, notes);
-    t.rows.push_back({entry_name(e), Cell::number(e.analytic, 9), Cell::number(e.numeric, 9),
+    t.rows.push_back({entry_name(r.gradients, e), Cell::number(e.analytic, 9), Cell::number(e.numeric, 9),
                       Cell::number(e.relative_error, 2, v), Cell(to_string(e.verdict), v)});
   }
   s.add(std::move(t));

@@ -18,6 +18,7 @@ struct TensorValues {
   TensorKind kind;
   Index rows, cols;
   std::vector<double> reference, claimed;  // row-major
+  Index kernel_h = 0, kernel_w = 0;         // a conv2d layer's weights (TensorSummary's fields)
 };
 
 inline const std::vector<TensorValues>& reference_321() {
@@ -60,6 +61,8 @@ inline CheckResult compare_tensors(const std::vector<TensorValues>& tensors, con
     ts.tensor = t.kind;
     ts.rows = t.rows;
     ts.cols = t.cols;
+    ts.kernel_h = t.kernel_h;
+    ts.kernel_w = t.kernel_w;
     for (double x : t.reference)
       if (std::isfinite(x)) ts.max_abs_reference = std::max(ts.max_abs_reference, std::abs(x));
     ts.floor = tensor_floor(ts.max_abs_reference, tol);
@@ -116,6 +119,17 @@ CheckResult large_check(Index rows, Index cols, int bad, Keep keep) {
   r.entries = kept;
   summarize(r);
   return r;
+}
+
+// A conv2d layer of 2 output and 2 input channels with 3 × 3 kernels (weights 2 × 18) and
+// its biases: every entry agrees but weights[1][1][2][2] (row 1, column 17), negated.
+inline CheckResult conv_check() {
+  std::vector<TensorValues> t = {{0, TensorKind::weights, 2, 18, {}, {}, 3, 3}, {0, TensorKind::biases, 2, 1, {}, {}}};
+  for (auto& x : t)
+    for (Index k = 0; k < x.rows * x.cols; ++k) x.reference.push_back(0.01 * static_cast<double>(k + 1));
+  for (auto& x : t) x.claimed = x.reference;
+  t[0].claimed[1 * 18 + 17] = -t[0].claimed[1 * 18 + 17];
+  return compare_tensors(t);
 }
 
 }  // namespace gradcheck::reports::test

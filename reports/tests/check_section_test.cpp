@@ -69,6 +69,30 @@ TEST(CheckSection, HeatmapPerWeightMatrixPlacesEachEntryAtItsRowAndColumn) {
   EXPECT_EQ(h0.scale_max, maps[1]->scale_max);
 }
 
+// A conv2d layer's weights: one 3 × 3 block per (output, input) channel pair, the entry
+// at row o, column (i·3 + y)·3 + x drawn at cell (o·3 + y, i·3 + x).
+TEST(CheckSection, ConvWeightsHeatmapHasOneBlockPerKernel) {
+  const CheckResult r = test::conv_check();
+  const Section section = check_section(r);
+  const auto maps = blocks_of<Heatmap>(section);
+  ASSERT_EQ(maps.size(), 1u);
+  const Heatmap& h = *maps[0];
+  EXPECT_EQ(h.title, "Relative error of layers[0].weights (2 \u00d7 2 \u00d7 3 \u00d7 3)");
+  ASSERT_EQ(h.rows, 6u);
+  ASSERT_EQ(h.cols, 6u);
+  EXPECT_EQ(h.block_rows, 3u);
+  EXPECT_EQ(h.block_cols, 3u);
+  std::size_t disagreeing = 0;
+  for (Verdict v : h.verdicts) disagreeing += v == Verdict::disagree;
+  EXPECT_EQ(disagreeing, 1u);
+  EXPECT_EQ(h.verdict(5, 5), Verdict::disagree);  // weights[1][1][2][2]
+  EXPECT_EQ(h.verdict(2, 5), Verdict::agree);     // weights[0][1][2][2]
+  EXPECT_NEAR(h.value(5, 5), 2.0, 1e-12);         // |−r − r| / |r|
+  EXPECT_EQ(h.row_labels.at(4), "1 y1");
+  EXPECT_EQ(h.col_labels.at(2), "0 x2");
+  EXPECT_NE(h.caption.find("One block per kernel"), std::string::npos);
+}
+
 TEST(CheckSection, TableListsTheEntriesThatDoNotAgreeWorstFirst) {
   const CheckResult r = test::compare_tensors(test::asker_321());
   CheckSectionOptions o;
@@ -329,6 +353,19 @@ TEST(EntryName, FollowsTheCaseFilesPaths) {
   EXPECT_EQ(entry_name(e), "x[1]");
   e.tensor = TensorKind::loss;
   EXPECT_EQ(entry_name(e), "loss");
+}
+
+TEST(EntryName, NamesAConvWeightByOutputInputRowAndColumnAsTheJsonNestsThem) {
+  const CheckResult r = test::conv_check();
+  ASSERT_TRUE(r.summary.worst);
+  EXPECT_EQ(entry_name(r, *r.summary.worst), "layers[0].weights[1][1][2][2]");
+  const nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["summary"]["worst"]["name"], "layers[0].weights[1][1][2][2]");
+  EXPECT_EQ(j["entries"][3]["name"], "layers[0].weights[0][0][1][0]");  // column 3 = (0·3 + 1)·3 + 0
+  EXPECT_EQ(j["tensors"][0]["kernel"], nlohmann::json::array({3, 3}));
+  EXPECT_TRUE(j["tensors"][1]["kernel"].is_null());
+  EXPECT_EQ(shape_text(r.tensors[0], "x"), "2x2x3x3");
+  EXPECT_EQ(shape_text(r.tensors[1], "x"), "2x1");
 }
 
 }  // namespace

@@ -165,6 +165,20 @@ TEST_F(HtmlInChromium, CheckReportShowsTheTensorChartAndOneHeatmapPerWeightMatri
   EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 4u + 2u + 5u);
 }
 
+// A conv2d layer's weights: one heatmap of its 2 × 2 kernels, lines between the kernels.
+TEST_F(HtmlInChromium, CheckReportShowsAConvLayersKernelsAsBlocksOfOneHeatmap) {
+  Report report;
+  report.document.title = "gradcheck check conv.json";
+  add(report, test::conv_check());
+  std::string dom;
+  ASSERT_NO_FATAL_FAILURE(load(report, dom));
+  EXPECT_EQ(count_of(dom, "<svg class=\"chart heatmap\""), 1u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\""), 36u);
+  EXPECT_EQ(count_of(dom, "class=\"cell\" data-verdict=\"disagree\""), 1u);
+  EXPECT_EQ(count_of(dom, "class=\"block-line\""), 2u);  // one between the rows of kernels, one between the columns
+  EXPECT_NE(dom.find("layers[0].weights[1][1][2][2]"), std::string::npos);
+}
+
 // `gradcheck verify --report`'s page for the asker's reply to the 3-2-1 case:
 // the per-tensor chart, a heatmap per weight matrix, verdict colours.
 TEST_F(HtmlInChromium, VerifyReportShowsTheTensorChartAndOneHeatmapPerWeightMatrix) {

@@ -62,7 +62,7 @@ TEST(ProbeSection, ADivergenceShowsTheCounterexampleAndTheChartsOfItsVerificatio
   for (Verdict v : bars[0]->verdicts) EXPECT_EQ(v, Verdict::disagree);
   const auto maps = blocks_of<Heatmap>(s);
   ASSERT_EQ(maps.size(), 2u);
-  EXPECT_EQ(maps[0]->title, "Relative error of layers[0].weights (minimal counterexample)");
+  EXPECT_EQ(maps[0]->title, "Relative error of layers[0].weights (2 \u00d7 3) (minimal counterexample)");
   EXPECT_EQ(maps[0]->rows, 2u);
   EXPECT_EQ(maps[0]->cols, 3u);
   EXPECT_EQ(maps[0]->verdict(0, 0), Verdict::agree);     // 0 against 0: the input is 0

@@ -44,8 +44,24 @@ struct CheckSectionOptions {
 // "layers[1].weights", "layers[0].biases", "inputs", "x", "outputs", "loss".
 std::string tensor_name(int layer, TensorKind tensor);
 // The entry's path as the case or reply JSON writes it: "layers[1].weights[0][2]",
-// "layers[1].biases[0]", "inputs[sample][feature]", "x[3]", "outputs[sample][unit]", "loss".
-std::string entry_name(const Entry& e);
+// "layers[1].biases[0]", "inputs[sample][feature]", "x[3]", "outputs[sample][unit]", "loss";
+// a conv2d layer's weights "layers[0].weights[out][in][y][x]" when `tensor` (the entry's
+// TensorSummary) gives the kernel's shape.
+std::string entry_name(const Entry& e, const TensorSummary* tensor = nullptr);
+// The same, with the entry's tensor looked up in r.tensors (tensor_of).
+std::string entry_name(const CheckResult& r, const Entry& e);
+// "2 × 18", or a conv2d layer's weights as the JSON nests them, "2 × 2 × 3 × 3"
+// (out × in × kernel_h × kernel_w); `times` joins the sizes.
+std::string shape_text(const TensorSummary& t, const std::string& times = " \u00d7 ");
+// An empty heatmap of weight tensor t's entries (every cell unchecked, value NaN), titled
+// "Relative error of layers[l].weights (shape)". A dense layer's: a row per unit, a column
+// per input. A conv2d layer's: one kernel_h × kernel_w block per (output, input) channel
+// pair, rows out·kh, columns in·kw, block_rows/block_cols set. heatmap_cell places an entry.
+Heatmap weights_heatmap_frame(const TensorSummary& t);
+// The index into values and verdicts of t's entry (row, col) in weights_heatmap_frame(t).
+std::size_t heatmap_cell(const TensorSummary& t, const Heatmap& h, Index row, Index col);
+// The TensorSummary of e's layer and tensor kind in r; nullptr when there is none.
+const TensorSummary* tensor_of(const CheckResult& r, const Entry& e);
 
 Section check_section(const CheckResult& result, const CheckSectionOptions& options = {});
 

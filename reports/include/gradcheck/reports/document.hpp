@@ -132,6 +132,9 @@ struct Heatmap {
   // The colour scale's range; by default that of the values. Set it to compare the colours
   // of several heatmaps (e.g. every weight matrix of one check).
   std::optional<double> scale_min, scale_max;
+  // When both are set, lines divide the grid into blocks of block_rows × block_cols
+  // cells (a conv2d layer's weights: one block per kernel). max_pool drops them.
+  std::size_t block_rows = 0, block_cols = 0;
 
   Heatmap() = default;
   Heatmap(std::size_t r, std::size_t c) : rows(r), cols(c), values(r * c, 0.0), verdicts(r * c, Verdict::none) {}
