@@ -236,17 +236,22 @@ std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTens
   return undecided;
 }
 
-// Stage 3: Ridders' tableau for what is left (its steps requested at once).
+// Stage 3: Ridders' tableau for what is left (its steps requested at once). Its first step
+// is ridders_first_step × scale, or (ε_f/|f|)^(1/7) × scale when larger (at most 1/2): a
+// float32 loss (ε_f/|f| ≈ 1e-7) starts at 0.1, where its noise over the step is small and
+// the tableau's extrapolation removes the truncation.
 void ridders_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensors, FdEvaluator& ev, double noise,
-                   const FdOptions& o) {
+                   double f0, const FdOptions& o) {
   RiddersOptions ro;
   ro.tableau = std::max(2, o.ridders_steps);
   ro.max_skipped = 0;
   std::vector<FdPoint> pts;
   std::vector<std::vector<double>> steps(todo.size());
+  const double relative = f0 != 0 ? noise / std::abs(f0) : noise;
+  const double first = std::min(0.5, std::max(o.ridders_first_step, std::pow(relative, 1.0 / 7)));
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const Work& w = *todo[k];
-    double hh = o.ridders_first_step * w.scale;
+    double hh = first * w.scale;
     for (int i = 0; i < ro.tableau; ++i, hh /= ro.shrink) {
       steps[k].push_back(hh);
       pts.push_back(shifted(w.entry->param, w.entry->index, hh));
@@ -392,7 +397,7 @@ void fd_check_entries(std::vector<FdWork>& work, std::vector<FdTensor>& tensors,
   }
   const std::vector<Work*> second = central_stage(work, tensors, ev, o);
   const std::vector<Work*> third = kink_stage(second, tensors, ev, f0, eps, o);
-  ridders_stage(third, tensors, ev, eps, o);
+  ridders_stage(third, tensors, ev, eps, f0, o);
 }
 
 }  // namespace detail

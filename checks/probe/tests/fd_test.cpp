@@ -167,6 +167,27 @@ TEST(FdCheck, ALossTooNoisyToDecideIsInconclusiveNeverAPass) {
   EXPECT_FALSE(r.passed());
 }
 
+// A float32 program: the smooth loss rounded to float32 (ε_f/|f| ≈ 1e-7). The first
+// central difference's bar, ε_f/h with h = ∛(ε_f/|f|)·s, is about 1 % of an entry; the
+// Ridders tableau, started near 0.1·s for such noise, decides every entry.
+TEST(FdCheck, AFloat32LossIsDecidedEntryByEntryNotLeftToNoise) {
+  FdDescription d = two_tensors();
+  d.precision = Precision::float32;
+  const Loss f32 = [](const std::vector<std::vector<double>>& v) { return double(float(smooth(v))); };
+  const FdResult r = fd_check(d, f32(at(d, {})), smooth_gradient(at(d, {})), loss_at(d, f32));
+  std::size_t agree = 0, noise = 0;
+  for (const FdTensor& t : r.tensors)
+    for (const FdEntry& e : t.entries)
+      agree += e.verdict == FdVerdict::agree, noise += e.verdict == FdVerdict::inconclusive_noise;
+  EXPECT_EQ(noise, 0u);
+  EXPECT_EQ(agree, 9u);
+  EXPECT_TRUE(r.passed());
+  // A sign error in float32 is still found.
+  std::vector<std::vector<double>> wrong = smooth_gradient(at(d, {}));
+  wrong[0][4] = -wrong[0][4];
+  EXPECT_FALSE(fd_check(d, f32(at(d, {})), wrong, loss_at(d, f32)).passed());
+}
+
 TEST(FdCheck, TheSamePointGivingTwoLossesIsReportedAsNondeterministic) {
   const FdDescription d = two_tensors();
   std::mt19937_64 rng(3);
