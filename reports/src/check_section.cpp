@@ -99,7 +99,7 @@ std::string summary_line(const CheckResult& r) {
   } else if (c.disagree == 0 && c.non_finite == 0) {
     line = c.inconclusive_kink == 0 ? "all " + n_of(c.total(), "entry agrees", "entries agree")
                                     : std::to_string(c.agree) + " of " + n_of(c.total(), "entry", "entries") + " agree, " +
-                                          std::to_string(c.inconclusive_kink) + " inconclusive at relu kinks";
+                                          std::to_string(c.inconclusive_kink) + " inconclusive at kinks";
   } else {
     line = std::to_string(c.disagree) + " of " + n_of(c.total(), "entry disagrees", "entries disagree");
     if (c.non_finite) line += ", " + std::to_string(c.non_finite) + " non-finite";
@@ -240,7 +240,7 @@ void add_paragraphs(Section& sec, const CheckResult& r) {
   if (s.counts.inconclusive_kink > 0)
     sec.add(Paragraph{Severity::note,
                       n_of(s.counts.inconclusive_kink, "entry is", "entries are") +
-                          " inconclusive: the finite-difference stencil crosses a relu kink and no one-sided re-check "
+                          " inconclusive: the finite-difference stencil crosses a kink (a relu at 0, a max-pool tie) and no one-sided re-check "
                           "decided it. Inconclusive entries do not fail the check; they are listed below."});
   if (!s.escape_statement.empty()) sec.add(Paragraph{Severity::info, s.escape_statement});
 }

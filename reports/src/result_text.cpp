@@ -272,7 +272,7 @@ std::string render_verify_text(const VerifyResult& r, const TextNames& names) {
   print_forward(out, r.forward);
   const VerdictCounts& n = r.gradients.summary.counts;
   out << "gradients: " << n.total() << " entries compared: " << n.agree << " agree, " << n.disagree << " disagree";
-  if (n.inconclusive_kink) out << ", " << n.inconclusive_kink << " inconclusive at a relu kink";
+  if (n.inconclusive_kink) out << ", " << n.inconclusive_kink << " inconclusive at a kink";
   if (n.non_finite) out << ", " << n.non_finite << " non-finite";
   out << "\n";
   for (const CheckFinding& f : r.gradients.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
@@ -296,7 +296,7 @@ std::string render_check_text(const CheckResult& r, const std::string& case_name
       << case_name << "\n";
   out << "method: " << to_string(r.summary.method) << ", mode " << to_string(r.summary.mode) << "; "
       << n.total() << " entries: " << n.agree << " agree, " << n.disagree << " disagree, " << n.inconclusive_kink
-      << " inconclusive at a relu kink, " << n.non_finite << " non-finite\n";
+      << " inconclusive at a kink, " << n.non_finite << " non-finite\n";
   if (!r.summary.escape_statement.empty()) out << r.summary.escape_statement << "\n";
   for (const CheckFinding& f : r.findings) out << "  " << to_string(f.kind) << ": " << f.message << "\n";
   out << "tensors:\n";

@@ -161,7 +161,7 @@ TEST(CheckSection, KinksMakeANotesSectionThatStillPasses) {
   ASSERT_TRUE(r.summary.passed);
   const Section s = check_section(r);
   EXPECT_EQ(s.status, Status::notes);
-  EXPECT_EQ(s.summary, "10 of 11 entries agree, 1 inconclusive at relu kinks");
+  EXPECT_EQ(s.summary, "10 of 11 entries agree, 1 inconclusive at kinks");
   const auto tables = blocks_of<Table>(s);
   ASSERT_EQ(tables.size(), 1u);
   ASSERT_EQ(tables[0]->rows.size(), 1u);

@@ -50,7 +50,7 @@ enum class Verdict {
   none,               // plain data: no colour
   agree,
   note,               // agrees, with a note
-  inconclusive_kink,  // the finite-difference stencil crosses a relu kink
+  inconclusive_kink,  // the finite-difference stencil crosses a kink (relu at 0, max-pool tie)
   disagree,
   non_finite,         // NaN or ±inf where a finite number was expected
 };
