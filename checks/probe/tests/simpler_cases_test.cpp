@@ -67,22 +67,34 @@ int units(const Case& c) {
   return n;
 }
 
-// Over random cases: every candidate validates, and is smaller in its
-// stage's measure (layers, samples, units) or differs in values only.
-RC_GTEST_PROP(SimplerCasesProperty, EveryCandidateIsAValidSmallerCase, ()) {
-  CaseSpace space;
-  space.max_layers = 3;
-  space.max_width = 4;
-  space.max_batch = 3;
-  const Case c = *gen::any_case(space);
+// The size of an image case's geometry: image layers, channels, kernel sides,
+// strides, padding, windows and the input image. Each image candidate lowers it.
+int geometry(const Case& c) {
+  const ImageShape& in = c.network.input_shape;
+  int n = static_cast<int>(in.channels + in.height + in.width);
+  for (const auto& l : c.network.layers) {
+    if (l.kind == LayerKind::conv2d)
+      n += static_cast<int>(1 + l.conv.out_channels + l.conv.kernel_h + l.conv.kernel_w + l.conv.stride + l.conv.padding);
+    if (is_pooling(l.kind)) n += static_cast<int>(1 + l.pool.window);
+  }
+  return n;
+}
+
+// Every candidate of every stage of c validates (the engine's validate() too)
+// and is smaller in its stage's measure (layers, samples, geometry, units) or
+// differs in values only.
+void check_candidates(const Case& c) {
   for (ShrinkStage stage : detail::shrink_stages) {
     for (const Case& d : detail::simpler_cases(c, stage)) {
       RC_ASSERT(d.targets.rows() == d.network.output_size());
       RC_ASSERT(d.inputs.rows() == d.network.input_size());
       RC_ASSERT(d.inputs.cols() == d.targets.cols());
+      validate(d.network);  // throws on an invalid network
+      RC_ASSERT(d.network.layers.back().is_dense());
       switch (stage) {
         case ShrinkStage::layers: RC_ASSERT(d.network.layers.size() + 1 == c.network.layers.size()); break;
         case ShrinkStage::batch: RC_ASSERT(d.batch_size() < c.batch_size()); break;
+        case ShrinkStage::image: RC_ASSERT(geometry(d) < geometry(c)); break;
         case ShrinkStage::units: RC_ASSERT(units(d) + 1 == units(c) || units(d) + 2 == units(c)); break;
         case ShrinkStage::round:
         case ShrinkStage::values:
@@ -93,6 +105,26 @@ RC_GTEST_PROP(SimplerCasesProperty, EveryCandidateIsAValidSmallerCase, ()) {
       }
     }
   }
+}
+
+// Over random cases: every candidate validates, and is smaller in its
+// stage's measure (layers, samples, units) or differs in values only.
+RC_GTEST_PROP(SimplerCasesProperty, EveryCandidateIsAValidSmallerCase, ()) {
+  CaseSpace space;
+  space.max_layers = 3;
+  space.max_width = 4;
+  space.max_batch = 3;
+  check_candidates(*gen::any_case(space));
+}
+
+RC_GTEST_PROP(SimplerCasesProperty, EveryCandidateOfAConvCaseIsAValidSmallerCase, ()) {
+  CaseSpace space;
+  space.layer_types = {LayerKind::dense, LayerKind::conv2d, LayerKind::max_pool, LayerKind::avg_pool};
+  space.max_layers = 3;
+  space.max_width = 3;
+  space.max_batch = 2;
+  space.max_image_side = 5;
+  check_candidates(*gen::any_case(space));
 }
 
 }  // namespace
