@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace gradcheck::detail {
@@ -317,20 +318,45 @@ void remove_consumed_channel(Case& d, std::size_t from, Index ch, ImageShape map
   }
 }
 
-// One channel fewer: an output channel of a conv2d layer, or an input channel.
+// d without output channel o of conv2d layer l: its row of W, its bias, and
+// what the next layer reads of it (`map`: c's output map of layer l).
+void remove_out_channel(Case& d, std::size_t l, Index o, const ImageShape& map) {
+  Layer<double>& layer = d.network.layers[l];
+  layer.weights = without_row(layer.weights, o);
+  layer.biases = without_entry(layer.biases, o);
+  --layer.conv.out_channels;
+  remove_consumed_channel(d, l + 1, o, map);
+}
+
+// The conv2d layer that reads layer l's output directly, when it has as many
+// input as output channels (a bug that needs W[o][i] and W[i][o] both to exist,
+// such as channels swapped in dX, survives removing channel o from both).
+std::optional<std::size_t> square_consumer(const Network<double>& net, std::size_t l) {
+  if (l + 1 >= net.layers.size()) return std::nullopt;
+  const Layer<double>& next = net.layers[l + 1];
+  if (next.kind != LayerKind::conv2d || next.conv.in_channels != next.conv.out_channels) return std::nullopt;
+  return l + 1;
+}
+
+// One channel fewer: an output channel of a conv2d layer (with the same channel
+// of a square conv2d layer after it, too), or an input channel.
 void channel_candidates(const Case& c, std::vector<Case>& out) {
   const auto& layers = c.network.layers;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     if (layers[l].kind != LayerKind::conv2d || layers[l].conv.out_channels < 2) continue;
-    for (Index o = 0; o < layers[l].conv.out_channels; ++o)
+    const std::optional<std::size_t> square = square_consumer(c.network, l);
+    for (Index o = 0; o < layers[l].conv.out_channels; ++o) {
       add_rewired(c, out, [&](Case& d) {
-        Layer<double>& layer = d.network.layers[l];
-        layer.weights = without_row(layer.weights, o);
-        layer.biases = without_entry(layer.biases, o);
-        --layer.conv.out_channels;
-        remove_consumed_channel(d, l + 1, o, c.network.layers[l].output_shape());
+        remove_out_channel(d, l, o, layers[l].output_shape());
         return true;
       });
+      if (square)
+        add_rewired(c, out, [&](Case& d) {
+          remove_out_channel(d, l, o, layers[l].output_shape());
+          remove_out_channel(d, *square, o, layers[*square].output_shape());
+          return true;
+        });
+    }
   }
   const ImageShape in = c.network.input_shape;
   for (Index ch = 0; ch < in.channels && in.channels > 1; ++ch)

@@ -5,7 +5,7 @@
 // batches, simpler activations, and weights and inputs towards 0.
 //
 // Dense networks by default. With conv2d, max_pool or avg_pool in
-// CaseSpace::layer_types, most cases (3 in 4) are image networks: 1 to
+// CaseSpace::layer_types, every case is an image network: 1 to
 // max_conv_layers blocks of a conv2d layer and an optional pooling layer
 // (pooling alone when conv2d is not allowed), then 1 or more dense layers, the
 // output dense; every geometry valid (a kernel no larger than the padded map, a
@@ -252,7 +252,7 @@ inline Case image_case(const CaseSpace& space, Loss loss, Reduction reduction, d
 inline rc::Gen<Case> any_case(const CaseSpace& space) {
   return rc::gen::exec([space]() {
     RC_PRE(!space.activations.empty() && !space.losses.empty() && !space.reductions.empty());
-    if (allows_images(space) && *rc::gen::inRange(0, 4) != 0) {
+    if (allows_images(space)) {
       const Loss loss = *rc::gen::elementOf(space.losses);
       const Reduction reduction = *rc::gen::elementOf(space.reductions);
       return image_case(space, loss, reduction, magnitude_scale(*rc::gen::elementOf(space.magnitudes)));
