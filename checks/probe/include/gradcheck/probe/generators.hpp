@@ -10,8 +10,8 @@
 // (pooling alone when conv2d is not allowed), then 1 or more dense layers, the
 // output dense; every geometry valid (a kernel no larger than the padded map, a
 // window no larger than the map). A case with a max-pool layer has, 1 time in
-// 3, one constant value per channel and sample: exact ties in every max-pool
-// window the padding does not reach (docs/probe.md#convolutional-networks).
+// 3, exact ties in max-pool windows on purpose (Ties: constant images, or
+// two-valued images under flat first kernels; docs/probe.md#convolutional-networks).
 // A space without image kinds makes exactly the draws it always made: the
 // dense cases of a seed do not change.
 //
@@ -216,16 +216,34 @@ inline bool has_layer(const Network<double>& net, LayerKind k) {
   return std::any_of(net.layers.begin(), net.layers.end(), [k](const auto& l) { return l.kind == k; });
 }
 
-// The inputs of an image network: any values, or (`ties`) one value per channel
-// and sample, which ties every max-pool window the padding does not reach.
-inline Matrix<double> image_inputs(const ImageShape& in, Index batch, double scale, bool ties) {
-  if (!ties) return *matrix(in.size(), batch, scale);
+// How an image case's inputs tie max-pool windows on purpose.
+enum class Ties {
+  none,
+  // One value per channel and sample: every window the padding does not reach
+  // ties, between equal patches.
+  constant,
+  // Pixels 0 or one value per sample, and the first conv2d layer's kernel one
+  // value per output channel: windows tie between patches of equal sums and
+  // different contents, where the entry that takes the gradient changes dW.
+  equal_sums,
+};
+
+// The inputs of an image network: any values, or tied as `ties` says.
+inline Matrix<double> image_inputs(const ImageShape& in, Index batch, double scale, Ties ties) {
+  if (ties == Ties::none) return *matrix(in.size(), batch, scale);
   const Matrix<double> level = *matrix(in.channels, batch, scale);
   Matrix<double> x(in.size(), batch);
   const Index plane = in.height * in.width;
   for (Index n = 0; n < batch; ++n)
-    for (Index ch = 0; ch < in.channels; ++ch) x.col(n).segment(ch * plane, plane).setConstant(level(ch, n));
+    for (Index ch = 0; ch < in.channels; ++ch)
+      for (Index k = 0; k < plane; ++k)
+        x(ch * plane + k, n) = ties == Ties::constant || *rc::gen::arbitrary<bool>() ? level(ch, n) : 0.0;
   return x;
+}
+
+// Each output channel's kernel made one value (its first entry), for Ties::equal_sums.
+inline void flat_kernels(Layer<double>& conv) {
+  for (Index o = 0; o < conv.weights.rows(); ++o) conv.weights.row(o).setConstant(conv.weights(o, 0));
 }
 
 // An image network (see the header comment): its image layers, then dense layers.
@@ -243,7 +261,11 @@ inline Case image_case(const CaseSpace& space, Loss loss, Reduction reduction, d
   const Index outputs = dense_layers(c.network, space, dense, map.size(), scale);
   connect_shapes(c.network);
   const Index batch = *rc::gen::inRange(space.min_batch, space.max_batch + 1);
-  const bool ties = has_layer(c.network, LayerKind::max_pool) && *rc::gen::inRange(0, 3) == 0;
+  // 1 case in 3 with max pooling ties on purpose, half of them each way.
+  const int draw = has_layer(c.network, LayerKind::max_pool) ? *rc::gen::inRange(0, 6) : 0;
+  const Ties ties = draw == 4 ? Ties::constant : draw == 5 ? Ties::equal_sums : Ties::none;
+  if (ties == Ties::equal_sums && c.network.layers.front().kind == LayerKind::conv2d)
+    flat_kernels(c.network.layers.front());
   c.inputs = image_inputs(c.network.input_shape, batch, scale, ties);
   c.targets = *targets(loss, outputs, batch);
   return c;
