@@ -32,7 +32,7 @@ struct TempDir : ScopedTempDir {
   TempDir() : ScopedTempDir("cnn-probe-" + test_name()) {}
 };
 
-// 200 cases take 30 to 50 s on the shared 2-core machine (docs/probe.md#convolutional-networks
+// 200 cases take 32 to 48 s on the shared 2-core machine (docs/probe.md#convolutional-networks
 // has the measurement), too long for a unit test; these 60 cases (every one an
 // image network, 22 with max pooling, 13 of those with exact ties in windows
 // whose maximum passes a gradient on) take about 10 s.
