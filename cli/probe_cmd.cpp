@@ -36,7 +36,7 @@ struct Args {
   int max_shrink_steps = ProbeOptions{}.max_shrink_steps;
   int max_failures = ProbeOptions{}.max_failures;
   bool no_determinism = false;
-  std::vector<std::string> activations, losses, reductions, magnitudes;
+  std::vector<std::string> activations, losses, reductions, magnitudes, layer_types;
   int max_layers = CaseSpace{}.max_layers, max_width = CaseSpace{}.max_width, max_batch = CaseSpace{}.max_batch;
   std::string save_dir;
   std::optional<Precision> precision;
@@ -47,6 +47,11 @@ struct Args {
 std::string names_of_activations() {
   std::string s;
   for (Activation a : all_activations) s += std::string(s.empty() ? "" : ", ") + to_string(a);
+  return s;
+}
+std::string names_of_layer_kinds() {
+  std::string s;
+  for (LayerKind k : all_layer_kinds) s += std::string(s.empty() ? "" : ", ") + to_string(k);
   return s;
 }
 std::string names_of_losses() {
@@ -111,6 +116,13 @@ ProbeOptions to_options(const Args& a) {
           return std::nullopt;
         },
         "unit, tiny, large, huge");
+  if (!a.layer_types.empty()) {
+    o.space.layer_types = parse_list<LayerKind>(
+        a.layer_types, "--layer-types", [](const std::string& s) { return parse_layer_kind(s); },
+        names_of_layer_kinds());
+    if (!allows(o.space, LayerKind::dense))
+      throw InputError("command line", "--layer-types", "must include dense (the output layer of a case is dense)");
+  }
   o.space.max_layers = a.max_layers;
   o.space.max_width = a.max_width;
   o.space.max_batch = a.max_batch;
@@ -203,7 +215,12 @@ void add_probe_command(CLI::App& app, int& exit_code) {
                   "Only these magnitudes of weights and inputs (unit ±2, tiny ±1e-6, large ±30, huge ±1000)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  cmd->add_option("--max-layers", args->max_layers, "At most this many layers (default 5)");
+  cmd->add_option("--layer-types", args->layer_types,
+                  "Kinds of layer the cases may hold (comma-separated; " + names_of_layer_kinds() +
+                      "; default dense; must include dense)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--max-layers", args->max_layers, "At most this many layers with weights (default 5)");
   cmd->add_option("--max-width", args->max_width, "At most this many inputs/units per layer (default 8)");
   cmd->add_option("--max-batch", args->max_batch, "At most this many samples per case (default 8)");
   cmd->add_option("--save", args->save_dir,

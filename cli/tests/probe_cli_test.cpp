@@ -482,7 +482,7 @@ TEST(ProbeCli, HelpDocumentsEveryOptionAndTheExitCodes) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option :
        {"--cases", "--seed", "--timeout", "--startup-timeout", "--max-reply-bytes", "--max-shrink-steps", "--max-failures",
-        "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--max-layers", "--max-width",
+        "--no-determinism", "--activations", "--losses", "--reductions", "--magnitudes", "--layer-types", "--max-layers", "--max-width",
         "--max-batch", "--save", "--report", "--format", "--strict", "Exit codes: 0", "143 (SIGTERM) interrupted"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
 }

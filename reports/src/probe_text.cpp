@@ -57,9 +57,12 @@ namespace detail {
 
 std::string describe_case(const Case& c) {
   const auto& layers = c.network.layers;
+  const ImageShape& image = c.network.input_shape;
   std::string s = std::to_string(layers.size()) + (layers.size() == 1 ? " layer " : " layers ") +
-                  std::to_string(c.network.input_size());
-  for (const auto& l : layers) s += " -> " + std::to_string(l.units()) + " " + to_string(l.activation);
+                  (image.empty() ? std::to_string(c.network.input_size()) : "image " + to_string(image));
+  for (const auto& l : layers)
+    s += " -> " + (l.is_dense() ? std::to_string(l.units()) + " " + to_string(l.activation)
+                                : describe_image_layer(l) + " (" + to_string(l.output_shape()) + ")");
   return s + ", " + to_string(c.network.loss) + " (" + to_string(c.network.reduction) + "), batch " +
          std::to_string(c.batch_size());
 }

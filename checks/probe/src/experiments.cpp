@@ -285,6 +285,9 @@ std::optional<std::size_t> suspect_layer(const Lab& lab) {
   if (v.fault == FaultLocation::output_error_term) l = L - 1;
   const Activation act = l ? lab.m.network.layers[*l].activation : Activation::identity;
   if (!l || act == Activation::identity || act == Activation::softmax) return std::nullopt;
+  // The measurement reads W_{l+1}ᵀ δ and places z by b = z − W a: dense layers only.
+  const auto& layers = lab.m.network.layers;
+  if (!layers[*l].is_dense() || (*l + 1 < L && !layers[*l + 1].is_dense())) return std::nullopt;
   if (*l + 1 == L && lab.m.network.loss != Loss::quadratic) return std::nullopt;  // fused error terms
   return l;
 }
@@ -380,6 +383,7 @@ std::optional<Experiment> symmetric_experiment(const Lab& lab) {
   if (v.fault != FaultLocation::backward_step || !v.fault_layer || named_otherwise(v, {BugKind::transposed_step}))
     return std::nullopt;
   const std::size_t l = *v.fault_layer;
+  if (!lab.m.network.layers[l].is_dense()) return std::nullopt;  // a kernel's transposition is another question
   const Matrix<double>& W = lab.m.network.layers[l].weights;
   if (W.rows() != W.cols() || W == W.transpose()) return std::nullopt;
   Case c = lab.m;

@@ -10,11 +10,11 @@
 //   third sample         samples-dropped in a batch of 2: overwritten or skipped?
 //   scale                a scale cause: one more sample, the reduction switched,
 //                        one more output: how the ratio moves names the factor
-//   derivative           a wrong derivative (named or not): one layer's z placed
+//   derivative           a wrong derivative (named or not) of a dense layer: one layer's z placed
 //                        at 6 values on both sides of 0 by its biases; the
 //                        derivative the program used, measured, matched to the
 //                        formulas (at z, at a, in a fed z, none, slope 0)
-//   symmetric weights    a wrong backward step through a square layer: W made
+//   symmetric weights    a wrong backward step through a square dense layer: W made
 //                        symmetric, where a transposition cannot show
 #include <gradcheck/verify/verify.hpp>
 

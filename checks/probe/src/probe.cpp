@@ -229,6 +229,14 @@ void check_options(const ProbeOptions& o) {
     throw InputError("probe options", "max_width", "must be at least 1 (and at least min_width)");
   if (s.min_batch < 1 || s.max_batch < s.min_batch)
     throw InputError("probe options", "max_batch", "must be at least 1 (and at least min_batch)");
+  if (!allows(s, LayerKind::dense))
+    throw InputError("probe options", "layer_types", "must include dense (the output layer of a case is dense)");
+  if (s.max_conv_layers < 1 || s.max_conv_layers > 4)
+    throw InputError("probe options", "max_conv_layers", "must be between 1 and 4");
+  if (s.max_channels < 1 || s.max_channels > 16)
+    throw InputError("probe options", "max_channels", "must be between 1 and 16");
+  if (s.max_image_side < 1 || s.max_image_side > 64)
+    throw InputError("probe options", "max_image_side", "must be between 1 and 64");
   if (static_cast<Index>(s.max_width) > max_layer_width)
     throw InputError("probe options", "max_width", "exceeds the limit of " + std::to_string(max_layer_width));
 }
@@ -617,7 +625,7 @@ ProbeResult probe(const std::vector<std::string>& command, const ProbeOptions& o
   result.command = command;
   result.seed = options.seed ? *options.seed : fresh_seed();
   result.cases_requested = options.cases;
-  require_dense_layers(probe_case(options.space, result.seed, 0).value().network, "probe", "probe", "docs/probe.md");
+  probe_case(options.space, result.seed, 0);  // an empty space is an input error before the program starts
 
   Run run(command, options, result);
   run.all_cases();
