@@ -261,6 +261,22 @@ inline Index conv_block_samples(const ConvGeometry& g, Index batch) {
   return std::max<Index>(1, std::min(batch, (Index(1) << 16) / per_sample));
 }
 
+// The unfolded block and the products of one conv pass, kept between calls (one
+// set per thread and scalar type): allocating them per call cost more than the
+// arithmetic (each is larger than malloc's trim threshold, so every call paid
+// page faults: the double backward of LeNet-5's batch of 4 took 5.8 ms, 0.6 ms
+// after; bench/README.md#lenet-5). Each holds one block: about 2¹⁶ scalars, or
+// one sample's unfolded input when that is larger (conv_block_samples).
+template <class S>
+struct ConvWorkspace {
+  Matrix<S> cols, out, dcols;
+};
+template <class S>
+ConvWorkspace<S>& conv_workspace() {
+  thread_local ConvWorkspace<S> ws;
+  return ws;
+}
+
 // Sample n's column of a (channels·P) × N matrix, seen as P × channels.
 template <class S>
 Eigen::Map<Matrix<S>> positions_by_channel(Matrix<S>& Z, Index n, Index P) {
@@ -284,7 +300,8 @@ void conv2d_forward(const ConvGeometry& g, const Matrix<S>& W, const Vector<S>& 
   detail::require_shape("conv2d_forward", "b", b, g.out_channels, 1);
   const Index N = X.cols(), P = g.positions(), block = detail::conv_block_samples(g, N);
   Z.resize(g.output_size(), N);
-  Matrix<S> cols, out;
+  detail::ConvWorkspace<S>& ws = detail::conv_workspace<S>();
+  Matrix<S>&cols = ws.cols, &out = ws.out;
   for (Index n0 = 0; n0 < N; n0 += block) {
     const Index nb = std::min(block, N - n0);
     detail::unfold(g, X, n0, nb, cols);
@@ -306,7 +323,8 @@ void conv2d_backward(const ConvGeometry& g, const Matrix<S>& W, const Matrix<S>&
   dW.setZero(g.out_channels, g.weight_cols());
   db.setZero(g.out_channels);
   if (dX) dX->setZero(g.input_size(), N);
-  Matrix<S> cols, delta, dcols;
+  detail::ConvWorkspace<S>& ws = detail::conv_workspace<S>();
+  Matrix<S>&cols = ws.cols, &delta = ws.out, &dcols = ws.dcols;
   for (Index n0 = 0; n0 < N; n0 += block) {
     const Index nb = std::min(block, N - n0);
     delta.resize(nb * P, g.out_channels);
