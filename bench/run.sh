@@ -9,8 +9,13 @@
 # torch.autograd.gradcheck, and the whole processes: `gradcheck train`, `check`
 # and `verify` as a user types them (GNU time: wall and peak memory) against the
 # PyTorch scripts that do the same work (bench/README.md#whole-processes).
+# Then LeNet-5 (issue 15): one epoch of c6k5p2-m2-c16k5-m2-120-84-10, relu,
+# softmax + cross-entropy, Glorot, mini-batch 32, η 0.1, float64, gradcheck and
+# PyTorch starting from the same parameters on the same batches
+# (bench/README.md#lenet-5-epoch), one run per seed of --lenet-seeds.
 #
-#   bench/run.sh BUILD_DIR [--seeds 1,2,3,4,5] [--limit N] [--data DIR] [--no-peers] [--no-gbench]
+#   bench/run.sh BUILD_DIR [--seeds 1,2,3,4,5] [--lenet-seeds 1,2,3] [--limit N] [--data DIR]
+#                [--no-peers] [--no-gbench] [--no-lenet] [--lenet-only]
 #
 # BUILD_DIR holds a build with -DGRADCHECK_NATIVE=ON (./bootstrap.sh bench makes
 # build-bench and calls this). Peers run with /usr/bin/python3 (Debian's torch and
@@ -19,13 +24,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-usage() { sed -n '2,15p' "$0" >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 build=$1; shift
-seeds=1,2,3,4,5 limit=0 data=/usr/share/datasets/fashion-mnist peers=1 gbench=1
+seeds=1,2,3,4,5 lenet_seeds=1,2,3 limit=0 data=/usr/share/datasets/fashion-mnist peers=1 gbench=1 lenet=1 dense=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) seeds=$2; shift 2 ;;
+    --lenet-seeds) lenet_seeds=$2; shift 2 ;;
+    --no-lenet) lenet=0; shift ;;
+    --lenet-only) dense=0 gbench=0; shift ;;  # LeNet-5's rows alone
     --limit) limit=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --no-peers) peers=0; shift ;;
@@ -73,62 +81,71 @@ run() {  # run NAME ENV... -- COMMAND...
   fi
 }
 
-run gradcheck -- "$epoch_bin" --data "$data" --seeds "$seeds" --limit "$limit"
+[ "$dense" = 1 ] && run gradcheck -- "$epoch_bin" --data "$data" --seeds "$seeds" --limit "$limit"
 # One peer: its script run with the BLAS as installed, with OpenBLAS told to use
 # its SkylakeX kernels, and with the reference BLAS when one was found.
-peer() {  # peer NAME MODULE SCRIPT PACKAGE
-  local name=$1 module=$2 script=$3 package=$4
+peer() {  # peer NAME MODULE SCRIPT PACKAGE [SEEDS [MORE ARGS...]]
+  local name=$1 module=$2 script=$3 package=$4 peer_seeds=${5:-$seeds}
+  shift $(($# < 5 ? $# : 5))
   if ! "$py" -c "import $module" 2>/dev/null; then
     echo "$name:    not importable by $py (Debian package $package); skipped"
     return
   fi
-  local args=(--data "$data" --seeds "$seeds" --limit "$limit")
+  local args=(--data "$data" --seeds "$peer_seeds" --limit "$limit" "$@")
   run "$name" -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name"
   run "$name-skylakex" OPENBLAS_CORETYPE=SkylakeX -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name-skylakex"
   if [ -n "$refblas" ]; then
     run "$name-refblas" LD_LIBRARY_PATH="$refblas" -- "$py" "$here/peers/$script" "${args[@]}" --impl "$name-refblas"
   fi
 }
-if [ "$peers" = 1 ]; then
-  if "$py" -c 'import torch' 2>/dev/null; then
-    echo "torch:    $("$py" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())')"
-  fi
+if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
+  echo "torch:    $("$py" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())')"
+fi
+if [ "$peers" = 1 ] && [ "$dense" = 1 ]; then
   peer torch torch epoch_torch.py python3-torch
   peer numpy numpy epoch_numpy.py python3-numpy
 fi
 
-echo
-echo "== one epoch, medians over seeds $seeds (training loop only; wall = elapsed, cpu = process CPU time)"
-awk '
-  function median(list,   n, a, i, j, t) {
-    n = split(list, a, " ")
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  /^RESULT / {
-    delete f
-    for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-    impl = f["impl"]
-    if (!(impl in wall)) order[++n] = impl
-    wall[impl] = wall[impl] " " f["seconds"]
-    cpu[impl] = cpu[impl] " " f["cpu"]
-    accs[impl] = accs[impl] " " f["accuracy"]
-    flag = (f["accuracy"] + 0 < 0.2) ? "*" : ""
-    seedacc[impl] = seedacc[impl] sprintf(" %s:%s%s", f["seed"], f["accuracy"], flag)
-    if (flag != "") stalled = 1
-  }
-  END {
-    if (!("gradcheck" in wall)) { print "no gradcheck result"; exit 1 }
-    ours_w = median(wall["gradcheck"]); ours_c = median(cpu["gradcheck"])
-    printf "%-15s %8s %8s %8s %8s %9s  %s\n", "implementation", "wall s", "ratio", "cpu s", "ratio", "accuracy", "accuracy per seed"
-    for (k = 1; k <= n; k++) {
-      impl = order[k]; w = median(wall[impl]); c = median(cpu[impl])
-      printf "%-15s %8.3f %7.1fx %8.3f %7.1fx %9.4f %s\n", impl, w, w / ours_w, c, c / ours_c, median(accs[impl]), seedacc[impl]
+# epoch_table FILE: the RESULT lines of FILE as a table of medians, ratios to
+# gradcheck's median and each seed's test accuracy.
+epoch_table() {
+  awk '
+    function median(list,   n, a, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    print "ratio: that implementation'"'"'s median time / gradcheck'"'"'s (above 1: gradcheck is faster)"
-    print "accuracy: median test accuracy after the epoch, then seed:accuracy"
-    if (stalled) print "* a seed that stalled near 10 % (N(0,1) sigmoid units start saturated; it happens in every implementation)"
-  }' "$results"
+    /^RESULT / {
+      delete f
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      impl = f["impl"]
+      if (!(impl in wall)) order[++n] = impl
+      wall[impl] = wall[impl] " " f["seconds"]
+      cpu[impl] = cpu[impl] " " f["cpu"]
+      accs[impl] = accs[impl] " " f["accuracy"]
+      flag = (f["accuracy"] + 0 < 0.2) ? "*" : ""
+      seedacc[impl] = seedacc[impl] sprintf(" %s:%s%s", f["seed"], f["accuracy"], flag)
+      if (flag != "") stalled = 1
+    }
+    END {
+      if (!("gradcheck" in wall)) { print "no gradcheck result"; exit 1 }
+      ours_w = median(wall["gradcheck"]); ours_c = median(cpu["gradcheck"])
+      printf "%-15s %8s %8s %8s %8s %9s  %s\n", "implementation", "wall s", "ratio", "cpu s", "ratio", "accuracy", "accuracy per seed"
+      for (k = 1; k <= n; k++) {
+        impl = order[k]; w = median(wall[impl]); c = median(cpu[impl])
+        printf "%-15s %8.3f %7.1fx %8.3f %7.1fx %9.4f %s\n", impl, w, w / ours_w, c, c / ours_c, median(accs[impl]), seedacc[impl]
+      }
+      print "ratio: that implementation'"'"'s median time / gradcheck'"'"'s (above 1: gradcheck is faster)"
+      print "accuracy: median test accuracy after the epoch, then seed:accuracy"
+      if (stalled) print "* a seed that stalled near 10 % (N(0,1) sigmoid units start saturated; it happens in every implementation)"
+    }' "$1"
+}
+
+if [ "$dense" = 1 ]; then
+  echo
+  echo "== one epoch, medians over seeds $seeds (training loop only; wall = elapsed, cpu = process CPU time)"
+  epoch_table "$results"
+fi
 
 if [ "$gbench" = 1 ] && [ -x "$bench_bin" ]; then
   echo
@@ -137,7 +154,7 @@ if [ "$gbench" = 1 ] && [ -x "$bench_bin" ]; then
 fi
 
 check_bin=$build/bench/gradcheck_check_bench
-if [ -x "$check_bin" ]; then
+if [ "$dense" = 1 ] && [ -x "$check_bin" ]; then
   echo
   echo "== gradient checks: [784,30,10] sigmoid/quadratic, batch 10, all 23,860 parameters"
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -227,3 +244,48 @@ if [ -x "$cli" ] && [ -x /usr/bin/time ] && [ -n "${check_case:-}" ]; then
   rm -f "$whole_results"
 fi
 rm -f "${check_case:-}" "${check_reply:-}"
+
+# LeNet-5, one epoch (issue 15): gradcheck writes each seed's initial parameters
+# and sample order (--share), every PyTorch run starts from them, so the runs
+# train the same network on the same batches and their accuracies agree.
+if [ "$lenet" = 1 ]; then
+  echo
+  echo "== LeNet-5: one epoch, c6k5p2-m2-c16k5-m2-120-84-10, relu, softmax + cross-entropy, Glorot,"
+  echo "   mini-batch 32, η 0.1, float64, the same initial parameters and batches; medians over seeds $lenet_seeds"
+  echo "load:     $(cut -d' ' -f1-3 /proc/loadavg)"
+  share=$(mktemp -d)
+  dense_results=$results
+  results=$(mktemp)  # run and peer append here
+  trap 'rm -rf "$dense_results" "$results" "$share"' EXIT
+  run gradcheck -- "$epoch_bin" --net lenet5 --share "$share" --data "$data" --seeds "$lenet_seeds" --limit "$limit"
+  [ "$peers" = 1 ] && peer torch torch epoch_lenet_torch.py python3-torch "$lenet_seeds" --share "$share"
+  epoch_table "$results"
+  if [ -x "$cli" ] && [ -x /usr/bin/time ]; then
+    first_seed=${lenet_seeds%%,*}
+    limit_args=()
+    [ "$limit" != 0 ] && limit_args=(--limit "$limit")
+    echo "whole process (median of 3 runs, largest peak RSS): one epoch and the test set"
+    lenet_whole=$(mktemp)
+    {
+      whole "gradcheck train --net lenet5" 3 "$cli" train --net lenet5 --activation relu --loss cross_entropy \
+        --init xavier --lr 0.1 --batch 32 --seed "$first_seed" --progress lines "${limit_args[@]}" \
+        --idx-images "$data/train-images-idx3-ubyte.gz" --idx-labels "$data/train-labels-idx1-ubyte.gz" \
+        --test-images "$data/t10k-images-idx3-ubyte.gz" --test-labels "$data/t10k-labels-idx1-ubyte.gz"
+      if [ "$peers" = 1 ] && "$py" -c 'import torch' 2>/dev/null; then
+        torch_whole=("$py" "$here/peers/epoch_lenet_torch.py" --share "$share" --data "$data" --seeds "$first_seed"
+                     "${limit_args[@]}")
+        whole "torch script" 3 "${torch_whole[@]}"
+        if [ -n "$refblas" ]; then
+          whole "torch script refblas" 3 env LD_LIBRARY_PATH="$refblas" "${torch_whole[@]}"
+        fi
+      fi
+    } | tee "$lenet_whole" | sed 's/^WHOLE /  /'
+    awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+           label = $0; sub(/^WHOLE label=/, "", label); sub(/ seconds=.*/, "", label); t[label] = f["seconds"] }
+         END { ours = t["gradcheck train --net lenet5"]
+               if ("torch script" in t) printf "ratio, PyTorch (blas: above) / gradcheck: %.1fx\n", t["torch script"] / ours
+               if ("torch script refblas" in t) printf "ratio, PyTorch on the reference BLAS / gradcheck: %.1fx\n", t["torch script refblas"] / ours }' \
+      "$lenet_whole"
+    rm -f "$lenet_whole"
+  fi
+fi

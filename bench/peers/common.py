@@ -34,13 +34,18 @@ def load(data_dir, split):
     return x, labels.astype(np.int64)
 
 
-def parse_args(description):
+def argument_parser(description):
+    """The options every peer takes: --data, --seeds, --limit, --impl."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--data", default=DEFAULT_DATA, help="folder with the four *-ubyte.gz files")
     p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds, one epoch each")
     p.add_argument("--limit", type=int, default=0, help="train on the first LIMIT images only (0 = all)")
     p.add_argument("--impl", default=None, help="name printed in the RESULT lines")
-    return p.parse_args()
+    return p
+
+
+def parse_args(description):
+    return argument_parser(description).parse_args()
 
 
 class Timer:
