@@ -149,6 +149,15 @@ double floor_of(const FdTensor& t, const Tolerances& tol) {
   return tensor_floor(std::max(t.max_abs_numeric, t.max_abs_analytic), tol);
 }
 
+// What an entry's error bar is judged against besides the entry itself: the
+// model-wide bar_scale, or the tensor's largest finite difference when that is
+// larger. An entry is decided once its bar is below 1 % of its own size or of its
+// tensor's largest entry, the resolution fast mode promises for a wrong entry:
+// a float32 loss's noise (ε_f/h ≈ 1e-5) cannot resolve an entry of 1e-3 to 1 %
+// of itself, but it can to 1 % of its tensor. The finite differences, not the
+// program's values, so that one wildly wrong entry does not widen the others' bars.
+double bar_scale_of(const FdTensor& t) { return std::max(t.bar_scale, t.max_abs_numeric); }
+
 // Decides `e` from a value and its error bar; false when the bar is too wide.
 bool decide(FdEntry& e, double numeric, double error, double step, double floor, double bar_scale,
             const FdOptions& o) {
@@ -192,7 +201,7 @@ std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>&
   for (Work& w : work) {
     const double floor = floor_of(tensors[w.entry->param], o.tolerances);
     const double eps = w.entry->error;  // ε_f / h, set by the caller
-    if (!decide(*w.entry, w.entry->numeric, eps, w.h, floor, tensors[w.entry->param].bar_scale, o) ||
+    if (!decide(*w.entry, w.entry->numeric, eps, w.h, floor, bar_scale_of(tensors[w.entry->param]), o) ||
         w.entry->verdict == FdVerdict::disagree)
       undecided.push_back(&w);
   }
@@ -230,7 +239,7 @@ std::vector<Work*> kink_stage(const std::vector<Work*>& todo, std::vector<FdTens
       continue;
     }
     const double D1 = (w.fp - w.fm) / (2 * h), D2 = (fp2 - fm2) / (4 * h);
-    if (!decide(e, D1, std::abs(D1 - D2) / 3 + noise / h, h, floor, tensors[e.param].bar_scale, o))
+    if (!decide(e, D1, std::abs(D1 - D2) / 3 + noise / h, h, floor, bar_scale_of(tensors[e.param]), o))
       undecided.push_back(&w);
   }
   return undecided;
@@ -275,7 +284,7 @@ void ridders_stage(const std::vector<Work*>& todo, std::vector<FdTensor>& tensor
     };
     const Derivative d = ridders(f, steps[k].front(), noise, Side::central, 0, ro);
     const double floor = floor_of(tensors[e.param], o.tolerances);
-    if (!d.ok || !decide(e, d.value, d.error, d.step, floor, tensors[e.param].bar_scale, o)) {
+    if (!d.ok || !decide(e, d.value, d.error, d.step, floor, bar_scale_of(tensors[e.param]), o)) {
       if (d.ok || !std::isfinite(d.value)) {
         e.numeric = d.value;
         e.error = d.error;

@@ -188,6 +188,27 @@ TEST(FdCheck, AFloat32LossIsDecidedEntryByEntryNotLeftToNoise) {
   EXPECT_FALSE(fd_check(d, f32(at(d, {})), wrong, loss_at(d, f32)).passed());
 }
 
+TEST(FdCheck, AFloat32EntryFarSmallerThanItsTensorIsDecidedAtTheTensorsScale) {
+  // w[1]'s derivative (0.02) is 500 times smaller than w[0]'s; a float32 loss of
+  // about 3 has noise near 1e-6, so no step resolves 0.02 to 1 % of itself, but
+  // every step resolves it to 1 % of its tensor's largest entry.
+  FdDescription d;
+  d.parameters = {{"w", {2}, {0.3, 1.0}}};
+  d.precision = Precision::float32;
+  const Loss f32 = [](const std::vector<std::vector<double>>& v) {
+    return double(float(10 * std::sin(v[0][0]) + 0.01 * v[0][1] * v[0][1]));
+  };
+  const std::vector<std::vector<double>> right = {{10 * std::cos(0.3), 0.02}};
+  const FdResult r = fd_check(d, f32(at(d, {})), right, loss_at(d, f32));
+  EXPECT_EQ(r.tensors[0].entries[1].verdict, FdVerdict::agree);
+  EXPECT_GT(r.tensors[0].entries[1].error, 0.01 * 0.02 / 4);  // a bar wider than 1 % of the entry itself
+  EXPECT_TRUE(r.passed());
+  // The small entry's sign flipped is still a disagreement, not hidden in the bar.
+  const FdResult flipped = fd_check(d, f32(at(d, {})), {{right[0][0], -0.02}}, loss_at(d, f32));
+  EXPECT_EQ(flipped.tensors[0].entries[1].verdict, FdVerdict::disagree);
+  EXPECT_FALSE(flipped.passed());
+}
+
 TEST(FdCheck, TheSamePointGivingTwoLossesIsReportedAsNondeterministic) {
   const FdDescription d = two_tensors();
   std::mt19937_64 rng(3);

@@ -95,8 +95,9 @@ struct FdOptions {
   std::size_t noise_entries = 64;
   double noise_step = 1e-6;       // relative spacing of those points (× each entry's scale)
   // An entry whose error bar (κ·ε) exceeds this fraction of its scale
-  // (max(|entry|, its tensor's floor, FdTensor::bar_scale)) is
-  // inconclusive-noise: the bar is too wide for `agree` to mean anything.
+  // (max(|entry|, its tensor's floor, its tensor's largest finite difference,
+  // FdTensor::bar_scale)) is inconclusive-noise: the bar is too wide for
+  // `agree` to mean anything (docs/fd.md#how-an-entry-is-decided).
   double max_error_fraction = 1e-2;
   int ridders_steps = 10;         // Ridders tableau size (2 evaluations per step)
   double ridders_first_step = 1e-2;  // relative (× scale) first step of the tableau
