@@ -63,3 +63,14 @@ class Timer:
 def report(impl, seed, timer, accuracy):
     print(f"RESULT impl={impl} seed={seed} seconds={timer.wall:.6f} cpu={timer.cpu:.6f} accuracy={accuracy:.4f}",
           flush=True)
+
+
+def sgd_step(params, loss, eta):
+    """Plain SGD on torch tensors: gradients of loss by autograd, then theta -= eta * grad."""
+    import torch  # here, not at the top: the NumPy peer imports this module without torch
+    for p in params:
+        p.grad = None
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= eta * p.grad

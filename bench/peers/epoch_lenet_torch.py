@@ -67,12 +67,7 @@ def main():
             for i in range(0, X.shape[0], m):
                 idx = order[i:i + m]
                 loss = F.cross_entropy(logits(params, X[idx]), Y[idx])
-                for t in params:
-                    t.grad = None
-                loss.backward()
-                with torch.no_grad():
-                    for t in params:
-                        t -= eta * t.grad
+                common.sgd_step(params, loss, eta)
         with torch.no_grad():  # in chunks of 1,000 images, as gradcheck's evaluate
             correct = sum((logits(params, Xt[i:i + 1000]).argmax(1) == yt[i:i + 1000]).sum().item()
                           for i in range(0, Xt.shape[0], 1000))

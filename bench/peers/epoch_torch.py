@@ -42,12 +42,7 @@ def main():
                 a1 = torch.sigmoid(xb @ w1.T + b1)
                 a2 = torch.sigmoid(a1 @ w2.T + b2)
                 loss = 0.5 * ((a2 - yb) ** 2).sum() / xb.shape[0]
-                for p in params:
-                    p.grad = None
-                loss.backward()
-                with torch.no_grad():
-                    for p in params:
-                        p -= eta * p.grad
+                common.sgd_step(params, loss, eta)
         with torch.no_grad():
             out = torch.sigmoid(torch.sigmoid(Xt @ w1.T + b1) @ w2.T + b2)
             accuracy = (out.argmax(1) == yt).double().mean().item()
