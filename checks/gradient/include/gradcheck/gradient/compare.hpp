@@ -150,7 +150,10 @@ inline Comparison compare(double analytic, double reference, double error_estima
     return c;
   }
   c.absolute_error = std::abs(analytic - reference);
-  c.relative_error = c.absolute_error / scale;
+  // r = 0 in a tensor whose every reference entry is 0: nothing to be relative
+  // to, so a nonzero a is infinitely far (printed "inf", not 1e+289).
+  c.relative_error = scale > absolute_floor || c.absolute_error == 0 ? c.absolute_error / scale
+                                                                      : std::numeric_limits<double>::infinity();
   if (!std::isfinite(c.tolerance)) c.verdict = Verdict::non_finite;
   else c.verdict = c.absolute_error <= c.tolerance ? Verdict::agree : Verdict::disagree;
   return c;
