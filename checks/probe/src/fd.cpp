@@ -183,6 +183,7 @@ FdPoint shifted(std::size_t param, std::size_t index, double delta) { return {{{
 std::vector<Work*> central_stage(std::vector<Work>& work, std::vector<FdTensor>& tensors, FdEvaluator& ev,
                                  const FdOptions& o) {
   std::vector<FdPoint> pts;
+  pts.reserve(2 * work.size());
   for (const Work& w : work) {
     pts.push_back(shifted(w.entry->param, w.entry->index, w.h));
     pts.push_back(shifted(w.entry->param, w.entry->index, -w.h));
@@ -339,6 +340,7 @@ std::vector<FdTensor> tensors_of(const FdDescription& d, const std::vector<std::
     t.name = par.name;
     t.shape = par.shape;
     t.size = par.values.size();
+    if (entries) t.entries.reserve(par.values.size());
     for (std::size_t i = 0; i < par.values.size(); ++i) {
       if (std::isfinite(gradient[p][i])) t.max_abs_analytic = std::max(t.max_abs_analytic, std::abs(gradient[p][i]));
       if (entries) t.entries.push_back(detail::fd_entry(d, gradient, p, i));
@@ -430,6 +432,9 @@ FdResult fd_check(const FdDescription& description, double gradient_loss,
       detail::fd_fast(r, gradient, ev, h_relative, o);
     } else {
       std::vector<Work> work;
+      std::size_t count = 0;
+      for (const FdTensor& t : r.tensors) count += t.entries.size();
+      work.reserve(count);
       for (std::size_t p = 0; p < r.tensors.size(); ++p) {
         const std::vector<double> s = scales_of(description.parameters[p]);
         for (FdEntry& e : r.tensors[p].entries) {

@@ -11,24 +11,19 @@
 
 namespace gradcheck::detail {
 
-// Sends points in requests of at most max_points_per_request and counts them.
+// Asks loss_at for the losses at a batch of points (it sends them in requests
+// of at most max_points_per_request, pipelined) and counts evaluations and requests.
 class FdEvaluator {
  public:
   FdEvaluator(const FdLossAt& loss_at, std::size_t per_request) : loss_at_(loss_at), per_(std::max<std::size_t>(1, per_request)) {}
   std::vector<double> run(const std::vector<FdPoint>& points) {
-    std::vector<double> out;
-    out.reserve(points.size());
-    for (std::size_t i = 0; i < points.size(); i += per_) {
-      const std::vector<FdPoint> chunk(points.begin() + static_cast<std::ptrdiff_t>(i),
-                                       points.begin() + static_cast<std::ptrdiff_t>(std::min(points.size(), i + per_)));
-      const std::vector<double> v = loss_at_(chunk);
-      if (v.size() != chunk.size())
-        throw std::invalid_argument("fd: " + std::to_string(v.size()) + " losses for " + std::to_string(chunk.size()) + " points");
-      out.insert(out.end(), v.begin(), v.end());
-      ++requests;
-    }
+    if (points.empty()) return {};
+    std::vector<double> v = loss_at_(points);
+    if (v.size() != points.size())
+      throw std::invalid_argument("fd: " + std::to_string(v.size()) + " losses for " + std::to_string(points.size()) + " points");
+    requests += (points.size() + per_ - 1) / per_;
     evaluations += points.size();
-    return out;
+    return v;
   }
   std::size_t evaluations = 0, requests = 0;
 

@@ -133,13 +133,14 @@ std::size_t size_of(const std::vector<std::size_t>& shape, const std::string& wh
 
 }  // namespace
 
-std::string fd_loss_request(const FdDescription& d, const std::vector<FdPoint>& points) {
+std::string fd_loss_request(const FdDescription& d, std::vector<FdPoint>::const_iterator first,
+                            std::vector<FdPoint>::const_iterator last) {
   std::vector<std::string> quoted;  // each name once, JSON-escaped
   for (const FdParameter& p : d.parameters) quoted.push_back(json(p.name).dump());
   std::string s = "{\"request\":\"loss\",\"points\":[";
-  for (std::size_t k = 0; k < points.size(); ++k) {
-    const FdPoint& p = points[k];
-    s += k ? ",{" : "{";
+  for (auto it = first; it != last; ++it) {
+    const FdPoint& p = *it;
+    s += it != first ? ",{" : "{";
     if (!p.shifts.empty()) {
       s += "\"shifts\":[";
       for (std::size_t i = 0; i < p.shifts.size(); ++i) {
@@ -257,17 +258,34 @@ class Conversation {
 
   // nullopt: interrupted.
   std::optional<std::string> ask(const std::string& request, const std::string& what) {
-    ++requests_;
-    const std::string name = "request " + std::to_string(requests_) + " (" + what + ")";
-    const auto limit = requests_ == 1 ? std::max(options_.timeout, options_.startup_timeout) : options_.timeout;
-    const Exchange x = process_.exchange(request, limit);
-    if (x.outcome == Exchange::Outcome::interrupted) return std::nullopt;
+    std::optional<std::string> answer;
+    const bool done = ask_lines(
+        1, [&](std::size_t) { return request; }, [&](std::size_t, std::string& r) { answer = std::move(r); },
+        [&](std::size_t) { return what; });
+    return done ? answer : std::nullopt;
+  }
+  // `count` requests, pipelined (LineProcess::exchange_stream): `make(k)`
+  // writes request k, `take(k, reply)` reads its reply; false when
+  // interrupted. `what(k)` names request k in errors.
+  template <class Make, class Take, class What>
+  bool ask_lines(std::size_t count, const Make& make, const Take& take, const What& what) {
+    const int first = requests_ + 1;
+    requests_ += static_cast<int>(count);
+    const auto limit = first == 1 ? std::max(options_.timeout, options_.startup_timeout) : options_.timeout;
+    const Exchange x = process_.exchange_stream(count, make, take, limit);
+    if (x.outcome == Exchange::Outcome::interrupted) return false;
+    const std::size_t failed = std::min(x.replies, count - 1);
+    const std::string name = "request " + std::to_string(first + static_cast<int>(failed)) + " (" + what(failed) + ")";
     if (x.outcome != Exchange::Outcome::line) throw FdProgramError("fd: " + name + ": " + failure(x, limit));
     if (!x.unsolicited.empty())
-      throw FdProgramError("fd: " + name + ": the program wrote before it was asked: " + x.unsolicited.substr(0, 200));
-    return x.line;
+      throw FdProgramError("fd: request " + std::to_string(first) + " (" + what(0) +
+                           "): the program wrote before it was asked: " + x.unsolicited.substr(0, 200));
+    return true;
   }
-  std::string source() const { return "fd: reply to request " + std::to_string(requests_); }
+  // Names the reply to request `first + k` of the current batch of `count`.
+  std::string source(std::size_t k = 0, std::size_t count = 1) const {
+    return "fd: reply to request " + std::to_string(requests_ - static_cast<int>(count - 1 - k));
+  }
   void stop() { process_.stop(); }
 
  private:
@@ -314,7 +332,7 @@ FdResult fd(const std::vector<std::string>& command, const FdOptions& options, c
     c.stop();
     result.command = command;
     result.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return result;
+    return std::move(result);  // not a copy of every entry
   };
   const std::optional<std::string> d = c.ask(R"({"request":"describe"})", "describe");
   if (!d) return r.interrupted = true, finish(r);
@@ -326,10 +344,21 @@ FdResult fd(const std::vector<std::string>& command, const FdOptions& options, c
   std::size_t entries = 0, evaluated = 0;
   for (const FdParameter& p : description.parameters) entries += p.values.size();
   const FdLossAt loss_at = [&](const std::vector<FdPoint>& points) {
-    const auto line = c.ask(detail::fd_loss_request(description, points), "loss, " + std::to_string(points.size()) + " points");
-    if (!line) throw detail::FdInterrupted{};
-    std::vector<double> losses =
-        detail::fd_parse_losses(*line, points.size(), c.source() + " (loss, " + std::to_string(points.size()) + " points)");
+    const std::size_t per = std::max<std::size_t>(1, options.max_points_per_request);
+    const std::size_t count = (points.size() + per - 1) / per;
+    const auto size = [&](std::size_t k) { return std::min(per, points.size() - k * per); };
+    const auto what = [&](std::size_t k) { return "loss, " + std::to_string(size(k)) + " points"; };
+    const auto make = [&](std::size_t k) {
+      const auto at = points.begin() + static_cast<std::ptrdiff_t>(k * per);
+      return detail::fd_loss_request(description, at, at + static_cast<std::ptrdiff_t>(size(k)));
+    };
+    std::vector<double> losses;
+    losses.reserve(points.size());
+    const auto take = [&](std::size_t k, std::string& reply) {
+      const auto v = detail::fd_parse_losses(reply, size(k), c.source(k, count) + " (" + what(k) + ")");
+      losses.insert(losses.end(), v.begin(), v.end());
+    };
+    if (!c.ask_lines(count, make, take, what)) throw detail::FdInterrupted{};
     evaluated += points.size();
     if (program.progress) program.progress(evaluated, entries);
     return losses;

@@ -237,6 +237,10 @@ void LineProcess::spawn() {
     cleanup();
     throw SpawnError("cannot start '" + argv_[0] + "': pipe: " + ::strerror(e));
   }
+  // Room for a whole request or reply (fd's loss lines are about 70 KB): one
+  // write and one wake-up each instead of several. Best effort: the kernel
+  // may refuse (pipe-max-size); the 64 KiB default then works as before.
+  for (int fd : {in[1], out[1]}) (void)::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -369,8 +373,18 @@ void LineProcess::restart() {
 }
 
 Exchange LineProcess::exchange(const std::string& line, std::chrono::milliseconds timeout) {
+  std::string answer;
+  Exchange x = exchange_stream(
+      1, [&](std::size_t) { return line; }, [&](std::size_t, std::string& r) { answer = std::move(r); }, timeout);
+  if (x.outcome == Exchange::Outcome::line) x.line = std::move(answer);
+  return x;
+}
+
+Exchange LineProcess::exchange_stream(std::size_t count, const std::function<std::string(std::size_t)>& line,
+                                      const std::function<void(std::size_t, std::string&)>& reply,
+                                      std::chrono::milliseconds timeout) {
   const auto start = Clock::now();
-  const auto deadline = start + timeout;
+  auto deadline = start + timeout;
   Exchange x;
   auto finish = [&](Exchange::Outcome o) {
     x.outcome = o;
@@ -388,17 +402,18 @@ Exchange LineProcess::exchange(const std::string& line, std::chrono::millisecond
   // The stream is out of step: say so instead of taking that output as the reply.
   x.unsolicited = take_unsolicited(out_, out_buffer_);
 
-  Request request{line + "\n", 0, in_ < 0};
-  std::optional<std::string> reply;
+  Request request{"", 0, in_ < 0};
+  std::size_t made = 0;     // lines made so far
   std::size_t scanned = 0;  // bytes of out_buffer_ already searched for '\n'
   for (;;) {
     if (interrupted(options_)) return kill_and_finish(Exchange::Outcome::interrupted);
-    // A reply counts only once the whole case has been written: stopping
-    // half-way would glue the rest of this case to the next one.
-    if (reply && request.done()) {
-      x.line = std::move(*reply);
-      return finish(Exchange::Outcome::line);
+    if (request.done() && made < count) {
+      if (request.failed) made = count;  // its stdin is closed: nothing more can go
+      else request = {line(made++) + "\n", 0, false};
     }
+    // The replies count only once every line has been written: stopping
+    // half-way would glue the rest of a request to the next one.
+    if (x.replies == count && request.done() && made == count) return finish(Exchange::Outcome::line);
     const auto now = Clock::now();
     if (now >= deadline) {
       x.bytes_received = out_buffer_.size();
@@ -413,14 +428,17 @@ Exchange LineProcess::exchange(const std::string& line, std::chrono::millisecond
     if (p.ready(p.in)) write_some(in_, request);
     if (!p.ready(p.out)) continue;
     const bool eof = read_stdout(out_, out_buffer_, scanned, options_.max_line_bytes);
-    if (!reply) {
-      const Scan s = take_reply(out_buffer_, scanned, options_.max_line_bytes, reply, x.bytes_received);
+    while (x.replies < count) {
+      std::optional<std::string> r;
+      const Scan s = take_reply(out_buffer_, scanned, options_.max_line_bytes, r, x.bytes_received);
       if (s == Scan::too_long) return kill_and_finish(Exchange::Outcome::too_long);
-      if (s == Scan::taken) continue;  // the reply is taken only once the whole case is written
+      if (s != Scan::taken) break;
+      reply(x.replies++, *r);
+      deadline = Clock::now() + timeout;  // the child is making progress
     }
     if (!eof) continue;
     close_fd(out_);
-    if (reply) continue;
+    if (x.replies == count) continue;
     const bool partial = take_partial_line(out_buffer_, x);
     const auto s = reap_within(options_.exit_grace);
     x.exit = s ? *s : kill_and_reap();

@@ -60,6 +60,47 @@ TEST(LineProcess, ExchangesOneLinePerCase) {
   expect_no_children();
 }
 
+TEST(LineProcess, StreamsManyLinesAheadOfTheirRepliesAndHandsTheRepliesOverInOrder) {
+  {
+    // 40 lines of 200 KB echoed back: 8 MB each way, far more than both pipes
+    // hold, so the lines must go out while the replies come in.
+    LineProcess p({"cat"});
+    const auto line = [](std::size_t k) { return std::to_string(k) + std::string(200000, 'a' + static_cast<char>(k % 26)); };
+    std::vector<std::string> replies;
+    std::size_t made = 0;
+    const Exchange x = p.exchange_stream(
+        40, [&](std::size_t k) { return made = k + 1, line(k); },
+        [&](std::size_t k, std::string& r) {
+          EXPECT_EQ(k, replies.size());
+          replies.push_back(std::move(r));
+        },
+        30s);
+    ASSERT_EQ(x.outcome, Outcome::line) << to_string(x.outcome);
+    EXPECT_EQ(x.replies, 40u);
+    EXPECT_EQ(made, 40u);
+    ASSERT_EQ(replies.size(), 40u);
+    for (std::size_t k = 0; k < 40; ++k) EXPECT_EQ(replies[k], line(k)) << "reply " << k;
+    EXPECT_EQ(p.exchange("after", 5s).line, "after");  // the stream is in step for the next exchange
+  }
+  expect_no_children();
+}
+
+TEST(LineProcess, ReportsAChildThatDiesHalfWayThroughAStreamWithTheRepliesSoFar) {
+  {
+    LineProcess p(sh("read a; echo $a; read b; echo $b; exit 3"));
+    std::size_t taken = 0;
+    const Exchange x = p.exchange_stream(
+        5, [](std::size_t k) { return "line " + std::to_string(k); }, [&](std::size_t, std::string&) { ++taken; }, 10s);
+    // eof, or write_failed if it was gone before a later line could be written.
+    EXPECT_TRUE(x.outcome == Outcome::eof || x.outcome == Outcome::write_failed) << to_string(x.outcome);
+    EXPECT_EQ(x.replies, 2u);
+    EXPECT_EQ(taken, 2u);
+    ASSERT_TRUE(x.exit.has_value());
+    EXPECT_EQ(x.exit->code, 3);
+  }
+  expect_no_children();
+}
+
 TEST(LineProcess, SendsALineLargerThanThePipeWhileTheChildFloodsStderr) {
   {
     // The child writes 1 MB to stderr before it reads anything: a blocking

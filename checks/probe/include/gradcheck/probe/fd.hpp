@@ -68,7 +68,8 @@ struct FdPoint {
   double step = 0;
 };
 
-// The loss at every point, in order (one request to a program, or a loop in-process).
+// The loss at every point, in order: any number of points (`fd` sends them to
+// the program in lines of max_points_per_request, pipelined; in-process, a loop).
 using FdLossAt = std::function<std::vector<double>(const std::vector<FdPoint>&)>;
 
 enum class FdVerdict { agree, disagree, inconclusive_kink, inconclusive_noise, non_finite };
@@ -223,7 +224,11 @@ FdResult fd(const std::vector<std::string>& command, const FdOptions& options = 
 
 namespace detail {
 // The protocol's messages (docs/fd.md), exposed for the tests.
-std::string fd_loss_request(const FdDescription& d, const std::vector<FdPoint>& points);
+std::string fd_loss_request(const FdDescription& d, std::vector<FdPoint>::const_iterator first,
+                            std::vector<FdPoint>::const_iterator last);
+inline std::string fd_loss_request(const FdDescription& d, const std::vector<FdPoint>& points) {
+  return fd_loss_request(d, points.begin(), points.end());
+}
 FdDescription fd_parse_describe(const std::string& line, const std::string& source);
 // Returns the loss and fills `gradient` (one flat vector per parameter).
 double fd_parse_gradient(const std::string& line, const FdDescription& d, std::vector<std::vector<double>>& gradient,

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,6 +71,7 @@ struct Exchange {
   std::size_t bytes_received = 0;   // bytes of the reply seen, even when not kept
   std::optional<ExitStatus> exit;   // set when the child is gone (every outcome except line)
   std::string unsolicited;          // stdout data that was already waiting before the line was sent (first 4 KiB)
+  std::size_t replies = 0;          // exchange_stream: the replies handed over
   std::chrono::duration<double> elapsed{0};
 };
 
@@ -92,6 +94,14 @@ class LineProcess {
   // Writes `line` plus '\n' and waits at most `timeout` for one reply line.
   // Requires running(); after any outcome other than `line` the child is gone.
   Exchange exchange(const std::string& line, std::chrono::milliseconds timeout);
+  // `count` request lines, pipelined: line k is made by `line(k)` once line
+  // k − 1 is written, without waiting for its reply, and each reply is handed
+  // to `reply(k, text)` as it arrives, so that both processes work at once.
+  // Outcome `line` once every reply came. `timeout` runs from the start and
+  // again from each reply. An exception from a callback leaves the child mid-
+  // request: stop() or restart() it.
+  Exchange exchange_stream(std::size_t count, const std::function<std::string(std::size_t)>& line,
+                           const std::function<void(std::size_t, std::string&)>& reply, std::chrono::milliseconds timeout);
 
   // Closes the child's stdin, gives it exit_grace to exit, then kills its
   // process group; reaps it. Returns how it ended (nullopt if already stopped).
