@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake make g++ ccache pkg-config libgtest-dev libgmock-dev librapidcheck-dev libboost-dev
-          libeigen3-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libbenchmark-dev
+          libeigen3-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libdeflate-dev libbenchmark-dev
           dataset-fashion-mnist python3)  # python3: the probe tests run examples/python
 extra=()
 case "${1:-}" in

@@ -152,6 +152,27 @@ TEST(IdxReader, ReadsPlainAndGzipFilesToTheSameValues) {
   EXPECT_EQ(plain.count(), 3U);
 }
 
+TEST(IdxReader, ReadsAGzipFileOfTwoMembersAsOneStream) {
+  // libdeflate inflates one member; a second sends the file to zlib, which reads both.
+  TempDir dir;
+  const Bytes whole = idx_file({3, 2, 2}, kPixels);
+  Bytes two = TempDir::slurp(dir.write_gzip("a.gz", Bytes(whole.begin(), whole.begin() + 10)));
+  const Bytes second = TempDir::slurp(dir.write_gzip("b.gz", Bytes(whole.begin() + 10, whole.end())));
+  two.insert(two.end(), second.begin(), second.end());
+  const auto a = idx::read(dir.write("two.gz", two));
+  EXPECT_EQ(a.dims, (std::vector<std::uint32_t>{3, 2, 2}));
+  EXPECT_EQ(a.bytes, kPixels);
+}
+
+TEST(IdxReader, AGzipSizeFieldThatDisagreesWithTheDataIsZlibsLengthError) {
+  TempDir dir;
+  Bytes gz = TempDir::slurp(dir.write_gzip("f.gz", idx_file({3, 2, 2}, kPixels)));
+  gz[gz.size() - 4] ^= 1;  // the trailer's size field, mod 2^32
+  const auto p = dir.write("lying.gz", gz);
+  const std::string message = input_error_of([&] { idx::read(p); });
+  EXPECT_EQ(message, p + ": gzip: corrupt data (zlib: incorrect length check)");
+}
+
 TEST(IdxImages, MapsByte255ToOneAndZeroToZeroWithOneColumnPerImage) {
   TempDir dir;
   const auto x = idx::images(idx::read(dir.write("i", idx_file({3, 2, 2}, kPixels))));
