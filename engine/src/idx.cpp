@@ -9,10 +9,13 @@
 #include <libdeflate.h>
 #include <zlib.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -46,6 +49,30 @@ struct GzClose {
 };
 using GzFile = std::unique_ptr<gzFile_s, GzClose>;
 
+// Asks for 2 MiB pages over the whole 2 MiB blocks of [p, p + n), before
+// anything is written there: a fresh page costs a fault on this kind of
+// machine, and 47 MB is 11,500 of them in 4 KiB pages, 23 in 2 MiB ones.
+// Best effort (transparent huge pages in "madvise" mode; ignored otherwise).
+void advise_huge_pages(void* p, std::size_t n) {
+#ifdef MADV_HUGEPAGE
+  constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
+  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
+  const std::uintptr_t last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)p, (void)n;
+#endif
+}
+
+// A buffer of n bytes, zeroed, on huge pages where the system allows.
+std::vector<std::uint8_t> fresh_buffer(std::size_t n) {
+  std::vector<std::uint8_t> v;
+  v.reserve(n);
+  advise_huge_pages(v.data(), n);
+  v.resize(n);
+  return v;
+}
+
 struct DecompressorFree {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
@@ -58,7 +85,7 @@ std::optional<std::vector<std::uint8_t>> inflate_whole(const std::string& path, 
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   const std::streamoff size = f ? static_cast<std::streamoff>(f.tellg()) : -1;
   if (size < 18 || static_cast<std::uint64_t>(size) > max_bytes) return std::nullopt;
-  std::vector<std::uint8_t> in(static_cast<std::size_t>(size));
+  std::vector<std::uint8_t> in = fresh_buffer(static_cast<std::size_t>(size));
   f.seekg(0);
   if (!f.read(reinterpret_cast<char*>(in.data()), size) || in[0] != 0x1f || in[1] != 0x8b) return std::nullopt;
   const std::uint8_t* t = in.data() + in.size() - 4;
@@ -67,7 +94,7 @@ std::optional<std::vector<std::uint8_t>> inflate_whole(const std::string& path, 
   // The IDX header is at most 4 + 4 · 255 bytes; deflate's largest ratio is 1032 : 1.
   if (isize > max_bytes + 1024 || isize > 1032 * in.size()) return std::nullopt;
   const std::unique_ptr<libdeflate_decompressor, DecompressorFree> d(libdeflate_alloc_decompressor());
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(isize));
+  std::vector<std::uint8_t> out = fresh_buffer(static_cast<std::size_t>(isize));
   std::size_t used = 0, produced = 0;
   if (!d || libdeflate_gzip_decompress_ex(d.get(), in.data(), in.size(), out.data(), out.size(), &used, &produced) !=
                 LIBDEFLATE_SUCCESS ||
@@ -371,7 +398,9 @@ ByteInputs<double> image_bytes(Array&& array, ByteReading reading, Index first) 
   const ImageShape shape = image_shape(array, first);
   ByteInputs<double> b{shape.features, shape.count, std::move(array.bytes), byte_values(reading)};
   b.codes.resize(static_cast<std::size_t>(shape.features) * static_cast<std::size_t>(shape.count));
-  b.codes.shrink_to_fit();
+  // Give back what --limit or the reader's doubling left unused; not the few
+  // header bytes of a whole-file inflate, which would copy 47 MB to save 16.
+  if (b.codes.capacity() - b.codes.size() > b.codes.size() / 8 + 4096) b.codes.shrink_to_fit();
   return b;
 }
 
