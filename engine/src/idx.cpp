@@ -312,9 +312,10 @@ Array read(const std::string& path, const Limits& limits) {
   // only what it holds (plus one doubling). The first allocation is what the
   // file itself can hold, so an honest file is read in one piece.
   std::size_t have = 0;
-  const std::uint64_t first = std::max<std::uint64_t>(kFirstAllocation, data_size_hint(path));
-  if (in.take(out.bytes, total)) have = out.bytes.size();
-  while (have < total) {
+  const bool whole = in.take(out.bytes, total);  // inflated already: the data moved, nothing to read
+  if (whole) have = out.bytes.size();
+  const std::uint64_t first = whole ? 0 : std::max<std::uint64_t>(kFirstAllocation, data_size_hint(path));
+  while (!whole && have < total) {
     const std::size_t want = static_cast<std::size_t>(
         std::min<std::uint64_t>(total, have == 0 ? first : 2 * std::uint64_t{have}));
     out.bytes.resize(want);

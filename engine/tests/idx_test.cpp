@@ -164,6 +164,12 @@ TEST(IdxReader, ReadsAGzipFileOfTwoMembersAsOneStream) {
   EXPECT_EQ(a.bytes, kPixels);
 }
 
+TEST(IdxReader, AWholeGzipFileWithTheHeaderAloneIsTruncatedData) {
+  TempDir dir;
+  const auto p = dir.write_gzip("empty.gz", idx_file({4}, {}));
+  EXPECT_EQ(input_error_of([&] { idx::read(p); }), p + ": data: truncated: the header announces 4 bytes, the file holds 0");
+}
+
 TEST(IdxReader, AGzipSizeFieldThatDisagreesWithTheDataIsZlibsLengthError) {
   TempDir dir;
   Bytes gz = TempDir::slurp(dir.write_gzip("f.gz", idx_file({3, 2, 2}, kPixels)));
