@@ -73,6 +73,35 @@ std::vector<std::uint8_t> fresh_buffer(std::size_t n) {
   return v;
 }
 
+// What a file says of its own size, read from its first two and last four
+// bytes: a plain file's data is at most its size; a gzip file's at most its
+// trailer's size field (the size mod 2^32) and deflate's largest ratio, 1032 : 1.
+struct FileFacts {
+  std::uint64_t size = 0;      // bytes on disk (0: unreadable or empty)
+  bool gzip = false;           // starts with 1f 8b
+  std::uint64_t inflated = 0;  // plain: size; gzip: min(size field, 1032 · size)
+};
+
+FileFacts file_facts(std::ifstream& f) {
+  FileFacts facts;
+  f.seekg(0, std::ios::end);
+  const std::streamoff size = f ? static_cast<std::streamoff>(f.tellg()) : -1;
+  if (size <= 0) return facts;
+  facts.size = facts.inflated = static_cast<std::uint64_t>(size);
+  if (size < 18) return facts;  // too short for a gzip header and trailer
+  unsigned char head[2], tail[4];
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(head), 2);
+  f.seekg(size - 4);
+  f.read(reinterpret_cast<char*>(tail), 4);
+  if (!f || head[0] != 0x1f || head[1] != 0x8b) return facts;
+  facts.gzip = true;
+  const std::uint64_t field = std::uint64_t{tail[0]} | (std::uint64_t{tail[1]} << 8) | (std::uint64_t{tail[2]} << 16) |
+                              (std::uint64_t{tail[3]} << 24);
+  facts.inflated = std::min(field, 1032 * facts.size);
+  return facts;
+}
+
 struct DecompressorFree {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
@@ -82,19 +111,16 @@ struct DecompressorFree {
 // otherwise: not gzip, several members, a size field beyond the limit, or any
 // error, all of which the zlib path then reads or reports with its exact message.
 std::optional<std::vector<std::uint8_t>> inflate_whole(const std::string& path, std::uint64_t max_bytes) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  const std::streamoff size = f ? static_cast<std::streamoff>(f.tellg()) : -1;
-  if (size < 18 || static_cast<std::uint64_t>(size) > max_bytes) return std::nullopt;
-  std::vector<std::uint8_t> in = fresh_buffer(static_cast<std::size_t>(size));
+  std::ifstream f(path, std::ios::binary);
+  const FileFacts facts = file_facts(f);
+  // Not gzip (plain files are not read twice), or larger than the limit allows:
+  // the IDX header is at most 4 + 4 · 255 bytes.
+  if (!facts.gzip || facts.size > max_bytes || facts.inflated > max_bytes + 1024) return std::nullopt;
+  std::vector<std::uint8_t> in = fresh_buffer(static_cast<std::size_t>(facts.size));
   f.seekg(0);
-  if (!f.read(reinterpret_cast<char*>(in.data()), size) || in[0] != 0x1f || in[1] != 0x8b) return std::nullopt;
-  const std::uint8_t* t = in.data() + in.size() - 4;
-  const std::uint64_t isize =
-      std::uint64_t{t[0]} | (std::uint64_t{t[1]} << 8) | (std::uint64_t{t[2]} << 16) | (std::uint64_t{t[3]} << 24);
-  // The IDX header is at most 4 + 4 · 255 bytes; deflate's largest ratio is 1032 : 1.
-  if (isize > max_bytes + 1024 || isize > 1032 * in.size()) return std::nullopt;
+  if (!f.read(reinterpret_cast<char*>(in.data()), static_cast<std::streamsize>(in.size()))) return std::nullopt;
   const std::unique_ptr<libdeflate_decompressor, DecompressorFree> d(libdeflate_alloc_decompressor());
-  std::vector<std::uint8_t> out = fresh_buffer(static_cast<std::size_t>(isize));
+  std::vector<std::uint8_t> out = fresh_buffer(static_cast<std::size_t>(facts.inflated));
   std::size_t used = 0, produced = 0;
   if (!d || libdeflate_gzip_decompress_ex(d.get(), in.data(), in.size(), out.data(), out.size(), &used, &produced) !=
                 LIBDEFLATE_SUCCESS ||
@@ -258,28 +284,6 @@ std::vector<std::uint32_t> read_dims(Reader& in) {
   return dims;
 }
 
-// How many bytes the file can decompress to, from the file alone: a plain
-// file's size, or a gzip's trailer (its size mod 2^32), capped at deflate's
-// largest ratio of 1032 : 1. 0 when unknown. Only a first guess: the reading
-// loop still grows with what it reads.
-std::uint64_t data_size_hint(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return 0;
-  const std::streamoff size = f.tellg();
-  if (size < 18) return size > 0 ? static_cast<std::uint64_t>(size) : 0;
-  unsigned char head[2], tail[4];
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(head), 2);
-  f.seekg(size - 4);
-  f.read(reinterpret_cast<char*>(tail), 4);
-  if (!f) return 0;
-  const auto bytes = static_cast<std::uint64_t>(size);
-  if (head[0] != 0x1f || head[1] != 0x8b) return bytes;
-  const std::uint64_t isize = std::uint64_t{tail[0]} | (std::uint64_t{tail[1]} << 8) | (std::uint64_t{tail[2]} << 16) |
-                              (std::uint64_t{tail[3]} << 24);
-  return std::min(isize, 1032 * bytes);
-}
-
 }  // namespace
 
 Array read_header(const std::string& path) {
@@ -314,7 +318,8 @@ Array read(const std::string& path, const Limits& limits) {
   std::size_t have = 0;
   const bool whole = in.take(out.bytes, total);  // inflated already: the data moved, nothing to read
   if (whole) have = out.bytes.size();
-  const std::uint64_t first = whole ? 0 : std::max<std::uint64_t>(kFirstAllocation, data_size_hint(path));
+  std::ifstream file(path, std::ios::binary);
+  const std::uint64_t first = whole ? 0 : std::max<std::uint64_t>(kFirstAllocation, file_facts(file).inflated);
   while (!whole && have < total) {
     const std::size_t want = static_cast<std::size_t>(
         std::min<std::uint64_t>(total, have == 0 ? first : 2 * std::uint64_t{have}));
