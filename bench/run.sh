@@ -17,14 +17,16 @@
 #   bench/run.sh BUILD_DIR [--seeds 1,2,3,4,5] [--lenet-seeds 1,2,3] [--limit N] [--data DIR]
 #                [--no-peers] [--no-gbench] [--no-lenet] [--lenet-only]
 #
-# BUILD_DIR holds a build with -DGRADCHECK_NATIVE=ON (./bootstrap.sh bench makes
-# build-bench and calls this). Peers run with /usr/bin/python3 (Debian's torch and
-# numpy) when it can import them; a missing peer is reported, not fatal.
+# BUILD_DIR holds a Release build as the README's commands make it (GRADCHECK_CPU
+# auto: AVX2 + FMA where the machine has them; ./bootstrap.sh bench builds `build`
+# and calls this), or any other (-DGRADCHECK_CPU=native, portable) to compare.
+# Peers run with /usr/bin/python3 (Debian's torch and numpy) when it can import
+# them; a missing peer is reported, not fatal.
 # Implementations run one after another, never at the same time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-usage() { sed -n '2,20p' "$0" >&2; exit 2; }
+usage() { sed -n '2,23p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 build=$1; shift
 seeds=1,2,3,4,5 lenet_seeds=1,2,3 limit=0 data=/usr/share/datasets/fashion-mnist peers=1 gbench=1 lenet=1 dense=1
@@ -45,9 +47,9 @@ done
 epoch_bin=$build/bench/gradcheck_epoch
 bench_bin=$build/bench/gradcheck_bench
 [ -x "$epoch_bin" ] || { echo "run.sh: $epoch_bin not found (build with -DGRADCHECK_BUILD_BENCH=ON)" >&2; exit 2; }
-if ! grep -q 'GRADCHECK_NATIVE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
-  echo "run.sh: note: $build was not configured with -DGRADCHECK_NATIVE=ON; gradcheck runs without AVX" >&2
-fi
+cpu=$(sed -n 's/^GRADCHECK_CPU:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)
+avx=$(sed -n 's/^GRADCHECK_HAVE_AVX2_FMA:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)
+echo "gradcheck build: $build, GRADCHECK_CPU=${cpu:-unknown}$([ "$cpu" = auto ] && echo " (AVX2 + FMA: ${avx:-no})")"
 
 py=/usr/bin/python3
 results=$(mktemp)

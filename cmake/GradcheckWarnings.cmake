@@ -4,8 +4,7 @@ target_compile_options(gradcheck_warnings INTERFACE -Wall -Wextra -Wpedantic)
 if(GRADCHECK_WERROR)
   target_compile_options(gradcheck_warnings INTERFACE -Werror)
 endif()
-if(GRADCHECK_NATIVE)
-  target_compile_options(gradcheck_warnings INTERFACE -march=native)
+if(GRADCHECK_CPU STREQUAL "native")
   # GCC 12 reports false "(may be) used uninitialized" warnings about `__Y`
   # inside its own AVX-512 intrinsics (avx512fintrin.h, _mm512_undefined_pd)
   # once Eigen inlines them under -march=native. The default build, which CI

@@ -39,7 +39,7 @@ nice_level=${NICE:-10}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)  # see bootstrap.sh
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRADCHECK_FUZZ=ON "${launcher[@]}" \
-  -DGRADCHECK_WERROR=ON -DGRADCHECK_BUILD_TESTS=OFF -DGRADCHECK_BUILD_BENCH=OFF >/dev/null
+  -DGRADCHECK_WERROR=ON -DGRADCHECK_BUILD_TESTS=OFF -DGRADCHECK_BUILD_BENCH=OFF -DGRADCHECK_CPU=portable >/dev/null
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}"
 
 dict_of() { case "$1" in fuzz_idx_reader) echo fuzz/idx.dict ;; *) echo fuzz/case.dict ;; esac; }
