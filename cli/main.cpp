@@ -2,6 +2,7 @@
 // is in cli/<name>_cmd.cpp; this file only dispatches and turns bad input into
 // a one-line message and exit code 2.
 #include "commands.hpp"
+#include "huge_pages.hpp"
 
 #include <gradcheck/engine/errors.hpp>
 #include <gradcheck/engine/version.hpp>
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
   namespace cli = gradcheck::cli;
+  cli::heap_on_huge_pages();
   CLI::App app{"gradcheck: are your neural-network gradients right, and if training fails, why?"};
   app.set_version_flag("--version", gradcheck::version());
   app.require_subcommand(1);
