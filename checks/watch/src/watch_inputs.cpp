@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -354,21 +355,40 @@ constexpr std::array<InputCheck, 5> input_checks = {check_non_finite, check_sign
 
 // ---------------------------------------------------------------------------
 // Inputs kept as bytes (Dataset::bytes): every statistic from how often each
-// byte occurs, per feature, without decoding the inputs.
+// byte occurs over all features, and which bytes occur in each feature,
+// without decoding the inputs.
 
 struct ByteCounts {
-  std::vector<std::uint32_t> per_feature;  // features × 256
-  std::array<double, 256> total{};         // over every feature
+  std::vector<std::uint64_t> present;  // features × 4 words: bit k of feature f set when byte k occurs in it
+  std::array<double, 256> total{};     // how often each byte occurs, over every feature
+
+  bool occurs(std::size_t feature, std::size_t k) const { return (present[feature * 4 + k / 64] >> (k % 64)) & 1u; }
 };
 
+// One pass over the bytes, in storage order. The presence bits of 784
+// features take 25 KiB (a count per feature and byte took 800 KiB, out of the
+// first-level cache: count_bytes was 12 % of `gradcheck train`), and four
+// interleaved totals keep a run of equal bytes (background pixels) from
+// waiting on its own previous increment.
 ByteCounts count_bytes(const ByteInputs<double>& b) {
   ByteCounts c;
-  c.per_feature.assign(static_cast<std::size_t>(b.features) * 256, 0);
-  std::uint32_t* counts = c.per_feature.data();
+  const std::size_t features = static_cast<std::size_t>(b.features);
+  c.present.assign(features * 4, 0);
+  std::uint64_t* bits = c.present.data();
+  std::array<std::array<std::uint64_t, 256>, 4> lanes{};
+  const auto see = [&](std::array<std::uint64_t, 256>& lane, std::size_t f, unsigned k) {
+    ++lane[k];
+    bits[f * 4 + k / 64] |= std::uint64_t{1} << (k % 64);
+  };
   const std::uint8_t* code = b.codes.data();
-  for (Index j = 0; j < b.samples; ++j, code += b.features)
-    for (Index f = 0; f < b.features; ++f) ++counts[f * 256 + code[f]];
-  for (std::size_t i = 0; i < c.per_feature.size(); ++i) c.total[i % 256] += c.per_feature[i];
+  for (Index j = 0; j < b.samples; ++j, code += features) {
+    std::size_t f = 0;
+    for (; f + 4 <= features; f += 4)
+      for (std::size_t u = 0; u < 4; ++u) see(lanes[u], f + u, code[f + u]);
+    for (; f < features; ++f) see(lanes[0], f, code[f]);
+  }
+  for (std::size_t k = 0; k < 256; ++k)
+    c.total[k] = static_cast<double>(lanes[0][k] + lanes[1][k] + lanes[2][k] + lanes[3][k]);
   return c;
 }
 
@@ -378,7 +398,7 @@ FeatureRanges feature_ranges(const ByteInputs<double>& b, const ByteCounts& c) {
   for (std::size_t f = 0; f < features; ++f)
     for (std::size_t k = 0; k < 256; ++k) {
       const double v = b.value[k];
-      if (c.per_feature[f * 256 + k] == 0 || !std::isfinite(v)) continue;
+      if (!c.occurs(f, k) || !std::isfinite(v)) continue;
       r.lo[f] = std::min(r.lo[f], v);
       r.hi[f] = std::max(r.hi[f], v);
     }
