@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -216,14 +217,20 @@ struct Data {
 Data load_data(const TrainArgs& a, const Settings& s, const Network<double>& net) {
   const int classes = static_cast<int>(std::max<Index>(net.output_size(), 2));
   Data d;
+  // The test set loads on a second thread meanwhile; the training set's errors
+  // come first (the future's destructor waits for it and drops its error).
+  std::future<Dataset<double>> test;
+  if (!a.test_images.empty())
+    test = std::async(std::launch::async,
+                      [&] { return idx::load_bytes(a.test_images, a.test_labels, s.test_reading, a.test_limit, classes); });
   d.training = idx::load_bytes(a.images, a.labels, s.reading, a.limit, classes);
   if (d.training.features() != net.input_size())
     throw InputError(a.images, "images",
                      "hold " + std::to_string(d.training.features()) + " pixels per image, the network takes " +
                          std::to_string(net.input_size()) + " inputs (--net " + a.net + ")");
   if (d.training.size() == 0) throw InputError(a.images, "images", "hold no image (after --limit)");
-  if (!a.test_images.empty()) {
-    d.test = idx::load_bytes(a.test_images, a.test_labels, s.test_reading, a.test_limit, classes);
+  if (test.valid()) {
+    d.test = test.get();
     if (d.test->features() != net.input_size())
       throw InputError(a.test_images, "images",
                        "hold " + std::to_string(d.test->features()) + " pixels per image, the network takes " +
@@ -312,9 +319,12 @@ int run_train(const TrainArgs& a, bool momentum_given, bool optimizer_given, con
               d.test ? (" (test: " + std::to_string(d.test->size()) + ")").c_str() : "");
 
   w::Watch watch(watch_options(a, per_epoch), opt);
-  watch.check_inputs(training);
+  // The input sanity scan reads the training bytes alone and nothing during
+  // training reads its result: it runs on the second core beside the epochs.
+  auto sanity = std::async(std::launch::async, [&training] { return w::check_inputs(training); });
   Progress progress(progress_bar(a), opt.epochs, per_epoch);
   const History history = train_until_signal(net, opt, watch, progress, d);
+  watch.add_inputs(sanity.get());
   const int sig = g_signal;
 
   const w::Result result = watch.result();

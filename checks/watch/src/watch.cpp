@@ -949,7 +949,10 @@ Watch::Watch(Options options, std::optional<TrainOptions> training)
 Watch::~Watch() = default;
 
 const InputSanity& Watch::check_inputs(const Dataset<double>& training, const InputOptions& options) {
-  InputSanity s = watch::check_inputs(training, options);
+  return add_inputs(watch::check_inputs(training, options));
+}
+
+const InputSanity& Watch::add_inputs(InputSanity s) {
   // Input findings come first, whenever this is called.
   std::vector<Finding> rest = std::move(s_->r.findings);
   s_->r.findings = s.findings;

@@ -1023,6 +1023,32 @@ TEST(WatchLoss, ReportsChanceAccuracyWhenOnlyTheTrainingSetIsMisread) {
   EXPECT_EQ(run.watch.findings[0].kind, w::Kind::signed_bytes) << "input findings come first";
 }
 
+// `gradcheck train` scans the inputs on another thread during training and
+// hands the result over afterwards (Watch::add_inputs): the same findings, in
+// the same order, as when check_inputs runs first.
+TEST(WatchLoss, InputSanityHandedOverAfterTrainingGivesTheSameFindingsFirst) {
+  if (!have_fashion()) GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  const auto training = idx::load(train_images, train_labels, idx::ByteReading::signed_char, 2000);
+  const auto test = idx::load(test_images, test_labels, idx::ByteReading::unsigned_bytes, 1000);
+  const auto run = [&](bool after) {
+    auto net = make_network({784, 30, 10}, Activation::sigmoid, Activation::sigmoid, Loss::quadratic, Init::gaussian, 1);
+    const TrainOptions options = sgd(3.0, 10, 1);
+    w::Watch watch({}, options);
+    if (!after) watch.check_inputs(training);
+    Trainer<double> trainer(net, options, watch.callbacks());
+    trainer.train(training, &test);
+    if (after) watch.add_inputs(w::check_inputs(training));
+    return watch.result();
+  };
+  const w::Result before = run(false), after = run(true);
+  ASSERT_EQ(findings_text(after.findings), findings_text(before.findings));
+  ASSERT_GE(after.findings.size(), 2u);
+  EXPECT_EQ(after.findings[0].kind, w::Kind::signed_bytes);
+  EXPECT_NE(after.find(w::Kind::chance_accuracy), nullptr) << "a training finding follows the input findings";
+  ASSERT_TRUE(after.inputs.has_value());
+  EXPECT_TRUE(after.inputs->signed_bytes);
+}
+
 // ---------------------------------------------------------------------------
 // A healthy run, the cadence, and the callbacks
 

@@ -351,6 +351,10 @@ class Watch {
 
   // Input sanity of the training set; its findings come first in the result.
   const InputSanity& check_inputs(const Dataset<double>& training, const InputOptions& options = {});
+  // The same with a sanity computed elsewhere (watch::check_inputs of the
+  // training set, e.g. on another thread while the Trainer runs: nothing
+  // during training reads it). Before or after training, the result is the same.
+  const InputSanity& add_inputs(InputSanity sanity);
 
   // Callbacks for the Trainer. `then` runs after the watch's own, step by step
   // (a progress bar, a SIGINT flag); either may stop training.
