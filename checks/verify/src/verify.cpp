@@ -412,23 +412,13 @@ LayerConsistency consistency(const VerifyContext& ctx, std::size_t l, const Matr
   return c;
 }
 
-// δ_L of the reference, in 50 digits: the double output delta underflows where
-// one softmax class dominates by hundreds of nats.
-Matrix<double> reference_output_delta(const Case& c) {
-  using Big = cpp_bin_float_50;
-  const Network<Big> big = c.network.cast<Big>();
-  const Matrix<Big> x = c.inputs.cast<Big>(), y = c.targets.cast<Big>();
-  const ForwardPass<Big> fp = forward(big, x);
-  Matrix<Big> delta;
-  output_delta(big, fp, y, delta);
-  return delta.unaryExpr([](const Big& v) { return static_cast<double>(v); });
-}
-
-ChainConsistency chain_consistency(const VerifyContext& ctx) {
+// reference_output_delta is δ_L of the reference, in 50 digits (the double
+// output delta underflows where one softmax class dominates by hundreds of nats).
+ChainConsistency chain_consistency(const VerifyContext& ctx, const Reference& reference) {
   ChainConsistency ch;
   const Network<double>& net = ctx.c.network;
   const std::size_t L = net.layers.size();
-  ch.reference_output_delta = reference_output_delta(ctx.c);
+  ch.reference_output_delta = reference.output_delta;
   if (!ctx.usable.all || !ctx.claimed_finite) {
     ch.output.layer = L - 1;
     ch.status = L > 1 ? ChainConsistency::Status::undetermined : ChainConsistency::Status::not_applicable;
@@ -599,7 +589,7 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   r.ratios = fit_ratios(ctx);
   r.worst = worst_entries(r.gradients, options.worst_entries);
   r.update = update_effect(ctx);
-  r.chain = chain_consistency(ctx);
+  r.chain = chain_consistency(ctx, reference);
 
   const std::vector<Signature> notes = explaining_notes(ctx, r);
   const bool forward_differs = forward_diverges(r);

@@ -38,6 +38,11 @@ struct ReferenceOptions {
   Index cross_check_per_tensor = 3;
   std::uint64_t seed = 1;          // the sample's and the perturbations' random choices
   bool input_gradients = false;    // also dL/d(inputs) (TensorKind::inputs)
+  // The 50-digit forward and backward passes run on two threads, each over half
+  // of the samples, from this much work (parameters × samples) on, with two
+  // samples or more and two hardware threads; 0: always. The values agree with
+  // one thread's to about 1e-49 relative (the batch sums are added in another order).
+  Index halves_from = 50'000;
 };
 
 // One tensor of the reference, in the case's shape (vectors are n × 1).
@@ -63,6 +68,7 @@ struct Reference {
   std::vector<ReferenceTensor> tensors;  // weights 0, biases 0, weights 1, biases 1, ..., [inputs]
   double loss = 0;                       // the 50-digit loss, rounded
   Matrix<double> outputs;                // the 50-digit outputs, rounded (outputs × samples)
+  Matrix<double> output_delta;           // δ_L = dL/dz_L of the 50-digit pass, rounded (outputs × samples)
   Matrix<double> outputs_roundoff;       // ε_a of a correct double computation of each output: the
                                          // round-off estimate of z_L carried through act'
                                          // (softmax: a_k (ε_k + max_j ε_j))
