@@ -204,6 +204,8 @@ INSTANTIATE_TEST_SUITE_P(
         ExampleReply{"", "321-declined.json", "DECLINED: ", "", 0, 0},
         ExampleReply{"kink-case.json", "kink-relu0-is-1.json", "AGREE WITH NOTES: ", "kink-convention (note): ", 0, 1},
         ExampleReply{"kink-case.json", "kink-correct.json", "AGREE: ", "", 0, 0},
+        ExampleReply{"pool-tie-case.json", "pool-tie-last-maximum.json", "AGREE WITH NOTES: ",
+                     "kink-convention (note): 2 max-pool windows hold tied maxima", 0, 1},
         ExampleReply{"softmax-bce-case.json", "softmax-bce-float32.json", "AGREE WITH NOTES: ", "precision (note): ", 0,
                      1},
         ExampleReply{"saturated-tanh-case.json", "saturated-tanh-float32.json", "AGREE WITH NOTES: ",

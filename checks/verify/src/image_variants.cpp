@@ -119,16 +119,22 @@ void pool_variant(const Layer<double>& layer, const Matrix<double>& a, const Mat
     if (v.max_pool_routing == 1) da *= area;
     return;
   }
-  if (v.max_pool_routing != 2) return max_pool_backward(g, a, delta, da);
+  if (v.max_pool_routing != 2 && v.max_pool_routing != 4) return max_pool_backward(g, a, delta, da);
   da.setZero(g.input_size(), delta.cols());
   const Index OH = g.out_h(), OW = g.out_w();
   for (Index n = 0; n < a.cols(); ++n) {
     const double* x = a.col(n).data();
     for_each_window(g, [&](Index c, Index oy, Index ox, Index first) {
       const double top = x[window_argmax(g, x, first)];
+      const double d = delta((c * OH + oy) * OW + ox, n);
+      Index last = -1;
       for (Index u = 0; u < g.window; ++u)
         for (Index w = 0; w < g.window; ++w)
-          if (x[first + u * g.width + w] == top) da(first + u * g.width + w, n) += delta((c * OH + oy) * OW + ox, n);
+          if (x[first + u * g.width + w] == top) {
+            last = first + u * g.width + w;
+            if (v.max_pool_routing == 2) da(last, n) += d;
+          }
+      if (v.max_pool_routing == 4) da(last >= 0 ? last : window_argmax(g, x, first), n) += d;  // NaN windows: the pick
     });
   }
 }

@@ -974,6 +974,59 @@ std::optional<Signature> exact_kink_convention(const VerifyContext& ctx, const V
   return std::nullopt;
 }
 
+// Max-pool windows whose maximum is tied in the double forward pass (layers
+// from 1 on: a tie in the first layer moves no parameter's gradient).
+struct PoolTies {
+  std::size_t windows = 0;
+  std::string first;  // "layer l channel c window (oy, ox) sample n"
+};
+
+PoolTies pool_ties(const VerifyContext& ctx) {
+  PoolTies t;
+  const auto& net = ctx.c.network;
+  for (std::size_t l = 1; l < net.layers.size(); ++l) {
+    const PoolGeometry& g = net.layers[l].pool;
+    if (net.layers[l].kind != LayerKind::max_pool || g.window < 2) continue;
+    const Matrix<double>& a = ctx.fp.a[l];
+    for (Index n = 0; n < a.cols(); ++n) {
+      const double* x = a.col(n).data();
+      for_each_window(g, [&](Index c, Index oy, Index ox, Index first) {
+        const double top = x[window_argmax(g, x, first)];
+        int maxima = 0;
+        for (Index u = 0; u < g.window; ++u)
+          for (Index w = 0; w < g.window; ++w) maxima += x[first + u * g.width + w] == top ? 1 : 0;
+        if (maxima < 2) return;
+        if (t.windows++ == 0)
+          t.first = "layer " + std::to_string(l) + " channel " + std::to_string(c) + " window (" + std::to_string(oy) +
+                    ", " + std::to_string(ox) + ") sample " + std::to_string(n);
+      });
+    }
+  }
+  return t;
+}
+
+// The other tie rule at max-pool windows whose maxima are equal: the last
+// maximum of the window (a >= scan) instead of the first (PyTorch's, the reference's).
+std::optional<Signature> pool_tie_convention(const VerifyContext& ctx, const VerifyResult& r) {
+  const PoolTies ties = pool_ties(ctx);
+  if (ties.windows == 0) return std::nullopt;
+  Variant v;
+  v.max_pool_routing = 4;
+  const auto t = test_hypothesis(ctx, r, v);
+  if (!t || !t->matched) return std::nullopt;
+  Signature s;
+  s.kind = BugKind::kink_convention;
+  s.severity = Severity::note;
+  s.evidence.push_back({"max-pool windows with tied maxima", static_cast<double>(ties.windows)});
+  add_hypothesis_evidence(ctx, *t, s, "that convention");
+  const bool one = ties.windows == 1;
+  s.message = std::to_string(ties.windows) + " max-pool window" + (one ? " holds" : "s hold") +
+              " tied maxima (first: " + ties.first + "), where the derivative is not defined; the reply sends " +
+              (one ? "its" : "each window's") + " gradient to the last maximum and gradcheck's reference to the " +
+              "first, as PyTorch does — a convention, not a bug" + example_clause(ctx, *t, "that convention");
+  return s;
+}
+
 // The sites flipped to the other side of 0, and the gradients with them flipped.
 struct Flips {
   Variant variant;
@@ -1050,6 +1103,7 @@ Signature flipped_sides_signature(const VerifyContext& ctx, const KinkSites& sit
 
 std::optional<Signature> kink_note(const VerifyContext& ctx, const VerifyResult& r) {
   if (!ctx.usable.all || !ctx.claimed_finite) return std::nullopt;
+  if (auto s = pool_tie_convention(ctx, r)) return s;
   KinkSites sites = kink_sites(ctx);
   if (sites.near.empty()) return std::nullopt;
   if (auto s = exact_kink_convention(ctx, r, sites.exact)) return s;
@@ -1362,6 +1416,7 @@ std::string hypothesis_label(const Hypothesis& h) {
   if (v.max_pool_routing == 1) return "max-pool gradient to every entry";
   if (v.max_pool_routing == 2) return "max-pool gradient to every tied maximum";
   if (v.max_pool_routing == 3) return "max-pool gradient averaged";
+  if (v.max_pool_routing == 4) return "max-pool gradient to the last tied maximum";
   if (v.avg_pool_undivided) return "avg-pool gradient not divided";
   if (v.conv_bias == 1) return "conv db at the first position";
   if (v.conv_bias == 2) return "conv db averaged over positions";

@@ -137,7 +137,8 @@ struct Variant {
   bool stride_ignored_dx = false;  // dL/da_{l−1} likewise
   int backward_padding = 0;        // the backward reads the input at padding 1: 0, 2: p + 1, 3: p − 1
   bool channels_swapped = false;   // dL/da_{l−1} through W[i][o] where W[o][i] belongs (in = out channels)
-  int max_pool_routing = 0;        // a window's δ to 1: every entry, 2: every tied maximum, 3: each entry ÷ window²
+  int max_pool_routing = 0;        // a window's δ to 1: every entry, 2: every tied maximum, 3: each entry ÷ window²,
+                                   // 4: its last maximum (a >= scan; a convention where the maxima tie)
   bool avg_pool_undivided = false; // avg pool's backward without the ÷ window²
   int conv_bias = 0;               // a conv2d db of 1: the first output position only, 2: the mean over positions
   std::optional<double> kink_derivative;   // relu'(0), leaky_relu'(0) at an exact z = 0
@@ -188,8 +189,8 @@ double kinked_derivative(Activation act, double v, std::optional<double> kink);
 
 // Notes, decided before localisation (they explain every difference or none):
 // every disagreement (forward and gradients) within the precision limit, and
-// a relu'(0) / leaky_relu'(0) convention at an exact kink that the reply
-// matches as a whole.
+// a relu'(0) / leaky_relu'(0) convention at an exact kink, or the last
+// maximum of max-pool windows whose maxima tie, that the reply matches as a whole.
 // Precision notes: one per distinct cause, warnings first; empty unless every
 // difference is within the model (docs/verify.md#precision).
 std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyResult& r);

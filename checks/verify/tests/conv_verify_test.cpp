@@ -116,6 +116,93 @@ TEST(ConvVerify, TheEnginesOwnGradientsAgreeOnTheTestCases) {
   }
 }
 
+// The tied case's gradients with each max-pool window's δ sent to its last
+// maximum (a >= scan) instead of the first: the engine's backward, then the
+// pool (layer 1) and the 1 × 1 identity conv below it (layer 0) redone by hand.
+Reply last_maximum_reply(const Case& c) {
+  ForwardPass<double> fp;
+  forward(c.network, c.inputs, fp);
+  Gradients<double> g;
+  backward(c.network, fp, c.targets, g);
+  const PoolGeometry& pool = c.network.layers[1].pool;
+  const Index OH = pool.out_h(), OW = pool.out_w();
+  Matrix<double> da = Matrix<double>::Zero(pool.input_size(), c.inputs.cols());
+  for (Index n = 0; n < da.cols(); ++n) {
+    const double* x = fp.a[1].col(n).data();
+    detail::for_each_window(pool, [&](Index ch, Index oy, Index ox, Index first) {
+      Index last = first;
+      for (Index u = 0; u < pool.window; ++u)
+        for (Index w = 0; w < pool.window; ++w)
+          if (x[first + u * pool.width + w] >= x[last]) last = first + u * pool.width + w;
+      da(last, n) += g.deltas[1]((ch * OH + oy) * OW + ox, n);
+    });
+  }
+  Reply r = engine_reply(c);
+  const Layer<double>& conv = c.network.layers[0];
+  Matrix<double> dW;
+  Vector<double> db;
+  conv2d_backward<double>(conv.conv, conv.weights, fp.a[0], da, dW, db);
+  r.layers[0].weights = dW;
+  r.layers[0].biases = db;
+  return r;
+}
+
+// A 1 × 1 conv (2 → 1 channels, weights 1 and 1) whose sums tie from
+// different pixels: 0.25 + 0.5 and 0.5 + 0.25 are both 0.75, so which of the
+// tied positions takes a max-pool window's gradient moves dW. Then the pool
+// (one 2 × 2 window) and a softmax layer of 3 units. Two samples.
+Case distinct_tie_case() {
+  Case c;
+  c.network.input_shape = {2, 2, 2};
+  ConvGeometry g;
+  g.in_channels = 2;
+  g.kernel_h = g.kernel_w = 1;
+  g.stride = 1;
+  g.padding = 0;
+  Matrix<double> w(1, 2);
+  w << 1.0, 1.0;
+  c.network.layers.push_back(conv2d_layer(g, Activation::identity, w, Vector<double>::Zero(1)));
+  c.network.layers.push_back(pool_layer(LayerKind::max_pool, 2, 2));
+  c.network.loss = Loss::quadratic;  // until the output layer is there
+  connect_shapes(c.network);
+  Layer<double> dense;
+  dense.activation = Activation::softmax;
+  dense.weights = Matrix<double>(3, 1);
+  dense.weights << 0.5, -0.25, 1.0;
+  dense.biases = Vector<double>(3);
+  dense.biases << 0.1, 0.2, -0.3;
+  c.network.layers.push_back(dense);
+  c.network.loss = Loss::cross_entropy;
+  connect_shapes(c.network);
+  c.inputs = Matrix<double>(8, 2);  // channel 0's four pixels, then channel 1's
+  c.inputs.col(0) << 0.25, 0.5, 0.125, 0.0625, 0.5, 0.25, 0.125, 0.25;
+  c.inputs.col(1) << 0.125, 0.75, 0.5, 0.375, 0.75, 0.125, 0.375, 0.5;
+  c.targets = Matrix<double>::Zero(3, 2);
+  c.targets(0, 0) = c.targets(2, 1) = 1;
+  return c;
+}
+
+// The other tie rule is a convention, as relu'(0) = 1 is: a note that names
+// it, never a divergence (docs/verify.md#image-layers).
+TEST(ConvVerify, TheLastMaximumAtATiedMaxPoolWindowIsAConventionNote) {
+  const Case c = distinct_tie_case();
+  const Reply last = last_maximum_reply(c);
+  ASSERT_GT(testing::change(last, engine_reply(c)), 1e-3) << "the ties must move the gradients";
+  const VerifyResult v = verify_reply(c, last);
+  SCOPED_TRACE(describe(v));
+  EXPECT_EQ(v.status, VerifyStatus::notes);
+  ASSERT_EQ(v.signatures.size(), 1u);
+  const Signature& s = v.signatures[0];
+  EXPECT_EQ(s.kind, BugKind::kink_convention);
+  EXPECT_EQ(s.severity, Severity::note);
+  EXPECT_GT(evidence(s, "max-pool windows with tied maxima"), 0);
+  EXPECT_NE(s.message.find("max-pool windows hold tied maxima (first: layer 1 channel "), std::string::npos);
+  EXPECT_NE(s.message.find("to the last maximum"), std::string::npos);
+  // The engine's own rule (the first maximum) needs no note.
+  const VerifyResult first = verify_reply(c, engine_reply(c));
+  EXPECT_EQ(first.status, VerifyStatus::agree) << describe(first);
+}
+
 // Each image mutation on the case it applies to: diverge, its own kind and no
 // other, with the hypothesis's evidence (the entries it reproduces).
 TEST(ConvVerify, EveryImageMutationIsNamedByItsSignatureWithEvidenceAndByNoOther) {
