@@ -134,10 +134,17 @@ int Tracker::new_cause(Op op, double argument, double digits) {
 R Tracker::finish(double v, std::initializer_list<Part> parts, double ulps, Op op, double argument) {
   if (std::abs(v) > f_.max) return {v, inf, new_cause(Op::overflow, v, 0)};
   double propagated = 0;
+  Part top_part{0, 0, -1};
   const Part* top = nullptr;
   for (const Part& p : parts) {
-    propagated += p.c;
-    if (!top || p.c > top->c) top = &p;
+    // 0 × an unbounded error (a value that overflowed) is NaN: in the format,
+    // 0 × inf is NaN, so the result is unbounded too, from the same cause.
+    const double c = std::isnan(p.c) ? inf : p.c;
+    propagated += c;
+    if (!top || c > top->c) {
+      top_part = {c, p.kappa, p.cause};
+      top = &top_part;
+    }
   }
   const double e = propagated + ulps * f_.unit_roundoff * std::abs(v) + f_.min_normal;
   int cause = -1;
@@ -159,6 +166,11 @@ R Tracker::sum(const std::vector<R>& t, Op op) {
     if (!top || x.e > top->e) top = &x;
   }
   if (std::abs(v) > f_.max) return {v, inf, new_cause(Op::overflow, v, 0)};
+  // A partial sum may overflow in some order (30000 + 40000 − 18000 in
+  // float16) though the total does not: none can where Σ|terms|, grown by
+  // the roundings, stays within the format.
+  if (magnitude * (1 + static_cast<double>(t.size()) * f_.unit_roundoff) > f_.max)
+    return {v, inf, new_cause(Op::overflow, magnitude, 0)};
   const double accumulation = static_cast<double>(t.empty() ? 0 : t.size() - 1) * f_.unit_roundoff * magnitude;
   const double e = propagated + accumulation + f_.unit_roundoff * std::abs(v) + f_.min_normal;
   const double kappa = v != 0 ? magnitude / std::abs(v) : inf;
@@ -190,10 +202,12 @@ R activate(Tracker& t, Activation act, R z) {
       const double a = std::tanh(z.v);
       return t.apply_monotone(z, [](double x) { return std::tanh(x); }, 1 - a * a, 2, Op::tanh);
     }
+    // At z exactly 0 a program's z̃ may be as far as e_z above it, and its
+    // activation with it (an unbounded z, one that overflowed, leaves it unbounded).
     case Activation::relu:
-      return {z.v > 0 ? z.v : 0, z.v > 0 || t.may_cross_zero(z) ? z.e : 0, z.cause};
+      return {z.v > 0 ? z.v : 0, z.v >= 0 || t.may_cross_zero(z) ? z.e : 0, z.cause};
     case Activation::leaky_relu:
-      if (z.v > 0 || t.may_cross_zero(z)) return {z.v > 0 ? z.v : leaky_relu_slope * z.v, z.e, z.cause};
+      if (z.v >= 0 || t.may_cross_zero(z)) return {z.v > 0 ? z.v : leaky_relu_slope * z.v, z.e, z.cause};
       return t.apply(z, leaky_relu_slope * z.v, leaky_relu_slope, 1, Op::weighted_sum);
     case Activation::softmax: break;  // by column, in forward_layer
   }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace gradcheck::detail {
 
@@ -405,10 +406,62 @@ bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precisi
   return t.within && t.printed == 0;
 }
 
+// Where a value of the case lies beyond the reply's known format (float16's
+// 65504, say) and the reply differs somewhere: a program in that format holds
+// ±inf there, so nothing computed from it can be checked. A warning that
+// explains every difference; never a divergence.
+std::optional<Signature> case_beyond_format(const VerifyContext& ctx, const VerifyResult& r) {
+  const PrecisionState& state = *ctx.precision;
+  if (!state.known) return std::nullopt;
+  const auto differs = [](const Entry& e) { return e.verdict == Verdict::disagree || e.verdict == Verdict::non_finite; };
+  if (std::none_of(r.gradients.entries.begin(), r.gradients.entries.end(), differs) &&
+      std::none_of(r.forward.entries.begin(), r.forward.entries.end(), differs))
+    return std::nullopt;
+  const FloatFormat& f = format_of(state.known->precision);
+  std::size_t beyond = 0;
+  double largest = 0;
+  std::string first;
+  // m(i, j) is named name[j][i] (the case file's order: a sample or a unit per row), name[j] for a vector.
+  const auto scan = [&](const std::string& name, const Matrix<double>& m, bool vector) {
+    for (Index j = 0; j < m.cols(); ++j)
+      for (Index i = 0; i < m.rows(); ++i) {
+        const double v = m(i, j);
+        if (!std::isfinite(v) || std::abs(v) <= f.max) continue;
+        if (beyond++ == 0)
+          first = name + "[" + std::to_string(j) + "]" + (vector ? "" : "[" + std::to_string(i) + "]") +
+                  " = " + num(v);
+        largest = std::max(largest, std::abs(v));
+      }
+  };
+  scan("inputs", ctx.c.inputs, false);
+  scan("targets", ctx.c.targets, false);
+  for (std::size_t l = 0; l < ctx.c.network.layers.size(); ++l) {
+    const auto& layer = ctx.c.network.layers[l];
+    scan("layers[" + std::to_string(l) + "].weights", layer.weights.transpose(), false);
+    scan("layers[" + std::to_string(l) + "].biases", layer.biases.transpose(), true);
+  }
+  if (beyond == 0) return std::nullopt;
+  const std::string p = to_string(state.known->precision);
+  Signature s;
+  s.kind = BugKind::precision;
+  s.severity = Severity::warning;
+  s.evidence.push_back({"values of the case beyond " + p + "'s range", static_cast<double>(beyond)});
+  s.evidence.push_back({"largest |value| among them", largest});
+  s.evidence.push_back({"largest finite " + p + " number", f.max});
+  s.message = std::to_string(beyond) + (beyond == 1 ? " value" : " values") + " of the case " +
+              (beyond == 1 ? "lies" : "lie") + " beyond " + p + "'s largest finite number, " + num(f.max) +
+              " (first: " + first + "; " + how_known(*state.known) + "): a " + p + " program holds ±inf there, " +
+              "so nothing computed from " + (beyond == 1 ? "it" : "them") +
+              " can be checked — precision, not logic; the reply's differences are not judged";
+  s.fix = "scale the inputs (or parameters) into " + p + "'s range, or compute in a wider format";
+  return s;
+}
+
 }  // namespace
 
 std::vector<Signature> precision_notes(const VerifyContext& ctx, const VerifyResult& r) {
   if (!r.gradients.findings.empty() || !ctx.usable.all) return {};
+  if (auto s = case_beyond_format(ctx, r)) return {*s};
   PrecisionState& state = *ctx.precision;
   if (state.known) {
     const PrecisionTally t = tally_reply(ctx, r, state.known->precision);

@@ -117,6 +117,53 @@ TEST(LowPrecision, ANonFiniteLossThatTheFormatExplainsIsNotNamedBesideTheBug) {
   EXPECT_EQ(divergence_kinds(v), std::set<BugKind>{BugKind::tensor_scale}) << describe(v);
 }
 
+// A float16 program (examples/python/mlp.py --precision float16, fed each
+// case on its stdin) on the minimal cases of `gradcheck probe --seed 7` and
+// `--seed 1` that were once called divergences: float16 cannot hold what the
+// case holds or computes, so the reply's NaN, inf and changed outputs are
+// precision (a warning), never a bug.
+VerifyResult float16_reply_on(const char* case_json, const char* reply_json) {
+  return verify_reply(parse_case(case_json, "case"), parse_reply(reply_json, "reply"));
+}
+
+TEST(LowPrecision, AnInputBeyondFloat16sRangeIsAPrecisionWarningNotADivergence) {
+  const VerifyResult v = float16_reply_on(
+      R"({"network":{"layers":[{"activation":"sigmoid","weights":[[0.0]],"biases":[0.0]},
+          {"activation":"relu","weights":[[500.0]],"biases":[0.0]},{"activation":"relu","weights":[[-1.0]],"biases":[1.0]}],
+          "loss":"quadratic","reduction":"mean"},"inputs":[[1e+05]],"targets":[[0.0]]})",
+      R"({"layers": [{"weights": [[NaN]], "biases": [NaN]}, {"weights": [[NaN]], "biases": [0.0]},
+          {"weights": [[0.0]], "biases": [1.0]}], "loss": 0.5, "outputs": [[1.0]], "precision": "float16"})");
+  SCOPED_TRACE(describe(v));
+  EXPECT_EQ(v.status, VerifyStatus::notes);
+  ASSERT_EQ(v.signatures.size(), 1u);
+  EXPECT_EQ(v.signatures[0].kind, BugKind::precision);
+  EXPECT_EQ(v.signatures[0].severity, Severity::warning);
+  EXPECT_NE(v.signatures[0].message.find("1 value of the case lies beyond float16's largest finite number, 65504 "
+                                         "(first: inputs[0][0] = 100000"),
+            std::string::npos);
+}
+
+// 30000 + 40000 overflows float16 before − 18000 brings the sum back to 52000.
+TEST(LowPrecision, AFloat16SumThatOverflowsPartWayIsNotADivergence) {
+  const VerifyResult v = float16_reply_on(
+      R"({"network":{"layers":[{"activation":"identity","weights":[[30.0,20.0,9.0]],"biases":[0.0]}],
+          "loss":"quadratic","reduction":"mean"},"inputs":[[1000.0,2000.0,-2000.0]],"targets":[[0.0]]})",
+      R"({"layers": [{"weights": [[Infinity, Infinity, -Infinity]], "biases": [Infinity]}], "loss": Infinity,
+          "outputs": [[Infinity]], "precision": "float16"})");
+  EXPECT_EQ(v.status, VerifyStatus::notes) << describe(v);
+}
+
+// z = 700 × 700 overflows float16, and the next layer's weight 0 times it is NaN.
+TEST(LowPrecision, ZeroTimesAnOverflowedFloat16ValueIsNotADivergence) {
+  const VerifyResult v = float16_reply_on(
+      R"({"network":{"layers":[{"activation":"leaky_relu","weights":[[700.0]],"biases":[0.0]},
+          {"activation":"relu","weights":[[0.0]],"biases":[1.0]},{"activation":"relu","weights":[[-1.0]],"biases":[1.0]}],
+          "loss":"quadratic","reduction":"mean"},"inputs":[[700.0]],"targets":[[0.0]]})",
+      R"({"layers": [{"weights": [[0.0]], "biases": [0.0]}, {"weights": [[NaN]], "biases": [0.0]},
+          {"weights": [[0.0]], "biases": [1.0]}], "loss": 0.5, "outputs": [[1.0]], "precision": "float16"})");
+  EXPECT_EQ(v.status, VerifyStatus::notes) << describe(v);
+}
+
 TEST(LowPrecision, ATextbookFloat32ImplementationIsNeverADivergence) { expect_no_divergence<float>(seed_to_use(), "float32"); }
 TEST(LowPrecision, ATextbookBFloat16ImplementationThatSaysSoIsNeverADivergence) {
   expect_no_divergence<testing::BFloat16>(seed_to_use(), "bfloat16", Precision::bfloat16);
