@@ -4,12 +4,11 @@
 // reports (a cut stream, corrupt data, a read error) is checked after every
 // short read, before blaming the IDX layout.
 #include <gradcheck/engine/idx.hpp>
+#include <gradcheck/engine/huge_pages.hpp>
 #include <gradcheck/engine/network.hpp>
 
 #include <libdeflate.h>
 #include <zlib.h>
-
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -48,21 +47,6 @@ struct GzClose {
   void operator()(gzFile_s* f) const { gzclose(f); }
 };
 using GzFile = std::unique_ptr<gzFile_s, GzClose>;
-
-// Asks for 2 MiB pages over the whole 2 MiB blocks of [p, p + n), before
-// anything is written there: a fresh page costs a fault on this kind of
-// machine, and 47 MB is 11,500 of them in 4 KiB pages, 23 in 2 MiB ones.
-// Best effort (transparent huge pages in "madvise" mode; ignored otherwise).
-void advise_huge_pages(void* p, std::size_t n) {
-#ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
-  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-  const std::uintptr_t last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
-  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#else
-  (void)p, (void)n;
-#endif
-}
 
 // A buffer of n bytes, zeroed, on huge pages where the system allows.
 std::vector<std::uint8_t> fresh_buffer(std::size_t n) {
