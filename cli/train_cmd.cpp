@@ -270,6 +270,7 @@ History train_until_signal(Network<double>& net, const TrainOptions& opt, w::Wat
     progress.epoch(r);
     return g_signal ? Control::stop : Control::proceed;
   };
+  ours.weight_gradients = false;  // progress reads none: SGD keeps its fused W −= η δ aᵀ
 
   g_signal = 0;
   std::signal(SIGINT, on_signal);

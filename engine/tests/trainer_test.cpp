@@ -388,6 +388,44 @@ TEST(TrainerObserver, WatchingARunLeavesItBitForBitAsItWas) {
     }
 }
 
+// Callbacks::weight_gradients = false: under SGD the trainer skips writing a
+// dense layer's dL/dW (the observer finds it 0 × 0 and can form δ aᵀ itself,
+// equal to what backward writes); momentum reads dL/dW, so it is written anyway.
+// The run is the same bit for bit with the flag on or off.
+TEST(TrainerObserver, CallbacksThatReadNoWeightGradientsLetSgdSkipWritingThem) {
+  const auto data = small_set(20, 45);
+  for (const Optimizer o : {Optimizer::sgd, Optimizer::momentum})
+    for (const bool reads : {true, false}) {
+      auto net = small_net(46), reference = small_net(46);
+      auto opt = options(o, 0.5, 5, 2);
+      opt.momentum = o == Optimizer::momentum ? 0.9 : 0.0;
+      train(reference, data, opt);
+      Index empty = 0, written = 0, formed_equal = 0;
+      Callbacks<double> cb;
+      cb.weight_gradients = reads;
+      cb.before_update = [&](const Step<double>& s) {
+        for (std::size_t l = 0; l < s.network.layers.size(); ++l) {
+          const Matrix<double> formed = s.gradients.deltas[l] * s.forward.a[l].transpose();
+          if (s.gradients.weights[l].size() == 0) {
+            ++empty;
+            continue;
+          }
+          ++written;
+          formed_equal += formed == s.gradients.weights[l] ? 1 : 0;
+        }
+        return Control::proceed;
+      };
+      const auto h = train(net, data, opt, nullptr, cb);
+      const Index expected = h.steps * static_cast<Index>(net.layers.size());
+      const std::string what = std::string(to_string(o)) + (reads ? ", reads" : ", reads not");
+      const bool skipped = o == Optimizer::sgd && !reads;
+      EXPECT_EQ(empty, skipped ? expected : 0) << what;
+      EXPECT_EQ(written, skipped ? 0 : expected) << what;
+      EXPECT_EQ(formed_equal, written) << what << ": δ aᵀ formed by the observer is backward's dL/dW";
+      EXPECT_TRUE(bitwise_equal(net, reference)) << what;
+    }
+}
+
 TEST(TrainerObserver, StoppingBeforeAnUpdateLeavesTheParametersOfThePreviousStep) {
   const auto data = small_set(12, 17);
   auto net = small_net(18);

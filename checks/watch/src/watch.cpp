@@ -259,7 +259,30 @@ Finding non_finite_finding(const NonFinite& nf, const std::optional<TrainOptions
   return f;
 }
 
+// xᵀx as m(m + 1)/2 dot products of contiguous columns (a GEMM's packing
+// costs more than the work for an m × m result with m small).
+Matrix<double> gram(const Matrix<double>& x) {
+  const Index m = x.cols();
+  Matrix<double> g(m, m);
+  for (Index j = 0; j < m; ++j)
+    for (Index i = j; i < m; ++i) g(i, j) = g(j, i) = x.col(i).dot(x.col(j));
+  return g;
+}
+
 }  // namespace
+
+double detail::gram_norm(const Matrix<double>& d, const Matrix<double>& a) {
+  const double m = static_cast<double>(d.cols());
+  if (m * static_cast<double>(d.rows() + a.rows()) >= static_cast<double>(d.rows()) * static_cast<double>(a.rows()))
+    return nan;
+  const Matrix<double> p = gram(d);
+  const Matrix<double> q = gram(a);
+  const double sum = (p.array() * q.array()).sum();
+  const double bound = (p.diagonal().array() * q.diagonal().array()).sqrt().sum();
+  const double b = bound * bound;
+  if (!std::isfinite(b) || !(sum >= 1e-6 * b) || (sum != 0 && sum < 1e-280)) return nan;
+  return std::sqrt(sum);
+}
 
 // ---------------------------------------------------------------------------
 
@@ -295,6 +318,7 @@ struct Watch::State {
   std::vector<char> grad_read;           // G_l came from reading dL/dθ_l (not from the bound)
   bool snapshot_taken = false;           // `before` holds this step's parameters
   long updates = 0;                      // updates applied (Adam's t)
+  std::vector<Matrix<double>> formed_dw;  // dL/dW = δ aᵀ formed here when the trainer skipped it
 
   explicit State(Options o, std::optional<TrainOptions> t) : opt(std::move(o)), training(std::move(t)) {
     if (opt.stats_every < 1) opt.stats_every = 1;
@@ -341,6 +365,35 @@ struct Watch::State {
     return std::hypot(norm(a), norm(b));
   }
 
+  // dL/dW of layer l: as the trainer wrote it, or formed here as backward
+  // forms it (the same product, the same numbers) when the trainer skipped it
+  // because these callbacks said they do not read it (Callbacks::weight_gradients).
+  const Matrix<double>& weight_gradient(const Step<double>& s, std::size_t l) {
+    const Matrix<double>& given = s.gradients.weights[l];
+    if (given.size() == s.network.layers[l].weights.size()) return given;
+    formed_dw.resize(s.network.layers.size());
+    Matrix<double>& dw = formed_dw[l];
+    const Matrix<double>& d = s.gradients.deltas[l];
+    dw.resize(d.rows(), s.forward.a[l].rows());
+    dw.noalias() = d * s.forward.a[l].transpose();
+    return dw;
+  }
+
+  // The step's gradients with every dL/dW present (for the rare paths that explain an update).
+  Gradients<double> full_gradients(const Step<double>& s) {
+    Gradients<double> g = s.gradients;
+    for (std::size_t l = 0; l < g.weights.size(); ++l) g.weights[l] = weight_gradient(s, l);
+    return g;
+  }
+
+  // ‖(dL/dW_l, dL/db_l)‖₂: from dL/dW when the trainer wrote it, else from the Gram matrices.
+  double gradient_norm(const Step<double>& s, std::size_t l) {
+    const Vector<double>& db = s.gradients.biases[l];
+    if (s.gradients.weights[l].size() == s.network.layers[l].weights.size()) return norm(s.gradients.weights[l], db);
+    const double w = detail::gram_norm(s.gradients.deltas[l], s.forward.a[l]);
+    return std::isnan(w) ? norm(weight_gradient(s, l), db) : std::hypot(w, norm(db));
+  }
+
   StepStats statistics(const Step<double>& s) {
     StepStats st;
     st.epoch = s.epoch;
@@ -354,7 +407,7 @@ struct Watch::State {
       const Matrix<double>& a = s.forward.a[l + 1];
       LayerStats ls;
       ls.activation_norm = norm(a) / std::sqrt(m);
-      ls.gradient_norm = norm(s.gradients.weights[l], s.gradients.biases[l]);
+      ls.gradient_norm = gradient_norm(s, l);
       ls.weight_norm = norm(layer.weights, layer.biases);
       ls.max_abs_z = z.size() ? z.cwiseAbs().maxCoeff() : 0.0;
       if (z.size() && z.hasNaN()) ls.max_abs_z = nan;
@@ -476,8 +529,9 @@ struct Watch::State {
         grad_bound[l] = g;
         continue;
       }
-      if (!all_finite(s.gradients.weights[l]) || !all_finite(s.gradients.biases[l])) return false;
-      grad_bound[l] = std::max(max_abs(s.gradients.weights[l]), max_abs(s.gradients.biases[l]));
+      const Matrix<double>& dw = weight_gradient(s, l);
+      if (!all_finite(dw) || !all_finite(s.gradients.biases[l])) return false;
+      grad_bound[l] = std::max(max_abs(dw), max_abs(s.gradients.biases[l]));
       grad_read[l] = 1;
     }
     return true;
@@ -640,7 +694,7 @@ struct Watch::State {
         param_bound[l] = std::max(max_abs(layer.weights), max_abs(layer.biases));
         continue;
       }
-      auto nf = explain_update(snapshot_taken ? &before : nullptr, net, s.gradients, s.clip_scale, training);
+      auto nf = explain_update(snapshot_taken ? &before : nullptr, net, full_gradients(s), s.clip_scale, training);
       if (nf) {
         if (pending) {
           commit(*pending);
@@ -979,6 +1033,8 @@ Callbacks<double> Watch::callbacks(Callbacks<double> then) {
     if (next && next(rec) == Control::stop) return Control::stop;
     return Control::proceed;
   };
+  // The watch forms dL/dW itself when it needs it: the trainer writes it only for `then`.
+  cb.weight_gradients = (then.before_update || then.after_update) && then.weight_gradients;
   return cb;
 }
 

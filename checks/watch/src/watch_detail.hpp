@@ -66,4 +66,14 @@ inline bool first_non_finite(const Matrix<double>& m, Index& row, Index& col) {
 // Finding sentences name layers from 0, as the case format does.
 inline std::string layer_name(int l) { return "layer " + std::to_string(l); }
 
+// ‖δ aᵀ‖_F without forming δ aᵀ, from the batch's two m × m Gram matrices:
+// ‖δ aᵀ‖_F² = Σ_ij (δᵀδ)_ij (aᵀa)_ij, a fraction of the product's work when m
+// is small against the layer (δ: units × m, a: inputs × m). NaN when the
+// product is the cheaper way, or when the sum cancels enough to lose more than
+// about 7 digits: its rounding error is below (n + m + 2)·u·B with
+// B = (Σ_k ‖δ_k‖‖a_k‖)² (Cauchy–Schwarz on the per-sample terms), so the sum
+// must be at least 1e-6·B; also NaN when B overflows or the sum falls below
+// 1e-280 (the caller then forms δ aᵀ). docs/watch.md#per-layer-statistics.
+double gram_norm(const Matrix<double>& delta, const Matrix<double>& a);
+
 }  // namespace gradcheck::watch::detail

@@ -7,6 +7,7 @@
 #include "../../../engine/tests/test_helpers.hpp"  // matrix(), vector()
 
 #include <gradcheck/watch/watch.hpp>
+#include "../src/watch_detail.hpp"  // detail::gram_norm
 #include <gradcheck/engine/idx.hpp>
 #include <gradcheck/engine/init.hpp>
 
@@ -970,6 +971,70 @@ TEST(WatchLayers, MeasuresActivationGradientAndWeightNormsByTheirDefinitions) {
     for (std::size_t t = 10; t < 20; ++t) sum += ref[t].grad[l];
     EXPECT_NEAR(r.epochs[1].layers[l].gradient_norm, sum / 10, 1e-12 * sum);
   }
+}
+
+// Under SGD with callbacks that read no dL/dW, the trainer does not write it and
+// the watch takes a wide layer's gradient norm from the m × m Gram matrices
+// (layer 0 here: 5 · (6 + 120) < 6 · 120); it must still be the norm of δ aᵀ.
+TEST(WatchLayers, TakesAWideLayersGradientNormFromGramMatricesAsByItsDefinition) {
+  const auto data = random_set(120, 40, 3, 28);
+  auto net = make_network({120, 6, 3}, Activation::tanh, Activation::softmax, Loss::cross_entropy, Init::gaussian, 8);
+  const TrainOptions opt = sgd(0.1, 5, 1);
+  std::vector<std::vector<double>> ref;
+  Index written = 0;
+  Callbacks<double> observe;
+  observe.weight_gradients = false;
+  observe.before_update = [&](const Step<double>& s) {
+    std::vector<double> n;
+    for (std::size_t l = 0; l < s.network.layers.size(); ++l) {
+      written += s.gradients.weights[l].size() > 0 ? 1 : 0;
+      const Matrix<double> dw = s.gradients.deltas[l] * s.forward.a[l].transpose();
+      n.push_back(std::sqrt(dw.squaredNorm() + s.gradients.biases[l].squaredNorm()));
+    }
+    ref.push_back(n);
+    return Control::proceed;
+  };
+  w::Watch watch({}, opt);
+  Trainer<double>(net, opt, watch.callbacks(observe)).train(data);
+  const auto r = watch.result();
+  EXPECT_EQ(written, 0) << "the trainer wrote dL/dW: the Gram path was not taken";
+  ASSERT_EQ(r.steps.size(), ref.size());
+  for (std::size_t t = 0; t < ref.size(); ++t)
+    for (std::size_t l = 0; l < 2; ++l)
+      EXPECT_NEAR(r.steps[t].layers[l].gradient_norm, ref[t][l], 1e-12 * ref[t][l]) << "step " << t << " layer " << l;
+}
+
+// detail::gram_norm is ‖δ aᵀ‖_F to 1e-7 whenever it answers (compared with the
+// product in long double), including batches whose per-sample gradients nearly
+// cancel; it declines (NaN) only when the product is less work or the sum has
+// cancelled, so on same-signed data of a wide layer it always answers.
+RC_GTEST_PROP(WatchGram, TheGramNormIsTheProductsNormWheneverItAnswers, ()) {
+  const Index units = *rc::gen::inRange<Index>(1, 12), inputs = *rc::gen::inRange<Index>(1, 200);
+  const Index m = *rc::gen::inRange<Index>(1, 9);
+  const double cancel = *rc::gen::element(0.0, 1e-3, 1e-9);  // sample 2k+1 undoes 2k but for this
+  const bool same_sign = *rc::gen::arbitrary<bool>();
+  Rng rng(*rc::gen::inRange<std::uint64_t>(0, 1u << 30));
+  Matrix<double> d(units, m), a(inputs, m);
+  for (Index k = 0; k < d.size(); ++k) d.data()[k] = same_sign ? rng.uniform() : rng.normal();
+  for (Index k = 0; k < a.size(); ++k) a.data()[k] = same_sign ? rng.uniform() : rng.normal();
+  if (!same_sign)
+    for (Index c = 1; c < m; c += 2) {
+      a.col(c) = a.col(c - 1);
+      d.col(c) = -(1 + cancel) * d.col(c - 1);
+    }
+  long double exact = 0;
+  for (Index i = 0; i < units; ++i)
+    for (Index j = 0; j < inputs; ++j) {
+      long double e = 0;
+      for (Index k = 0; k < m; ++k) e += static_cast<long double>(d(i, k)) * a(j, k);
+      exact += e * e;
+    }
+  const double want = static_cast<double>(std::sqrt(exact));
+  const double got = w::detail::gram_norm(d, a);
+  const bool cheaper = m * (units + inputs) < units * inputs;
+  if (!cheaper) RC_ASSERT(std::isnan(got));
+  if (cheaper && same_sign) RC_ASSERT(!std::isnan(got));
+  if (!std::isnan(got)) RC_ASSERT(std::abs(got - want) <= 1e-7 * want);
 }
 
 // ---------------------------------------------------------------------------

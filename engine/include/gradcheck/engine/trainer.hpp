@@ -26,11 +26,12 @@
 // workspaces between steps (Eigen's resize to the same shape is a no-op), and
 // skips the input gradient. SGD applies W ← W − η δ aᵀ as one matrix product
 // that accumulates into W, so dL/dW is never written; it is computed as well,
-// into Step::gradients, only when a callback or gradient clipping reads it. The
+// into Step::gradients, only when gradient clipping or a callback reads it
+// (Callbacks::weight_gradients, true unless the callbacks say otherwise). The
 // update is the same product either way, so observing a run never changes it
 // (TrainerObserver.WatchingARunLeavesItBitForBitAsItWas). Nothing here uses
-// threads; build with -DGRADCHECK_NATIVE=ON for the vector units of your
-// machine (bench/README.md).
+// threads; the default build uses AVX2 and FMA where the machine has them
+// (GRADCHECK_CPU, README.md#the-instruction-set).
 // Reproducibility: the same seed, data and build give bitwise-identical runs.
 //
 // How to use:
@@ -159,6 +160,13 @@ struct Callbacks {
   std::function<Control(const Step<S>&)> before_update;  // stop: this update is not applied
   std::function<Control(const Step<S>&)> after_update;
   std::function<Control(const EpochRecord&)> epoch_end;
+  // Whether before_update / after_update read Step::gradients.weights. false
+  // lets SGD skip writing dL/dW of dense layers: the callbacks then find those
+  // matrices empty (0 × 0) and form dL/dW_l = gradients.deltas[l] ·
+  // forward.a[l]ᵀ themselves when they need it (the same product, so the same
+  // numbers). Conv2d layers' dL/dW, and every layer's under clipping, momentum
+  // or Adam, are filled either way.
+  bool weight_gradients = true;
 };
 
 namespace detail {
@@ -258,7 +266,8 @@ class Trainer {
     sgd_ = opt_.optimizer == Optimizer::sgd || (opt_.optimizer == Optimizer::momentum && opt_.momentum == 0);
     // SGD applies δ aᵀ straight to dense weights; backward always fills a conv2d
     // layer's dW (conv.hpp), which the update then reads.
-    weight_gradients_ = !sgd_ || opt_.clip_norm > 0 || cb_.before_update || cb_.after_update;
+    weight_gradients_ =
+        !sgd_ || opt_.clip_norm > 0 || ((cb_.before_update || cb_.after_update) && cb_.weight_gradients);
     if (!sgd_) {
       for (const auto& layer : net_.layers) {
         m_w_.push_back(Matrix<S>::Zero(layer.weights.rows(), layer.weights.cols()));

@@ -194,7 +194,8 @@ struct Propagation {
 // One step's per-layer statistics (see LayerStats).
 struct LayerStats {
   double activation_norm = nan;     // ‖a_l‖_F / √m: RMS over the batch of each sample's ‖a‖₂ (layer output)
-  double gradient_norm = nan;       // ‖(dL/dW_l, dL/db_l)‖₂ as backward gave it (before clipping)
+  double gradient_norm = nan;       // ‖(dL/dW_l, dL/db_l)‖₂ as backward gave it (before clipping; to 1e-7
+                                    // relative or better when formed from Gram matrices, docs/watch.md)
   double weight_norm = nan;         // ‖(W_l, b_l)‖₂ before the update
   double update_ratio = nan;        // ‖Δ(W_l, b_l)‖₂ / ‖(W_l, b_l)‖₂ of this step's update (NaN: not measured)
   double max_abs_z = nan;           // largest |z_l|
@@ -357,7 +358,10 @@ class Watch {
   const InputSanity& add_inputs(InputSanity sanity);
 
   // Callbacks for the Trainer. `then` runs after the watch's own, step by step
-  // (a progress bar, a SIGINT flag); either may stop training.
+  // (a progress bar, a SIGINT flag); either may stop training. The watch reads
+  // no dL/dW the trainer would not otherwise write (it forms δ aᵀ, or its norm
+  // from Gram matrices, when it needs them), so under SGD the trainer writes
+  // dL/dW only if `then` reads it (then.weight_gradients, true by default).
   Callbacks<double> callbacks(Callbacks<double> then = {});
 
   // The result so far, with the end-of-run analysis (plateau, divergence, the
