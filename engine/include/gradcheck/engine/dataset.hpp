@@ -46,6 +46,20 @@ struct Dataset {
     for (Index f = 0; f < bytes->features; ++f) out(f) = bytes->value[code[f]];
   }
 
+  // Asks the memory system for the inputs of the n samples at `samples` (a hint,
+  // no effect on any value): the trainer names the next batch while it works on
+  // this one, so that a shuffled batch's bytes are in cache when decoded (one
+  // epoch of Fashion-MNIST: 35 -> 19 ms of decoding, bench/README.md).
+  void prefetch(const Index* samples, Index n) const {
+    constexpr Index line = 64;
+    for (Index c = 0; c < n; ++c) {
+      const char* p = bytes ? reinterpret_cast<const char*>(bytes->codes.data() + samples[c] * bytes->features)
+                            : reinterpret_cast<const char*>(inputs.data() + samples[c] * inputs.rows());
+      const Index size = bytes ? bytes->features : inputs.rows() * Index(sizeof(S));
+      for (Index k = 0; k < size; k += line) __builtin_prefetch(p + k);
+    }
+  }
+
   // Samples [begin, begin + n) as a features × n matrix, into `out`.
   void input_columns(Index begin, Index n, Matrix<S>& out) const {
     if (!bytes) {

@@ -299,6 +299,7 @@ class Trainer {
       Index batch = 0;
       for (Index begin = 0; begin < N; begin += m, ++batch) {
         const Index n = std::min(m, N - begin);
+        if (begin + n < N) training.prefetch(order_.data() + begin + n, std::min(m, N - begin - n));
         const StepOutcome out = run_step(training, order_.data() + begin, n, batch);
         if (out.seen) {
           loss_sum += out.sample_loss_sum;
