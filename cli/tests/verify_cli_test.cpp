@@ -212,7 +212,9 @@ INSTANTIATE_TEST_SUITE_P(
                      "precision (warning): ", 0, 1},
         ExampleReply{"../cases/conv-small.json", "conv-small-correct.json", "AGREE: ", "", 0, 0},
         ExampleReply{"../cases/conv-small.json", "conv-small-max-pool-to-all.json", "DIVERGES: ",
-                     "max-pool-routing: a max-pool window's gradient is sent to every entry", 1, 1}),
+                     "max-pool-routing: a max-pool window's gradient is sent to every entry", 1, 1},
+        ExampleReply{"float16-sign-case.json", "float16-sign.json", "DIVERGES: ",
+                     "sign-flip: every tensor is −1 × the reference", 1, 1}),
     [](const ::testing::TestParamInfo<ExampleReply>& i) {
       std::string n = i.param.reply;
       n = n.substr(0, n.find('.'));
@@ -257,6 +259,31 @@ TEST(VerifyCli, TheKinkNoteCarriesItsEvidence) {
   EXPECT_TRUE(r.contains("exactly 0 (first: layer 0 unit 1 sample 0)")) << r.out;
   EXPECT_TRUE(r.contains("      pre-activations exactly at 0: 1\n")) << r.out;
   EXPECT_TRUE(r.contains("      derivative at 0 the reply matches: 1\n")) << r.out;
+}
+
+// docs/verify.md#precision: a float16 program with its sign flipped. Its loss
+// differs from the 50-digit one by float16's rounding of the targets: the
+// forward pass agrees (text, report.json, the JUnit forward testcase), and the
+// sign flip is named although the weight gradient underflowed to 0.
+TEST(VerifyCli, AFloat16SignFlipIsNamedWithItsLossWithinFloat16sRounding) {
+  const std::string replies = std::string(GRADCHECK_SOURCE_DIR) + "/examples/replies/";
+  const auto dir = temp_dir("float16-sign");
+  const auto r = run_gradcheck(
+      {"verify", "--report", dir.string(), replies + "float16-sign-case.json", replies + "float16-sign.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(r.contains("forward: loss agrees within float16's rounding: 0.256348 (reference 0.25625, relative "
+                         "error 0.00038)\n"))
+      << r.out;
+  EXPECT_TRUE(r.contains("cause: every tensor is −1 × the reference")) << r.out;
+  EXPECT_TRUE(r.contains("within float16's rounding): the sign is flipped")) << r.out;
+  const std::string report = read_text(dir / "report.json");
+  EXPECT_NE(report.find("\"within_precision\": \"float16\""), std::string::npos) << report.substr(0, 2000);
+  const std::string junit = read_text(dir / "junit.xml");
+  const auto forward = junit.find("name=\"forward\"");
+  ASSERT_NE(forward, std::string::npos) << junit;
+  EXPECT_EQ(junit.substr(forward, junit.find("</testcase>", forward) - forward).find("<failure"), std::string::npos)
+      << junit;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(VerifyCli, ReportFilesHaveOneJunitTestcasePerParameterTensorAndTheChartsInTheHtml) {

@@ -108,7 +108,12 @@ void print_forward(std::ostream& out, const ForwardCheck& f) {
       if (e->verdict != gradcheck::Verdict::agree) ++bad;
       if (!(e->relative_error <= worst->relative_error)) worst = e;
     }
-    if (bad == 0 && outs.size() == 1)
+    const std::string within = f.within_precision ? std::string(" within ") + to_string(*f.within_precision) + "'s rounding" : "";
+    if (bad > 0 && f.within_precision)
+      out << "forward: outputs agree" << within << " (" << bad << " of " << outs.size() << " values differ; worst "
+          << forward_name(*worst) << " = " << fmt_value(worst->analytic) << " where the reference is "
+          << fmt_value(worst->numeric) << ", relative error " << fmt_error(worst->relative_error) << ")\n";
+    else if (bad == 0 && outs.size() == 1)
       out << "forward: output agrees: " << out_value(worst->analytic) << " (reference " << fmt_value(worst->numeric)
           << ", relative error " << fmt_error(worst->relative_error) << ")\n";
     else if (bad == 0)
@@ -121,8 +126,12 @@ void print_forward(std::ostream& out, const ForwardCheck& f) {
   } else if (!f.outputs_shape_problem) {
     out << "forward: outputs not sent\n";
   }
+  const std::string loss_verdict =
+      l && l->verdict == gradcheck::Verdict::agree ? "agrees: "
+      : f.within_precision ? std::string("agrees within ") + to_string(*f.within_precision) + "'s rounding: "
+                           : "DIFFERS: ";
   if (l)
-    out << "forward: loss " << (l->verdict == gradcheck::Verdict::agree ? "agrees: " : "DIFFERS: ") << loss_value(l->analytic)
+    out << "forward: loss " << loss_verdict << loss_value(l->analytic)
         << " (reference " << fmt_value(l->numeric) << ", relative error " << fmt_error(l->relative_error) << ")\n";
   else
     out << "forward: loss not sent (reference " << loss_value(f.reference_loss) << ")\n";

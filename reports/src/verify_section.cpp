@@ -111,6 +111,7 @@ json forward_json(const ForwardCheck& f) {
           {"reference_outputs", matrix_rows_per_sample(f.reference_outputs)},
           {"reference_loss", json_number(f.reference_loss)},
           {"worst_relative_error", json_number(f.worst_relative_error)},
+          {"within_precision", f.within_precision ? json(to_string(*f.within_precision)) : json(nullptr)},
           {"entries", entries_json(f.entries)}};
 }
 
@@ -279,6 +280,10 @@ KeyValues forward_facts(const VerifyResult& r, const VerifySectionOptions& o) {
   }
   if (!r.forward.outputs_sent) facts.rows.push_back({"outputs", "not sent"});
   if (!r.forward.loss_sent) facts.rows.push_back({"loss", "not sent (reference " + num(r.forward.reference_loss, 6) + ")"});
+  if (r.forward.within_precision)
+    facts.rows.push_back({"within precision", std::string("every difference is within ") +
+                                                  to_string(*r.forward.within_precision) +
+                                                  "'s rounding: the forward pass agrees"});
   return facts;
 }
 
@@ -406,7 +411,8 @@ void add_update_effect(Section& s, const UpdateEffect& u) {
 // JUnit: the forward pass, then one testcase per parameter tensor.
 void add_testcases(Section& s, const VerifyResult& r, const std::string& suite, bool notes) {
   if (r.forward.outputs_sent || r.forward.loss_sent) {
-    const bool ok = r.forward.verdict == gradcheck::Verdict::agree && !r.forward.outputs_shape_problem;
+    const bool ok = (r.forward.verdict == gradcheck::Verdict::agree || r.forward.within_precision) &&
+                    !r.forward.outputs_shape_problem;
     s.testcases.push_back({suite, "forward", ok ? Outcome::pass : Outcome::fail,
                            "worst relative error " + err(r.forward.worst_relative_error), "", 0});
   }

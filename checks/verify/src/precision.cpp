@@ -252,6 +252,21 @@ PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Prec
   return t;
 }
 
+std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const ForwardCheck& f) {
+  if (!ctx.precision->known || f.outputs_shape_problem) return std::nullopt;
+  const Precision p = ctx.precision->known->precision;
+  const PrecisionModel& m = model_for(ctx, p);
+  PrecisionTally t(m);
+  double outputs_scale = 0;
+  for (const Entry& e : f.entries)
+    if (e.tensor == TensorKind::outputs) outputs_scale = std::max(outputs_scale, std::abs(e.numeric));
+  for (const Entry& e : f.entries)
+    if (e.verdict == Verdict::disagree || e.verdict == Verdict::non_finite)
+      t.add(m, bound_of(m, e), e.analytic, e.numeric,
+            e.tensor == TensorKind::outputs ? outputs_scale : std::abs(e.numeric));
+  return t.entries > 0 && t.within ? std::optional<Precision>(p) : std::nullopt;
+}
+
 PrecisionTally precision_between(const VerifyContext& ctx, const Grads& x, const Grads& target) {
   const PrecisionModel& m = model_for(ctx, working_precision(ctx));
   PrecisionTally tally(m);

@@ -629,23 +629,63 @@ struct ConstantRatio {
   double spread = 0;        // largest |r_t − r̄| / |r̄|
   double worst_residual = 0;
   std::size_t tensors = 0;
+  bool by_rounding = false;  // some tensor fits only within the working format's rounding
 };
 
-ConstantRatio constant_ratio(const VerifyResult& r, double tol) {
+// What the working format's rounding alone can move tensor t's fitted ratio by,
+// relative: κ‖bound‖ / ‖reference‖ over its entries (precision_model.hpp). A
+// tensor of float16 subnormals has no ratio to speak of; a float64 one is fixed
+// to 1e-15.
+double ratio_rounding(const VerifyContext& ctx, const TensorRatio& t) {
+  const PrecisionModel& m = model_for(ctx, working_precision(ctx));
+  const auto& ref = ctx.reference[t.layer];
+  double bound_sq = 0, ref_sq = 0;
+  if (t.biases) {
+    for (Index j = 0; j < ref.biases.size(); ++j) bound_sq += std::pow(m.bias(t.layer, j).bound, 2);
+    ref_sq = ref.biases.squaredNorm();
+  } else {
+    for (Index j = 0; j < ref.weights.cols(); ++j)
+      for (Index i = 0; i < ref.weights.rows(); ++i) bound_sq += std::pow(m.weight(t.layer, i, j).bound, 2);
+    ref_sq = ref.weights.squaredNorm();
+  }
+  return ref_sq > 0 ? m.kappa * std::sqrt(bound_sq / ref_sq) : std::numeric_limits<double>::infinity();
+}
+
+// One ratio for every tensor: r̄ the mean of the tensors' ratios weighted by
+// 1 / max(rounding, tol)² (tensors whose rounding fixes their ratio to tol
+// count alike; a tensor of subnormals hardly counts); each tensor's ratio
+// within tol + its rounding of r̄, and its residual within tol + twice that.
+// The rounding's leeway needs r̄ itself pinned down: its own uncertainty,
+// 1 / √(Σ weights), at most 0.1 (so ½, 1 and 2 stay apart); where rounding
+// leaves every ratio open (a saturated softmax in float32), only exact fits count.
+ConstantRatio constant_ratio(const VerifyContext& ctx, const VerifyResult& r, double tol) {
   ConstantRatio c;
-  double sum = 0;
-  for (const TensorRatio& t : r.ratios)
-    if (t.defined) {
-      sum += t.ratio;
-      ++c.tensors;
-      c.worst_residual = std::max(c.worst_residual, t.residual);
-    }
-  if (c.tensors == 0) return c;
-  c.ratio = sum / static_cast<double>(c.tensors);
+  std::vector<double> rounding;
+  double sum = 0, weights = 0;
+  for (const TensorRatio& t : r.ratios) {
+    rounding.push_back(t.defined ? ratio_rounding(ctx, t) : 0.0);
+    if (!t.defined) continue;
+    const double w = 1 / std::pow(std::max(rounding.back(), tol), 2);
+    sum += w * t.ratio;
+    weights += w;
+    ++c.tensors;
+    c.worst_residual = std::max(c.worst_residual, t.residual);
+  }
+  if (c.tensors == 0 || !(weights > 0)) return c;
+  c.ratio = sum / weights;
   if (c.ratio == 0) return c;
-  for (const TensorRatio& t : r.ratios)
-    if (t.defined) c.spread = std::max(c.spread, std::abs(t.ratio - c.ratio) / std::abs(c.ratio));
-  c.constant = c.worst_residual <= tol && c.spread <= tol;
+  const bool pinned = 1 / std::sqrt(weights) <= 0.1;
+  c.constant = true;
+  for (std::size_t k = 0; k < r.ratios.size(); ++k) {
+    const TensorRatio& t = r.ratios[k];
+    if (!t.defined) continue;
+    const double spread = std::abs(t.ratio - c.ratio) / std::abs(c.ratio);
+    c.spread = std::max(c.spread, spread);
+    const bool plain = spread <= tol && t.residual <= tol;
+    const bool rounded = pinned && spread <= tol + rounding[k] && t.residual <= tol + 2 * rounding[k];
+    c.constant = c.constant && (plain || rounded);
+    c.by_rounding = c.by_rounding || (!plain && rounded);
+  }
   return c;
 }
 
@@ -686,7 +726,7 @@ namespace {
 
 void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vector<Signature>& out) {
   const double tol = match_tolerance(ctx);
-  const ConstantRatio c = constant_ratio(r, tol);
+  const ConstantRatio c = constant_ratio(ctx, r, tol);
   if (!c.constant || std::abs(c.ratio - 1) <= tol) return;
   Signature s;
   s.layers = all_layers(ctx);
@@ -695,7 +735,10 @@ void scale_signatures(const VerifyContext& ctx, const VerifyResult& r, std::vect
   s.evidence.push_back({"largest fit residual of a tensor", c.worst_residual});
   s.evidence.push_back({"tensors fitted", static_cast<double>(c.tensors)});
   const std::string fit = " (" + std::to_string(c.tensors) + " tensors; their ratios agree to " + err(c.spread) +
-                          ", each tensor fits its ratio to " + err(c.worst_residual) + ")";
+                          ", each tensor fits its ratio to " + err(c.worst_residual) +
+                          (c.by_rounding ? std::string(", within ") + to_string(working_precision(ctx)) + "'s rounding"
+                                         : std::string()) +
+                          ")";
   if (std::abs(c.ratio + 1) <= tol) {
     s.kind = BugKind::sign_flip;
     s.message = "every tensor is −1 × the reference" + fit + ": the sign is flipped (a − y written y − a, or a step "
@@ -845,7 +888,7 @@ void output_error_term_signature(const VerifyContext& ctx, const VerifyResult& r
     s.evidence.push_back({at + " ratio claimed / reference", ratio});
     s.message += ratio_clause(ratio);
   }
-  const ConstantRatio cr = constant_ratio(r, match_tolerance(ctx));
+  const ConstantRatio cr = constant_ratio(ctx, r, match_tolerance(ctx));
   if (cr.constant && cr.tensors > 1)
     s.message += "; every tensor is the same multiple " + num(cr.ratio) + " of the reference, as one wrong δ_L gives";
   if (net.layers.back().activation != Activation::softmax) add_implied_loss_derivative(ctx, wi, wj, c, at, s);

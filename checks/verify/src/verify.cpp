@@ -534,6 +534,7 @@ std::vector<Signature> explaining_notes(const VerifyContext& ctx, const VerifyRe
 
 bool forward_diverges(const VerifyResult& r) {
   bool diverges = r.forward.outputs_shape_problem.has_value();
+  if (r.forward.within_precision) return diverges;
   for (const Entry& e : r.forward.entries) diverges = diverges || is_divergent(e.verdict);
   return diverges;
 }
@@ -585,6 +586,7 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   const Reference reference = reference_gradients(c);
   ctx.reference = reference_values(reference, L);
   r.forward = check_forward(c, reply, reference, options);
+  r.forward.within_precision = forward_within_precision(ctx, r.forward);
   r.gradients = compare_gradients(c, reply.layers, reference, options.tolerances);
   r.ratios = fit_ratios(ctx);
   r.worst = worst_entries(r.gradients, options.worst_entries);

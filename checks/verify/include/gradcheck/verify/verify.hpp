@@ -120,6 +120,11 @@ struct ForwardCheck {
   // Worst verdict over the entries (agree when nothing was sent).
   Verdict verdict = Verdict::agree;
   double worst_relative_error = 0;
+  // Set when entries differ and every difference is within what a correct
+  // program in the reply's known format computes (its precision model,
+  // docs/verify.md#precision): the forward pass then counts as agreeing,
+  // whatever the gradients do.
+  std::optional<Precision> within_precision;
 };
 
 // Consistency of one claimed layer with gradients predicted from a delta
