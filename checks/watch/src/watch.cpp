@@ -368,15 +368,15 @@ struct Watch::State {
   // dL/dW of layer l: as the trainer wrote it, or formed here as backward
   // forms it (the same product, the same numbers) when the trainer skipped it
   // because these callbacks said they do not read it (Callbacks::weight_gradients).
+  static bool weight_gradient_written(const Step<double>& s, std::size_t l) {
+    return s.gradients.weights[l].size() == s.network.layers[l].weights.size();
+  }
   const Matrix<double>& weight_gradient(const Step<double>& s, std::size_t l) {
-    const Matrix<double>& given = s.gradients.weights[l];
-    if (given.size() == s.network.layers[l].weights.size()) return given;
+    if (weight_gradient_written(s, l)) return s.gradients.weights[l];
     formed_dw.resize(s.network.layers.size());
-    Matrix<double>& dw = formed_dw[l];
-    const Matrix<double>& d = s.gradients.deltas[l];
-    dw.resize(d.rows(), s.forward.a[l].rows());
-    dw.noalias() = d * s.forward.a[l].transpose();
-    return dw;
+    Vector<double> db;
+    layer_parameter_gradients(s.network.layers[l], s.forward.a[l], s.gradients.deltas[l], formed_dw[l], db);
+    return formed_dw[l];
   }
 
   // The step's gradients with every dL/dW present (for the rare paths that explain an update).
@@ -389,7 +389,7 @@ struct Watch::State {
   // ‖(dL/dW_l, dL/db_l)‖₂: from dL/dW when the trainer wrote it, else from the Gram matrices.
   double gradient_norm(const Step<double>& s, std::size_t l) {
     const Vector<double>& db = s.gradients.biases[l];
-    if (s.gradients.weights[l].size() == s.network.layers[l].weights.size()) return norm(s.gradients.weights[l], db);
+    if (weight_gradient_written(s, l)) return norm(s.gradients.weights[l], db);
     const double w = detail::gram_norm(s.gradients.deltas[l], s.forward.a[l]);
     return std::isnan(w) ? norm(weight_gradient(s, l), db) : std::hypot(w, norm(db));
   }
