@@ -244,7 +244,7 @@ PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Prec
   const PrecisionModel& m = model_for(ctx, p);
   PrecisionTally t(m);
   auto consider = [&](const Entry& e) {
-    if (e.verdict != Verdict::disagree && e.verdict != Verdict::non_finite) return;
+    if (!is_divergent(e.verdict)) return;
     t.add(m, bound_of(m, e), e.analytic, e.numeric, tensor_scale(r, e));
   };
   for (const Entry& e : r.forward.entries) consider(e);
@@ -252,18 +252,13 @@ PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Prec
   return t;
 }
 
-std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const ForwardCheck& f) {
-  if (!ctx.precision->known || f.outputs_shape_problem) return std::nullopt;
+std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const VerifyResult& r) {
+  if (!ctx.precision->known || r.forward.outputs_shape_problem) return std::nullopt;
   const Precision p = ctx.precision->known->precision;
   const PrecisionModel& m = model_for(ctx, p);
   PrecisionTally t(m);
-  double outputs_scale = 0;
-  for (const Entry& e : f.entries)
-    if (e.tensor == TensorKind::outputs) outputs_scale = std::max(outputs_scale, std::abs(e.numeric));
-  for (const Entry& e : f.entries)
-    if (e.verdict == Verdict::disagree || e.verdict == Verdict::non_finite)
-      t.add(m, bound_of(m, e), e.analytic, e.numeric,
-            e.tensor == TensorKind::outputs ? outputs_scale : std::abs(e.numeric));
+  for (const Entry& e : r.forward.entries)
+    if (is_divergent(e.verdict)) t.add(m, bound_of(m, e), e.analytic, e.numeric, tensor_scale(r, e));
   return t.entries > 0 && t.within ? std::optional<Precision>(p) : std::nullopt;
 }
 
@@ -428,7 +423,7 @@ bool forward_at_float64(const VerifyContext& ctx, const VerifyResult& r, Precisi
 std::optional<Signature> case_beyond_format(const VerifyContext& ctx, const VerifyResult& r) {
   const PrecisionState& state = *ctx.precision;
   if (!state.known) return std::nullopt;
-  const auto differs = [](const Entry& e) { return e.verdict == Verdict::disagree || e.verdict == Verdict::non_finite; };
+  const auto differs = [](const Entry& e) { return is_divergent(e.verdict); };
   if (std::none_of(r.gradients.entries.begin(), r.gradients.entries.end(), differs) &&
       std::none_of(r.forward.entries.begin(), r.forward.entries.end(), differs))
     return std::nullopt;

@@ -204,8 +204,6 @@ ForwardCheck check_forward(const Case& c, const Reply& reply, const Reference& r
   return f;
 }
 
-bool is_divergent(Verdict v) { return v == Verdict::disagree || v == Verdict::non_finite; }
-
 // ---------------------------------------------------------------------------
 // Ratios and the update step
 
@@ -586,7 +584,7 @@ VerifyResult verify_reply(const Case& c, const Reply& reply, const VerifyOptions
   const Reference reference = reference_gradients(c);
   ctx.reference = reference_values(reference, L);
   r.forward = check_forward(c, reply, reference, options);
-  r.forward.within_precision = forward_within_precision(ctx, r.forward);
+  r.forward.within_precision = forward_within_precision(ctx, r);
   r.gradients = compare_gradients(c, reply.layers, reference, options.tolerances);
   r.ratios = fit_ratios(ctx);
   r.worst = worst_entries(r.gradients, options.worst_entries);

@@ -91,11 +91,14 @@ const EntryBound& bound_of(const PrecisionModel& m, const Entry& e);
 // is not known.
 bool non_finite_within_precision(const VerifyContext& ctx, const Entry& e);
 
+// Whether a verdict is a difference: disagree or non-finite.
+inline bool is_divergent(Verdict v) { return v == Verdict::disagree || v == Verdict::non_finite; }
+
 // The entries verify found different (disagree or non-finite) against p's model.
 PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p);
 // The known format when the forward entries differ and its model explains
 // every difference (ForwardCheck::within_precision); nullopt otherwise.
-std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const ForwardCheck& f);
+std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const VerifyResult& r);
 // The values sent (any verdict) that float64's model does not explain and p's
 // plain rounding does, with no ill-conditioned operation: what corroborates a
 // format p inferred from the differences.
