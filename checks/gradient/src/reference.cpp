@@ -1,5 +1,6 @@
 #include <gradcheck/gradient/reference.hpp>
 
+#include <gradcheck/gradient/detail/exact_sum.hpp>
 #include <gradcheck/gradient/detail/internal.hpp>
 
 #include <array>
@@ -328,6 +329,27 @@ Matrix<Big> side_by_side(const Matrix<Big>& left, const Matrix<Big>& right) {
   return m;
 }
 
+// The parts' passes as one: columns side by side, parameter gradients added,
+// gradients times `scale` (1/n for a mean).
+void join_parts(std::array<ForwardPass<Big>, 2>& fp, std::array<Gradients<Big>, 2>& g, unsigned parts,
+                const Big& scale, bool inputs, detail::Evaluated<Big>& e) {
+  const auto join = [&](Matrix<Big>& left, const Matrix<Big>& right) {
+    return parts == 1 ? std::move(left) : side_by_side(left, right);
+  };
+  const auto add = [&](const auto& left, const auto& right) {
+    using M = std::decay_t<decltype(left)>;
+    return parts == 1 ? M(left * scale) : M((left + right) * scale);
+  };
+  for (std::size_t l = 0; l < fp[0].z.size(); ++l) e.fp.z.push_back(join(fp[0].z[l], fp[1].z[l]));
+  for (std::size_t l = 0; l < fp[0].a.size(); ++l) e.fp.a.push_back(join(fp[0].a[l], fp[1].a[l]));
+  for (std::size_t l = 0; l < g[0].weights.size(); ++l) {
+    e.g.weights.push_back(add(g[0].weights[l], g[1].weights[l]));
+    e.g.biases.push_back(add(g[0].biases[l], g[1].biases[l]));
+    e.g.deltas.push_back(join(g[0].deltas[l], g[1].deltas[l]) * scale);
+  }
+  if (inputs) e.g.inputs = join(g[0].inputs, g[1].inputs) * scale;
+}
+
 // Whether the 50-digit passes are worth two threads: by default about 10 ms
 // of work (a 50-digit multiply-add costs about 0.2 µs) against a thread's start.
 bool worth_halves(const Case& c, const ReferenceOptions& opt) {
@@ -336,36 +358,65 @@ bool worth_halves(const Case& c, const ReferenceOptions& opt) {
   return c.inputs.cols() >= 2 && parameters * c.inputs.cols() >= opt.halves_from && detail::thread_count(0) >= 2;
 }
 
-// detail::evaluate_as<Big> over two threads, each on half of the samples with
-// the sums left unreduced, then joined: columns side by side, parameter
-// gradients added, all divided by the batch for a mean. Per sample this is the
-// same computation; what is summed over the batch is summed in another order
-// and divided once at the end: equal to one thread's values to about 1e-49.
-detail::Evaluated<Big> evaluate_in_halves(const Case& c, bool inputs) {
+// One part's (a range of samples') 50-digit passes, the batch sums unreduced.
+// With z0 given (the exact first dense layer), the forward starts from it and
+// the backward leaves layer 0's dW and dL/d(inputs) to the caller.
+void evaluate_part(const Network<Big>& net, const Matrix<Big>& x, const Matrix<Big>& y, const Matrix<Big>* z0,
+                   bool inputs, ForwardPass<Big>& fp, Gradients<Big>& g) {
+  if (!z0) {
+    forward(net, x, fp);
+    backward(net, fp, y, g, inputs);
+    return;
+  }
+  fp.a = {x};
+  fp.z = {*z0};
+  fp.a.emplace_back();
+  detail::activate_in_place(net.layers[0].activation, fp.z[0], fp.a[1]);
+  forward_from(net, 1, fp);
+  backward(net, fp, y, g, false, false);
+  for (std::size_t l = 1; l < net.layers.size(); ++l)
+    if (net.layers[l].is_dense()) layer_parameter_gradients(net.layers[l], fp.a[l], g.deltas[l], g.weights[l], g.biases[l]);
+}
+
+// The 50-digit forward and backward passes of the case, over `parts` threads
+// (1 or 2), each on its share of the samples with the sums left unreduced, then
+// joined: columns side by side, parameter gradients added, all divided by the
+// batch for a mean. A dense first layer's products are of doubles: z0 = W0 x + b0,
+// dW0 = δ0 xᵀ and dL/dx = W0ᵀ δ0 come exact and are rounded once
+// (detail::exact_product), with no 50-digit multiply; the rest is the engine's
+// backward in 50 digits. Between one part and two, what is summed over the batch
+// is summed in another order: equal to about 1e-49.
+detail::Evaluated<Big> evaluate_reference(const Case& c, bool inputs, unsigned parts) {
   detail::Evaluated<Big> e{c.network.cast<Big>(), c.inputs.cast<Big>(), c.targets.cast<Big>(), {}, {}};
-  const Index n = e.x.cols(), first = n / 2;
+  const auto& first_layer = c.network.layers[0];
+  const bool exact = first_layer.is_dense();
+  Matrix<Big> z0;
+  if (exact) z0 = detail::exact_product(first_layer.weights, &c.inputs, nullptr, &first_layer.biases, parts);
+  const Index n = e.x.cols(), first = parts == 1 ? n : n / 2;
   const Reduction reduction = e.net.reduction;
   e.net.reduction = Reduction::sum;
   std::array<ForwardPass<Big>, 2> fp;
   std::array<Gradients<Big>, 2> g;
   detail::parallel_for(
-      2, 2,
+      parts, parts,
       [&](std::size_t h, unsigned) {
         const Index begin = h == 0 ? 0 : first, cols = h == 0 ? first : n - first;
-        forward(e.net, Matrix<Big>(e.x.middleCols(begin, cols)), fp[h]);
-        backward(e.net, fp[h], Matrix<Big>(e.y.middleCols(begin, cols)), g[h], inputs);
+        const Matrix<Big> z0_part = exact ? Matrix<Big>(z0.middleCols(begin, cols)) : Matrix<Big>();
+        evaluate_part(e.net, e.x.middleCols(begin, cols), e.y.middleCols(begin, cols), exact ? &z0_part : nullptr,
+                      inputs, fp[h], g[h]);
       },
       1);
   e.net.reduction = reduction;
   const Big scale = reduction == Reduction::mean ? Big(Big(1) / Big(n)) : Big(1);
-  for (std::size_t l = 0; l < fp[0].z.size(); ++l) e.fp.z.push_back(side_by_side(fp[0].z[l], fp[1].z[l]));
-  for (std::size_t l = 0; l < fp[0].a.size(); ++l) e.fp.a.push_back(side_by_side(fp[0].a[l], fp[1].a[l]));
-  for (std::size_t l = 0; l < g[0].weights.size(); ++l) {
-    e.g.weights.push_back((g[0].weights[l] + g[1].weights[l]) * scale);
-    e.g.biases.push_back((g[0].biases[l] + g[1].biases[l]) * scale);
-    e.g.deltas.push_back(side_by_side(g[0].deltas[l], g[1].deltas[l]) * scale);
+  join_parts(fp, g, parts, scale, inputs && !exact, e);
+  if (exact) {
+    const Matrix<Big> delta_t = e.g.deltas[0].transpose();
+    e.g.weights[0] = detail::exact_product(c.inputs, nullptr, &delta_t, nullptr, parts).transpose();
+    if (inputs) {
+      const Matrix<double> wt = first_layer.weights.transpose();
+      e.g.inputs = detail::exact_product(wt, nullptr, &e.g.deltas[0], nullptr, parts);
+    }
   }
-  if (inputs) e.g.inputs = side_by_side(g[0].inputs, g[1].inputs) * scale;
   return e;
 }
 
@@ -376,7 +427,7 @@ Reference reference_gradients(const Case& c, const ReferenceOptions& opt) {
   detail::validate_case(c);
   Reference ref;
   const bool inputs = opt.input_gradients;
-  const detail::Evaluated<Big> e = worth_halves(c, opt) ? evaluate_in_halves(c, inputs) : detail::evaluate_as<Big>(c, inputs);
+  const detail::Evaluated<Big> e = evaluate_reference(c, inputs, worth_halves(c, opt) ? 2 : 1);
   const Network<Big>& net = e.net;
   const Matrix<Big>& x = e.x;
   const Matrix<Big>& y = e.y;
