@@ -240,7 +240,18 @@ std::size_t corroborating(const VerifyContext& ctx, const VerifyResult& r, Preci
   return n;
 }
 
+namespace {
+
+bool any_divergent(const std::vector<Entry>& entries) {
+  return std::any_of(entries.begin(), entries.end(), [](const Entry& e) { return is_divergent(e.verdict); });
+}
+
+}  // namespace
+
 PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Precision p) {
+  // A reply that agrees everywhere has nothing to explain: its model (a pass
+  // over the case, the largest part of verifying a correct reply) is not built.
+  if (!any_divergent(r.forward.entries) && !any_divergent(r.gradients.entries)) return PrecisionTally();
   const PrecisionModel& m = model_for(ctx, p);
   PrecisionTally t(m);
   auto consider = [&](const Entry& e) {
@@ -254,6 +265,7 @@ PrecisionTally tally_reply(const VerifyContext& ctx, const VerifyResult& r, Prec
 
 std::optional<Precision> forward_within_precision(const VerifyContext& ctx, const VerifyResult& r) {
   if (!ctx.precision->known || r.forward.outputs_shape_problem) return std::nullopt;
+  if (!any_divergent(r.forward.entries)) return std::nullopt;
   const Precision p = ctx.precision->known->precision;
   const PrecisionModel& m = model_for(ctx, p);
   PrecisionTally t(m);

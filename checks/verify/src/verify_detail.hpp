@@ -70,7 +70,8 @@ struct CauseGroup {
 // Claimed values against exact ones, judged by a precision model.
 struct PrecisionTally {
   explicit PrecisionTally(const PrecisionModel& m) : model(&m) {}
-  const PrecisionModel* model;
+  PrecisionTally() = default;  // nothing differed: no model was built
+  const PrecisionModel* model = nullptr;
   bool within = true;
   std::size_t entries = 0;  // differing values
   std::size_t printed = 0;  // explained by the digits printed
