@@ -66,6 +66,15 @@ inline S exp_(const S& x) {
   using std::exp;
   return S(exp(x));
 }
+// e^x in 50 digits by Boost's method (x = n ln 2 + r, e^r from a Taylor series
+// of r / 2^s squared s times), 3× faster: the series multiplies by 1/m! where
+// Boost divides every term, r is reduced to 2^-10 (Boost sums ~38 terms for
+// |x| < 1), e^{−x} needs no final 1/e^x, and ln 2 is split in two (Boost's one
+// rounded ln 2 costs n·1e-50 at x = n ln 2). Within about 1e-49 of e^x (tested
+// against Boost's exp in 100 digits); |x| > 1e6, NaN and ±∞ are Boost's. The
+// 50-digit reference's sigmoids spent most of their time in Boost's exp.
+cpp_bin_float_50 exp_(const cpp_bin_float_50& x);
+
 template <class S>
 inline S log_(const S& x) {
   using std::log;
