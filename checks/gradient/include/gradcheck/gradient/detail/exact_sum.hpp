@@ -1,7 +1,7 @@
 #pragma once
 // Exact sums of products of doubles, rounded once to 50 digits: the reference's
 // first dense layer, whose weights and inputs are doubles, without 50-digit
-// multiplies (docs/checks.md#the-50-digit-reference).
+// multiplies (docs/checks.md#methods, "multiprecision").
 //
 //   ExactSum s;
 //   if (!s.add_product(w, x)) ...   // w·x left double's range: compute in 50 digits
@@ -20,7 +20,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 namespace gradcheck::detail {
 
@@ -59,15 +58,16 @@ class ExactSum {
     return true;
   }
 
-  // The sum rounded to 50 digits (its top 224 bits or more, each rounding
-  // 2^-166 of it at most: below them it is truncated, 2^-224 of itself); an
-  // exact 0 when the sum is 0. Empties the accumulator for the next sum.
+  // The sum rounded once to 50 digits from its top 225 bits or more (below
+  // them it is truncated: 2^-224 of itself); an exact 0 when the sum is 0.
+  // Empties the accumulator for the next sum.
   cpp_bin_float_50 take();
+  // Empties it without rounding (a sum given up half-way).
+  void clear();
 
  private:
   // Carries: digits below the top one in [0, 2^32), the top one signed.
   void normalise();
-  void clear();
 
   // 32-bit digits in int64s, digit k worth 2^(32k − 1074): double's range, the
   // three digits one double touches and room for the carries.
