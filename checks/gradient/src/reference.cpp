@@ -330,24 +330,26 @@ Matrix<Big> side_by_side(const Matrix<Big>& left, const Matrix<Big>& right) {
 }
 
 // The parts' passes as one: columns side by side, parameter gradients added,
-// gradients times `scale` (1/n for a mean).
+// gradients times `scale` (1/n for a mean). One part: its own, scaled.
 void join_parts(std::array<ForwardPass<Big>, 2>& fp, std::array<Gradients<Big>, 2>& g, unsigned parts,
                 const Big& scale, bool inputs, detail::Evaluated<Big>& e) {
-  const auto join = [&](Matrix<Big>& left, const Matrix<Big>& right) {
-    return parts == 1 ? std::move(left) : side_by_side(left, right);
-  };
-  const auto add = [&](const auto& left, const auto& right) {
-    using M = std::decay_t<decltype(left)>;
-    return parts == 1 ? M(left * scale) : M((left + right) * scale);
-  };
-  for (std::size_t l = 0; l < fp[0].z.size(); ++l) e.fp.z.push_back(join(fp[0].z[l], fp[1].z[l]));
-  for (std::size_t l = 0; l < fp[0].a.size(); ++l) e.fp.a.push_back(join(fp[0].a[l], fp[1].a[l]));
-  for (std::size_t l = 0; l < g[0].weights.size(); ++l) {
-    e.g.weights.push_back(add(g[0].weights[l], g[1].weights[l]));
-    e.g.biases.push_back(add(g[0].biases[l], g[1].biases[l]));
-    e.g.deltas.push_back(join(g[0].deltas[l], g[1].deltas[l]) * scale);
+  if (parts == 1) {
+    e.fp = std::move(fp[0]);
+    e.g = std::move(g[0]);
+    for (auto& w : e.g.weights) w *= scale;
+    for (auto& b : e.g.biases) b *= scale;
+    for (auto& d : e.g.deltas) d *= scale;
+    if (inputs) e.g.inputs *= scale;
+    return;
   }
-  if (inputs) e.g.inputs = join(g[0].inputs, g[1].inputs) * scale;
+  for (std::size_t l = 0; l < fp[0].z.size(); ++l) e.fp.z.push_back(side_by_side(fp[0].z[l], fp[1].z[l]));
+  for (std::size_t l = 0; l < fp[0].a.size(); ++l) e.fp.a.push_back(side_by_side(fp[0].a[l], fp[1].a[l]));
+  for (std::size_t l = 0; l < g[0].weights.size(); ++l) {
+    e.g.weights.push_back((g[0].weights[l] + g[1].weights[l]) * scale);
+    e.g.biases.push_back((g[0].biases[l] + g[1].biases[l]) * scale);
+    e.g.deltas.push_back(side_by_side(g[0].deltas[l], g[1].deltas[l]) * scale);
+  }
+  if (inputs) e.g.inputs = side_by_side(g[0].inputs, g[1].inputs) * scale;
 }
 
 // Whether the 50-digit passes are worth two threads: by default about 10 ms
