@@ -375,9 +375,9 @@ void evaluate_part(const Network<Big>& net, const Matrix<Big>& x, const Matrix<B
   fp.a.emplace_back();
   detail::activate_in_place(net.layers[0].activation, fp.z[0], fp.a[1]);
   forward_from(net, 1, fp);
-  backward(net, fp, y, g, false, false);
+  backward(net, fp, y, g, false, false);  // biases and conv2d dW filled; dense dW left to here:
   for (std::size_t l = 1; l < net.layers.size(); ++l)
-    if (net.layers[l].is_dense()) layer_parameter_gradients(net.layers[l], fp.a[l], g.deltas[l], g.weights[l], g.biases[l]);
+    if (net.layers[l].is_dense()) g.weights[l] = g.deltas[l] * fp.a[l].transpose();
 }
 
 // The 50-digit forward and backward passes of the case, over `parts` threads
